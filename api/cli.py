@@ -1,0 +1,222 @@
+"""The ``kinoseal`` command line (Typer + Rich). Thin: parses, calls the library, prints."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from kinoseal import __version__
+from kinoseal.config import Settings
+from kinoseal.errors import KinosealError
+
+app = typer.Typer(
+    name="kinoseal",
+    help="Generate labeled AI video (watermark + signed C2PA) and verify where a clip came from.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+keys_app = typer.Typer(help="Signing certificates, trust anchors and watermark keys.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+out = Console()
+err = Console(stderr=True)
+
+EXIT_CODES = {"invalid_input": 2, "limit_exceeded": 2, "credentials": 3, "output": 4, "error": 1}
+
+
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err, transient=True, disable=not err.is_terminal,
+    )
+
+
+VERDICT_STYLE = {
+    "ai_generated": "bold red",
+    "likely_ai_generated": "bold yellow",
+    "authentic": "bold green",
+    "untrusted_signature": "bold yellow",
+    "tampered": "bold magenta",
+    "unknown": "bold white",
+}
+
+
+def print_report(report: dict) -> None:
+    style = VERDICT_STYLE.get(report["verdict"], "bold")
+    lines = [f"[{style}]{report['verdict_label']}[/] ({report['verdict']}, confidence {report['confidence']:.2f})", ""]
+    lines += [f"• {e}" for e in report["evidence"]]
+    for n in report.get("notes", []):
+        lines.append(f"[dim]note: {n}[/]")
+    out.print(Panel("\n".join(lines), title=report["file"], expand=False))
+
+
+@app.command()
+def label(
+    src: Annotated[Path, typer.Argument(help="A video made by an AI model.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Labeled MP4 to write.")],
+    generator: Annotated[str, typer.Option(help="Name of the model that made the video.")] = "unknown-ai-model",
+    generator_version: Annotated[str, typer.Option(help="Version of that model.")] = "unknown",
+    cert: Annotated[Optional[Path], typer.Option(help="Signing certificate chain (PEM).")] = None,
+    key: Annotated[Optional[Path], typer.Option(help="Private key (PEM) of the certificate.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Watermark every frame, encode H.264 and sign a C2PA manifest (trainedAlgorithmicMedia)."""
+    from generate.label import GeneratorInfo, Labeler
+
+    if (cert is None) != (key is None):
+        raise KinosealError("pass both --cert and --key, or neither")
+    labeler = Labeler.from_settings(settings(), chain=cert, key=key)
+    with _progress() as bar:
+        task = bar.add_task("watermark + encode", total=None)
+        result = labeler.label_file(
+            src, output, GeneratorInfo(generator, generator_version),
+            progress=lambda n, total: bar.update(task, completed=n, total=total or None),
+        )
+    if json_out:
+        out.print_json(json.dumps(result.to_dict()))
+    else:
+        out.print(
+            f"[green]labeled[/] {output} ({result.frames} frames, watermark payload {result.payload_id}, "
+            f"key {result.key_id}, manifest {result.manifest_bytes} bytes)"
+        )
+
+
+@app.command("sign-capture")
+def sign_capture_cmd(
+    src: Annotated[Path, typer.Argument(help="An authentic camera recording (MP4).")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Signed MP4 to write (pixels unchanged).")],
+    cert: Annotated[Optional[Path], typer.Option(help="Camera/newsroom certificate chain (PEM).")] = None,
+    key: Annotated[Optional[Path], typer.Option(help="Private key (PEM) of the certificate.")] = None,
+    device: Annotated[Optional[str], typer.Option(help="Camera or device name to record.")] = None,
+) -> None:
+    """Sign an authentic recording (digitalCapture) as it is: no re-encode, no watermark."""
+    from credentials.capture import sign_capture
+    from credentials.home import ensure_dev_pki, trust_store
+    from credentials.identity import SigningIdentity
+    from generate.label import SOFTWARE
+    from mediaio.probe import probe
+
+    if (cert is None) != (key is None):
+        raise KinosealError("pass both --cert and --key, or neither")
+    s = settings()
+    identity = SigningIdentity.from_files(cert, key) if cert and key else ensure_dev_pki(s).identity("capture")
+    probe(src, s.limits)
+    sign_capture(src, output, identity, software=SOFTWARE, trust=trust_store(s), device=device)
+    out.print(f"[green]signed[/] {output} as a capture by {identity.subject_cn!r}")
+
+
+@app.command()
+def verify(
+    clips: Annotated[list[Path], typer.Argument(help="Clips to check.")],
+    json_out: Annotated[bool, typer.Option("--json", help="One JSON report per clip (JSON lines).")] = False,
+    trust: Annotated[Optional[list[Path]], typer.Option(help="Extra trusted root certificates (PEM); repeatable.")] = None,
+) -> None:
+    """Say whether each clip is AI-generated, authentic, tampered or unknown, with the evidence."""
+    from verify.verifier import Verifier
+
+    verifier = Verifier.from_settings(settings(), extra_trust=trust or [])
+    failed = 0
+    for clip in clips:
+        try:
+            report = verifier.verify(clip).to_dict()
+        except KinosealError as exc:
+            failed += 1
+            if json_out:
+                out.print_json(json.dumps({"file": clip.name, "error": exc.kind, "detail": str(exc)}))
+            else:
+                err.print(f"[red]error:[/] {clip.name}: {exc}")
+            continue
+        if json_out:
+            sys.stdout.write(json.dumps(report) + "\n")
+        else:
+            print_report(report)
+    if failed:
+        raise typer.Exit(2)
+
+
+@keys_app.command("show")
+def keys_show() -> None:
+    """Where the keys live and which ones are active (never prints secrets)."""
+    from credentials.home import ensure_dev_pki, trust_store
+    from watermark.keyring import load_keyring
+
+    s = settings()
+    pki = ensure_dev_pki(s)
+    ring = load_keyring(s.keys_dir / "watermark")
+    out.print(f"home: {s.home}")
+    out.print(f"generator signer: {pki.identity('generator').subject_cn}")
+    out.print(f"capture signer: {pki.identity('capture').subject_cn}")
+    out.print(f"trusted roots: {len(trust_store(s).certificates)} in {s.trust_dir}")
+    out.print(f"watermark keys: {', '.join(ring.key_ids)} (active {ring.active.key_id})")
+
+
+@keys_app.command("rotate-watermark")
+def keys_rotate() -> None:
+    """Make a new active watermark key; clips marked with older keys still verify."""
+    from watermark.keyring import load_keyring, rotate_key
+
+    s = settings()
+    load_keyring(s.keys_dir / "watermark")
+    key = rotate_key(s.keys_dir / "watermark")
+    out.print(f"new active watermark key {key.key_id}")
+
+
+@app.command()
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", help="Where to write the demo clips.")] = Path("out/demo"),
+) -> None:
+    """The main job on the embedded defaults: make a labeled AI clip, sign a real camera
+    clip as an authentic recording, verify both."""
+    from api.demo import run_demo
+
+    run_demo(settings(), out_dir, console=out, progress=_progress)
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False,
+) -> None:
+    if version:
+        out.print(f"kinoseal {__version__}")
+        raise typer.Exit()
+
+
+def main() -> None:
+    """Entry point: turn every error into one clear line and a non-zero exit (no tracebacks)."""
+    try:
+        app(standalone_mode=False)
+    except KinosealError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        sys.exit(EXIT_CODES.get(exc.kind, 1))
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        err.print("[red]aborted[/]")
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the user gets one line, developers set KINOSEAL_DEBUG=1
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if os.environ.get("KINOSEAL_DEBUG"):
+            raise
+        err.print(f"[red]internal error:[/] {type(exc).__name__}: {str(exc)[:300]} (set KINOSEAL_DEBUG=1 for details)")
+        sys.exit(70)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,27 @@
+"""Sign an authentic recording as it is (no re-encode, no watermark)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from credentials.identity import SigningIdentity
+from credentials.manifests import capture_manifest
+from credentials.signing import sign_mp4
+from credentials.trust import TrustStore
+from kinoseal.errors import InputError
+
+
+def sign_capture(
+    src: Path,
+    dst: Path,
+    identity: SigningIdentity,
+    *,
+    software: dict[str, str],
+    trust: TrustStore | None = None,
+    device: str | None = None,
+) -> bytes:
+    src, dst = Path(src), Path(dst)
+    if src.resolve() == dst.resolve():
+        raise InputError("the output must be a different file from the input")
+    manifest = capture_manifest(title=dst.name, software=software, device=device)
+    return sign_mp4(src, dst, manifest, identity, trust=trust)

@@ -1,0 +1,113 @@
+"""The development PKI that makes kinoseal work out of the box.
+
+On first use we create, under ``<home>/keys``: a root CA, an intermediate, and
+two signing leaves (one for generated media, one for captures), and put the
+root into ``<home>/trust`` so this installation's verifier trusts it. Private
+keys are written 0600 and never printed. Real deployments pass their own chain
+and key (or a signing callback) instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from credentials.identity import SigningIdentity
+from credentials.pki import chain_pem, make_ca, make_leaf
+from credentials.trust import TrustStore
+from kinoseal.config import Settings
+from kinoseal.errors import CredentialError
+
+ROOT_PEM = "kinoseal-dev-root.pem"
+
+
+@dataclass(frozen=True)
+class DevPki:
+    keys_dir: Path
+    trust_dir: Path
+
+    def identity(self, role: str) -> SigningIdentity:
+        """``role``: "generator" or "capture"."""
+        return SigningIdentity.from_files(self.keys_dir / f"{role}.chain.pem", self.keys_dir / f"{role}.key.pem")
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Create a file readable by its owner only, atomically (no window with wider permissions)."""
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def write_public(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def home_lock(settings: Settings) -> Iterator[None]:
+    """Serialise first-use setup between processes (CLI runs, server workers)."""
+    try:
+        settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(settings.home / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise CredentialError(f"cannot create the kinoseal home {settings.home}: {exc.strerror}",
+                              hint="set KINOSEAL_HOME to a writable directory") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def ensure_dev_pki(settings: Settings) -> DevPki:
+    keys, trust = settings.keys_dir, settings.trust_dir
+    pki = DevPki(keys, trust)
+    needed = [keys / f"{r}.{k}.pem" for r in ("generator", "capture") for k in ("chain", "key")]
+    if all(p.exists() for p in needed) and (trust / ROOT_PEM).exists():
+        return pki
+    with home_lock(settings):
+        if all(p.exists() for p in needed) and (trust / ROOT_PEM).exists():
+            return pki
+        keys.mkdir(parents=True, exist_ok=True, mode=0o700)
+        trust.mkdir(parents=True, exist_ok=True)
+        root = make_ca("kinoseal development root CA")
+        inter = make_ca("kinoseal development intermediate CA", issuer=root)
+        gen = make_leaf("kinoseal generator (development)", inter)
+        cap = make_leaf("kinoseal capture signer (development)", inter)
+        write_private(keys / "root-ca.key.pem", root.key_pem)
+        write_public(keys / "root-ca.pem", root.cert_pem)
+        write_private(keys / "intermediate.key.pem", inter.key_pem)
+        write_public(keys / "intermediate.pem", inter.cert_pem)
+        for role, leaf in (("generator", gen), ("capture", cap)):
+            write_private(keys / f"{role}.key.pem", leaf.key_pem)
+            write_public(keys / f"{role}.chain.pem", chain_pem(leaf, inter))
+        write_public(trust / ROOT_PEM, root.cert_pem)
+    return pki
+
+
+def trust_store(settings: Settings, extra: list[Path] | tuple[Path, ...] = ()) -> TrustStore:
+    """Roots in ``<home>/trust`` plus configured and per-call extra PEM bundles."""
+    paths: list[Path] = []
+    if settings.trust_dir.is_dir():
+        paths.append(settings.trust_dir)
+    paths.extend(settings.extra_trust)
+    paths.extend(extra)
+    for p in paths:
+        if not Path(p).exists():
+            raise CredentialError(f"trust anchors file {p} does not exist")
+    return TrustStore.from_paths(paths)

@@ -1,0 +1,63 @@
+"""All-or-nothing output files: write to a hidden temp file beside the target,
+then rename. A crash, a full disk or an exception leaves no partial output."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from kinoseal.errors import OutputError
+
+
+@contextlib.contextmanager
+def atomic_path(target: Path, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temp path in the target's directory; rename it onto ``target`` on success."""
+    target = Path(target)
+    directory = target.parent if str(target.parent) else Path(".")
+    if not directory.is_dir():
+        raise OutputError(f"output directory {directory} does not exist")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix or target.suffix or ".tmp", dir=directory)
+    except OSError as exc:
+        raise OutputError(f"cannot write to {directory}: {exc.strerror or exc}") from None
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.chmod(tmp_path, 0o644)
+        os.replace(tmp_path, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp_path.unlink()
+        raise
+
+
+@contextlib.contextmanager
+def atomic_output(target: Path, mode: str = "wb") -> Iterator[IO[Any]]:
+    with atomic_path(target) as tmp, open(tmp, mode) as fh:
+        yield fh
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+@contextlib.contextmanager
+def scratch_path(beside: Path, suffix: str = ".tmp") -> Iterator[Path]:
+    """A hidden temp file next to ``beside`` (same filesystem), always deleted afterwards."""
+    beside = Path(beside)
+    directory = beside.parent if str(beside.parent) else Path(".")
+    if not directory.is_dir():
+        raise OutputError(f"output directory {directory} does not exist")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{beside.name}.", suffix=suffix, dir=directory)
+    except OSError as exc:
+        raise OutputError(f"cannot write to {directory}: {exc.strerror or exc}") from None
+    os.close(fd)
+    try:
+        yield Path(tmp)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)

@@ -1,0 +1,113 @@
+"""Stream decoded frames one at a time (never the whole clip in memory)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import av
+import numpy as np
+
+from kinoseal.config import Limits
+from kinoseal.errors import InputError, LimitExceeded
+from mediaio.probe import VideoInfo, _info, _short, check_file, open_container
+
+
+@dataclass
+class Frame:
+    index: int
+    time: float  # seconds from the start of the stream
+    planes: tuple[np.ndarray, ...]  # ("yuv420p": Y, U, V) ("gray": Y) ("rgb24": HxWx3)
+
+
+@dataclass
+class DecodeReport:
+    """Filled while iterating: what was decoded and whether decoding stopped early."""
+
+    info: VideoInfo | None = None
+    frames_decoded: int = 0
+    frames_returned: int = 0
+    stopped_early: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def sample_stride(frame_count: int, max_frames: int) -> int:
+    """Every n-th frame so that at most ``max_frames`` are used, spread over the clip."""
+    if frame_count <= 0 or max_frames <= 0:
+        return 1
+    return max(1, math.ceil(frame_count / max_frames))
+
+
+def _even(n: int) -> int:
+    return n + (n % 2)
+
+
+def _convert(frame: av.VideoFrame, fmt: str) -> tuple[np.ndarray, ...]:
+    if fmt == "yuv420p":
+        w, h = _even(frame.width), _even(frame.height)
+        if frame.format.name != "yuv420p" or (w, h) != (frame.width, frame.height):
+            # 10-bit, 4:4:4, odd sizes...: one swscale pass to 8-bit 4:2:0 with even dimensions.
+            frame = frame.reformat(width=w, height=h, format="yuv420p")
+        i420 = frame.to_ndarray(format="yuv420p")
+        y = i420[:h]
+        chroma = i420[h:].reshape(2, h // 2, w // 2)
+        return (np.ascontiguousarray(y), np.ascontiguousarray(chroma[0]), np.ascontiguousarray(chroma[1]))
+    if fmt == "gray":
+        if frame.format.name in ("yuv420p", "yuvj420p", "yuv422p", "yuv444p", "yuvj444p", "yuvj422p"):
+            y = np.frombuffer(frame.planes[0], dtype=np.uint8)
+            stride = frame.planes[0].line_size
+            return (y.reshape(-1, stride)[: frame.height, : frame.width].copy(),)
+        return (frame.to_ndarray(format="gray"),)
+    if fmt == "rgb24":
+        return (frame.to_ndarray(format="rgb24"),)
+    raise ValueError(f"unsupported frame format {fmt!r}")
+
+
+def iter_frames(
+    path: Path,
+    limits: Limits | None = None,
+    *,
+    fmt: str = "yuv420p",
+    select: Callable[[int], bool] | None = None,
+    tolerant: bool = False,
+    report: DecodeReport | None = None,
+) -> Iterator[Frame]:
+    """Decode the first video stream frame by frame.
+
+    ``select(i)`` decides which frames are converted to arrays (decoding still
+    visits every frame, as inter-coded video requires). ``tolerant``: a
+    decoding error after at least one good frame ends the stream with a note
+    in ``report`` instead of raising (the verifier still reports what it saw).
+    """
+    limits = limits or Limits()
+    report = report if report is not None else DecodeReport()
+    size = check_file(path, limits)
+    name = Path(path).name
+    with open_container(path) as container:
+        info = _info(Path(path), size, container, limits)
+        report.info = info
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        index = 0
+        try:
+            for frame in container.decode(stream):
+                if index >= limits.max_frames:
+                    raise LimitExceeded(f"{name} has more than {limits.max_frames} frames")
+                if frame.width * frame.height > limits.max_pixels:
+                    raise LimitExceeded(f"{name} has a {frame.width}x{frame.height} frame, over the pixel limit")
+                report.frames_decoded = index + 1
+                if select is None or select(index):
+                    t = float(frame.time) if frame.time is not None else index / float(info.fps)
+                    report.frames_returned += 1
+                    yield Frame(index=index, time=t, planes=_convert(frame, fmt))
+                index += 1
+        except (av.FFmpegError, ValueError, MemoryError) as exc:
+            if tolerant and report.frames_decoded > 0:
+                report.stopped_early = f"decoding stopped after frame {report.frames_decoded}: {_short(exc)}"
+                report.notes.append(report.stopped_early)
+            else:
+                raise InputError(f"{name} could not be decoded", hint=_short(exc)) from None
+        if report.frames_decoded == 0:
+            raise InputError(f"{name} contains no decodable video frames")

@@ -1,0 +1,74 @@
+"""The verification report: one schema for the CLI (--json), the HTTP API and the web page."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any
+
+from credentials.reading import C2paEvidence
+
+
+class Verdict(str, Enum):
+    AI_GENERATED = "ai_generated"
+    LIKELY_AI_GENERATED = "likely_ai_generated"
+    AUTHENTIC = "authentic"
+    UNTRUSTED_SIGNATURE = "untrusted_signature"
+    TAMPERED = "tampered"
+    UNKNOWN = "unknown"
+
+
+PLAIN_WORDS = {
+    Verdict.AI_GENERATED: "AI-generated",
+    Verdict.LIKELY_AI_GENERATED: "Likely AI-generated (classifier only)",
+    Verdict.AUTHENTIC: "Authentic recording (trusted signature)",
+    Verdict.UNTRUSTED_SIGNATURE: "Signed, but by an untrusted signer",
+    Verdict.TAMPERED: "Tampered: the signed content was altered",
+    Verdict.UNKNOWN: "Unknown origin",
+}
+
+
+@dataclass
+class WatermarkEvidence:
+    detected: bool
+    method: str | None = None
+    payload_id: str | None = None
+    p_value: float | None = None
+    log10_p_value: float | None = None
+    bit_accuracy: float | None = None
+    frames_analyzed: int = 0
+    key_id: str | None = None
+    per_frame: list[float] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass
+class ClassifierEvidence:
+    available: bool
+    score: float | None = None
+    per_frame: list[float] = field(default_factory=list)
+    model: str | None = None
+    threshold: float | None = None
+    note: str | None = None
+
+
+@dataclass
+class Report:
+    file: str
+    sha256: str
+    verdict: Verdict
+    confidence: float
+    summary: str
+    evidence: list[str]
+    c2pa: C2paEvidence
+    watermark: WatermarkEvidence
+    classifier: ClassifierEvidence
+    media: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    kinoseal_version: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["verdict"] = self.verdict.value
+        d["verdict_label"] = PLAIN_WORDS[self.verdict]
+        return d
