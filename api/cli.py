@@ -27,8 +27,8 @@ app = typer.Typer(
 keys_app = typer.Typer(help="Signing certificates, trust anchors and watermark keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 EXIT_CODES = {"invalid_input": 2, "limit_exceeded": 2, "credentials": 3, "output": 4, "error": 1}
 
@@ -197,7 +197,8 @@ def _root(
 def main() -> None:
     """Entry point: turn every error into one clear line and a non-zero exit (no tracebacks)."""
     try:
-        app(standalone_mode=False)
+        rc = app(standalone_mode=False)
+        sys.exit(rc if isinstance(rc, int) else 0)
     except KinosealError as exc:
         err.print(f"[red]error:[/] {exc}")
         sys.exit(EXIT_CODES.get(exc.kind, 1))

@@ -13,6 +13,7 @@ from typing import Any
 
 import c2pa
 
+from credentials.bmff import has_c2pa_box
 from credentials.manifests import KINOSEAL_ASSERTION, SOFT_BINDING_LABEL
 from credentials.trust import TrustStore
 
@@ -29,6 +30,10 @@ TRUST_FAILURES = frozenset(
         "timeStamp.outsideValidity",
     }
 )
+
+
+# Our own code (not a C2PA status) for a manifest whose asset cannot be parsed.
+UNVERIFIABLE = "kinoseal.manifest.unverifiable"
 
 
 @dataclass
@@ -173,6 +178,15 @@ def read_c2pa(path: Path, trust: TrustStore) -> C2paEvidence:
         text = str(exc)
         if "not supported" in text.lower() or "unsupported" in text.lower():
             return C2paEvidence(present=False, error=f"container not supported for C2PA: {text}")
+        if has_c2pa_box(Path(path)):
+            # A manifest is there but the asset around it no longer parses: the
+            # bytes were altered after signing, so the claim cannot be checked.
+            return C2paEvidence(
+                present=True,
+                validation_state="Invalid",
+                failure_codes=[UNVERIFIABLE],
+                error=f"the signed file no longer parses: {text[:200]}",
+            )
         return C2paEvidence(present=False, error=f"unreadable: {text[:300]}")
     except OSError as exc:
         return C2paEvidence(present=False, error=f"cannot open: {exc.strerror or exc}")

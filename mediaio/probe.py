@@ -48,7 +48,9 @@ def open_container(path: Path) -> av.container.InputContainer:
 
 
 def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    """One line, without file paths (the caller names the file)."""
+    text = getattr(exc, "strerror", None) or str(exc).strip() or type(exc).__name__
+    text = " ".join(str(text).split())
     return text[:200]
 
 

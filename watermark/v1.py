@@ -65,19 +65,25 @@ class SpreadSpectrumParams:
     """Everything that defines a grid spread-spectrum watermark version."""
 
     domain: bytes = b"kinoseal-wm-v1"
-    grid: int = 128
+    grid: int = 96
     n_pilots: int = 64
     payload_bits: int = 64
     crc: Crc = CRC24_OPENPGP
     code: ConvCode = field(default_factory=ConvCode)
-    # Embedding: residual amplitude (grey levels) where the mask is 1, at strength 1.
-    amplitude: float = 2.0
-    # Activity mask: activity = box(|y - box3(y)|, mask_window); mask = clip(act / max(mean(act), floor), lo, hi).
-    mask_window: int = 9
+    # Embedding: target RMS of the residual per frame (grey levels) at strength 1,
+    # reached by a per-frame gain that is capped at amplitude / min_rms.
+    amplitude: float = 1.85
+    min_rms: float = 0.5
+    # Activity mask on the 2x2-averaged plane: act = box(|y2 - box3(y2)|, mask_window);
+    # mask = clip(act / max(mean(act), floor), lo, hi).
+    mask_window: int = 5
     mask_floor: float = 2.0
     mask_lo: float = 0.25
     mask_hi: float = 2.5
-    # Detection: residual normalisation window on the grid (0 = global normalisation only).
+    # Detection: host predictor on the grid ("quad8": 3x3 quadratic-surface
+    # predictor, "mean8": 8-neighbour mean) and residual normalisation window
+    # on the grid (0 = global normalisation only).
+    predictor: str = "quad8"
     norm_window: int = 5
     clip_sigma: float = 4.0
 
@@ -225,14 +231,18 @@ def _check_luma(y: np.ndarray) -> np.ndarray:
 class LumaEmbedder:
     """Adds the keyed pattern for one (key, payload, strength) to Y planes.
 
-    The full-resolution pattern is built once per frame shape and cached, so
-    the per-frame cost is the activity mask plus one multiply-add.
+    The full-resolution pattern is built once per frame shape and cached.
+    Per frame, the activity mask is computed on the 2x2-averaged plane (a
+    quarter of the pixels; the mask is smooth anyway) and applied to the
+    pattern by broadcasting over 2x2 blocks, so the full-resolution work is a
+    handful of vectorised passes (~5-10 ms for 720p on one core).
     """
 
     def __init__(self, method: "SpreadSpectrumMethod", key: WatermarkKey, payload_id: int, strength: float = 1.0):
         p = method.params
-        if not isinstance(payload_id, int) or isinstance(payload_id, bool):
+        if not isinstance(payload_id, (int, np.integer)) or isinstance(payload_id, bool):
             raise TypeError("payload_id must be an int")
+        payload_id = int(payload_id)
         if not (0 <= payload_id < (1 << p.payload_bits)):
             raise ValueError(f"payload_id must be in [0, 2**{p.payload_bits})")
         if not (math.isfinite(strength) and strength > 0):
@@ -249,46 +259,93 @@ class LumaEmbedder:
         grid = np.zeros(p.grid * p.grid, dtype=np.float32)
         grid[lay.bit_cells] = lay.chips * symbols[:, None]
         self._grid = grid.reshape(p.grid, p.grid)
-        self._cache: dict[tuple[int, int], np.ndarray] = {}
+        self._cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
         self._lock = threading.Lock()
 
-    def pattern(self, shape: tuple[int, int]) -> np.ndarray:
-        """Full-resolution residual (before masking) for a frame shape, cached."""
+    def _pattern(self, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """(pattern as (H/2, 2, W/2, 2) blocks, per-block sum of squares) for an even shape."""
         with self._lock:
-            pat = self._cache.get(shape)
-        if pat is None:
-            pat = upsample_bilinear(self._grid, shape[0], shape[1])
-            pat *= np.float32(self.params.amplitude * self.strength)
+            hit = self._cache.get(shape)
+        if hit is None:
+            h, w = shape
+            pat = upsample_bilinear(self._grid, h, w).reshape(h // 2, 2, w // 2, 2)
+            sq = np.einsum("iajb,iajb->ij", pat, pat).astype(np.float32)
+            hit = (pat, sq)
             with self._lock:
                 if len(self._cache) > 8:
                     self._cache.clear()
-                self._cache[shape] = pat
-        return pat
+                self._cache[shape] = hit
+        return hit
 
-    def mask(self, y: np.ndarray) -> np.ndarray:
-        return activity_mask(y, self.params)
+    def pattern(self, shape: tuple[int, int]) -> np.ndarray:
+        """Unmasked, unit-gain full-resolution pattern for a frame shape (diagnostics)."""
+        h, w = shape
+        pat, _ = self._pattern((h + (h & 1), w + (w & 1)))
+        return pat.reshape(h + (h & 1), w + (w & 1))[:h, :w]
 
     def embed_luma(self, y: np.ndarray) -> np.ndarray:
         y = _check_luma(y)
-        yf = y.astype(np.float32)
-        m = activity_mask(yf, self.params)
-        m *= self.pattern(y.shape)
-        m += yf
-        np.rint(m, out=m)
+        h, w = y.shape
+        ye = y
+        if (h | w) & 1:  # odd sizes: replicate the edge to even, crop at the end
+            ye = np.pad(y, ((0, h & 1), (0, w & 1)), mode="edge")
+        p = self.params
+        pat, sq = self._pattern(ye.shape)
+        mask = activity_mask_half(ye, p)
+        # Per-frame gain to a target RMS: busy and flat footage then cost the
+        # same PSNR, and the cap keeps nearly flat frames from being boosted.
+        rms = math.sqrt(float(np.vdot(mask * mask, sq)) / ye.size)
+        gain = p.amplitude * self.strength / max(rms, p.min_rms)
+        mask *= np.float32(gain)
+        m = pat * mask[:, None, :, None]
+        m = m.reshape(ye.shape)
+        m += ye
+        m += np.float32(0.5)  # floor(x + 0.5) after the clip: round half up, deterministic
         np.clip(m, 0.0, 255.0, out=m)
-        return m.astype(np.uint8)
+        out = m.astype(np.uint8)
+        if out.shape != y.shape:
+            out = np.ascontiguousarray(out[:h, :w])
+        return out
 
 
-def activity_mask(y: np.ndarray, p: SpreadSpectrumParams) -> np.ndarray:
-    """Local-activity gain, ~1 on average texture, low on flat areas.
+def _half(y: np.ndarray) -> np.ndarray:
+    """2x2 block mean of an even-sized plane, float32."""
+    a = y[0::2].astype(np.float32)
+    a += y[1::2]
+    return (a[:, 0::2] + a[:, 1::2]) * np.float32(0.25)
 
-    Normalising by the frame's mean activity (with an absolute floor) keeps
-    the watermark energy per frame roughly constant on busy footage, while the
-    floor stops nearly flat frames from being boosted into visible mottling.
+
+def _box(x: np.ndarray, k: int) -> np.ndarray:
+    """k x k moving average with edge replication (separable shifted sums).
+
+    Faster than scipy.ndimage.uniform_filter for the small odd windows used
+    here, and exactly deterministic (fixed summation order).
     """
-    yf = y if y.dtype == np.float32 else y.astype(np.float32)
-    dev = np.abs(yf - ndimage.uniform_filter(yf, 3, mode="nearest"))
-    act = ndimage.uniform_filter(dev, p.mask_window, mode="nearest")
+    r = k // 2
+    xp = np.pad(x, r, mode="edge")
+    h, w = x.shape
+    rows = xp[0:h].copy()
+    for i in range(1, k):
+        rows += xp[i : i + h]
+    out = rows[:, 0:w].copy()
+    for j in range(1, k):
+        out += rows[:, j : j + w]
+    out *= np.float32(1.0 / (k * k))
+    return out
+
+
+def activity_mask_half(y: np.ndarray, p: SpreadSpectrumParams) -> np.ndarray:
+    """Local-activity gain on the 2x2-block grid of an even-sized plane.
+
+    Activity = box-smoothed |y - 3x3 mean| at half resolution, divided by the
+    frame's mean activity (with an absolute floor), clipped to [lo, hi]: ~1
+    on average texture, low on flat areas (sky, walls, gradients) where a
+    smooth pattern would show as mottling, and capped where texture is busy.
+    """
+    y2 = _half(y)
+    dev = y2 - _box(y2, 3)
+    np.abs(dev, out=dev)
+    act = _box(dev, p.mask_window)
     ref = max(float(act.mean()), p.mask_floor)
     act *= np.float32(1.0 / ref)
     np.clip(act, p.mask_lo, p.mask_hi, out=act)
@@ -297,6 +354,24 @@ def activity_mask(y: np.ndarray, p: SpreadSpectrumParams) -> np.ndarray:
 
 # ----------------------------------------------------------------------------
 # Extractor
+
+
+_QUAD8 = np.array([[-1.0, 2.0, -1.0], [2.0, 0.0, 2.0], [-1.0, 2.0, -1.0]], dtype=np.float32) / 4.0
+
+
+def _predict(g: np.ndarray, kind: str) -> np.ndarray:
+    """Predict each grid cell from its 8 neighbours (never from itself).
+
+    The centre tap is 0 so the i.i.d. chip of the cell cannot be predicted
+    and survives in the residual, while smooth host content (planes and
+    saddle-like quadratics for "quad8") is removed. "quad8" measured
+    1.4-1.7x the payload SNR of the plain mean on real clips.
+    """
+    if kind == "quad8":
+        return ndimage.correlate(g, _QUAD8, mode="reflect")
+    if kind == "mean8":
+        return (ndimage.uniform_filter(g, 3, mode="reflect") * 9.0 - g) / 8.0
+    raise ValueError(f"unknown predictor {kind!r}")
 
 
 def _cell_score(signed_cells: np.ndarray) -> float:
@@ -364,7 +439,7 @@ class LumaExtractor:
         p = self.params
         dh, dwt = self._matrices(y.shape)
         g = dh @ (y.astype(np.float32) @ dwt)
-        r = g - ndimage.uniform_filter(g, 3, mode="reflect")
+        r = g - _predict(g, p.predictor)
         if p.norm_window > 0:
             loc = np.sqrt(np.maximum(ndimage.uniform_filter(r * r, p.norm_window, mode="reflect"), 0.0))
             floor = 0.1 * float(np.sqrt(np.mean(r * r))) + 1e-6

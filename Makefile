@@ -1,0 +1,16 @@
+# The two commands of the README. Both use the one virtual environment in .venv/.
+.PHONY: demo test setup bench clean
+
+demo:  ## set up, then generate a labeled clip, sign a camera clip, verify both
+	scripts/setup.sh
+	.venv/bin/kinoseal demo --out out/demo
+
+test:  ## set up (with test extras and Debian packages), then run the test suite
+	scripts/setup.sh test
+	.venv/bin/python -m pytest -q
+
+setup:
+	scripts/setup.sh test
+
+clean:
+	rm -rf out .pytest_cache

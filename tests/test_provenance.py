@@ -1,0 +1,228 @@
+"""End to end through the CLI: label / sign-capture / verify with real files."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from credentials.pki import chain_pem, make_ca, make_leaf
+from tests import mp4box
+from tests.clips import decoded_frames, reencode, remux, synthetic_frames, write_clip_with_audio
+
+
+def verify_json(run_cli, *clips, extra=()):
+    proc = run_cli("verify", "--json", *extra, *clips)
+    reports = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+    return proc, reports
+
+
+def test_label_then_verify_is_ai_generated_with_trusted_manifest(run_cli, labeled):
+    proc, [r] = verify_json(run_cli, labeled)
+    assert proc.returncode == 0, proc.stderr
+    assert r["verdict"] == "ai_generated"
+    c = r["c2pa"]
+    assert c["present"] and c["validation_state"] == "Trusted" and c["failure_codes"] == []
+    assert c["digital_source_type"] == "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
+    created = c["actions"][0]
+    assert created["action"] == "c2pa.created"
+    assert created["softwareAgent"] == {"name": "test-model", "version": "9.9"}
+    assert c["signer"]["common_name"].startswith("kinoseal generator")
+    # the soft binding names the watermark and its payload, which the pixels carry
+    wm = r["watermark"]
+    assert wm["detected"] and wm["p_value"] < 1e-6
+    assert c["soft_binding"]["alg"] == "io.kinoseal.kinoseal-wm-v1"
+    assert c["kinoseal"]["payload_id"] == wm["payload_id"]
+    assert c["kinoseal"]["scheme"] == "kinoseal-wm-v1" and c["kinoseal"]["key_id"] == wm["key_id"]
+    assert r["classifier"]["available"] is False
+    assert set(r) >= {"verdict", "confidence", "c2pa", "watermark", "classifier", "evidence"}
+
+
+def test_labeled_output_is_h264_yuv420p_faststart(labeled):
+    from mediaio.probe import probe
+
+    info = probe(labeled)
+    assert info.codec == "h264" and info.pix_fmt == "yuv420p" and info.frame_count == 36
+    data = labeled.read_bytes()
+    order = [b.type for b in mp4box.boxes(data)]
+    assert order.index(b"moov") < order.index(b"mdat"), order  # faststart
+    assert order[1] == b"uuid"  # the C2PA box right after ftyp
+
+
+def test_watermark_survives_remux_without_manifest(run_cli, labeled, tmp_path):
+    stripped = remux(labeled, tmp_path / "remuxed.mp4")
+    _, [r] = verify_json(run_cli, stripped)
+    assert r["c2pa"]["present"] is False
+    assert r["verdict"] == "ai_generated"
+    assert r["watermark"]["detected"] and r["watermark"]["payload_id"]
+
+
+def test_watermark_survives_reencode_and_resize(run_cli, labeled, tmp_path):
+    _, [r0] = verify_json(run_cli, labeled)
+    clip = reencode(labeled, tmp_path / "reencoded.mp4", crf=28, scale=0.5)
+    _, [r] = verify_json(run_cli, clip)
+    assert r["c2pa"]["present"] is False
+    assert r["verdict"] == "ai_generated", r["evidence"]
+    assert r["watermark"]["payload_id"] == r0["watermark"]["payload_id"]
+
+
+def test_sign_capture_is_authentic_and_keeps_pixels(run_cli, capture_src, signed_capture):
+    _, [r] = verify_json(run_cli, signed_capture)
+    assert r["verdict"] == "authentic"
+    assert r["c2pa"]["validation_state"] == "Trusted"
+    assert r["c2pa"]["digital_source_type"].endswith("/digitalCapture")
+    assert not r["watermark"]["detected"]
+    a, b = decoded_frames(capture_src), decoded_frames(signed_capture)
+    assert len(a) == len(b) and all((x == y).all() for x, y in zip(a, b))
+
+
+def test_unsigned_real_clip_is_unknown(run_cli, capture_src):
+    _, [r] = verify_json(run_cli, capture_src)
+    assert r["verdict"] == "unknown"
+    assert not r["watermark"]["detected"]
+
+
+@pytest.mark.parametrize("where", ["mdat", "manifest_signature", "manifest_middle", "append"])
+def test_tampered_capture(run_cli, signed_capture, tmp_path, where):
+    data = signed_capture.read_bytes()
+    if where == "mdat":
+        mdat = mp4box.find(data, b"mdat")
+        data = mp4box.flip(data, mdat.payload_start + mdat.size // 2, 5)
+    elif where == "manifest_signature":
+        box = mp4box.c2pa_box(data)
+        data = mp4box.flip(data, box.end - 40)
+    elif where == "manifest_middle":
+        box = mp4box.c2pa_box(data)
+        data = mp4box.flip(data, box.start + box.size // 2)
+    else:
+        data = data + os.urandom(100)
+    bad = tmp_path / f"tampered_{where}.mp4"
+    bad.write_bytes(data)
+    proc, reports = verify_json(run_cli, bad)
+    assert proc.returncode == 0, proc.stderr
+    [r] = reports
+    assert r["verdict"] == "tampered", r["evidence"]
+    assert r["c2pa"]["failure_codes"]
+
+
+def test_manifest_transplanted_onto_other_clip_is_tampered(run_cli, signed_capture, ai_source, tmp_path):
+    forged = tmp_path / "transplant.mp4"
+    forged.write_bytes(mp4box.transplant_manifest(signed_capture.read_bytes(), ai_source.read_bytes()))
+    assert len(decoded_frames(forged)) == 36  # the media still plays
+    _, [r] = verify_json(run_cli, forged)
+    assert r["verdict"] == "tampered"
+    assert any("bmffHash.mismatch" in c for c in r["c2pa"]["failure_codes"])
+
+
+def _unknown_ca_identity(tmp_path: Path, cn: str = "Evil Camera Co") -> tuple[Path, Path, Path]:
+    root = make_ca("Unknown Root")
+    inter = make_ca("Unknown Intermediate", issuer=root)
+    leaf = make_leaf(cn, inter)
+    chain, key, root_pem = tmp_path / "chain.pem", tmp_path / "key.pem", tmp_path / "root.pem"
+    chain.write_bytes(chain_pem(leaf, inter))
+    key.write_bytes(leaf.key_pem)
+    root_pem.write_bytes(root.cert_pem)
+    return chain, key, root_pem
+
+
+def test_capture_signed_by_unknown_root_is_untrusted_then_trusted_with_trust_flag(run_cli, capture_src, tmp_path):
+    chain, key, root = _unknown_ca_identity(tmp_path)
+    out = tmp_path / "other.signed.mp4"
+    run_cli("sign-capture", capture_src, "-o", out, "--cert", chain, "--key", key, check=True)
+    _, [r] = verify_json(run_cli, out)
+    assert r["verdict"] == "untrusted_signature"
+    assert r["c2pa"]["validation_state"] == "Valid"
+    assert r["c2pa"]["failure_codes"] == ["signingCredential.untrusted"]
+    _, [r2] = verify_json(run_cli, out, extra=("--trust", str(root)))
+    assert r2["verdict"] == "authentic"
+
+
+@pytest.mark.parametrize("kind", ["empty", "truncated", "random", "text", "png", "missing", "directory"])
+def test_bad_inputs_give_one_clear_line(run_cli, labeled, tmp_path, kind):
+    p = tmp_path / f"bad_{kind}.mp4"
+    if kind == "empty":
+        p.write_bytes(b"")
+    elif kind == "truncated":
+        p.write_bytes(labeled.read_bytes()[:2000])
+    elif kind == "random":
+        p.write_bytes(os.urandom(20000))
+    elif kind == "text":
+        p.write_text("this is not a video\n" * 100)
+    elif kind == "png":
+        from PIL import Image
+
+        Image.new("RGB", (64, 64), (200, 10, 10)).save(p, format="PNG")
+    elif kind == "directory":
+        p.mkdir()
+    for cmd in (("verify", p), ("label", p, "-o", tmp_path / "out.mp4"), ("sign-capture", p, "-o", tmp_path / "out2.mp4")):
+        proc = run_cli(*cmd)
+        assert proc.returncode != 0, (cmd, proc.stdout)
+        assert "Traceback" not in proc.stderr + proc.stdout
+        assert "error" in proc.stderr
+        lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+        assert len(lines) == 1, proc.stderr
+    assert not (tmp_path / "out.mp4").exists() and not (tmp_path / "out2.mp4").exists()
+    assert [f.name for f in tmp_path.iterdir() if f.name.startswith(".")] == []  # no temp files left
+
+
+def test_failed_label_leaves_nothing(run_cli, ai_source, tmp_path):
+    # read-only output directory
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        if os.geteuid() != 0:  # root ignores directory permissions
+            proc = run_cli("label", ai_source, "-o", ro / "x.mp4")
+            assert proc.returncode != 0 and "Traceback" not in proc.stderr
+            assert list(ro.iterdir()) == []
+    finally:
+        ro.chmod(0o700)
+    # missing output directory
+    proc = run_cli("label", ai_source, "-o", tmp_path / "nope" / "x.mp4")
+    assert proc.returncode != 0 and "does not exist" in proc.stderr
+    # an existing output is not clobbered by a failed run
+    target = tmp_path / "keep.mp4"
+    target.write_bytes(b"precious")
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(ai_source.read_bytes()[:3000])
+    proc = run_cli("label", bad, "-o", target)
+    assert proc.returncode != 0
+    assert target.read_bytes() == b"precious"
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["bad.mp4", "keep.mp4", "ro"]
+
+
+def test_label_carries_audio(run_cli, tmp_path):
+    from mediaio.probe import probe
+
+    src = write_clip_with_audio(tmp_path / "with_audio.mp4", synthetic_frames(24))
+    out = tmp_path / "with_audio.labeled.mp4"
+    run_cli("label", src, "-o", out, check=True)
+    info = probe(out)
+    assert info.has_audio and info.audio_codec == "aac"
+    assert abs(info.duration_s - probe(src).duration_s) < 0.2
+    _, [r] = verify_json(run_cli, out)
+    assert r["verdict"] == "ai_generated"
+
+
+def test_keys_are_private_and_never_printed(run_cli, home, labeled):
+    proc = run_cli("keys", "show", check=True)
+    secrets_found = []
+    for f in (home / "keys").rglob("*"):
+        if f.is_file() and (f.name.endswith(".key.pem") or f.parent.name == "watermark" and f.suffix == ".json"):
+            assert f.stat().st_mode & 0o777 == 0o600, f
+            secrets_found.append(f.read_text())
+    assert secrets_found
+    for text in secrets_found:
+        body = [ln for ln in text.splitlines() if ln and not ln.startswith("-----")]
+        payload = json.loads(text)["secret_b64"] if text.lstrip().startswith("{") else "".join(body)
+        assert payload[:24] not in proc.stdout + proc.stderr
+
+
+def test_verify_several_clips_in_one_call(run_cli, labeled, signed_capture, capture_src):
+    _, reports = verify_json(run_cli, labeled, signed_capture, capture_src)
+    assert [r["verdict"] for r in reports] == ["ai_generated", "authentic", "unknown"]
+    proc = run_cli("verify", labeled)
+    assert "AI-generated" in proc.stdout
