@@ -221,3 +221,12 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+# Commands of the HTTP service (serve, api-key) live beside this file.
+try:
+    from api.cli_service import register as _register_service
+except ImportError:  # pragma: no cover - the service module is optional while it is being built
+    _register_service = None
+if _register_service is not None:
+    _register_service(app)

@@ -20,6 +20,8 @@ import numpy as np
 from credentials.home import ensure_dev_pki, trust_store
 from credentials.identity import SigningIdentity
 from credentials.manifests import COMPOSITE_TRAINED, TRAINED, generated_manifest
+from credentials.reading import read_manifest_store
+from credentials.registry import SqliteRegistry, default_registry
 from credentials.signing import sign_mp4
 from credentials.trust import TrustStore
 from kinoseal import __version__
@@ -29,7 +31,7 @@ from mediaio.atomic import scratch_path
 from mediaio.colour import rgb_to_i420
 from mediaio.probe import probe
 from mediaio.reader import iter_frames
-from mediaio.writer import H264Writer
+from mediaio.writer import H264Writer, sha256_file
 from watermark import get_method
 from watermark.keyring import KeyRing, load_keyring
 
@@ -69,12 +71,21 @@ class LabelResult:
 class Labeler:
     """Watermark + encode + sign. Build once per identity/key ring, reuse per clip."""
 
-    def __init__(self, settings: Settings, identity: SigningIdentity, keyring: KeyRing, trust: TrustStore) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        identity: SigningIdentity,
+        keyring: KeyRing,
+        trust: TrustStore,
+        registry: SqliteRegistry | None = None,
+    ) -> None:
         self.settings = settings
         self.identity = identity
         self.keyring = keyring
         self.trust = trust
         self.method = get_method(settings.watermark_method)
+        # Where payload id -> manifest is recorded for soft-binding resolution.
+        self.registry = registry if registry is not None else default_registry(settings.home)
 
     @classmethod
     def from_settings(
@@ -134,6 +145,11 @@ class Labeler:
                 edit_description=edit_description,
             )
             manifest_bytes = sign_mp4(unsigned, dst, manifest, self.identity, trust=self.trust, parent=parent)
+        store = read_manifest_store(dst, self.trust) or {"manifest": manifest}
+        self.registry.record(
+            payload_id=f"{payload_id:016x}", key_id=key.key_id, method=self.method.name, manifest=store,
+            manifest_label=store.get("active_manifest"), file_sha256=sha256_file(dst), title=dst.name,
+        )
         return LabelResult(
             path=str(dst), payload_id=f"{payload_id:016x}", key_id=key.key_id, watermark_method=self.method.name,
             frames=frames, width=width, height=height, fps=float(fps), source_type=source_type,

@@ -175,3 +175,13 @@ class H264Writer:
             except (av.FFmpegError, OSError) as exc_close:
                 if exc_type is None:
                     raise OutputError(f"finalising {self.path} failed: {exc_close}") from None
+
+
+def sha256_file(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

@@ -226,3 +226,13 @@ def test_verify_several_clips_in_one_call(run_cli, labeled, signed_capture, capt
     assert [r["verdict"] for r in reports] == ["ai_generated", "authentic", "unknown"]
     proc = run_cli("verify", labeled)
     assert "AI-generated" in proc.stdout
+
+
+def test_stripped_clip_links_back_to_its_original_manifest(run_cli, labeled, tmp_path):
+    _, [orig] = verify_json(run_cli, labeled)
+    stripped = remux(labeled, tmp_path / "stripped.mp4")
+    _, [r] = verify_json(run_cli, stripped)
+    prov = r["provenance"]
+    assert prov["found"] and prov["payload_id"] == orig["watermark"]["payload_id"]
+    assert prov["manifest_label"] == orig["c2pa"]["manifest_label"]
+    assert prov["title"] == "labeled.mp4"

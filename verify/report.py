@@ -64,6 +64,8 @@ class Report:
     watermark: WatermarkEvidence
     classifier: ClassifierEvidence
     media: dict[str, Any] = field(default_factory=dict)
+    # Soft-binding resolution: the manifest recorded when this watermark payload was embedded.
+    provenance: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
     kinoseal_version: str = ""
 

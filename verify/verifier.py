@@ -3,30 +3,23 @@ and combine the three into a ``Report`` with ``verify.rules.decide``."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from credentials.home import trust_store
 from credentials.reading import C2paEvidence, read_c2pa
+from credentials.registry import SqliteRegistry, default_registry
 from credentials.trust import TrustStore
 from kinoseal import __version__
 from kinoseal.config import Settings
 from kinoseal.errors import InputError
 from mediaio.probe import probe
 from mediaio.reader import DecodeReport, iter_frames, sample_stride
+from mediaio.writer import sha256_file
 from verify.report import PLAIN_WORDS, ClassifierEvidence, Report, WatermarkEvidence
 from verify.rules import decide
 from watermark import get_method
 from watermark.keyring import KeyRing, load_keyring
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 @dataclass
@@ -38,6 +31,7 @@ class Verifier:
     trust: TrustStore
     keyring: KeyRing | None
     classifier: object | None = None
+    registry: SqliteRegistry | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, extra_trust: list[Path] | tuple[Path, ...] = ()) -> "Verifier":
@@ -45,7 +39,30 @@ class Verifier:
         wm_dir = settings.keys_dir / "watermark"
         if wm_dir.exists():
             keyring = load_keyring(wm_dir, create=False)
-        return cls(settings=settings, trust=trust_store(settings, extra_trust), keyring=keyring)
+        registry = None
+        if (settings.home / "provenance.sqlite3").exists():
+            registry = default_registry(settings.home)
+        return cls(settings=settings, trust=trust_store(settings, extra_trust), keyring=keyring, registry=registry)
+
+    def _provenance(self, watermark: WatermarkEvidence) -> dict | None:
+        if self.registry is None or not watermark.detected or not watermark.payload_id:
+            return None
+        record = self.registry.lookup(watermark.payload_id)
+        if record is None:
+            return {"found": False, "payload_id": watermark.payload_id}
+        store = record.manifest
+        active = store.get("manifests", {}).get(store.get("active_manifest") or "", {})
+        signer = active.get("signature_info") or {}
+        return {
+            "found": True,
+            "payload_id": record.payload_id,
+            "manifest_label": record.manifest_label,
+            "title": record.title,
+            "labeled_at": record.created_at,
+            "signer": signer.get("common_name"),
+            "claim_generator": (active.get("claim_generator_info") or [{}])[0].get("name"),
+            "link": f"/v1/manifests/by-watermark/{record.payload_id}",
+        }
 
     def _watermark(self, path: Path, frame_count: int, report: DecodeReport) -> WatermarkEvidence:
         method = get_method(self.settings.watermark_method)
@@ -82,6 +99,7 @@ class Verifier:
         decode = DecodeReport()
         watermark = self._watermark(path, info.frame_count, decode)
         classifier = self._classifier(path)
+        provenance = self._provenance(watermark)
         d = decide(
             c2pa,
             watermark,
@@ -89,6 +107,12 @@ class Verifier:
             watermark_threshold=self.settings.watermark_p_threshold,
             classifier_threshold=self.settings.classifier_threshold,
         )
+        evidence = list(d.evidence)
+        if provenance and provenance.get("found"):
+            evidence.append(
+                f"The watermark payload {provenance['payload_id']} resolves to original Content Credentials "
+                f"({provenance['title']!r}, labeled {provenance['labeled_at']} by {provenance['signer']!r})"
+            )
         media = info.to_dict()
         media.pop("path", None)
         media["frames_decoded"] = decode.frames_decoded
@@ -98,11 +122,12 @@ class Verifier:
             verdict=d.verdict,
             confidence=round(float(d.confidence), 6),
             summary=f"{PLAIN_WORDS[d.verdict]}: {d.evidence[0]}",
-            evidence=d.evidence,
+            evidence=evidence,
             c2pa=c2pa,
             watermark=watermark,
             classifier=classifier,
             media=media,
+            provenance=provenance,
             notes=list(decode.notes),
             kinoseal_version=__version__,
         )

@@ -1,0 +1,95 @@
+"""The provenance registry: watermark payload id -> the manifest recorded at labeling time.
+
+This is C2PA "soft-binding resolution": when a clip's manifest was stripped but
+its watermark is still found, the payload id leads back to the original
+Content Credentials. The default store is one SQLite file in the kinoseal home
+(``<home>/provenance.sqlite3``); the service can use another database URL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS provenance (
+    payload_id TEXT PRIMARY KEY,
+    key_id TEXT NOT NULL,
+    method TEXT NOT NULL,
+    manifest_label TEXT,
+    file_sha256 TEXT,
+    title TEXT,
+    created_at TEXT NOT NULL,
+    manifest_json TEXT NOT NULL
+)
+"""
+
+
+@dataclass(frozen=True)
+class ProvenanceRecord:
+    payload_id: str
+    key_id: str
+    method: str
+    manifest_label: str | None
+    file_sha256: str | None
+    title: str | None
+    created_at: str
+    manifest: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "payload_id": self.payload_id, "key_id": self.key_id, "method": self.method,
+            "manifest_label": self.manifest_label, "file_sha256": self.file_sha256, "title": self.title,
+            "created_at": self.created_at, "manifest": self.manifest,
+        }
+
+
+class SqliteRegistry:
+    """Thread-safe; one connection per call keeps it safe across processes too."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.execute(_SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30)
+        db.execute("PRAGMA journal_mode=WAL")
+        return db
+
+    def record(
+        self, *, payload_id: str, key_id: str, method: str, manifest: dict[str, Any],
+        manifest_label: str | None = None, file_sha256: str | None = None, title: str | None = None,
+    ) -> None:
+        now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+        with self._lock, self._connect() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO provenance VALUES (?,?,?,?,?,?,?,?)",
+                (payload_id, key_id, method, manifest_label, file_sha256, title, now, json.dumps(manifest)),
+            )
+
+    def lookup(self, payload_id: str) -> ProvenanceRecord | None:
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT payload_id, key_id, method, manifest_label, file_sha256, title, created_at, manifest_json "
+                "FROM provenance WHERE payload_id = ?",
+                (payload_id.lower(),),
+            ).fetchone()
+        if row is None:
+            return None
+        return ProvenanceRecord(*row[:7], manifest=json.loads(row[7]))
+
+    def count(self) -> int:
+        with self._connect() as db:
+            return int(db.execute("SELECT COUNT(*) FROM provenance").fetchone()[0])
+
+
+def default_registry(home: Path) -> SqliteRegistry:
+    return SqliteRegistry(Path(home) / "provenance.sqlite3")
