@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import sys
@@ -219,14 +220,12 @@ def main() -> None:
         sys.exit(70)
 
 
+# Commands of the HTTP service (serve, api-key) live beside this file.
+if importlib.util.find_spec("api.cli_service") is not None:
+    from api.cli_service import register as _register_service
+
+    _register_service(app)
+
+
 if __name__ == "__main__":
     main()
-
-
-# Commands of the HTTP service (serve, api-key) live beside this file.
-try:
-    from api.cli_service import register as _register_service
-except ImportError:  # pragma: no cover - the service module is optional while it is being built
-    _register_service = None
-if _register_service is not None:
-    _register_service(app)
