@@ -148,6 +148,71 @@ def verify(
         raise typer.Exit(2)
 
 
+class _GenProgress:
+    """Rich bars for chunks, denoising steps and labeled frames."""
+
+    def __init__(self, bar: Progress) -> None:
+        self.bar = bar
+        self.tasks: dict[str, int] = {}
+
+    def __call__(self, kind: str, i: int, n: int) -> None:
+        label = {"chunk": "chunks", "step": "denoising steps", "frame": "watermark + encode"}.get(kind, kind)
+        if kind not in self.tasks:
+            self.tasks[kind] = self.bar.add_task(label, total=n or None)
+        self.bar.update(self.tasks[kind], completed=i, total=n or None)
+
+
+@app.command()
+def generate(
+    prompt: Annotated[str, typer.Argument(help="What the clip should show.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Labeled MP4 to write.")],
+    seconds: Annotated[float, typer.Option(help="Clip length in seconds (up to 60).")] = 4.0,
+    fps: Annotated[Optional[int], typer.Option(help="Frames per second (default: the model's).")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same frames.")] = 0,
+    steps: Annotated[Optional[int], typer.Option(help="Denoising steps (default: the model's).")] = None,
+    guidance: Annotated[Optional[float], typer.Option(help="Classifier-free guidance scale.")] = None,
+    model: Annotated[Optional[Path], typer.Option(help="A diffusers text-to-video pipeline directory.")] = None,
+    record_prompt: Annotated[bool, typer.Option(help="Record the prompt in the manifest (default: only its hash).")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Text to video. The clip is always watermarked and C2PA-signed (trainedAlgorithmicMedia)."""
+    from generate.run import generate_clip
+
+    with _progress() as bar:
+        result = generate_clip(settings(), prompt, output, seconds=seconds, fps=fps, seed=seed, steps=steps,
+                               guidance=guidance, model_dir=model, record_prompt=record_prompt,
+                               progress=_GenProgress(bar))
+    if json_out:
+        out.print_json(json.dumps(result.to_dict()))
+    else:
+        out.print(f"[green]generated[/] {output} ({result.frames} frames {result.width}x{result.height} at "
+                  f"{result.fps:g} fps, watermark payload {result.payload_id})")
+
+
+@app.command()
+def edit(
+    src: Annotated[Path, typer.Argument(help="The video to edit.")],
+    prompt: Annotated[str, typer.Argument(help="What the edited clip should show.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Labeled MP4 to write.")],
+    strength: Annotated[float, typer.Option(help="How far to re-noise the input (0-1; higher = more change).")] = 0.6,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    steps: Annotated[Optional[int], typer.Option(help="Denoising steps (default: the model's).")] = None,
+    model: Annotated[Optional[Path], typer.Option(help="Model directory (default: the shipped model).")] = None,
+    record_prompt: Annotated[bool, typer.Option(help="Record the prompt in the manifest.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """AI video editing (SDEdit), labeled compositeWithTrainedAlgorithmicMedia with the input as parent."""
+    from generate.run import edit_clip
+
+    with _progress() as bar:
+        result = edit_clip(settings(), src, prompt, output, strength=strength, seed=seed, steps=steps,
+                           model_dir=model, record_prompt=record_prompt, progress=_GenProgress(bar))
+    if json_out:
+        out.print_json(json.dumps(result.to_dict()))
+    else:
+        out.print(f"[green]edited[/] {output} ({result.frames} frames, watermark payload {result.payload_id})")
+
+
 @keys_app.command("show")
 def keys_show() -> None:
     """Where the keys live and which ones are active (never prints secrets)."""

@@ -233,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         "frames": args.frames,
         "payload_id": f"{payload:016x}",
         "key_id": key.key_id,
-        "command": "cd " + str(ROOT) + " && .venv/bin/python bench/watermark_v1.py " + " ".join(argv or sys.argv[1:]),
+        "command": " ".join(["cd", str(ROOT), "&&", ".venv/bin/python", "bench/watermark_v1.py", *(argv if argv is not None else sys.argv[1:])]),
         "machine": f"{platform.machine()} {os.cpu_count()} cpu, python {platform.python_version()}, numpy {np.__version__}",
         "clips": {},
     }
@@ -316,7 +316,7 @@ def markdown(rep: dict) -> str:
         f"Machine: {rep['machine']}; runtime {rep['runtime_s']:.0f} s; {rep['frames']} frames per clip; "
         f"strength {rep['strength']}; payload {rep['payload_id']}.",
         "",
-        "Detection needs p < 1e-6 (analytic bound from 64 keyed pilot bits); payload ok = CRC-checked decode equals "
+        "Detection needs p < 1e-6 (analytic Rademacher bound over the keyed pilot cells of 64 pilot bits); payload ok = CRC-checked decode equals "
         "the embedded id. Cells: detected / log10 p / pilot bit accuracy / payload ok.",
         "",
         "| attack | " + " | ".join(f"{c} ({rep['clips'][c]['size']})" for c in clips) + " |",

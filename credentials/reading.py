@@ -68,16 +68,22 @@ class C2paEvidence:
         return [c for c in self.failure_codes if c not in TRUST_FAILURES]
 
     @property
-    def ingredient_failures(self) -> list[str]:
+    def ingredient_codes(self) -> list[str]:
+        """Every failure code recorded anywhere in the ingredient history."""
         out: list[str] = []
 
         def walk(items: list[IngredientInfo]) -> None:
             for ing in items:
-                out.extend(c for c in ing.failure_codes if c not in TRUST_FAILURES)
+                out.extend(ing.failure_codes)
                 walk(ing.ingredients)
 
         walk(self.ingredients)
         return out
+
+    @property
+    def ingredient_failures(self) -> list[str]:
+        """Integrity failures in the ingredient history (trust problems excluded)."""
+        return [c for c in self.ingredient_codes if c not in TRUST_FAILURES]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

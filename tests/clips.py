@@ -33,6 +33,27 @@ def synthetic_frames(n: int, h: int = 144, w: int = 192, seed: int = 0) -> list[
     return frames
 
 
+def generated_like_frames(n: int, size: int = 256) -> list[np.ndarray]:
+    """What a text-to-video model's output looks like here: a procedurally rendered
+    scene (the generator's training domain), smooth and upscaled."""
+    from generate.data import make_spec, render_clip
+
+    return list(render_clip(make_spec("red", "ball", "blue", "right"), frames=n, size=size))
+
+
+def first_frames(src: Path, dst: Path, n: int) -> Path:
+    """The first ``n`` frames of a real clip, re-encoded at high quality (CRF 12)."""
+    from mediaio.reader import iter_frames
+
+    info_fps = 25
+    frames = []
+    for f in iter_frames(src, fmt="rgb24"):
+        frames.append(f.planes[0])
+        if len(frames) == n:
+            break
+    return write_clip(dst, frames, fps=info_fps, crf=12)
+
+
 def write_clip(path: Path, frames: list[np.ndarray], fps: int = 12, crf: int = 18) -> Path:
     h, w = frames[0].shape[:2]
     with H264Writer(path, width=w, height=h, fps=fps, crf=crf, preset="veryfast") as wr:

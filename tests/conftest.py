@@ -46,9 +46,9 @@ def workdir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def ai_source(workdir) -> Path:
-    from tests.clips import synthetic_frames, write_clip
+    from tests.clips import generated_like_frames, write_clip
 
-    return write_clip(workdir / "ai_source.mp4", synthetic_frames(36))
+    return write_clip(workdir / "ai_source.mp4", generated_like_frames(36))
 
 
 @pytest.fixture(scope="session")

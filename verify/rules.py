@@ -9,8 +9,9 @@ Order matters and is deliberate:
    never ``authentic``.
 3. A manifest that declares an AI source type -> ``ai_generated`` (trusted or
    not; the evidence says which).
-4. A Trusted manifest, no failures, a capture source type (and no watermark,
-   by rule 2) -> ``authentic``. Nothing else yields ``authentic``.
+4. A Trusted manifest, no failures (its own or in its ingredient history), a
+   capture source type (and no watermark, by rule 2) -> ``authentic``. Nothing
+   else yields ``authentic``.
 5. A valid capture manifest from an untrusted (or expired) signer -> ``untrusted_signature``.
 6. Classifier probability >= its threshold -> ``likely_ai_generated`` (never more).
 7. Otherwise ``unknown``.
@@ -54,6 +55,7 @@ def decide(
     ev: list[str] = []
     wm_found = bool(watermark.detected and watermark.p_value is not None and watermark.p_value < watermark_threshold)
     trusted = c2pa.present and c2pa.validation_state == "Trusted" and not c2pa.failure_codes
+    clean_history = not c2pa.ingredient_codes
     source = c2pa.digital_source_type
 
     # Describe every piece of evidence first; the verdict below only picks from it.
@@ -107,12 +109,15 @@ def decide(
         ev.insert(0, f"{how.capitalize()} manifest declares AI-generated content ({_short_type(source)})")
         return Decision(Verdict.AI_GENERATED, 0.99 if trusted else 0.7, ev)
     # 4. authentic
-    if trusted and source in CAPTURE_SOURCE_TYPES:
+    if trusted and clean_history and source in CAPTURE_SOURCE_TYPES:
         ev.insert(0, "A trusted signer states this is a camera recording and nothing was altered")
         return Decision(Verdict.AUTHENTIC, 0.99, ev)
     # 5. untrusted capture claim
     if c2pa.present and source in CAPTURE_SOURCE_TYPES:
-        ev.insert(0, "The capture claim is signed by a certificate that is not in the trust list (or has expired)")
+        if trusted:
+            ev.insert(0, "The capture is trusted, but an ingredient in its history is signed by an untrusted signer")
+        else:
+            ev.insert(0, "The capture claim is signed by a certificate that is not in the trust list (or has expired)")
         return Decision(Verdict.UNTRUSTED_SIGNATURE, 0.5, ev)
     # 6. classifier only
     if classifier.available and classifier.score is not None and classifier.score >= classifier_threshold:

@@ -14,12 +14,17 @@ Design, and why:
   correlations over frames: dropped frames, frame-rate changes and reordering
   are harmless, and the evidence grows with the clip length.
 * **Perceptual mask.** The residual is scaled by local activity of the host
-  (mean absolute deviation from a 3x3 mean, box-smoothed), so flat regions
-  (sky, walls, gradients) get little and texture hides more.
+  (mean absolute deviation from a 3x3 mean, box-smoothed, on the 2x2-averaged
+  plane), so flat regions (sky, walls, gradients) get little and texture
+  hides more; a per-frame gain then sets the residual RMS (~42.5 dB PSNR-Y),
+  capped so that nearly flat frames are not boosted.
 * **Pilots for detection.** m pilot bits with keyed values give an analytic,
-  content-independent p-value (see ``watermark.stats``); the remaining cells
-  carry the payload: 64-bit id + CRC-24, rate-1/3 K=7 convolutional code,
-  keyed whitening, soft Viterbi.
+  content-independent p-value (see ``watermark.stats``). The test runs over
+  the pilot *cells* (each cell's sign pilot*chip is an independent keyed
+  coin), not the pilot bits, so it is not capped at sqrt(m). The remaining
+  cells carry the payload: 64-bit id + CRC-24, rate-1/3 K=7 convolutional
+  code (LTE generators 133/171/165, terminated), keyed whitening, soft
+  Viterbi. A payload is reported only when detected *and* the CRC matches.
 * **Detection preprocessing.** On the grid, host content is removed by
   subtracting the 8-neighbour mean (a cheap linear predictor of the cell from
   its neighbours; the i.i.d. chip pattern is unpredictable and survives), and
@@ -47,7 +52,7 @@ from scipy import ndimage, sparse
 from watermark.ecc import CRC24_OPENPGP, ConvCode, Crc, bits_to_int, int_to_bits
 from watermark.keys import WatermarkKey
 from watermark.result import P_VALUE_THRESHOLD, WatermarkResult
-from watermark.stats import bonferroni_log10, normalized_score, rademacher_log10_pvalue
+from watermark.stats import bonferroni_log10, rademacher_log10_pvalue
 
 __all__ = [
     "SpreadSpectrumParams",

@@ -1,0 +1,54 @@
+"""Thin adapter to the text-to-video generator (``generate.run``), which may not be installed."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+from kinoseal.config import Settings
+from kinoseal.errors import KinosealError
+
+
+class GeneratorUnavailable(KinosealError):
+    kind = "unavailable"
+
+
+def available() -> bool:
+    try:
+        mod = importlib.import_module("generate.run")
+    except ImportError:
+        return False
+    return hasattr(mod, "generate_clip")
+
+
+def _module():
+    try:
+        return importlib.import_module("generate.run")
+    except ImportError:
+        raise GeneratorUnavailable("the text-to-video generator is not installed on this server") from None
+
+
+def _as_dict(result: Any) -> dict[str, Any]:
+    if result is None:
+        return {}
+    if hasattr(result, "to_dict"):
+        return result.to_dict()
+    if isinstance(result, dict):
+        return result
+    return {"result": str(result)}
+
+
+def generate(settings: Settings, params: dict[str, Any], dst: Path) -> dict[str, Any]:
+    mod = _module()
+    kw: dict[str, Any] = {"seconds": params.get("seconds", 2.0), "seed": params.get("seed", 0)}
+    if params.get("steps") is not None:
+        kw["steps"] = params["steps"]
+    return _as_dict(mod.generate_clip(settings, params["prompt"], dst, **kw))
+
+
+def edit(settings: Settings, src: Path, params: dict[str, Any], dst: Path) -> dict[str, Any]:
+    mod = _module()
+    if not hasattr(mod, "edit_clip"):
+        raise GeneratorUnavailable("video editing is not available on this server")
+    return _as_dict(mod.edit_clip(settings, src, params["prompt"], dst, strength=params.get("strength", 0.5)))

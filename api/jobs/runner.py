@@ -1,0 +1,169 @@
+"""Runners: where job attempts execute.
+
+- ``LocalRunner``: a thread pool inside the server process (the embedded default).
+- ``RQRunner``: RQ on Redis (``KINOSEAL_QUEUE_URL=redis://...``); ``kinoseal worker`` runs them.
+
+Both share the reaper: a thread that re-queues jobs whose lease expired (their worker
+died) and sweeps expired uploads.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from api.jobs import tasks
+from api.services import Service
+from api.store.db import Job
+
+log = logging.getLogger("kinoseal.jobs")
+
+
+class Runner:
+    backend = "base"
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+        self._stop = threading.Event()
+        self._reaper: threading.Thread | None = None
+        self.requeued = 0
+        self.on_finish = None  # callback(job) for metrics
+
+    # subclasses
+    def enqueue(self, job_id: str, attempt: int) -> None:
+        raise NotImplementedError
+
+    def submit(self, job: Job) -> None:
+        self.enqueue(job.id, job.attempt)
+
+    def wait(self, job_id: str, timeout: float) -> Job | None:
+        """Poll the store until the job finishes or ``timeout`` passes."""
+        deadline = time.monotonic() + timeout
+        delay = 0.02
+        while True:
+            job = self.service.store.job(job_id)
+            if job is None or job.finished or time.monotonic() >= deadline:
+                return job
+            time.sleep(delay)
+            delay = min(delay * 1.5, 0.2)
+
+    def healthy(self) -> bool:
+        return True
+
+    # the reaper
+    def start(self) -> None:
+        self._reaper = threading.Thread(target=self._reap_loop, name="ks-reaper", daemon=True)
+        self._reaper.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def reap_once(self) -> int:
+        n = 0
+        for job in self.service.store.expired_leases(time.time()):
+            attempt = self.service.store.requeue(job)
+            if attempt is not None:
+                log.warning("job %s: worker %s stopped (lease expired); queued attempt %d", job.id, job.worker, attempt)
+                self.enqueue(job.id, attempt)
+                n += 1
+        self.requeued += n
+        return n
+
+    def _reap_loop(self) -> None:
+        last_sweep = 0.0
+        while not self._stop.wait(self.service.settings.reaper_interval_s):
+            try:
+                self.reap_once()
+                if time.time() - last_sweep > 60:
+                    self.service.uploads.sweep()
+                    last_sweep = time.time()
+            except Exception:  # noqa: BLE001 - keep reaping (database briefly unavailable...)
+                log.exception("reaper pass failed")
+
+
+class LocalRunner(Runner):
+    backend = "local"
+
+    def __init__(self, service: Service) -> None:
+        super().__init__(service)
+        self.pool = ThreadPoolExecutor(max_workers=max(1, service.settings.pool_size), thread_name_prefix="ks-job")
+        self.webhooks = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ks-webhook")
+        self._events: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+
+    def _event(self, job_id: str) -> threading.Event:
+        with self._lock:
+            return self._events.setdefault(job_id, threading.Event())
+
+    def enqueue(self, job_id: str, attempt: int) -> None:
+        self._event(job_id)
+        self.pool.submit(self._run, job_id, attempt)
+
+    def _run(self, job_id: str, attempt: int) -> None:
+        try:
+            outcome = tasks.execute(self.service, job_id, attempt)
+            if outcome in ("done", "failed"):
+                if self.on_finish:
+                    self.on_finish(self.service.store.job(job_id))
+                self.webhooks.submit(tasks.notify, self.service, job_id)
+        except Exception:  # noqa: BLE001
+            log.exception("job %s: runner error", job_id)
+        finally:
+            with self._lock:
+                ev = self._events.pop(job_id, None)
+            if ev:
+                ev.set()
+
+    def wait(self, job_id: str, timeout: float) -> Job | None:
+        with self._lock:
+            ev = self._events.get(job_id)
+        if ev is not None:
+            ev.wait(timeout)
+        return super().wait(job_id, 0 if ev is not None else timeout)
+
+    def start(self) -> None:
+        # Jobs queued by an earlier run of the server: run them (claim() keeps them single).
+        for job in self.service.store.jobs(status="queued"):
+            if job.backend == "local":
+                self.enqueue(job.id, job.attempt)
+        super().start()
+
+    def stop(self) -> None:
+        super().stop()
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.webhooks.shutdown(wait=False, cancel_futures=True)
+
+
+class RQRunner(Runner):
+    backend = "rq"
+
+    def __init__(self, service: Service) -> None:
+        super().__init__(service)
+        from redis import Redis
+        from rq import Queue
+
+        self.redis = Redis.from_url(service.settings.queue_url)
+        self.queue = Queue(service.settings.queue_name, connection=self.redis)
+
+    def enqueue(self, job_id: str, attempt: int) -> None:
+        self.queue.enqueue(
+            "api.jobs.tasks.rq_entry", job_id, attempt, job_id=f"{job_id}-{attempt}",
+            job_timeout=3600, result_ttl=3600, failure_ttl=24 * 3600,
+        )
+
+    def healthy(self) -> bool:
+        try:
+            return bool(self.redis.ping())
+        except Exception:  # noqa: BLE001
+            return False
+
+
+def make_runner(service: Service) -> Runner:
+    url = service.settings.queue_url
+    if url:
+        if not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"KINOSEAL_QUEUE_URL must be a redis:// URL, not {url!r}")
+        return RQRunner(service)
+    return LocalRunner(service)

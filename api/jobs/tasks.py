@@ -1,0 +1,141 @@
+"""The job tasks. The same ``execute`` runs in the in-process pool and in RQ workers.
+
+A task claims its job for one attempt (a conditional update), renews a lease while it
+runs, and finishes it with another conditional update: a worker that dies leaves an
+expired lease, the reaper queues attempt + 1, and only the attempt that holds the job
+can complete it, so every job completes exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from api.services import Service, error_dict
+from api.store.db import Job
+from kinoseal.errors import InputError, KinosealError
+
+log = logging.getLogger("kinoseal.jobs")
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.current_thread().name}"
+
+
+def _heartbeat(service: Service, job_id: str, attempt: int, stop: threading.Event) -> None:
+    lease = service.settings.job_lease_s
+    while not stop.wait(max(0.2, lease / 3)):
+        if not service.store.renew(job_id, attempt, lease):
+            return
+
+
+def _run(service: Service, job: Job) -> tuple[Any, str | None]:
+    from api.jobs import generation
+
+    s = service.settings
+    if job.kind == "verify":
+        if not job.upload_id or service.uploads.get(job.upload_id) is None:
+            raise InputError("the uploaded file of this job is no longer available")
+        return service.verify_path(service.uploads.path(job.upload_id), job.tenant, job.filename), None
+    if job.kind in ("generate", "edit"):
+        dst = s.results_dir / f"{job.id}.mp4"
+        if job.kind == "generate":
+            result = generation.generate(s.verify_settings, job.params, dst)
+        else:
+            if not job.upload_id or service.uploads.get(job.upload_id) is None:
+                raise InputError("the source clip of this edit is no longer available")
+            result = generation.edit(s.verify_settings, service.uploads.path(job.upload_id), job.params, dst)
+        if not dst.exists():
+            raise KinosealError("the generator did not produce a clip")
+        result = {k: v for k, v in result.items() if k != "path"}
+        return result, str(dst)
+    raise InputError(f"unknown job kind {job.kind!r}")
+
+
+def execute(service: Service, job_id: str, attempt: int, worker: str | None = None) -> str:
+    """Run one attempt of a job. Returns "done", "failed", "skipped" (not ours) or "lost"."""
+    s = service.settings
+    worker = worker or worker_name()
+    if not service.store.claim(job_id, attempt, worker, s.job_lease_s):
+        return "skipped"
+    job = service.store.job(job_id)
+    assert job is not None
+    stop = threading.Event()
+    threading.Thread(target=_heartbeat, args=(service, job_id, attempt, stop), daemon=True).start()
+    result: Any = None
+    error: dict[str, Any] | None = None
+    result_path: str | None = None
+    t0 = time.perf_counter()
+    try:
+        if s.debug_job_delay_s:
+            time.sleep(s.debug_job_delay_s)
+        result, result_path = _run(service, job)
+    except KinosealError as exc:
+        error = error_dict(exc)
+    except Exception as exc:  # noqa: BLE001 - a bug; the job fails with a generic message, the log has details
+        log.exception("job %s attempt %d crashed", job_id, attempt)
+        error = {"kind": "error", "status": 500, "title": "Internal error",
+                 "detail": f"the job failed unexpectedly ({type(exc).__name__})"}
+    finally:
+        stop.set()
+    finished = service.store.finish(job_id, attempt, result=result, error=error, result_path=result_path)
+    log.info("job %s (%s) attempt %d by %s: %s in %.2fs", job_id, job.kind, attempt, worker,
+             "failed" if error else "done", time.perf_counter() - t0)
+    if not finished:
+        return "lost"
+    upload = service.uploads.get(job.upload_id) if job.upload_id else None
+    if upload is not None and upload.ephemeral:
+        service.uploads.remove(upload.id)
+    return "failed" if error else "done"
+
+
+def notify(service: Service, job_id: str) -> None:
+    """Deliver the job's webhook (if it has a callback_url), and record the outcome."""
+    from api.jobs.webhooks import deliver
+    from api.schemas import JobOut
+
+    job = service.store.job(job_id)
+    if job is None or not job.callback_url or not job.finished:
+        return
+    key = service.store.key(job.api_key_id) if job.api_key_id else None
+    if key is None:
+        service.store.set_webhook(job_id, {"delivered": False, "error": "the API key of this job is gone"})
+        return
+    s = service.settings
+    payload = {"event": "job.finished", "job": JobOut.from_job(job).model_dump(mode="json")}
+    state = deliver(job.callback_url, key.webhook_secret, payload, attempts=s.webhook_attempts,
+                    backoff_s=s.webhook_backoff_s, timeout_s=s.webhook_timeout_s)
+    service.store.set_webhook(job_id, state)
+
+
+# -- RQ entry point (runs in `kinoseal worker` processes) --------------------------------
+_SERVICE: Service | None = None
+
+
+def _worker_service() -> Service:
+    global _SERVICE
+    if _SERVICE is None:
+        from api.config import ServiceSettings
+
+        _SERVICE = Service(ServiceSettings.from_env())
+    return _SERVICE
+
+
+def rq_entry(job_id: str, attempt: int) -> str:
+    service = _worker_service()
+    outcome = execute(service, job_id, attempt)
+    if outcome in ("done", "failed"):
+        notify(service, job_id)
+    return outcome
+
+
+def result_file(service: Service, job: Job) -> Path | None:
+    if not job.result_path:
+        return None
+    p = Path(job.result_path)
+    return p if p.exists() and p.parent == service.settings.results_dir else None

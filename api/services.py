@@ -1,0 +1,139 @@
+"""What the HTTP handlers and the queue workers call: one ``Service`` per process.
+
+It owns the store, the upload folder and one ``Verifier`` per tenant trust list
+(each ``Verifier`` builds its own c2pa ``Context`` from its ``TrustStore``, so
+tenants never see each other's anchors). Handlers stay thin: parse, call, answer.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import threading
+from pathlib import Path
+from typing import Any
+
+from api.config import ServiceSettings
+from api.store import Store, UploadStore
+from api.store.db import Tenant
+from credentials.trust import TrustStore
+from kinoseal.errors import InputError, KinosealError
+
+HTTP_STATUS = {"invalid_input": 422, "limit_exceeded": 413, "credentials": 400, "output": 500, "error": 400,
+               "unavailable": 501}
+TITLES = {
+    "invalid_input": "Unreadable or invalid input",
+    "limit_exceeded": "Input over a limit",
+    "credentials": "Credentials problem",
+    "output": "Output could not be written",
+    "error": "Request failed",
+    "unavailable": "Not available on this server",
+}
+
+
+def error_dict(exc: KinosealError) -> dict[str, Any]:
+    """A KinosealError as the problem fields stored with a failed job."""
+    return {"kind": exc.kind, "status": HTTP_STATUS.get(exc.kind, 400), "title": TITLES.get(exc.kind, "Error"),
+            "detail": str(exc)}
+
+
+class Service:
+    def __init__(self, settings: ServiceSettings) -> None:
+        self.settings = settings
+        settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.store = Store(settings.db_url)
+        self.uploads = UploadStore(settings.uploads_dir, self.store, ttl_s=settings.upload_ttl_s)
+        settings.results_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._lock = threading.Lock()
+        self._verifiers: dict[tuple, Any] = {}
+
+    def close(self) -> None:
+        self.store.dispose()
+
+    # -- verification ----------------------------------------------------------------
+    def _home_state(self) -> tuple:
+        core = self.settings.core
+        wm = core.keys_dir / "watermark"
+        keys = tuple(sorted(p.name for p in wm.glob("*.json"))) if wm.is_dir() else ()
+        trust = core.trust_dir
+        trust_state = tuple(sorted((p.name, p.stat().st_mtime_ns) for p in trust.glob("*.pem"))) if trust.is_dir() else ()
+        return keys, (core.home / "provenance.sqlite3").exists(), trust_state
+
+    def verifier(self, tenant: str | Tenant | None):
+        """The tenant's Verifier: installation roots plus (or replaced by) the tenant's own PEM."""
+        from verify.verifier import Verifier
+
+        t = tenant if isinstance(tenant, Tenant) else (self.store.tenant(tenant) if tenant else None)
+        pem, mode = (t.trust_pem, t.trust_mode) if t else ("", "add")
+        cache_key = (self._home_state(), TrustStore(pem).fingerprint if pem else "", mode)
+        with self._lock:
+            v = self._verifiers.get(cache_key)
+            if v is None:
+                base = Verifier.from_settings(self.settings.verify_settings)
+                if pem:
+                    trust = TrustStore(pem) if mode == "replace" else base.trust + TrustStore(pem)
+                    v = Verifier(settings=base.settings, trust=trust, keyring=base.keyring, registry=base.registry)
+                else:
+                    v = base
+                if len(self._verifiers) > 64:
+                    self._verifiers.clear()
+                self._verifiers[cache_key] = v
+        return v
+
+    def verify_path(self, path: Path, tenant: str | None, filename: str | None = None) -> dict[str, Any]:
+        report = self.verifier(tenant).verify(path).to_dict()
+        if filename:
+            report["file"] = filename
+        return report
+
+    def probe(self, path: Path):
+        from mediaio.probe import probe
+
+        return probe(path, self.settings.limits)
+
+    # -- other tasks -----------------------------------------------------------------
+    def sign_capture(self, src: Path, dst: Path, *, device: str | None = None) -> str:
+        """Sign an authentic recording with the server-held capture (newsroom) key."""
+        from credentials.capture import sign_capture
+        from credentials.home import ensure_dev_pki, trust_store
+        from generate.label import SOFTWARE
+
+        core = self.settings.verify_settings
+        identity = ensure_dev_pki(core).identity("capture")
+        self.probe(src)
+        sign_capture(src, dst, identity, software=SOFTWARE, trust=trust_store(core), device=device)
+        return identity.subject_cn
+
+    def manifest_by_watermark(self, payload_id: str) -> dict[str, Any] | None:
+        from credentials.registry import default_registry
+
+        if not (self.settings.home / "provenance.sqlite3").exists():
+            return None
+        rec = default_registry(self.settings.home).lookup(payload_id)
+        return rec.to_dict() if rec else None
+
+    def keyframes(self, path: Path, n: int | None = None, width: int = 200) -> list[dict[str, Any]]:
+        """Up to ``n`` JPEG thumbnails spread evenly over the clip (base64)."""
+        from PIL import Image
+
+        from mediaio.reader import iter_frames
+
+        n = n or self.settings.thumbnails
+        info = self.probe(path)
+        total = max(1, info.frame_count)
+        wanted = sorted({min(total - 1, round(i * (total - 1) / max(1, n - 1))) for i in range(n)}) if n > 1 else [0]
+        want = set(wanted)
+        out: list[dict[str, Any]] = []
+        for f in iter_frames(path, self.settings.limits, fmt="rgb24", select=lambda i: i in want, tolerant=True):
+            img = Image.fromarray(f.planes[0])
+            h = max(1, round(img.height * width / max(1, img.width)))
+            img = img.resize((width, h), Image.BILINEAR)
+            buf = io.BytesIO()
+            img.save(buf, format="JPEG", quality=75)
+            out.append({"index": f.index, "time": round(float(f.time), 3), "width": width, "height": h,
+                        "jpeg_base64": base64.b64encode(buf.getvalue()).decode()})
+            if len(out) >= n:
+                break
+        if not out:
+            raise InputError("no frame of this clip could be decoded")
+        return out

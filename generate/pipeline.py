@@ -1,0 +1,448 @@
+"""KinoVideoPipeline: the tiny text-to-video diffusion pipeline behind kinoseal's default generator.
+
+Components (all diffusers/transformers classes, saved in diffusers layout):
+
+* ``unet`` -- ``UNet3DConditionModel`` denoiser working in "patch space": a
+  32x32 RGB frame is pixel-unshuffled (space-to-depth, lossless, no VAE) into
+  an 8x8 grid of 4x4x3 = 48 channels. One extra input channel is the
+  known-frame mask used for chunk continuation (see below). Predicts v.
+* ``text_encoder`` -- a tiny ``CLIPTextModel`` trained from scratch.
+* ``tokenizer`` -- word-level tokenizer built from the caption vocabulary.
+* ``scheduler`` -- ``DDIMScheduler`` (cosine betas, v-prediction, trailing spacing).
+
+Long clips are generated chunk by chunk: a chunk is ``frames_per_chunk`` (16)
+frames; every chunk after the first gets the last ``context_frames`` (4) frames
+of the previous chunk as *known* frames (clean values + mask channel, which the
+model was trained with), so motion continues across chunk borders. Frames are
+yielded as they are produced, memory stays flat in clip length.
+
+Editing (SDEdit): input frames are downscaled to the native size, noised to
+``strength`` and denoised toward the prompt, chunk by chunk with the same
+continuation mechanism.
+
+Product rule: frame-producing methods are private (``_iter_frames``); the
+public entry points that return video live in ``generate.label`` and always
+watermark + sign what comes out of here.
+"""
+
+from __future__ import annotations
+
+import math
+import types
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from diffusers import DDIMScheduler, DiffusionPipeline, UNet3DConditionModel
+from PIL import Image
+from transformers import CLIPTextConfig, CLIPTextModel
+
+from .tokenizer import MAX_LENGTH, build_tokenizer, encode
+
+ProgressFn = Callable[[str, int, int], None]
+
+MODEL_NAME = "kino-tiny"
+MODEL_VERSION = "0.1.0"
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def patchify(x: torch.Tensor, p: int) -> torch.Tensor:
+    """[B, 3, T, H, W] -> [B, 3*p*p, T, H/p, W/p] (per-frame pixel unshuffle)."""
+    B, C, T, H, W = x.shape
+    y = F.pixel_unshuffle(x.permute(0, 2, 1, 3, 4).reshape(B * T, C, H, W), p)
+    return y.reshape(B, T, C * p * p, H // p, W // p).permute(0, 2, 1, 3, 4).contiguous()
+
+
+def unpatchify(x: torch.Tensor, p: int) -> torch.Tensor:
+    B, C, T, h, w = x.shape
+    y = F.pixel_shuffle(x.permute(0, 2, 1, 3, 4).reshape(B * T, C, h, w), p)
+    return y.reshape(B, T, C // (p * p), h * p, w * p).permute(0, 2, 1, 3, 4).contiguous()
+
+
+def frames_to_tensor(frames: np.ndarray) -> torch.Tensor:
+    """uint8 [..., T, H, W, 3] -> float [..., 3, T, H, W] in [-1, 1]."""
+    t = torch.from_numpy(np.ascontiguousarray(frames)).float() / 127.5 - 1.0
+    return t.movedim(-1, -4)
+
+
+def _temporal_conv_forward(self: torch.nn.Conv3d, x: torch.Tensor) -> torch.Tensor:
+    # A (3,1,1) Conv3d as a Conv2d over (T, H*W): same maths, but takes PyTorch's fast
+    # (oneDNN) CPU path instead of slow_conv3d, which is what small batches on 1 thread get.
+    B, C, T, H, W = x.shape
+    w = self.weight.squeeze(-1)
+    y = F.conv2d(x.reshape(B, C, T, H * W), w, self.bias, padding=(self.padding[0], 0))
+    return y.reshape(B, -1, y.shape[2], H, W)
+
+
+def speed_up_temporal_convs(unet: torch.nn.Module) -> torch.nn.Module:
+    for mod in unet.modules():
+        if isinstance(mod, torch.nn.Conv3d) and tuple(mod.kernel_size) == (3, 1, 1) \
+                and tuple(mod.stride) == (1, 1, 1) and tuple(mod.padding)[1:] == (0, 0) and mod.groups == 1:
+            mod.forward = types.MethodType(_temporal_conv_forward, mod)
+    return unet
+
+
+def _to_native(frame: np.ndarray, size: int) -> np.ndarray:
+    frame = np.asarray(frame)
+    if frame.ndim == 2:
+        frame = np.stack([frame] * 3, -1)
+    frame = frame[..., :3]
+    if frame.dtype != np.uint8:
+        frame = np.clip(frame, 0, 255).astype(np.uint8)
+    if frame.shape[0] != size or frame.shape[1] != size:
+        frame = np.asarray(Image.fromarray(frame).resize((size, size), Image.BICUBIC, reducing_gap=2.0))
+    return frame
+
+
+# ----------------------------------------------------------------------------- component factory
+
+
+def default_unet_config(patch_size: int = 4, native_size: int = 32, block_out_channels=(48, 96),
+                        layers_per_block: int = 1, heads: int = 8, cross_attention_dim: int = 128) -> dict:
+    c = 3 * patch_size * patch_size
+    n = len(block_out_channels)
+    return dict(
+        sample_size=native_size // patch_size,
+        in_channels=c + 1,  # + known-frame mask
+        out_channels=c,
+        down_block_types=("DownBlock3D",) + ("CrossAttnDownBlock3D",) * (n - 1),
+        up_block_types=("CrossAttnUpBlock3D",) * (n - 1) + ("UpBlock3D",),
+        block_out_channels=tuple(block_out_channels),
+        layers_per_block=layers_per_block,
+        norm_num_groups=16,
+        cross_attention_dim=cross_attention_dim,
+        # NB: in UNet3DConditionModel this number is the number of *heads* of the spatial attention
+        attention_head_dim=heads,
+    )
+
+
+def default_text_config(vocab_size: int, hidden: int = 128, layers: int = 2, heads: int = 4) -> CLIPTextConfig:
+    return CLIPTextConfig(
+        vocab_size=vocab_size,
+        hidden_size=hidden,
+        intermediate_size=hidden * 2,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        max_position_embeddings=MAX_LENGTH,
+        projection_dim=hidden,
+        pad_token_id=0,
+        bos_token_id=2,
+        eos_token_id=3,
+    )
+
+
+def default_scheduler() -> DDIMScheduler:
+    return DDIMScheduler(
+        num_train_timesteps=1000,
+        beta_schedule="squaredcos_cap_v2",
+        prediction_type="v_prediction",
+        clip_sample=True,
+        clip_sample_range=1.0,
+        set_alpha_to_one=True,
+        timestep_spacing="trailing",
+    )
+
+
+# ----------------------------------------------------------------------------- pipeline
+
+
+class KinoVideoPipeline(DiffusionPipeline):
+    """Tiny text-to-video pipeline (see module docstring)."""
+
+    model_cpu_offload_seq = "text_encoder->unet"
+
+    def __init__(
+        self,
+        unet: UNet3DConditionModel,
+        text_encoder: CLIPTextModel,
+        tokenizer,
+        scheduler: DDIMScheduler,
+        patch_size: int = 4,
+        native_size: int = 32,
+        frames_per_chunk: int = 16,
+        context_frames: int = 4,
+        native_fps: int = 8,
+        default_guidance: float = 4.0,
+        default_steps: int = 25,
+        model_name: str = MODEL_NAME,
+        model_version: str = MODEL_VERSION,
+    ):
+        super().__init__()
+        self.register_modules(unet=unet, text_encoder=text_encoder, tokenizer=tokenizer, scheduler=scheduler)
+        self.register_to_config(
+            patch_size=patch_size,
+            native_size=native_size,
+            frames_per_chunk=frames_per_chunk,
+            context_frames=context_frames,
+            native_fps=native_fps,
+            default_guidance=default_guidance,
+            default_steps=default_steps,
+            model_name=model_name,
+            model_version=model_version,
+        )
+        speed_up_temporal_convs(self.unet)
+
+    # ------------------------------------------------------------------ construction
+
+    @classmethod
+    def from_config_random(cls, *, seed: int = 0, unet_kwargs: dict | None = None,
+                           text_kwargs: dict | None = None, **pipe_kwargs) -> "KinoVideoPipeline":
+        """A randomly initialised pipeline (training start, tests)."""
+        torch.manual_seed(seed)
+        tok = build_tokenizer()
+        pk = dict(pipe_kwargs)
+        unet_cfg = default_unet_config(patch_size=pk.get("patch_size", 4), native_size=pk.get("native_size", 32),
+                                       **(unet_kwargs or {}))
+        text_kw = dict(text_kwargs or {})
+        text_cfg = default_text_config(len(tok.get_vocab()), **text_kw)
+        if "cross_attention_dim" not in (unet_kwargs or {}):
+            unet_cfg["cross_attention_dim"] = text_cfg.hidden_size
+        unet = UNet3DConditionModel(**unet_cfg)
+        te = CLIPTextModel(text_cfg)
+        return cls(unet=unet, text_encoder=te, tokenizer=tok, scheduler=default_scheduler(), **pk)
+
+    def __call__(self, *args, **kwargs):
+        raise RuntimeError(
+            "KinoVideoPipeline does not hand out unlabeled frames; generate through generate.label "
+            "(watermark + signed manifest)."
+        )
+
+    # ------------------------------------------------------------------ info
+
+    def describe(self) -> dict:
+        c = self.config
+        n_params = sum(p.numel() for p in self.unet.parameters()) + sum(p.numel() for p in self.text_encoder.parameters())
+        return {
+            "model": c.model_name,
+            "version": c.model_version,
+            "native_size": (int(c.native_size), int(c.native_size)),
+            "frames_per_chunk": int(c.frames_per_chunk),
+            "context_frames": int(c.context_frames),
+            "default_fps": int(c.native_fps),
+            "output_size": 256,
+            "default_steps": int(c.default_steps),
+            "default_guidance": float(c.default_guidance),
+            "parameters": int(n_params),
+            "architecture": "UNet3DConditionModel (patch-space 8x8x48, v-prediction) + CLIPTextModel + word-level tokenizer, DDIM",
+        }
+
+    # ------------------------------------------------------------------ internals
+
+    @torch.no_grad()
+    def _encode_text(self, prompts: list[str]) -> torch.Tensor:
+        ids = encode(self.tokenizer, prompts, MAX_LENGTH)
+        return self.text_encoder(input_ids=ids).last_hidden_state.float()
+
+    @torch.no_grad()
+    def _denoise_chunk(
+        self,
+        emb_cond: torch.Tensor,
+        emb_uncond: torch.Tensor,
+        generator: torch.Generator,
+        steps: int,
+        guidance: float,
+        context: torch.Tensor | None = None,
+        init: torch.Tensor | None = None,
+        strength: float | None = None,
+        progress: ProgressFn | None = None,
+    ) -> torch.Tensor:
+        """Denoise one chunk in patch space. context: [C, k, h, w] known leading frames;
+        init: [C, T, h, w] clean frames to SDEdit from. Returns [C, T, h, w]."""
+        c = self.config
+        p = int(c.patch_size)
+        T = int(c.frames_per_chunk)
+        h = int(c.native_size) // p
+        C = 3 * p * p
+        sched = self.scheduler
+        sched.set_timesteps(steps)
+        timesteps = sched.timesteps
+        noise = torch.randn((1, C, T, h, h), generator=generator, dtype=torch.float32)
+        if init is not None:
+            s = 1.0 if strength is None else float(strength)
+            n_use = max(1, min(len(timesteps), int(round(len(timesteps) * s))))
+            timesteps = timesteps[len(timesteps) - n_use:]
+            lat = sched.add_noise(init[None].float(), noise, timesteps[:1])
+        else:
+            lat = noise * sched.init_noise_sigma
+        mask = torch.zeros((1, 1, T, h, h))
+        known = torch.zeros((1, C, T, h, h))
+        if context is not None and context.shape[1] > 0:
+            k = context.shape[1]
+            mask[:, :, :k] = 1.0
+            known[:, :, :k] = context
+        dtype = next(self.unet.parameters()).dtype
+        use_cfg = guidance is not None and guidance != 1.0
+        emb = torch.cat([emb_uncond, emb_cond]) if use_cfg else emb_cond
+        for i, t in enumerate(timesteps):
+            x_in = lat * (1 - mask) + known * mask
+            inp = torch.cat([x_in, mask], dim=1)
+            if use_cfg:
+                inp = torch.cat([inp, inp])
+            out = self.unet(inp.to(dtype), t, encoder_hidden_states=emb.to(dtype)).sample.float()
+            if use_cfg:
+                u, cnd = out.chunk(2)
+                out = u + guidance * (cnd - u)
+            lat = sched.step(out, t, lat).prev_sample
+            if progress is not None:
+                progress("step", i + 1, len(timesteps))
+        lat = lat * (1 - mask) + known * mask
+        return lat[0].clamp(-1, 1)
+
+    def _native_chunks(
+        self,
+        prompt: str,
+        n_frames: int | None,
+        generator: torch.Generator,
+        steps: int,
+        guidance: float,
+        source: Iterator[np.ndarray] | None = None,
+        strength: float | None = None,
+        progress: ProgressFn | None = None,
+        n_chunks_hint: int = 0,
+    ) -> Iterator[np.ndarray]:
+        """Yield native uint8 frames [H, W, 3]; n_frames None means "as many as source has"."""
+        c = self.config
+        p = int(c.patch_size)
+        T = int(c.frames_per_chunk)
+        K = int(c.context_frames)
+        S = int(c.native_size)
+        emb = self._encode_text(["", prompt])
+        emb_u, emb_c = emb[:1], emb[1:]
+        produced = 0
+        context: torch.Tensor | None = None
+        last_src: np.ndarray | None = None
+        chunk_i = 0
+        n_chunks = n_chunks_hint
+        if n_frames is not None:
+            n_chunks = 1 + max(0, math.ceil((n_frames - T) / (T - K)))
+        while n_frames is None or produced < n_frames:
+            k = 0 if context is None else K
+            new = T - k
+            init = None
+            if source is not None:
+                src: list[np.ndarray] = []
+                exhausted = False
+                for _ in range(new if n_frames is None else min(new, n_frames - produced)):
+                    try:
+                        last_src = _to_native(next(source), S)
+                    except StopIteration:
+                        exhausted = True
+                        if n_frames is None:
+                            break
+                        # input shorter than requested: hold the last frame
+                    if last_src is None:
+                        break
+                    src.append(last_src)
+                if not src:
+                    break
+                n_take = len(src)
+                while len(src) < new:
+                    src.append(src[-1])
+                x = frames_to_tensor(np.stack(src))  # [3, new, S, S]
+                if context is not None:
+                    ctx_px = unpatchify(context[None], p)[0]
+                    x = torch.cat([ctx_px, x], dim=1)
+                init = patchify(x[None], p)[0]
+                if exhausted and n_frames is None:
+                    n_chunks = chunk_i + 1
+            else:
+                n_take = new if n_frames is None else min(new, n_frames - produced)
+            if progress is not None:
+                progress("chunk", chunk_i, max(n_chunks, chunk_i + 1))
+            lat = self._denoise_chunk(emb_c, emb_u, generator, steps, guidance, context=context, init=init,
+                                      strength=strength, progress=progress)
+            px = unpatchify(lat[None], p)[0]  # [3, T, S, S]
+            frames = ((px.permute(1, 2, 3, 0) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()
+            for f in frames[k:k + n_take]:
+                yield f
+            produced += n_take
+            context = lat[:, T - K:].clone()
+            chunk_i += 1
+            if source is not None and n_take < new:
+                break
+        if progress is not None and n_chunks:
+            progress("chunk", chunk_i, chunk_i)
+
+    def _iter_frames(
+        self,
+        prompt: str,
+        *,
+        seconds: float | None,
+        fps: int,
+        seed: int,
+        steps: int | None = None,
+        guidance: float | None = None,
+        out_size: int = 256,
+        init_frames: Iterable[np.ndarray] | None = None,
+        strength: float | None = None,
+        progress: ProgressFn | None = None,
+    ) -> Iterator[np.ndarray]:
+        """Stream generated RGB uint8 frames [out_size, out_size, 3], one per output frame.
+
+        Text-to-video: round(seconds * fps) frames; the model runs at ``native_fps`` and
+        frames in between are linearly blended. Editing (init_frames given): one output frame
+        per input frame (or round(seconds * fps) if seconds is given), SDEdit at ``strength``.
+        PRIVATE: callers must label (watermark + manifest) what this yields.
+        """
+        c = self.config
+        steps = int(steps or c.default_steps)
+        guidance = float(c.default_guidance if guidance is None else guidance)
+        fps = int(fps) if fps else int(c.native_fps)
+        generator = torch.Generator("cpu").manual_seed(int(seed))
+        out_size = int(out_size)
+
+        def upscale(f: np.ndarray) -> np.ndarray:
+            if f.shape[0] == out_size and f.shape[1] == out_size:
+                return np.ascontiguousarray(f)
+            return np.asarray(Image.fromarray(f).resize((out_size, out_size), Image.BICUBIC))
+
+        if init_frames is not None:
+            if strength is None:
+                strength = 0.6
+            if not 0.0 < float(strength) <= 1.0:
+                raise ValueError("strength must be in (0, 1]")
+            n_out = round(seconds * fps) if seconds else None
+            hint = 0
+            if n_out is None and hasattr(init_frames, "__len__"):
+                n_in = len(init_frames)  # type: ignore[arg-type]
+                T, K = int(c.frames_per_chunk), int(c.context_frames)
+                hint = 1 + max(0, math.ceil((n_in - T) / (T - K)))
+            it = self._native_chunks(prompt, n_out, generator, steps, guidance, source=iter(init_frames),
+                                     strength=float(strength), progress=progress, n_chunks_hint=hint)
+            for f in it:
+                yield upscale(f)
+            return
+
+        n_out = int(round(float(seconds) * fps))
+        if n_out <= 0:
+            return
+        nf = int(c.native_fps)
+        if fps == nf:
+            for f in self._native_chunks(prompt, n_out, generator, steps, guidance, progress=progress):
+                yield upscale(f)
+            return
+        # resample the native stream to the requested frame rate (linear blend, streaming)
+        last_t = (n_out - 1) * nf / fps
+        n_native = int(math.ceil(last_t - 1e-9)) + 1
+        native = self._native_chunks(prompt, n_native, generator, steps, guidance, progress=progress)
+        window: dict[int, np.ndarray] = {}
+        next_idx = 0
+        for j in range(n_out):
+            s = j * nf / fps
+            i0 = int(math.floor(s + 1e-9))
+            w = s - i0
+            need = i0 + (1 if w > 1e-6 else 0)
+            while next_idx <= need:
+                window[next_idx] = next(native)
+                next_idx += 1
+            for key in [kk for kk in window if kk < i0]:
+                del window[key]
+            if w <= 1e-6:
+                f = window[i0]
+            else:
+                f = ((1 - w) * window[i0].astype(np.float32) + w * window[i0 + 1].astype(np.float32) + 0.5).astype(np.uint8)
+            yield upscale(f)
+        native.close()

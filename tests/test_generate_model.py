@@ -1,0 +1,202 @@
+"""Fast tests for the kino-tiny generator (tiny random pipelines built here; < 60 s on one core)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from generate import data
+from generate.pipeline import KinoVideoPipeline, patchify, unpatchify
+from generate.tokenizer import BOS_ID, EOS_ID, PAD_ID, SPECIAL_TOKENS, UNK_ID, build_tokenizer, encode
+
+SHIPPED = Path(__file__).resolve().parent.parent / "generate" / "weights" / "kino-tiny"
+PROMPT = "a red ball bouncing from left to right on a blue background"
+
+
+@pytest.fixture(scope="module")
+def tiny_pipe():
+    torch.set_num_threads(1)
+    return KinoVideoPipeline.from_config_random(
+        seed=0,
+        unet_kwargs={"block_out_channels": (16, 32), "heads": 4},
+        text_kwargs={"hidden": 32, "layers": 1, "heads": 2},
+    )
+
+
+def _frames(pipe, prompt=PROMPT, **kw):
+    args = dict(seconds=1.0, fps=8, seed=0, steps=2, guidance=2.0, out_size=32)
+    args.update(kw)
+    return list(pipe._iter_frames(prompt, **args))
+
+
+# ----------------------------------------------------------------------------- tokenizer
+
+
+def test_tokenizer_ids_are_stable_and_unknown_words_map_to_unk():
+    tok = build_tokenizer()
+    vocab = tok.get_vocab()
+    assert [vocab[t] for t in SPECIAL_TOKENS] == [PAD_ID, UNK_ID, BOS_ID, EOS_ID]
+    words = sorted(set(data.CAPTION_WORDS))
+    assert [vocab[w] for w in words] == list(range(len(SPECIAL_TOKENS), len(SPECIAL_TOKENS) + len(words)))
+    assert build_tokenizer().get_vocab() == vocab  # deterministic
+    ids = encode(tok, ["A RED ball, zebra!", ""])[0].tolist()
+    assert ids[:6] == [BOS_ID, vocab["a"], vocab["red"], vocab["ball"], vocab[","], UNK_ID]
+    assert ids[6] == UNK_ID and ids[7] == EOS_ID and set(ids[8:]) == {PAD_ID}
+    empty = encode(tok, [""])[0].tolist()
+    assert empty[:2] == [BOS_ID, EOS_ID]
+    assert encode(tok, ["word " * 100]).shape[1] == 32  # truncated to the fixed length
+
+
+def test_shipped_tokenizer_matches_builder():
+    if not (SHIPPED / "tokenizer" / "tokenizer.json").exists():
+        pytest.skip("no shipped weights")
+    spec = json.loads((SHIPPED / "tokenizer" / "tokenizer.json").read_text())
+    shipped_vocab = spec["model"]["vocab"]
+    assert shipped_vocab == build_tokenizer().get_vocab()
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def test_render_and_captions():
+    rng = np.random.default_rng(0)
+    clip = data.render_clip(data.sample_spec(rng), 16, 32)
+    assert clip.shape == (16, 32, 32, 3) and clip.dtype == np.uint8
+    spec = data.make_spec("red", "ball", "blue", "bouncing from left to right")
+    assert spec.caption() == PROMPT
+    assert data.make_spec("orange", "ring", "white", "growing").caption() == "an orange ring growing on a white background"
+    for w in " ".join(data.sample_spec(rng).caption() for _ in range(50)).replace(",", " , ").split():
+        assert w in data.CAPTION_WORDS
+
+
+def test_held_out_combinations_never_sampled():
+    held = set(data.held_out_combos())
+    assert len(held) >= 100
+    rng = np.random.default_rng(1)
+    for _ in range(600):
+        spec = data.sample_spec(rng)
+        for o in spec.objects:
+            assert (o.colour, o.shape, spec.background, o.motion) not in held
+
+
+def test_patchify_roundtrip():
+    x = torch.randn(2, 3, 5, 32, 32)
+    y = patchify(x, 4)
+    assert y.shape == (2, 48, 5, 8, 8)
+    assert torch.equal(unpatchify(y, 4), x)
+
+
+# ----------------------------------------------------------------------------- pipeline
+
+
+def test_describe(tiny_pipe):
+    info = tiny_pipe.describe()
+    assert info["native_size"] == (32, 32)
+    assert info["frames_per_chunk"] == 16
+    assert info["default_fps"] >= 8
+    assert info["output_size"] >= 256
+    assert info["model"] and info["version"]
+
+
+def test_no_public_frame_api(tiny_pipe):
+    with pytest.raises(RuntimeError):
+        tiny_pipe(PROMPT)
+
+
+def test_save_load_roundtrip_same_frames(tiny_pipe, tmp_path):
+    tiny_pipe.save_pretrained(tmp_path / "p")
+    assert (tmp_path / "p" / "model_index.json").exists()
+    loaded = KinoVideoPipeline.from_pretrained(tmp_path / "p", local_files_only=True)
+    assert loaded.describe()["frames_per_chunk"] == 16
+    a = _frames(tiny_pipe, seed=3)
+    b = _frames(loaded, seed=3)
+    assert len(a) == len(b) == 8
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+def test_same_seed_same_frames_different_seed_differs(tiny_pipe):
+    a = _frames(tiny_pipe, seed=7)
+    b = _frames(tiny_pipe, seed=7)
+    c = _frames(tiny_pipe, seed=8)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert not all(np.array_equal(x, y) for x, y in zip(a, c))
+
+
+@pytest.mark.parametrize("seconds,fps", [(1.0, 8), (1.5, 12), (0.3, 24)])
+def test_frame_count_and_shape(tiny_pipe, seconds, fps):
+    frames = _frames(tiny_pipe, seconds=seconds, fps=fps, out_size=40)
+    assert len(frames) == round(seconds * fps)
+    assert all(f.shape == (40, 40, 3) and f.dtype == np.uint8 for f in frames)
+
+
+def test_chunk_continuity_and_streaming(tiny_pipe, monkeypatch):
+    K = tiny_pipe.config.context_frames
+    calls = []
+    orig = tiny_pipe._denoise_chunk
+
+    def spy(*a, **kw):
+        out = orig(*a, **kw)
+        calls.append((kw.get("context"), out.clone()))
+        return out
+
+    monkeypatch.setattr(tiny_pipe, "_denoise_chunk", spy)
+    events = []
+    seconds = 4.0  # 32 native frames -> 16 + 12 + 12 = 3 chunks
+    it = tiny_pipe._iter_frames(PROMPT, seconds=seconds, fps=8, seed=1, steps=2, out_size=32,
+                                progress=lambda kind, i, n: events.append((kind, i, n)))
+    first = next(it)
+    assert first.shape == (32, 32, 3)
+    assert len(calls) == 1  # streaming: only the first chunk was denoised so far
+    rest = list(it)
+    assert 1 + len(rest) == 32
+    assert len(calls) == 3
+    assert calls[0][0] is None
+    for (ctx_prev, out_prev), (ctx, out) in zip(calls, calls[1:]):
+        assert ctx is not None and ctx.shape[1] == K
+        assert torch.equal(ctx, out_prev[:, -K:])  # known frames = tail of the previous chunk
+        assert torch.equal(out[:, :K], ctx)  # kept exactly
+    chunk_events = [e for e in events if e[0] == "chunk"]
+    assert chunk_events[0] == ("chunk", 0, 3)
+    assert ("step", 2, 2) in events
+
+
+def test_sdedit_runs_and_counts(tiny_pipe):
+    rng = np.random.default_rng(0)
+    src = [rng.integers(0, 255, (48, 64, 3), dtype=np.uint8) for _ in range(20)]
+    out = list(tiny_pipe._iter_frames(PROMPT, seconds=None, fps=8, seed=0, steps=4, out_size=32,
+                                      init_frames=iter(src), strength=0.5))
+    assert len(out) == 20
+    out2 = list(tiny_pipe._iter_frames(PROMPT, seconds=1.0, fps=8, seed=0, steps=4, out_size=32,
+                                       init_frames=src, strength=0.5))
+    assert len(out2) == 8
+    longer = list(tiny_pipe._iter_frames(PROMPT, seconds=3.0, fps=8, seed=0, steps=2, out_size=32,
+                                         init_frames=src, strength=1.0))
+    assert len(longer) == 24  # input shorter than requested: last frame held
+    with pytest.raises(ValueError):
+        list(tiny_pipe._iter_frames(PROMPT, seconds=None, fps=8, seed=0, steps=2, init_frames=src, strength=0.0))
+
+
+def test_sdedit_low_strength_stays_near_input(tiny_pipe):
+    # with strength -> 0 nothing is re-noised much: output must resemble the (flat) input
+    src = [np.full((32, 32, 3), (200, 30, 30), np.uint8)] * 16
+    out = list(tiny_pipe._iter_frames(PROMPT, seconds=None, fps=8, seed=0, steps=50, out_size=32,
+                                      init_frames=src, strength=0.02))
+    assert np.abs(np.stack(out).astype(float) - 200 * (np.arange(3) == 0) - 30 * (np.arange(3) != 0)).mean() < 40
+
+
+def test_shipped_weights_load_and_size():
+    if not (SHIPPED / "model_index.json").exists():
+        pytest.skip("no shipped weights")
+    total = sum(p.stat().st_size for p in SHIPPED.rglob("*") if p.is_file())
+    assert total <= 25 * 1024 * 1024
+    assert (SHIPPED / "TRAINING.md").exists()
+    pipe = KinoVideoPipeline.from_pretrained(SHIPPED, local_files_only=True)
+    info = pipe.describe()
+    assert info["native_size"] == (32, 32)
+    frames = list(pipe._iter_frames(PROMPT, seconds=0.5, fps=8, seed=0, steps=3, out_size=256))
+    assert len(frames) == 4 and frames[0].shape == (256, 256, 3)
