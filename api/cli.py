@@ -286,10 +286,10 @@ def main() -> None:
 
 
 # Commands of the HTTP service (serve, api-key) live beside this file.
-if importlib.util.find_spec("api.cli_service") is not None:
-    from api.cli_service import register as _register_service
-
-    _register_service(app)
+# Commands that live beside this file: the HTTP service (serve, api-key) and the benchmarks.
+for _module in ("api.cli_service", "api.cli_bench"):
+    if importlib.util.find_spec(_module) is not None:
+        importlib.import_module(_module).register(app)
 
 
 if __name__ == "__main__":
