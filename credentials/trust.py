@@ -57,11 +57,12 @@ class TrustStore:
         settings: dict[str, object] = {"verify": dict(_OFFLINE)}
         if self.pem:
             settings["trust"] = {"trust_anchors": self.pem}
-        else:
-            # An empty anchor list must not fall back to the library's built-in list.
-            settings["verify"] = {**_OFFLINE, "verify_trust": True}
-            settings["trust"] = {"trust_anchors": ""}
-        return c2pa.Context.from_dict(settings)
+        # With no anchors the library's default applies, which trusts nothing
+        # (an empty anchor string is rejected by c2pa-rs as an unparsable certificate).
+        try:
+            return c2pa.Context.from_dict(settings)
+        except c2pa.C2paError as exc:
+            raise CredentialError("the trust anchors were rejected by the C2PA library", hint=str(exc)[:200]) from None
 
 
 from cryptography.hazmat.primitives.serialization import Encoding as _Enc  # noqa: E402

@@ -204,6 +204,19 @@ class KinoVideoPipeline(DiffusionPipeline):
         te = CLIPTextModel(text_cfg)
         return cls(unet=unet, text_encoder=te, tokenizer=tok, scheduler=default_scheduler(), **pk)
 
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        super().save_pretrained(save_directory, *args, **kwargs)
+        # transformers 5 names the fast tokenizer class "TokenizersBackend"; record the
+        # long-standing alias so the folder also loads with transformers 4.x.
+        import json
+        from pathlib import Path
+
+        index = Path(save_directory) / "model_index.json"
+        cfg = json.loads(index.read_text())
+        if cfg.get("tokenizer", [None, None])[1] == "TokenizersBackend":
+            cfg["tokenizer"] = ["transformers", "PreTrainedTokenizerFast"]
+            index.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
+
     def __call__(self, *args, **kwargs):
         raise RuntimeError(
             "KinoVideoPipeline does not hand out unlabeled frames; generate through generate.label "

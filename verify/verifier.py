@@ -12,8 +12,8 @@ from credentials.registry import SqliteRegistry, default_registry
 from credentials.trust import TrustStore
 from kinoseal import __version__
 from kinoseal.config import Settings
-from kinoseal.errors import InputError
-from mediaio.probe import probe
+from kinoseal.errors import InputError, LimitExceeded
+from mediaio.probe import check_file, probe
 from mediaio.reader import DecodeReport, iter_frames, sample_stride
 from mediaio.writer import sha256_file
 from verify.report import PLAIN_WORDS, ClassifierEvidence, Report, WatermarkEvidence
@@ -94,11 +94,22 @@ class Verifier:
 
     def verify(self, path: Path) -> Report:
         path = Path(path)
-        info = probe(path, self.settings.limits)  # raises InputError for non-videos and over-limit files
+        check_file(path, self.settings.limits)
         c2pa: C2paEvidence = read_c2pa(path, self.trust)
         decode = DecodeReport()
-        watermark = self._watermark(path, info.frame_count, decode)
-        classifier = self._classifier(path)
+        try:
+            info = probe(path, self.settings.limits)
+        except InputError as exc:
+            if not c2pa.present or isinstance(exc, LimitExceeded):
+                raise  # not a video, or over a limit: nothing to report on
+            # A signed file whose media no longer decodes (e.g. truncated): the
+            # manifest evidence still stands; there are no pixels to check.
+            info = None
+            watermark = WatermarkEvidence(detected=False, error=f"the media could not be decoded: {exc}")
+            classifier = ClassifierEvidence(available=False, note="the media could not be decoded")
+        if info is not None:
+            watermark = self._watermark(path, info.frame_count, decode)
+            classifier = self._classifier(path)
         provenance = self._provenance(watermark)
         d = decide(
             c2pa,
@@ -113,7 +124,7 @@ class Verifier:
                 f"The watermark payload {provenance['payload_id']} resolves to original Content Credentials "
                 f"({provenance['title']!r}, labeled {provenance['labeled_at']} by {provenance['signer']!r})"
             )
-        media = info.to_dict()
+        media = info.to_dict() if info is not None else {}
         media.pop("path", None)
         media["frames_decoded"] = decode.frames_decoded
         return Report(
