@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.observability import request_id_var
-from api.services import HTTP_STATUS, TITLES
+from api.services import HTTP_STATUS, TITLES, user_message
 from kinoseal.errors import KinosealError
 
 PROBLEM_TYPE = "application/problem+json"
@@ -39,9 +39,9 @@ def problem_response(status: int, title: str, detail: str | None, *, instance: s
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_TYPE)
 
 
-def from_kinoseal_error(exc: KinosealError) -> ApiProblem:
+def from_kinoseal_error(exc: KinosealError, names: dict[str, str] | None = None) -> ApiProblem:
     status = HTTP_STATUS.get(exc.kind, 400)
-    return ApiProblem(status, str(exc), title=TITLES.get(exc.kind), kind=exc.kind)
+    return ApiProblem(status, user_message(exc, names), title=TITLES.get(exc.kind), kind=exc.kind)
 
 
 def install(app: FastAPI) -> None:

@@ -31,10 +31,18 @@ TITLES = {
 }
 
 
-def error_dict(exc: KinosealError) -> dict[str, Any]:
+def user_message(exc: BaseException, names: dict[str, str] | None = None) -> str:
+    """The error text with server paths and upload ids replaced by the user's file names."""
+    text = str(exc)
+    for internal, shown in sorted((names or {}).items(), key=lambda kv: -len(kv[0])):
+        text = text.replace(internal, shown)
+    return text
+
+
+def error_dict(exc: KinosealError, names: dict[str, str] | None = None) -> dict[str, Any]:
     """A KinosealError as the problem fields stored with a failed job."""
     return {"kind": exc.kind, "status": HTTP_STATUS.get(exc.kind, 400), "title": TITLES.get(exc.kind, "Error"),
-            "detail": str(exc)}
+            "detail": user_message(exc, names)}
 
 
 class Service:
@@ -46,6 +54,9 @@ class Service:
         settings.results_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._lock = threading.Lock()
         self._verifiers: dict[tuple, Any] = {}
+
+    def upload_names(self, upload_id: str, filename: str) -> dict[str, str]:
+        return {str(self.uploads.path(upload_id)): filename, upload_id: filename}
 
     def close(self) -> None:
         self.store.dispose()

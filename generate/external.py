@@ -197,7 +197,7 @@ def _fp32_modules_without_accelerate(class_names: list[str]):
 
         for name in class_names:
             cls = getattr(diffusers, name, None)
-            if isinstance(cls, type) and getattr(cls, "_keep_in_fp32_modules", None):
+            if isinstance(cls, type) and getattr(cls, "_keep_in_fp32_modules", None) is not None:
                 patched.append((cls, cls.__dict__.get("_keep_in_fp32_modules", _MISSING)))
                 cls._keep_in_fp32_modules = None
     try:
@@ -211,6 +211,24 @@ def _fp32_modules_without_accelerate(class_names: list[str]):
 
 
 _MISSING = object()
+
+
+_VOCAB_FILES = ("tokenizer.json", "spiece.model", "tokenizer.model", "vocab.json", "vocab.txt")
+
+
+def _check_components(root: Path, index: dict, components: list[str]) -> None:
+    """Every component model_index.json names must have its folder; a tokenizer folder must hold a
+    vocabulary (transformers 5 would otherwise build a default, near-empty tokenizer without a word)."""
+    for comp in components:
+        cls_name = str(index[comp][1])
+        folder = root / comp
+        if not folder.is_dir() or not any(folder.iterdir()):
+            raise InputError(f"{root} is incomplete: component folder '{comp}' ({cls_name}) is missing or empty")
+        if "Tokenizer" in cls_name and not any((folder / f).is_file() for f in _VOCAB_FILES):
+            raise InputError(
+                f"{root} is incomplete: '{comp}' ({cls_name}) has no vocabulary file "
+                f"({', '.join(_VOCAB_FILES)})"
+            )
 
 
 def _check_weight_files(root: Path, components: list[str]) -> None:
@@ -307,6 +325,7 @@ class ExternalVideoModel:
             )
         components = [k for k, v in index.items() if not k.startswith("_") and isinstance(v, list)
                       and len(v) == 2 and v[0] is not None]
+        _check_components(root, index, components)
         _check_weight_files(root, components)
         component_classes = [v[1] for k, v in index.items() if k in components and isinstance(v[1], str)]
 
@@ -467,7 +486,8 @@ class ExternalVideoModel:
             if c.frame_rule == "fixed":
                 raise InputError(
                     f"{name} makes {c.rule_text}: {requested} frames requested ({seconds:g} s at {fps} fps), "
-                    f"{c.max_frames_reason} -> use --seconds {best / fps:g} or less, or a lower --fps"
+                    f"{c.max_frames_reason} -> use --seconds {best / fps:g} or less (shorter clips are rounded up to "
+                    f"{best} frames), or a lower --fps"
                 )
             raise InputError(
                 f"{name} needs {c.rule_text} and at most {c.max_frames} frames ({c.max_frames_reason}); "

@@ -76,7 +76,8 @@ def execute(service: Service, job_id: str, attempt: int, worker: str | None = No
             time.sleep(s.debug_job_delay_s)
         result, result_path = _run(service, job)
     except KinosealError as exc:
-        error = error_dict(exc)
+        names = service.upload_names(job.upload_id, job.filename or "upload") if job.upload_id else {}
+        error = error_dict(exc, {**names, str(s.results_dir): "results"})
     except Exception as exc:  # noqa: BLE001 - a bug; the job fails with a generic message, the log has details
         log.exception("job %s attempt %d crashed", job_id, attempt)
         error = {"kind": "error", "status": 500, "title": "Internal error",

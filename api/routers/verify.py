@@ -84,7 +84,7 @@ async def _probe(service: Service, rec: UploadRecord):
     except KinosealError as exc:
         if rec.ephemeral:
             service.uploads.remove(rec.id)
-        raise from_kinoseal_error(exc) from None
+        raise from_kinoseal_error(exc, service.upload_names(rec.id, rec.filename)) from None
 
 
 def _accepted(job_id: str) -> JSONResponse:
@@ -106,7 +106,7 @@ async def create_upload(request: Request, caller: Caller = VerifyCaller, service
         info = await run_in_threadpool(service.probe, service.uploads.path(rec.id))
     except KinosealError as exc:
         service.uploads.remove(rec.id)
-        raise from_kinoseal_error(exc) from None
+        raise from_kinoseal_error(exc, service.upload_names(rec.id, rec.filename)) from None
     media = info.to_dict()
     media.pop("path", None)
     from api.schemas import _iso
@@ -123,7 +123,7 @@ async def keyframes(upload_id: str, n: int = Query(6, ge=1, le=24), caller: Call
     try:
         frames = await run_in_threadpool(service.keyframes, service.uploads.path(rec.id), n)
     except KinosealError as exc:
-        raise from_kinoseal_error(exc) from None
+        raise from_kinoseal_error(exc, service.upload_names(rec.id, rec.filename)) from None
     return Keyframes(upload_id=rec.id, frames=frames)
 
 

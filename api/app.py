@@ -1,0 +1,67 @@
+"""The FastAPI application factory (``create_app``), used by ``kinoseal serve`` and the tests."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from api import problems
+from api.config import ServiceSettings
+from api.jobs.runner import make_runner
+from api.observability import Metrics, RequestContextMiddleware, install_log_record_factory
+from api.ratelimit import RateLimiter
+from api.routers import generate, health, jobs, manifests, sign, verify, web
+from api.routers.web import WEB_DIR
+from api.services import Service
+from kinoseal import __version__
+
+log = logging.getLogger("kinoseal.http")
+
+DESCRIPTION = """
+Verify where a video came from (AI-generated, authentic capture, tampered, unknown) with the
+same report as `kinoseal verify --json`; generate and sign labeled clips.
+
+Authenticate with `Authorization: Bearer <key>` (`kinoseal api-key create`). Errors are
+`application/problem+json`; every response carries `X-Request-ID`.
+"""
+
+
+def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+    settings = settings or ServiceSettings.from_env()
+    install_log_record_factory()
+    service = Service(settings)
+    runner = make_runner(service)
+    metrics = Metrics(service, runner)
+    runner.on_finish = lambda job: job and metrics.jobs_finished.labels(job.kind, job.status).inc()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        runner.start()
+        log.info("kinoseal service %s: home %s, queue %s, public verify %s", __version__, settings.home,
+                 runner.backend, settings.public_verify)
+        try:
+            yield
+        finally:
+            runner.stop()
+            service.close()
+
+    app = FastAPI(title="kinoseal", version=__version__, description=DESCRIPTION, lifespan=lifespan,
+                  docs_url="/docs", openapi_url="/openapi.json", redoc_url=None)
+    app.state.service = service
+    app.state.runner = runner
+    app.state.metrics = metrics
+    app.state.limiter = RateLimiter()
+    problems.install(app)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    for r in (verify.router, jobs.router, generate.router, sign.router, manifests.router, health.router, web.router):
+        app.include_router(r)
+    app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory api.app:app_from_env`` (several worker processes)."""
+    return create_app(ServiceSettings.from_env())

@@ -1,0 +1,156 @@
+"""CLI commands of the HTTP service: ``serve``, ``worker``, ``api-key``, ``tenant``.
+
+``api/cli.py`` calls ``register(app)`` when this module exists.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from kinoseal.errors import CredentialError, InputError
+
+out = Console(soft_wrap=True)
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def _store():
+    from api.config import ServiceSettings
+    from api.store.db import Store
+
+    s = ServiceSettings.from_env()
+    s.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return Store(s.db_url)
+
+
+def register(app: typer.Typer) -> None:
+    keys = typer.Typer(help="API keys of the HTTP service (stored hashed; shown once).", no_args_is_help=True)
+    tenants = typer.Typer(help="Tenants of the HTTP service and their trust lists.", no_args_is_help=True)
+    app.add_typer(keys, name="api-key")
+    app.add_typer(tenants, name="tenant")
+
+    @app.command()
+    def serve(
+        host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+        port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+        workers: Annotated[int, typer.Option(help="Server processes (uvicorn workers).")] = 1,
+        pool_size: Annotated[Optional[int], typer.Option(help="Verification threads per process.")] = None,
+        public_verify: Annotated[Optional[bool], typer.Option(
+            "--public-verify/--no-public-verify",
+            help="Let the web page verify without a key (rate limited per IP). Default: on for loopback only.")] = None,
+        log_level: Annotated[str, typer.Option(help="Log level.")] = "info",
+    ) -> None:
+        """Run the HTTP API and the web page (OpenAPI at /docs)."""
+        import uvicorn
+
+        from api.observability import configure_logging
+
+        if public_verify is None and not os.environ.get("KINOSEAL_PUBLIC_VERIFY"):
+            public_verify = host in LOOPBACK
+        if public_verify is not None:
+            os.environ["KINOSEAL_PUBLIC_VERIFY"] = "1" if public_verify else "0"
+        if pool_size:
+            os.environ["KINOSEAL_POOL_SIZE"] = str(pool_size)
+        configure_logging(log_level.upper())
+        out.print(f"kinoseal service on http://{host}:{port} (docs /docs, web page /)", highlight=False)
+        uvicorn.run("api.app:app_from_env", factory=True, host=host, port=port, workers=workers,
+                    log_level=log_level, access_log=False, log_config=None)
+
+    @app.command()
+    def worker(
+        queue_url: Annotated[Optional[str], typer.Option(help="redis://... (default: KINOSEAL_QUEUE_URL).")] = None,
+        burst: Annotated[bool, typer.Option(help="Exit when the queue is empty.")] = False,
+    ) -> None:
+        """Run jobs from the Redis queue (RQ). Start as many as you like, on any host that
+        shares KINOSEAL_HOME (keys, uploads) and KINOSEAL_DATABASE_URL with the server."""
+        from redis import Redis
+        from rq import Queue, SimpleWorker
+
+        from api.config import ServiceSettings
+        from api.jobs.runner import RQRunner
+        from api.jobs.tasks import _worker_service
+        from api.observability import configure_logging
+
+        url = queue_url or os.environ.get("KINOSEAL_QUEUE_URL")
+        if not url:
+            raise InputError("set KINOSEAL_QUEUE_URL=redis://host:6379/0 or pass --queue-url")
+        os.environ["KINOSEAL_QUEUE_URL"] = url
+        configure_logging("INFO")
+        service = _worker_service()
+        # Each worker also re-queues jobs whose worker died (safe to run many of these).
+        reaper = RQRunner(service)
+        reaper.start()
+        conn = Redis.from_url(url)
+        s = ServiceSettings.from_env()
+        w = SimpleWorker([Queue(s.queue_name, connection=conn)], connection=conn)
+        out.print(f"kinoseal worker {w.name} on {url} queue {s.queue_name}", highlight=False)
+        w.work(burst=burst, with_scheduler=False)
+
+    @keys.command("create")
+    def key_create(
+        tenant: Annotated[str, typer.Option(help="Tenant the key belongs to.")],
+        scopes: Annotated[str, typer.Option(help="Comma-separated: verify, generate, sign.")] = "verify",
+        name: Annotated[Optional[str], typer.Option(help="A label for the key.")] = None,
+        rate: Annotated[Optional[int], typer.Option(help="Requests per minute (default: the server's).")] = None,
+    ) -> None:
+        """Create a key; prints it once (the last word of the last line). Stored hashed."""
+        store = _store()
+        wanted = [x.strip() for x in scopes.split(",") if x.strip()]
+        try:
+            full, rec = store.create_key(tenant, wanted, name=name, rate_per_min=rate)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+        out.print(f"tenant {rec.tenant}, key id {rec.id}, scopes {','.join(rec.scopes)}", highlight=False)
+        out.print(f"webhook signing secret (HMAC-SHA256): {rec.webhook_secret}", highlight=False)
+        out.print("the key is shown once; store it now. API key:", highlight=False)
+        print(full)
+
+    @keys.command("list")
+    def key_list(tenant: Annotated[Optional[str], typer.Option(help="Only this tenant.")] = None) -> None:
+        """Keys (ids, tenants, scopes; never the secrets)."""
+        t = Table("id", "tenant", "scopes", "name", "rate/min", "revoked")
+        for k in _store().keys(tenant):
+            t.add_row(k.id, k.tenant, ",".join(k.scopes), k.name or "", str(k.rate_per_min or "default"),
+                      "yes" if k.revoked_at else "")
+        out.print(t)
+
+    @keys.command("revoke")
+    def key_revoke(key_id: Annotated[str, typer.Argument(help="Key id (ks_<id>_..., or just the id).")]) -> None:
+        """Revoke a key (takes effect at once)."""
+        kid = key_id.split("_")[1] if key_id.startswith("ks_") else key_id
+        if not _store().revoke_key(kid):
+            raise InputError(f"no active key {kid}")
+        out.print(f"revoked {kid}")
+
+    @tenants.command("trust")
+    def tenant_trust(
+        tenant: Annotated[str, typer.Option(help="Tenant name.")],
+        pem: Annotated[Path, typer.Argument(help="PEM bundle of the roots this tenant trusts.")],
+        replace: Annotated[bool, typer.Option(help="Trust only these roots (not the installation's).")] = False,
+    ) -> None:
+        """Set a tenant's trusted roots (used for every verification by its keys)."""
+        from credentials.trust import TrustStore
+
+        ts = TrustStore.from_paths([pem]) if pem.exists() else None
+        if ts is None:
+            raise CredentialError(f"{pem} does not exist")
+        if not ts.certificates:
+            raise CredentialError(f"{pem} holds no certificate")
+        _store().set_tenant_trust(tenant, ts.pem, "replace" if replace else "add")
+        out.print(f"tenant {tenant} trusts {len(ts.certificates)} root(s) from {pem.name}"
+                  f"{' only' if replace else ' plus the installation roots'}", highlight=False)
+
+    @tenants.command("list")
+    def tenant_list() -> None:
+        """Tenants and how many roots each trusts."""
+        from credentials.trust import TrustStore
+
+        t = Table("tenant", "own roots", "mode")
+        for x in _store().tenants():
+            t.add_row(x.name, str(len(TrustStore(x.trust_pem).certificates)), x.trust_mode)
+        out.print(t)

@@ -1,0 +1,84 @@
+"""Fixtures for the HTTP service tests: a real uvicorn server on a free loopback port."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+KINOSEAL = Path(sys.executable).with_name("kinoseal")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """``kinoseal serve`` in a subprocess (its own process group), logs to a file."""
+
+    def __init__(self, home: Path, log: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log
+        e = {**os.environ, "KINOSEAL_HOME": str(home), "COLUMNS": "200", **(env or {})}
+        for k in ("KINOSEAL_QUEUE_URL", "KINOSEAL_DATABASE_URL"):
+            if k not in (env or {}):
+                e.pop(k, None)
+        self._log = open(log, "wb")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [str(KINOSEAL), "serve", "--host", "127.0.0.1", "--port", str(self.port), *args],
+            env=e, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        deadline = time.monotonic() + 90
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited:\n{log.read_text()[-3000:]}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(self.url + "/healthz", timeout=2).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"server did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.2)
+
+    def client(self, key: str | None = None, **kw) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=kw.pop("timeout", 120), trust_env=False, **kw)
+
+    def log(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        self._log.close()
+
+
+def create_key(run_cli, tenant: str, scopes: str, *extra: str, env: dict | None = None) -> str:
+    proc = run_cli("api-key", "create", "--tenant", tenant, "--scopes", scopes, *extra, env=env, check=True)
+    return proc.stdout.strip().splitlines()[-1].split()[-1]
+
+
+def webhook_secret(run_cli_stdout: str) -> str:
+    for line in run_cli_stdout.splitlines():
+        if "webhook signing secret" in line:
+            return line.split()[-1]
+    raise AssertionError("no webhook secret printed")
