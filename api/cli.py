@@ -124,15 +124,22 @@ def verify(
     clips: Annotated[list[Path], typer.Argument(help="Clips to check.")],
     json_out: Annotated[bool, typer.Option("--json", help="One JSON report per clip (JSON lines).")] = False,
     trust: Annotated[Optional[list[Path]], typer.Option(help="Extra trusted root certificates (PEM); repeatable.")] = None,
+    isolate: Annotated[bool, typer.Option(help="Decode each clip in a child process with time/memory limits "
+                                                "(for untrusted files).")] = False,
 ) -> None:
     """Say whether each clip is AI-generated, authentic, tampered or unknown, with the evidence."""
+    from verify.sandbox import verify_isolated
     from verify.verifier import Verifier
 
-    verifier = Verifier.from_settings(settings(), extra_trust=trust or [])
+    s = settings()
+    verifier = None if isolate else Verifier.from_settings(s, extra_trust=trust or [])
     failed = 0
     for clip in clips:
         try:
-            report = verifier.verify(clip).to_dict()
+            if verifier is None:
+                report = verify_isolated(clip, s, extra_trust=trust or [])
+            else:
+                report = verifier.verify(clip).to_dict()
         except KinosealError as exc:
             failed += 1
             if json_out:

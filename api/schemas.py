@@ -142,7 +142,8 @@ class EditRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     upload_id: str = Field(..., max_length=64)
     prompt: str = Field(..., min_length=1, max_length=2000)
-    strength: float = Field(0.5, ge=0, le=1)
+    strength: float = Field(0.5, gt=0, le=1)
+    seed: int = Field(0, ge=0, le=2**31 - 1)
     callback_url: str | None = Field(None, max_length=2048)
 
 

@@ -14,7 +14,7 @@
   the first 4 frames are given clean with the mask channel on (chunk continuation);
   they get no loss.
 * State (model, EMA, optimizer, step) is written atomically to ``--state-dir``
-  (default ``generate/.train/<out name>``) every ``--ckpt-minutes``; the EMA
+  (default ``$KINOSEAL_TRAIN_DIR/<out name>``, else ``~/.cache/kinoseal/train/<out name>``) every ``--ckpt-minutes``; the EMA
   weights are exported as a diffusers pipeline to ``--out`` (atomically replaced)
   every ``--export-minutes`` with a TRAINING.md. ``loss.csv`` sits beside the state.
 """
@@ -39,6 +39,12 @@ from .pipeline import KinoVideoPipeline, frames_to_tensor, patchify
 from .tokenizer import BOS_ID, EOS_ID, MAX_LENGTH, PAD_ID, UNK_ID, encode
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def default_state_dir(name: str) -> Path:
+    """Training state lives outside the repo (it is ~70 MB and changes every few minutes)."""
+    base = os.environ.get("KINOSEAL_TRAIN_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "kinoseal", "train")
+    return Path(base) / name
 
 
 def parse_args(argv=None):
@@ -81,6 +87,8 @@ def export_pipeline(pipe: KinoVideoPipeline, ema: dict[str, torch.Tensor], out: 
     try:
         pipe.save_pretrained(tmp, safe_serialization=True)
         _write_training_md(tmp, meta, state_dir)
+        if (state_dir / "loss.csv").exists():
+            shutil.copyfile(state_dir / "loss.csv", tmp / "loss.csv")
         old = out.parent / (out.name + ".old-export")
         if old.exists():
             shutil.rmtree(old)
@@ -195,7 +203,7 @@ def main(argv=None):
     except RuntimeError:
         pass
     out = Path(args.out)
-    state_dir = Path(args.state_dir) if args.state_dir else (REPO_ROOT / "generate" / ".train" / out.name)
+    state_dir = Path(args.state_dir) if args.state_dir else default_state_dir(out.name)
     state_dir.mkdir(parents=True, exist_ok=True)
     state_path = state_dir / "state.pt"
     blocks = tuple(int(b) for b in args.blocks.split(","))
@@ -241,7 +249,7 @@ def main(argv=None):
     meta_base = dict(command=command, seed=args.seed, target_steps=args.steps, batch=args.batch, lr=args.lr,
                      warmup=args.warmup, ema=args.ema, threads=args.threads, blocks=blocks,
                      curriculum=args.curriculum, p_context=args.p_context, p_uncond=args.p_uncond, p_unk=args.p_unk,
-                     state_dir=os.path.relpath(state_dir, REPO_ROOT) if state_dir.is_absolute() else str(state_dir))
+                     state_dir=str(state_dir))
 
     def checkpoint():
         _atomic_torch_save({"params": {n: p.detach().clone() for n, p in _named_params(pipe)}, "ema": ema,

@@ -45,7 +45,9 @@ class TiledParams:
     mask_hi: float = 2.5
     # extraction
     work_short: int = 256  # working resolution (short side), frames are area-downscaled to it
+    predictor: str = "gauss"
     hp_sigma: float = 1.0  # host predictor: gaussian blur sigma (working px)
+    pred_step: int = 1
     norm_window: int = 9
     clip_sigma: float = 3.0
     sync_peaks: int = 10
@@ -203,8 +205,18 @@ class TiledEmbedder:
 
 
 def _whiten(g: np.ndarray, p: TiledParams) -> np.ndarray:
-    r = g - ndimage.gaussian_filter(g, p.hp_sigma, mode="reflect", truncate=3.0)
-    loc = np.sqrt(ndimage.uniform_filter(r * r, p.norm_window, mode="reflect"))
+    if p.predictor == "gauss":
+        r = g - ndimage.gaussian_filter(g, p.hp_sigma, mode="reflect", truncate=3.0)
+    else:
+        d = p.pred_step
+        k = np.zeros((2 * d + 1, 2 * d + 1), np.float32)
+        if p.predictor == "quad8":
+            k[0, 0] = k[0, -1] = k[-1, 0] = k[-1, -1] = -0.25
+            k[0, d] = k[-1, d] = k[d, 0] = k[d, -1] = 0.5
+        else:  # mean8
+            k[0, 0] = k[0, -1] = k[-1, 0] = k[-1, -1] = k[0, d] = k[-1, d] = k[d, 0] = k[d, -1] = 0.125
+        r = g - ndimage.correlate(g, k, mode="reflect")
+    loc = np.sqrt(np.maximum(ndimage.uniform_filter(r * r, p.norm_window, mode="reflect"), 0.0))
     floor = 0.1 * float(np.sqrt(np.mean(r * r))) + 1e-3
     r /= np.maximum(loc, floor)
     np.clip(r, -p.clip_sigma, p.clip_sigma, out=r)
@@ -393,6 +405,7 @@ class TiledExtractor:
                     num = np.real(np.fft.ifft2(np.conj(np.fft.fft2(W)) * FF))
                     den = np.real(np.fft.ifft2(np.conj(np.fft.fft2(M)) * FF2))
                     t = num / np.sqrt(np.maximum(den, 1e-12))
+                    t[~np.isfinite(t)] = 0.0
                     k = int(np.argmax(t))
                     if best is None or t.flat[k] > best[0]:
                         best = (float(t.flat[k]), gi, di, k, li)

@@ -14,12 +14,21 @@ class GeneratorUnavailable(KinosealError):
     kind = "unavailable"
 
 
-def available() -> bool:
+def importable() -> bool:
     try:
         mod = importlib.import_module("generate.run")
     except ImportError:
         return False
     return hasattr(mod, "generate_clip")
+
+
+def available() -> bool:
+    """The generator module is installed and has a model to run."""
+    if not importable():
+        return False
+    mod = importlib.import_module("generate.run")
+    check = getattr(mod, "default_model_available", None)
+    return bool(check()) if callable(check) else True
 
 
 def _module():
@@ -51,4 +60,5 @@ def edit(settings: Settings, src: Path, params: dict[str, Any], dst: Path) -> di
     mod = _module()
     if not hasattr(mod, "edit_clip"):
         raise GeneratorUnavailable("video editing is not available on this server")
-    return _as_dict(mod.edit_clip(settings, src, params["prompt"], dst, strength=params.get("strength", 0.5)))
+    return _as_dict(mod.edit_clip(settings, src, params["prompt"], dst, strength=params.get("strength", 0.5),
+                                  seed=params.get("seed", 0)))

@@ -19,8 +19,10 @@ _RESP = {202: {"model": JobAccepted, "description": "Queued; download at /v1/job
 
 
 def _require_generator() -> None:
-    if not generation.available():
+    if not generation.importable():
         raise ApiProblem(501, "the text-to-video generator is not installed on this server")
+    if not generation.available():
+        raise ApiProblem(501, "the text-to-video generator has no model installed on this server")
 
 
 def _accepted(job_id: str) -> JSONResponse:

@@ -1,0 +1,114 @@
+"""Verify untrusted media in a child process with time and memory limits.
+
+The verifier parses hostile files (the whole internet uploads to it). Decoding
+runs in ``python -m verify.sandbox`` with RLIMIT_AS / RLIMIT_CPU and a wall-clock
+timeout, so a decompression bomb, a decoder bug or a hang costs one child, not
+the CLI run or the server. The parent only ever parses the child's JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kinoseal.config import Settings
+from kinoseal.errors import InputError, KinosealError, LimitExceeded
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    wall_seconds: float = 300.0
+    cpu_seconds: int = 600
+    memory_bytes: int = 6 * 1024**3  # address space; the decoders' thread stacks count too
+
+
+class SandboxError(InputError):
+    kind = "invalid_input"
+
+
+def _limit(limits: SandboxLimits):
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
+        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        os.setsid()  # own process group: a timeout kills the child and anything it started
+
+    return apply
+
+
+def verify_isolated(
+    path: Path,
+    settings: Settings,
+    *,
+    extra_trust: list[Path] | tuple[Path, ...] = (),
+    limits: SandboxLimits | None = None,
+) -> dict[str, Any]:
+    """The report dict for ``path``, computed in a resource-limited child process."""
+    limits = limits or SandboxLimits()
+    request = {
+        "path": str(Path(path).resolve()),
+        "home": str(settings.home),
+        "extra_trust": [str(p) for p in (*settings.extra_trust, *extra_trust)],
+        "limits": settings.limits.__dict__,
+        "watermark_method": settings.watermark_method,
+        "watermark_p_threshold": settings.watermark_p_threshold,
+        "classifier_threshold": settings.classifier_threshold,
+    }
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2")}
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "verify.sandbox"],
+            input=json.dumps(request), capture_output=True, text=True, timeout=limits.wall_seconds,
+            preexec_fn=_limit(limits), env=env,
+        )
+    except subprocess.TimeoutExpired:
+        raise SandboxError(
+            f"{Path(path).name} took longer than {limits.wall_seconds:.0f} s to verify and was stopped"
+        ) from None
+    try:
+        answer = json.loads(proc.stdout.strip().splitlines()[-1]) if proc.stdout.strip() else None
+    except (ValueError, IndexError):
+        answer = None
+    if not isinstance(answer, dict):
+        why = "ran out of memory" if proc.returncode in (-9, -6, 137) or "MemoryError" in proc.stderr else (
+            f"crashed (exit {proc.returncode})")
+        raise SandboxError(f"{Path(path).name} could not be processed: the decoder {why}")
+    if "report" in answer:
+        return answer["report"]
+    kind = answer.get("kind", "error")
+    cls = {"limit_exceeded": LimitExceeded, "invalid_input": InputError}.get(kind, KinosealError)
+    raise cls(answer.get("message", "verification failed"))
+
+
+def _child() -> None:
+    from dataclasses import replace
+
+    from kinoseal.config import Limits
+    from verify.verifier import Verifier
+
+    request = json.loads(sys.stdin.read())
+    try:
+        settings = Settings(
+            home=Path(request["home"]),
+            limits=Limits(**request["limits"]),
+            watermark_method=request["watermark_method"],
+            watermark_p_threshold=request["watermark_p_threshold"],
+            classifier_threshold=request["classifier_threshold"],
+        )
+        settings = replace(settings, extra_trust=tuple(Path(p) for p in request["extra_trust"]))
+        report = Verifier.from_settings(settings).verify(Path(request["path"])).to_dict()
+        print(json.dumps({"report": report}))
+    except KinosealError as exc:
+        print(json.dumps({"kind": exc.kind, "message": str(exc)}))
+    except MemoryError:
+        print(json.dumps({"kind": "limit_exceeded", "message": "the file needs more memory than allowed to decode"}))
+
+
+if __name__ == "__main__":
+    _child()
