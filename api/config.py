@@ -63,6 +63,8 @@ class ServiceSettings:
     # Debug only: sleep this long inside each job after claiming it (tests kill workers mid-job).
     debug_job_delay_s: float = 0.0
     thumbnails: int = 6
+    # Generator model for /v1/generate and /v1/edit (None: the shipped default model).
+    generator_model_dir: Path | None = None
 
     @classmethod
     def from_env(cls, **overrides: object) -> "ServiceSettings":
@@ -85,6 +87,7 @@ class ServiceSettings:
             "reaper_interval_s": _env_num("KINOSEAL_REAPER_INTERVAL_S", 5.0),
             "debug_job_delay_s": _env_num("KINOSEAL_DEBUG_JOB_DELAY_S", 0.0),
             "webhook_backoff_s": _env_num("KINOSEAL_WEBHOOK_BACKOFF_S", 0.5),
+            "generator_model_dir": Path(e["KINOSEAL_GENERATOR_MODEL"]) if e.get("KINOSEAL_GENERATOR_MODEL") else None,
             "callback_allow_hosts": tuple(h for h in e.get("KINOSEAL_CALLBACK_HOSTS", "").split(",") if h),
         }
         kw.update(overrides)

@@ -1,0 +1,35 @@
+"""The generated-video classifier: kinoseal's third line of evidence when labels are gone.
+
+    from detect import load_detector, list_models, create_model
+    det = load_detector()                    # the shipped default model, or None if absent
+    score = det.score_clip(path, limits)     # ClipScore(probability, per_window, frames_used, model)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .model import ClipScore, Detector
+from .registry import create_model, list_models, model_config, register_model
+
+MODELS_DIR = Path(__file__).resolve().parent / "models"
+DEFAULT_MODEL = "kinodet_r10t_64"
+
+
+def default_model_dir() -> Path:
+    return MODELS_DIR / DEFAULT_MODEL
+
+
+def load_detector(path: Path | str | None = None) -> Detector | None:
+    """Load a detector folder. Without ``path``: the shipped default model, or ``None``
+    when it is not installed. A corrupt folder raises ``kinoseal.errors.InputError``."""
+    if path is None:
+        d = default_model_dir()
+        if not (d / "config.json").exists():
+            return None
+        return Detector.load(d)
+    return Detector.load(Path(path))
+
+
+__all__ = ["ClipScore", "Detector", "create_model", "default_model_dir", "list_models", "load_detector",
+           "model_config", "register_model"]

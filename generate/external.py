@@ -114,6 +114,8 @@ class Constraints:
     default_size: tuple[int, int]
     default_frames: int | None
     default_fps: int
+    default_steps: int
+    default_guidance: float | None
     text_max_length: int | None
 
     @property
@@ -290,7 +292,7 @@ class ExternalVideoModel:
     """A diffusers text-to-video pipeline loaded from a user's directory."""
 
     def __init__(self, pipe: Any, path: Path, class_name: str, model_index: dict) -> None:
-        self.pipe = pipe
+        self._pipe = pipe
         self.path = path
         self.class_name = class_name
         self.model_index = model_index
@@ -320,7 +322,7 @@ class ExternalVideoModel:
             raise InputError(f"model_index.json in {root} names no pipeline class (_class_name)")
         if class_name not in SUPPORTED:
             raise InputError(
-                f"{class_name} (in {root}) is not a supported text-to-video pipeline; "
+                f"{_one_line(class_name, 80)} (in {root}) is not a supported text-to-video pipeline; "
                 f"supported: {_SUPPORTED_LIST}"
             )
         components = [k for k, v in index.items() if not k.startswith("_") and isinstance(v, list)
@@ -362,8 +364,9 @@ class ExternalVideoModel:
     # ------------------------------------------------------------------ rules of this checkpoint
 
     def _resolve_constraints(self) -> Constraints:
-        p, r, name = self.pipe, self.rules, self.class_name
-        vae = getattr(p, "vae", None)
+        p, r, name = self._pipe, self.rules, self.class_name
+        if getattr(p, "vae", None) is None:
+            raise InputError(f"{name} in {self.path} has no vae component")
         t_ratio, mult = r.temporal_ratio, r.size_multiple
         max_frames = fixed_frames = max_side = default_frames = None
         max_reason = None
@@ -421,9 +424,8 @@ class ExternalVideoModel:
             default_frames = fixed_frames
         else:  # pragma: no cover - SUPPORTED and this table are kept in step
             raise KinosealError(f"no constraint table for {name}")
-        if vae is None:  # pragma: no cover - a text-to-video pipeline without a VAE
-            raise InputError(f"{name} in {self.path} has no vae component")
         default = (_round_to(default[0], mult), _round_to(default[1], mult))
+        call_defaults = _call_defaults(p)
         fps = r.default_fps
         if name == "CogVideoXPipeline" and _cfg(p.transformer, "patch_size_t", None):
             fps = 16  # CogVideoX 1.5 is trained at 16 fps
@@ -431,7 +433,8 @@ class ExternalVideoModel:
             frame_rule=r.frame_rule, temporal_ratio=int(t_ratio), min_frames=1, max_frames=max_frames,
             max_frames_reason=max_reason, fixed_frames=fixed_frames, size_multiple=int(mult), max_side=max_side,
             fixed_size=fixed_size, default_size=default, default_frames=default_frames, default_fps=fps,
-            text_max_length=text_max,
+            default_steps=int(call_defaults.get("num_inference_steps") or 50),
+            default_guidance=call_defaults.get("guidance_scale"), text_max_length=text_max,
         )
 
     # ------------------------------------------------------------------ info
@@ -440,7 +443,7 @@ class ExternalVideoModel:
         version = self.model_index.get("_diffusers_version")
         if not version:
             for comp in ("transformer", "unet"):
-                version = _cfg(getattr(self.pipe, comp, None), "_diffusers_version", None)
+                version = _cfg(getattr(self._pipe, comp, None), "_diffusers_version", None)
                 if version:
                     break
         c = self.constraints
@@ -453,6 +456,8 @@ class ExternalVideoModel:
                            if not k.startswith("_") and isinstance(v, list) and len(v) == 2 and v[1]},
             "default_fps": c.default_fps,
             "default_size": c.default_size,
+            "default_steps": c.default_steps,
+            "default_guidance": c.default_guidance,
             "constraints": c.as_dict(),
         }
 
@@ -461,6 +466,8 @@ class ExternalVideoModel:
     def plan(self, *, seconds: float, fps: int | None, height: int | None = None, width: int | None = None) -> dict:
         """The num_frames / height / width a request actually uses (see the module docstring)."""
         c, name = self.constraints, self.class_name
+        if fps and float(fps) != int(fps):
+            raise InputError(f"fps must be a whole number for {name}, got {fps}")
         fps = int(fps) if fps else c.default_fps
         if fps <= 0:
             raise InputError(f"fps must be positive, got {fps}")
@@ -561,17 +568,17 @@ class ExternalVideoModel:
             kw["max_sequence_length"] = int(c.text_max_length)
         if name == "LTXPipeline":
             kw["frame_rate"] = plan["fps"]
-            if _cfg(self.pipe.vae, "timestep_conditioning", False):
+            if _cfg(self._pipe.vae, "timestep_conditioning", False):
                 kw["decode_timestep"], kw["decode_noise_scale"] = 0.05, 0.025  # LTX >= 0.9.1 recipe
         if name == "LattePipeline":
             kw["clean_caption"] = False  # needs bs4 + ftfy; a plain prompt needs no cleaning
         if progress is not None:
-            pipe = self.pipe
+            pipe = self._pipe
             if r.step_callback == "legacy":
                 kw["callback"] = lambda i, t, latents: progress("step", i + 1, steps)
                 kw["callback_steps"] = 1
             else:
-                def on_step_end(_pipe, i, t, callback_kwargs):
+                def on_step_end(_p, i, t, callback_kwargs):
                     total = getattr(pipe, "_num_timesteps", None) or steps
                     progress("step", i + 1, int(total))
                     return {}
@@ -586,23 +593,26 @@ class ExternalVideoModel:
         seconds: float,
         fps: int,
         seed: int,
-        steps: int,
+        steps: int | None = None,
         guidance: float | None = None,
         height: int | None = None,
         width: int | None = None,
         progress: ProgressFn | None = None,
     ) -> Iterator[np.ndarray]:
         """Run the pipeline and yield its frames (uint8 RGB, HxWx3, even sizes) in order.
+        ``steps``/``guidance``/``fps``/sizes left as None take the model's defaults (see describe()).
         PRIVATE: callers must label (watermark + manifest) what this yields."""
         if not isinstance(prompt, str) or not prompt.strip():
             raise InputError("the prompt is empty")
+        if steps is None:
+            steps = self.constraints.default_steps
         if int(steps) < 1:
             raise InputError(f"steps must be at least 1, got {steps}")
         plan = self.plan(seconds=seconds, fps=fps, height=height, width=width)
         kw = self._call_kwargs(plan, int(steps), guidance, seed, progress)
         with self._lock, torch.inference_mode():
             try:
-                out = self.pipe(prompt, **kw)
+                out = self._pipe(prompt, **kw)
             except KinosealError:
                 raise
             except MemoryError:
@@ -620,6 +630,18 @@ class ExternalVideoModel:
         video = video[:n]
         for frame in video:
             yield _to_rgb8(frame)
+
+
+def _call_defaults(pipe: Any) -> dict[str, Any]:
+    """Default values of the pipeline's __call__ arguments (num_inference_steps, guidance_scale...)."""
+    import inspect
+
+    try:
+        sig = inspect.signature(type(pipe).__call__)
+    except (TypeError, ValueError):  # pragma: no cover
+        return {}
+    return {k: v.default for k, v in sig.parameters.items()
+            if v.default is not inspect.Parameter.empty and isinstance(v.default, (int, float))}
 
 
 def _frames_array(frames: Any) -> np.ndarray:

@@ -269,7 +269,7 @@ class KinoVideoPipeline(DiffusionPipeline):
         T = int(c.frames_per_chunk)
         h = int(c.native_size) // p
         C = 3 * p * p
-        sched = self.scheduler
+        sched = type(self.scheduler).from_config(self.scheduler.config)  # per call: thread-safe
         sched.set_timesteps(steps)
         timesteps = sched.timesteps
         noise = torch.randn((1, C, T, h, h), generator=generator, dtype=torch.float32)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from generate.external import SUPPORTED, ExternalVideoModel
 from kinoseal.errors import InputError, KinosealError
@@ -72,7 +73,7 @@ def test_build_save_load_plan_generate(name, tiny_dir, tiny_model):
     root = tiny_dir(name)
     assert json.loads((root / "model_index.json").read_text())["_class_name"] == name
     model = tiny_model(name)
-    assert type(model.pipe).__name__ == name
+    assert type(model._pipe).__name__ == name
 
     info = model.describe()
     assert info["class"] == name
@@ -186,7 +187,7 @@ def test_latte_makes_exactly_its_video_length(tiny_model):
 def test_plan_rejects_nonsense(tiny_model):
     m = tiny_model("TextToVideoSDPipeline")
     for kw in (dict(seconds=0, fps=8), dict(seconds=-1, fps=8), dict(seconds=float("nan"), fps=8),
-               dict(seconds=1, fps=-4), dict(seconds=1, fps=8, height=0)):
+               dict(seconds=1, fps=-4), dict(seconds=1, fps=7.5), dict(seconds=1, fps=8, height=0)):
         with pytest.raises(InputError):
             m.plan(**kw)
     with pytest.raises(InputError, match="prompt is empty"):
@@ -195,9 +196,14 @@ def test_plan_rejects_nonsense(tiny_model):
         next(m._iter_frames("a cat", seconds=0.5, fps=8, seed=0, steps=0))
 
 
-def test_no_public_method_returns_frames():
+def test_no_public_path_to_unlabeled_frames(tiny_model):
+    from diffusers import DiffusionPipeline
+
     public = {n for n in vars(ExternalVideoModel) if not n.startswith("_")}
     assert public == {"from_dir", "describe", "plan"}
+    m = tiny_model("LattePipeline")
+    exposed = [k for k, v in vars(m).items() if not k.startswith("_") and isinstance(v, (DiffusionPipeline, torch.nn.Module))]
+    assert not exposed, f"the raw pipeline is reachable as {exposed}"
 
 
 # ----------------------------------------------------------------------------- bad directories

@@ -48,8 +48,12 @@ def verify_isolated(
     *,
     extra_trust: list[Path] | tuple[Path, ...] = (),
     limits: SandboxLimits | None = None,
+    stats: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The report dict for ``path``, computed in a resource-limited child process."""
+    """The report dict for ``path``, computed in a resource-limited child process.
+
+    ``stats`` (optional) receives the child's peak RSS (kB), wall seconds and exit code.
+    """
     limits = limits or SandboxLimits()
     request = {
         "path": str(Path(path).resolve()),
@@ -61,6 +65,9 @@ def verify_isolated(
         "classifier_threshold": settings.classifier_threshold,
     }
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2")}
+    import time
+
+    started = time.perf_counter()
     try:
         proc = subprocess.run(
             [sys.executable, "-m", "verify.sandbox"],
@@ -75,6 +82,9 @@ def verify_isolated(
         answer = json.loads(proc.stdout.strip().splitlines()[-1]) if proc.stdout.strip() else None
     except (ValueError, IndexError):
         answer = None
+    if stats is not None:
+        stats.update(seconds=time.perf_counter() - started, returncode=proc.returncode,
+                     peak_rss_kb=(answer or {}).get("peak_rss_kb") if isinstance(answer, dict) else None)
     if not isinstance(answer, dict):
         why = "ran out of memory" if proc.returncode in (-9, -6, 137) or "MemoryError" in proc.stderr else (
             f"crashed (exit {proc.returncode})")
@@ -103,11 +113,16 @@ def _child() -> None:
         )
         settings = replace(settings, extra_trust=tuple(Path(p) for p in request["extra_trust"]))
         report = Verifier.from_settings(settings).verify(Path(request["path"])).to_dict()
-        print(json.dumps({"report": report}))
+        print(json.dumps({"report": report, "peak_rss_kb": _peak()}))
     except KinosealError as exc:
-        print(json.dumps({"kind": exc.kind, "message": str(exc)}))
+        print(json.dumps({"kind": exc.kind, "message": str(exc), "peak_rss_kb": _peak()}))
     except MemoryError:
-        print(json.dumps({"kind": "limit_exceeded", "message": "the file needs more memory than allowed to decode"}))
+        print(json.dumps({"kind": "limit_exceeded", "message": "the file needs more memory than allowed to decode",
+                          "peak_rss_kb": _peak()}))
+
+
+def _peak() -> int:
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from typing import Sequence
 
 import numpy as np
 from PIL import Image
-from scipy import ndimage
+from scipy import ndimage, sparse
 
 from watermark.ecc import CRC24_OPENPGP, ConvCode, Crc, bits_to_int, int_to_bits
 from watermark.keys import WatermarkKey
@@ -32,7 +32,7 @@ class TiledParams:
     tile: int = 32  # cells per tile side
     cells_per_short: float = 128.0  # cell size = short side / this ...
     min_cell_px: float = 2.0  # ... but never below this many pixels
-    n_pilots: int = 448  # pilot cells per tile (the rest carries the payload)
+    n_pilots: int = 576  # pilot cells per tile (the rest carries the payload)
     payload_bits: int = 64
     crc: Crc = CRC24_OPENPGP
     code: ConvCode = field(default_factory=ConvCode)
@@ -45,13 +45,14 @@ class TiledParams:
     mask_hi: float = 2.5
     # extraction
     work_short: int = 256  # working resolution (short side), frames are area-downscaled to it
-    predictor: str = "gauss"
+    predictor: str = "quad8"
     hp_sigma: float = 1.0  # host predictor: gaussian blur sigma (working px)
-    pred_step: int = 1
+    pred_step: int = 3
     norm_window: int = 9
     clip_sigma: float = 3.0
     sync_peaks: int = 10
     max_candidates: int = 3
+    square_candidates: int = 4
 
     @property
     def info_bits(self) -> int:
@@ -204,18 +205,22 @@ class TiledEmbedder:
 # Extraction
 
 
-def _whiten(g: np.ndarray, p: TiledParams) -> np.ndarray:
-    if p.predictor == "gauss":
+def _whiten(g: np.ndarray, p: TiledParams, step: int | None = None) -> np.ndarray:
+    if p.predictor == "dog":
+        r = ndimage.gaussian_filter(g, 0.6, mode="reflect", truncate=3.0) - ndimage.gaussian_filter(g, p.hp_sigma, mode="reflect", truncate=3.0)
+    elif p.predictor == "gauss":
         r = g - ndimage.gaussian_filter(g, p.hp_sigma, mode="reflect", truncate=3.0)
     else:
-        d = p.pred_step
-        k = np.zeros((2 * d + 1, 2 * d + 1), np.float32)
+        d = p.pred_step if step is None else step
+        gp = np.pad(g, d, mode="reflect")
+        h, w = g.shape
+        sl = lambda dy, dx: gp[d + dy : d + dy + h, d + dx : d + dx + w]  # noqa: E731
+        edge = sl(-d, 0) + sl(d, 0) + sl(0, -d) + sl(0, d)
+        corner = sl(-d, -d) + sl(-d, d) + sl(d, -d) + sl(d, d)
         if p.predictor == "quad8":
-            k[0, 0] = k[0, -1] = k[-1, 0] = k[-1, -1] = -0.25
-            k[0, d] = k[-1, d] = k[d, 0] = k[d, -1] = 0.5
+            r = g - (0.5 * edge - 0.25 * corner)
         else:  # mean8
-            k[0, 0] = k[0, -1] = k[-1, 0] = k[-1, -1] = k[0, d] = k[-1, d] = k[d, 0] = k[d, -1] = 0.125
-        r = g - ndimage.correlate(g, k, mode="reflect")
+            r = g - 0.125 * (edge + corner)
     loc = np.sqrt(np.maximum(ndimage.uniform_filter(r * r, p.norm_window, mode="reflect"), 0.0))
     floor = 0.1 * float(np.sqrt(np.mean(r * r))) + 1e-3
     r /= np.maximum(loc, floor)
@@ -232,16 +237,18 @@ def _dihedral(f: np.ndarray) -> list[np.ndarray]:
     return out
 
 
-def fold(r: np.ndarray, basis: np.ndarray, n: int) -> np.ndarray:
-    """Fold a residual image into an n x n tile: pixel centre -> tile coords, bilinear splat.
+def fold_matrix(shape: tuple[int, int], basis: np.ndarray, n: int) -> sparse.csr_matrix:
+    """(n*n, H*W) sparse matrix folding a residual image into an n x n tile.
 
+    Pixel centres (relative to the image centre) map to tile coordinates
+    n * basis^-1 (x, y); each pixel is splatted bilinearly onto the 4 nearest
+    cell centres (the adjoint of the embedder's bilinear rendering).
     basis: 2x2, columns are the tile period vectors (x, y) in pixels.
     """
-    h, w = r.shape
+    h, w = shape
     inv = np.linalg.inv(basis) * n
     ys = np.arange(h, dtype=np.float64) + 0.5 - h / 2.0
     xs = np.arange(w, dtype=np.float64) + 0.5 - w / 2.0
-    # u (x-like tile coord), v (y-like)
     u = inv[0, 0] * xs[None, :] + inv[0, 1] * ys[:, None] - 0.5
     v = inv[1, 0] * xs[None, :] + inv[1, 1] * ys[:, None] - 0.5
     fu, fv = np.floor(u), np.floor(v)
@@ -249,12 +256,14 @@ def fold(r: np.ndarray, basis: np.ndarray, n: int) -> np.ndarray:
     iu = np.mod(fu.astype(np.int64), n).ravel()
     iv = np.mod(fv.astype(np.int64), n).ravel()
     iu1, iv1 = (iu + 1) % n, (iv + 1) % n
-    rr = r.ravel().astype(np.float64)
-    out = np.bincount(iv * n + iu, rr * (1 - au) * (1 - av_), minlength=n * n)
-    out += np.bincount(iv * n + iu1, rr * au * (1 - av_), minlength=n * n)
-    out += np.bincount(iv1 * n + iu, rr * (1 - au) * av_, minlength=n * n)
-    out += np.bincount(iv1 * n + iu1, rr * au * av_, minlength=n * n)
-    return out.reshape(n, n)
+    cols = np.tile(np.arange(h * w, dtype=np.int64), 4)
+    rows = np.concatenate([iv * n + iu, iv * n + iu1, iv1 * n + iu, iv1 * n + iu1])
+    vals = np.concatenate([(1 - au) * (1 - av_), au * (1 - av_), (1 - au) * av_, au * av_])
+    return sparse.csr_matrix((vals, (rows, cols)), shape=(n * n, h * w))
+
+
+def fold(r: np.ndarray, basis: np.ndarray, n: int) -> np.ndarray:
+    return (fold_matrix(r.shape, basis, n) @ r.ravel().astype(np.float64)).reshape(n, n)
 
 
 def _parabolic(a_m: float, a_0: float, a_p: float) -> float:
@@ -295,7 +304,19 @@ def lattice_candidates(R: np.ndarray, p: TiledParams, min_period: float, max_per
         else:
             oy = ox = 0.0
         peaks.append((np.array([x - cx + ox, y - cy + oy]), float(A[y, x])))
-    cands = []
+    out: list[np.ndarray] = []
+
+    def add(B: np.ndarray) -> None:
+        B = _reduce(B)
+        if abs(np.linalg.det(B)) < 1e-6 or any(np.allclose(B, o, atol=1.0) for o in out):
+            return
+        out.append(B)
+
+    # Square-lattice completion of the strongest peaks (rotation + uniform scale,
+    # the common case), then the best general pairs (aspect changes, shear).
+    for v, _ in peaks[: p.square_candidates]:
+        add(np.stack([v, np.array([-v[1], v[0]])], axis=1))
+    pairs = []
     for i in range(len(peaks)):
         for j in range(i + 1, len(peaks)):
             a, b = peaks[i][0], peaks[j][0]
@@ -303,16 +324,13 @@ def lattice_candidates(R: np.ndarray, p: TiledParams, min_period: float, max_per
             cosang = abs(float(a @ b)) / (la * lb)
             if cosang > 0.5 or not (0.7 < la / lb < 1.43):
                 continue
-            cands.append((peaks[i][1] + peaks[j][1], a, b))
-    cands.sort(key=lambda c: -c[0])
-    out = []
-    for _, a, b in cands:
-        B = _reduce(np.stack([a, b], axis=1))
-        if any(np.allclose(B, o, atol=1.0) for o in out):
-            continue
-        out.append(B)
-        if len(out) >= p.max_candidates:
+            pairs.append((peaks[i][1] + peaks[j][1], a, b))
+    pairs.sort(key=lambda c: -c[0])
+    n0 = len(out)
+    for _, a, b in pairs:
+        if len(out) >= n0 + p.max_candidates:
             break
+        add(np.stack([a, b], axis=1))
     return out
 
 
@@ -330,8 +348,10 @@ def _reduce(B: np.ndarray) -> np.ndarray:
 
 @dataclass
 class _Acc:
-    R: np.ndarray
+    R: np.ndarray  # residual sum, predictor step pred_step
+    R1: np.ndarray  # residual sum, predictor step 1 (for cells < 1.4 working px)
     frames: list
+    frames1: list
     n: int = 0
 
 
@@ -362,26 +382,33 @@ class TiledExtractor:
         y = _check_luma(y)
         g, s = self._work(y)
         r = _whiten(g, self.params)
+        # step-1 residual only where cells can be under ~1.4 working px:
+        # frames not downscaled for work (short side < work_short)
+        r1 = _whiten(g, self.params, 1) if s >= 1.0 else None
         a = self._acc.get(y.shape)
         if a is None:
-            a = self._acc[y.shape] = _Acc(np.zeros(r.shape, np.float64), [])
+            a = self._acc[y.shape] = _Acc(np.zeros(r.shape, np.float64), np.zeros(r.shape, np.float64), [], [])
         a.R += r
         a.frames.append(r.astype(np.float16))
+        if r1 is not None:
+            a.R1 += r1
+            a.frames1.append(r1.astype(np.float16))
         a.n += 1
         self.frames += 1
 
     def _geometries(self, shape: tuple[int, int], R: np.ndarray) -> list[np.ndarray]:
         p = self.params
         h, w = shape
-        s = R.shape[0] / h
+        s = R[0].shape[0] / h
         c = p.cell_px(h, w) * s
         T = c * p.tile
         geoms = [np.array([[T, 0.0], [0.0, T]])]
         minp = p.tile * 0.9
-        maxp = 0.75 * max(R.shape)
-        for B in lattice_candidates(R, p, minp, maxp):
-            if not any(np.allclose(B, G, atol=0.5) for G in geoms):
-                geoms.append(B)
+        maxp = 0.75 * max(R[0].shape)
+        for RR in R:
+            for B in lattice_candidates(RR, p, minp, maxp):
+                if not any(np.allclose(B, G, atol=0.5) for G in geoms):
+                    geoms.append(B)
         return geoms
 
     def result(self) -> WatermarkResult:
@@ -390,11 +417,19 @@ class TiledExtractor:
         if self.frames == 0:
             return WatermarkResult(name, False, 1.0, 0.0, None, None, 0, None, [])
         shape, acc = max(self._acc.items(), key=lambda kv: kv[1].n)
-        geoms = self._geometries(shape, acc.R)
+        geoms = self._geometries(shape, (acc.R, acc.R1) if acc.frames1 else (acc.R,))
+        # cells under ~1.4 working px (small, downscaled frames): use the step-1 predictor
+        small = [bool(acc.frames1) and float(np.sqrt(abs(np.linalg.det(B)))) / p.tile < 1.4 for B in geoms]
         n = p.tile
+        # Weighted Bonferroni: the "no geometric edit" hypothesis (frame-size rule,
+        # identity orientation, zero tile shift) gets half of the false-positive
+        # budget, every other hypothesis an equal share of the other half.
+        n_hyp = len(geoms) * 8 * n * n * len(self.layouts)
+        log_w_other = math.log10(2.0 * max(n_hyp - len(self.layouts), 1))
         best = None
+        mats = [fold_matrix(acc.R.shape, B, n) for B in geoms]
         for gi, B in enumerate(geoms):
-            Ft = fold(acc.R, B, n)
+            Ft = (mats[gi] @ (acc.R1 if small[gi] else acc.R).ravel()).reshape(n, n)
             for di, Fd in enumerate(_dihedral(Ft)):
                 Fd = np.ascontiguousarray(Fd)
                 FF = np.fft.fft2(Fd)
@@ -406,21 +441,25 @@ class TiledExtractor:
                     den = np.real(np.fft.ifft2(np.conj(np.fft.fft2(M)) * FF2))
                     t = num / np.sqrt(np.maximum(den, 1e-12))
                     t[~np.isfinite(t)] = 0.0
+                    cand = []
+                    if gi == 0 and di == 0:
+                        cand.append((rademacher_log10_pvalue(float(t[0, 0])) + math.log10(2.0 * len(self.layouts)), 0))
                     k = int(np.argmax(t))
-                    if best is None or t.flat[k] > best[0]:
-                        best = (float(t.flat[k]), gi, di, k, li)
-        tmax, gi, di, k, li = best
-        n_hyp = len(geoms) * 8 * n * n * len(self.layouts)
-        lp = bonferroni_log10(rademacher_log10_pvalue(tmax), n_hyp)
+                    cand.append((rademacher_log10_pvalue(float(t.flat[k])) + log_w_other, k))
+                    for lpc, kc in cand:
+                        if best is None or lpc < best[0]:
+                            best = (lpc, gi, di, kc, li, float(t.flat[kc]))
+        lp, gi, di, k, li, tmax = best
+        lp = min(0.0, lp)
         detected = lp < math.log10(P_VALUE_THRESHOLD)
         lay = self.layouts[li]
         sy, sx = divmod(k, n)
 
         def aligned(R):
-            Fd = _dihedral(fold(R, geoms[gi], n))[di]
+            Fd = _dihedral((mats[gi] @ R.ravel().astype(np.float64)).reshape(n, n))[di]
             return np.roll(Fd, (-sy, -sx), axis=(0, 1))
 
-        Fa = aligned(acc.R)
+        Fa = aligned(acc.R1 if small[gi] else acc.R)
         pil = Fa[lay.pilot_mask]
         bit_acc = float(np.mean(np.sign(pil) == lay.chips[lay.pilot_mask]))
         payload = None
@@ -434,7 +473,7 @@ class TiledExtractor:
             self.debug["soft"] = soft
         scores = []
         Wp = lay.chips[lay.pilot_mask]
-        for fr in acc.frames:
+        for fr in acc.frames1 if small[gi] else acc.frames:
             f = aligned(fr.astype(np.float32))[lay.pilot_mask]
             s2 = float(f @ f)
             scores.append(float(f @ Wp) / math.sqrt(s2) if s2 > 0 else 0.0)

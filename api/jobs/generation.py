@@ -22,10 +22,12 @@ def importable() -> bool:
     return hasattr(mod, "generate_clip")
 
 
-def available() -> bool:
+def available(model_dir: Path | None = None) -> bool:
     """The generator module is installed and has a model to run."""
     if not importable():
         return False
+    if model_dir is not None:
+        return (Path(model_dir) / "model_index.json").exists()
     mod = importlib.import_module("generate.run")
     check = getattr(mod, "default_model_available", None)
     return bool(check()) if callable(check) else True
@@ -48,17 +50,22 @@ def _as_dict(result: Any) -> dict[str, Any]:
     return {"result": str(result)}
 
 
-def generate(settings: Settings, params: dict[str, Any], dst: Path) -> dict[str, Any]:
+def generate(settings: Settings, params: dict[str, Any], dst: Path, model_dir: Path | None = None) -> dict[str, Any]:
     mod = _module()
     kw: dict[str, Any] = {"seconds": params.get("seconds", 2.0), "seed": params.get("seed", 0)}
+    if model_dir is not None:
+        kw["model_dir"] = model_dir
     if params.get("steps") is not None:
         kw["steps"] = params["steps"]
     return _as_dict(mod.generate_clip(settings, params["prompt"], dst, **kw))
 
 
-def edit(settings: Settings, src: Path, params: dict[str, Any], dst: Path) -> dict[str, Any]:
+def edit(settings: Settings, src: Path, params: dict[str, Any], dst: Path,
+         model_dir: Path | None = None) -> dict[str, Any]:
     mod = _module()
     if not hasattr(mod, "edit_clip"):
         raise GeneratorUnavailable("video editing is not available on this server")
-    return _as_dict(mod.edit_clip(settings, src, params["prompt"], dst, strength=params.get("strength", 0.5),
-                                  seed=params.get("seed", 0)))
+    kw: dict[str, Any] = {"strength": params.get("strength", 0.5), "seed": params.get("seed", 0)}
+    if model_dir is not None:
+        kw["model_dir"] = model_dir
+    return _as_dict(mod.edit_clip(settings, src, params["prompt"], dst, **kw))

@@ -45,11 +45,12 @@ def _run(service: Service, job: Job) -> tuple[Any, str | None]:
     if job.kind in ("generate", "edit"):
         dst = s.results_dir / f"{job.id}.mp4"
         if job.kind == "generate":
-            result = generation.generate(s.verify_settings, job.params, dst)
+            result = generation.generate(s.verify_settings, job.params, dst, s.generator_model_dir)
         else:
             if not job.upload_id or service.uploads.get(job.upload_id) is None:
                 raise InputError("the source clip of this edit is no longer available")
-            result = generation.edit(s.verify_settings, service.uploads.path(job.upload_id), job.params, dst)
+            result = generation.edit(s.verify_settings, service.uploads.path(job.upload_id), job.params, dst,
+                                     s.generator_model_dir)
         if not dst.exists():
             raise KinosealError("the generator did not produce a clip")
         result = {k: v for k, v in result.items() if k != "path"}

@@ -18,10 +18,10 @@ _RESP = {202: {"model": JobAccepted, "description": "Queued; download at /v1/job
          **AUTH_ERRORS, **errors(404, 422, 501)}
 
 
-def _require_generator() -> None:
+def _require_generator(service: Service) -> None:
     if not generation.importable():
         raise ApiProblem(501, "the text-to-video generator is not installed on this server")
-    if not generation.available():
+    if not generation.available(service.settings.generator_model_dir):
         raise ApiProblem(501, "the text-to-video generator has no model installed on this server")
 
 
@@ -34,7 +34,7 @@ def _accepted(job_id: str) -> JSONResponse:
 @router.post("/generate", status_code=202, responses=_RESP, summary="Generate a labeled clip from a prompt")
 def generate(req: GenerateRequest, caller: Caller = GenerateCaller, service: Service = Depends(get_service),
              runner: Runner = Depends(get_runner)):
-    _require_generator()
+    _require_generator(service)
     callback = check_callback(req.callback_url, service.settings, caller.key is not None)
     job = service.store.create_job(
         tenant=caller.tenant, kind="generate", api_key_id=caller.key.id if caller.key else None,
@@ -47,7 +47,7 @@ def generate(req: GenerateRequest, caller: Caller = GenerateCaller, service: Ser
 @router.post("/edit", status_code=202, responses=_RESP, summary="Edit an uploaded clip with a prompt (labeled)")
 def edit(req: EditRequest, caller: Caller = GenerateCaller, service: Service = Depends(get_service),
          runner: Runner = Depends(get_runner)):
-    _require_generator()
+    _require_generator(service)
     rec = service.uploads.get(req.upload_id)
     if rec is None or rec.tenant != caller.tenant:
         raise ApiProblem(404, "no such upload")

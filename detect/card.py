@@ -1,0 +1,72 @@
+"""The model card (MODEL_CARD.md) written beside every saved detector."""
+
+from __future__ import annotations
+
+import json
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def render_card(det) -> str:
+    c = det.card or {}
+    lines = [
+        f"# {det.name} {det.version}: generated-video classifier",
+        "",
+        "Third line of evidence in `kinoseal verify` (after the C2PA manifest and the watermark). Its output "
+        "alone never makes a clip `ai_generated` or `authentic`; at or above the threshold below it makes a "
+        "clip `likely_ai_generated`.",
+        "",
+        "## Model",
+        "",
+        f"- architecture: `{det.config.get('arch', det.name)}`; backbone timm `{det.config['backbone']}` "
+        f"{json.dumps(det.config.get('backbone_kwargs', {}))}, created with `pretrained=False` and trained here",
+        f"- input: {det.config['n_windows']} windows x {det.config['win_len']} consecutive frames x "
+        f"{det.config['n_crops']} crops of {det.config['crop']}x{det.config['crop']} px at native resolution "
+        "(any size/aspect; cost bounded whatever the clip length)",
+        "- features per window: hand-made spatial (residual energy, spectrum band ratios, kurtosis) and temporal "
+        "(frame-difference energy, residual-difference ratio, residual correlation, duplicate frames) plus "
+        "backbone logit statistics and the temporal consistency of backbone embeddings",
+        "- head: standardiser + L2 logistic regression per window (scikit-learn), clip logit = mean of windows, "
+        "Platt calibration fitted on out-of-fold (by source) clip logits",
+        f"- threshold for `likely_ai_generated`: **{det.threshold:.4g}**"
+        + (f" ({c['threshold_rule']})" if c.get("threshold_rule") else ""),
+        "",
+    ]
+    if c.get("command"):
+        lines += ["## Training command", "", "```", str(c["command"]), "```", ""]
+    if c.get("data"):
+        lines += ["## Training data", ""]
+        d = c["data"]
+        if isinstance(d, dict):
+            for k, v in d.items():
+                lines.append(f"- {k}: {_fmt(v) if not isinstance(v, (dict, list)) else json.dumps(v)}")
+        else:
+            lines.append(str(d))
+        lines.append("")
+    if c.get("base"):
+        lines += [f"Fine-tuned from `{c['base']}` (backbone kept, head refitted on the new clips plus the base "
+                  "model's stored training features).", ""]
+    if c.get("metrics"):
+        lines += ["## Metrics", ""]
+        for split, m in c["metrics"].items():
+            if isinstance(m, dict):
+                lines.append(f"- **{split}**: " + ", ".join(f"{k} {_fmt(v)}" for k, v in m.items()
+                                                           if not isinstance(v, (list, dict))))
+            else:
+                lines.append(f"- **{split}**: {_fmt(m)}")
+        lines.append("")
+    lines += [
+        "## Limits",
+        "",
+        "- Trained on a small set of sources (see data); detectors of this kind are known to lose accuracy on "
+        "generators they never saw. Fine-tune with `kinoseal detect train --base` on ~20 clips of a new generator.",
+        "- Probabilities are calibrated on the training distribution (out-of-fold); on other footage treat them "
+        "as scores.",
+        "- Never use the classifier alone to call a clip AI-generated or authentic.",
+        "",
+    ]
+    return "\n".join(lines)

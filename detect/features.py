@@ -1,0 +1,216 @@
+"""From a clip to "tubes" (aligned crops over consecutive frames) and from tubes to features.
+
+A clip is read as ``n_windows`` windows spread evenly over its length; each window
+is ``win_len`` consecutive decoded frames. In each window ``n_crops`` square crops
+of ``crop`` pixels are cut at the *native* resolution (resizing would wash out the
+noise traces the detector looks at), at the same place in every frame of the
+window: a tube ``[n_crops, win_len, crop, crop, 3]``. A frame smaller than the crop
+is upscaled just enough to fit one. The cost of a clip is therefore bounded by
+``n_windows * win_len`` converted frames, whatever its length or resolution.
+
+Hand-made features per window (all on the luma of the tubes):
+
+* spatial: high-pass residual energy, gradient energy, three radial-spectrum
+  band ratios, residual kurtosis, spread of residual energy between crops;
+* temporal: frame-difference energy, residual-difference ratio (sensor noise is
+  independent between frames, a generator's "texture" is not), residual
+  correlation between consecutive frames, duplicate-frame fraction, how much of
+  the frame difference is high-frequency.
+
+The backbone adds its own per-window statistics (see ``detect.backbone``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from kinoseal.config import Limits
+from kinoseal.errors import InputError
+
+HAND_FEATURES = (
+    "res_energy", "grad_energy", "spec_hi_lo", "spec_top_mid", "spec_top_hi", "res_kurtosis", "res_energy_spread",
+    "diff_energy", "res_diff_ratio", "res_corr", "dup_frac", "diff_hf_frac",
+)
+
+_EPS = 1e-3
+
+
+@dataclass
+class ClipTubes:
+    """What a clip contributes: tubes [W, C, L, S, S, 3] uint8 plus bookkeeping."""
+
+    tubes: np.ndarray
+    n_distinct: int  # windows that are really different (short clips repeat windows to fill W)
+    frames_used: int
+    size: tuple[int, int]  # (width, height) of the decoded frames
+
+
+def window_starts(frame_count: int, n_windows: int, win_len: int) -> list[int]:
+    """Evenly spread window starts (distinct, sorted)."""
+    last = max(0, frame_count - win_len)
+    if n_windows <= 1 or last == 0:
+        return [0]
+    return sorted({int(round(x)) for x in np.linspace(0, last, n_windows)})
+
+
+def crop_positions(h: int, w: int, crop: int, n_crops: int, window: int) -> list[tuple[int, int]]:
+    """Deterministic, well-spread crop corners (golden-ratio sequence shifted per window)."""
+    out = []
+    for k in range(n_crops):
+        u = (0.5 + (k + 0.5) * 0.6180339887 + window * 0.1370) % 1.0
+        v = (0.5 + (k + 0.5) * 0.7548776662 + window * 0.2917) % 1.0
+        # keep away from the borders (letterboxing, encoder edge effects)
+        y = int(round((0.1 + 0.8 * v) * (h - crop)))
+        x = int(round((0.1 + 0.8 * u) * (w - crop)))
+        out.append((max(0, min(h - crop, y)), max(0, min(w - crop, x))))
+    return out
+
+
+def _fit_min_side(frame: np.ndarray, crop: int) -> np.ndarray:
+    h, w = frame.shape[:2]
+    if min(h, w) >= crop:
+        return frame
+    from PIL import Image
+
+    s = crop / min(h, w)
+    nw, nh = max(crop, int(math.ceil(w * s))), max(crop, int(math.ceil(h * s)))
+    return np.asarray(Image.fromarray(frame).resize((nw, nh), Image.BICUBIC))
+
+
+def tubes_from_frames(frames_by_window: list[list[np.ndarray]], crop: int, n_crops: int, n_windows: int) -> np.ndarray:
+    """[[win_len RGB frames] per window] -> tubes [n_windows, n_crops, L, crop, crop, 3] (windows repeated to fill)."""
+    out = []
+    for wi, frames in enumerate(frames_by_window):
+        frames = [_fit_min_side(f, crop) for f in frames]
+        h, w = frames[0].shape[:2]
+        crops = []
+        for (y, x) in crop_positions(h, w, crop, n_crops, wi):
+            crops.append(np.stack([f[y:y + crop, x:x + crop, :3] for f in frames]))
+        out.append(np.stack(crops))
+    k = len(out)
+    while len(out) < n_windows:
+        out.append(out[len(out) % k])
+    return np.ascontiguousarray(np.stack(out[:n_windows]))
+
+
+def read_tubes(path: Path, limits: Limits | None, *, n_windows: int, win_len: int, crop: int, n_crops: int) -> ClipTubes:
+    """Decode only the frames the windows need (streaming) and cut the tubes."""
+    from mediaio.probe import probe
+    from mediaio.reader import DecodeReport, iter_frames
+
+    limits = limits or Limits()
+    info = probe(Path(path), limits)
+    count = int(info.frame_count or 0)
+    if count <= 0:
+        count = win_len  # unknown length: look at the start of the clip
+    starts = window_starts(count, n_windows, win_len)
+    wanted: dict[int, list[int]] = {}
+    for wi, s in enumerate(starts):
+        for j in range(win_len):
+            wanted.setdefault(s + j, []).append(wi)
+    got: dict[int, np.ndarray] = {}
+    report = DecodeReport()
+    last_needed = max(wanted)
+    for fr in iter_frames(Path(path), limits, fmt="rgb24", tolerant=True, report=report, select=lambda i: i in wanted):
+        got[fr.index] = fr.planes[0]
+        if fr.index >= last_needed:
+            break
+    if not got:
+        raise InputError(f"{Path(path).name} contains no decodable video frames")
+    # Windows whose frames were not all decoded (the declared length was wrong, the
+    # stream ended early) are rebuilt from the frames that exist.
+    have = sorted(got)
+    frames_by_window: list[list[np.ndarray]] = []
+    for s in starts:
+        idx = [s + j for j in range(win_len)]
+        if all(i in got for i in idx):
+            frames_by_window.append([got[i] for i in idx])
+    if not frames_by_window:
+        pool = [got[i] for i in have][-win_len:]
+        while len(pool) < win_len:
+            pool.append(pool[-1])
+        frames_by_window.append(pool)
+    h, w = frames_by_window[0][0].shape[:2]
+    tubes = tubes_from_frames(frames_by_window, crop, n_crops, n_windows)
+    return ClipTubes(tubes=tubes, n_distinct=len(frames_by_window), frames_used=sum(len(f) for f in frames_by_window),
+                     size=(int(w), int(h)))
+
+
+# ----------------------------------------------------------------------------- hand-made features
+
+
+def luma(x: np.ndarray) -> np.ndarray:
+    x = x.astype(np.float32)
+    return 0.299 * x[..., 0] + 0.587 * x[..., 1] + 0.114 * x[..., 2]
+
+
+def highpass(y: np.ndarray) -> np.ndarray:
+    """y - 3x3 binomial blur, on the last two axes (valid region, 2 pixels smaller)."""
+    b = (y[..., :-2, :] + 2 * y[..., 1:-1, :] + y[..., 2:, :]) / 4.0
+    b = (b[..., :, :-2] + 2 * b[..., :, 1:-1] + b[..., :, 2:]) / 4.0
+    return y[..., 1:-1, 1:-1] - b
+
+
+_BAND_CACHE: dict[int, tuple[np.ndarray, ...]] = {}
+
+
+def _bands(n: int) -> tuple[np.ndarray, ...]:
+    if n not in _BAND_CACHE:
+        f = np.fft.fftfreq(n)
+        r = np.sqrt(f[:, None] ** 2 + f[None, :] ** 2) / 0.5  # 1.0 = Nyquist along an axis
+        edges = (0.05, 0.15, 0.3, 0.55, 1.5)
+        masks = tuple((r > a) & (r <= b) for a, b in zip(edges[:-1], edges[1:]))
+        hann = np.outer(np.hanning(n), np.hanning(n)).astype(np.float32)
+        _BAND_CACHE[n] = (hann, *masks)
+    return _BAND_CACHE[n]
+
+
+def hand_features(tubes: np.ndarray) -> np.ndarray:
+    """tubes [W, C, L, S, S, 3] uint8 -> [W, len(HAND_FEATURES)] float32."""
+    W, C, L, S = tubes.shape[:4]
+    y = luma(tubes)  # [W, C, L, S, S]
+    r = highpass(y)  # [W, C, L, S-2, S-2]
+    e_r = (r ** 2).mean(axis=(-1, -2))  # [W, C, L]
+    gy = np.diff(y, axis=-2)[..., :, :-1]
+    gx = np.diff(y, axis=-1)[..., :-1, :]
+    e_g = (gy ** 2 + gx ** 2).mean(axis=(-1, -2))
+    hann, b1, b2, b3, b4 = _bands(S)
+    spec = np.abs(np.fft.fft2((y - y.mean(axis=(-1, -2), keepdims=True)) * hann)) ** 2
+    p = [spec[..., m].mean(axis=-1) + _EPS for m in (b1, b2, b3, b4)]
+    m4 = (r ** 4).mean(axis=(-1, -2))
+    kurt = m4 / (e_r ** 2 + _EPS)
+    feats = [
+        np.log(e_r + _EPS).mean(axis=(1, 2)),
+        np.log(e_g + _EPS).mean(axis=(1, 2)),
+        np.log(p[2] / p[0]).mean(axis=(1, 2)),
+        np.log(p[3] / p[1]).mean(axis=(1, 2)),
+        np.log(p[3] / p[2]).mean(axis=(1, 2)),
+        np.log(kurt + 1.0).mean(axis=(1, 2)),
+        np.log(e_r + _EPS).mean(axis=2).std(axis=1),
+    ]
+    if L >= 2:
+        d = np.diff(y, axis=2)  # [W, C, L-1, S, S]
+        e_d = (d ** 2).mean(axis=(-1, -2))
+        dr = np.diff(r, axis=2)
+        e_dr = (dr ** 2).mean(axis=(-1, -2))
+        ratio = e_dr / (e_r[:, :, 1:] + e_r[:, :, :-1] + _EPS)
+        r0, r1 = r[:, :, :-1], r[:, :, 1:]
+        cov = (r0 * r1).mean(axis=(-1, -2))
+        corr = cov / np.sqrt(e_r[:, :, :-1] * e_r[:, :, 1:] + _EPS)
+        dup = (np.abs(d).mean(axis=(-1, -2)) < 0.35).astype(np.float32)
+        hd = highpass(d)
+        hf = (hd ** 2).mean(axis=(-1, -2)) / (e_d + _EPS)
+        feats += [
+            np.log(e_d + _EPS).mean(axis=(1, 2)),
+            np.log(ratio + _EPS).mean(axis=(1, 2)),
+            corr.mean(axis=(1, 2)),
+            dup.mean(axis=(1, 2)),
+            np.log(hf + _EPS).mean(axis=(1, 2)),
+        ]
+    else:
+        feats += [np.zeros(W, np.float32)] * 5
+    return np.stack(feats, axis=1).astype(np.float32)

@@ -1,0 +1,143 @@
+"""The calibrated head: a scikit-learn estimator over per-window features.
+
+``WindowLogisticHead`` follows the estimator API (parameters in ``__init__``
+only, learned state ends in ``_``, ``fit``/``predict_proba``/``decision_function``):
+
+* input ``X``: ``[n_clips, n_windows, n_features]`` (a clip is a fixed number of windows);
+* a standardiser + L2 logistic regression scores each *window*; a clip's logit is
+  the mean of its window logits (robust to one odd window);
+* Platt calibration (a 1-D logistic regression) maps clip logits to probabilities.
+  It is fitted on *out-of-fold* clip logits (``StratifiedGroupKFold`` over the
+  ``groups`` given to ``fit``, i.e. by source), so it is not fitted on scores
+  the classifier has already memorised.
+
+Its learned state is plain arrays (``to_arrays``/``from_arrays``), stored in
+safetensors: no pickle.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedGroupKFold
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -60, 60)))
+
+
+class WindowLogisticHead(ClassifierMixin, BaseEstimator):
+    def __init__(self, C: float = 0.5, cv: int = 5, calibration_C: float = 10.0, max_iter: int = 2000):
+        self.C = C
+        self.cv = cv
+        self.calibration_C = calibration_C
+        self.max_iter = max_iter
+
+    # ------------------------------------------------------------------ fitting
+
+    @staticmethod
+    def _check_X(X) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim == 2:
+            X = X[:, None, :]
+        if X.ndim != 3:
+            raise ValueError(f"X must be [n_clips, n_windows, n_features], got shape {X.shape}")
+        return np.nan_to_num(X, nan=0.0, posinf=0.0, neginf=0.0)
+
+    def _fit_windows(self, X: np.ndarray, y: np.ndarray, w: np.ndarray):
+        n, W, F = X.shape
+        Xw = X.reshape(n * W, F)
+        mean = Xw.mean(axis=0)
+        scale = Xw.std(axis=0)
+        scale[scale < 1e-6] = 1.0
+        lr = LogisticRegression(C=self.C, max_iter=self.max_iter)
+        lr.fit((Xw - mean) / scale, np.repeat(y, W), sample_weight=np.repeat(w, W))
+        return mean, scale, lr.coef_[0].copy(), float(lr.intercept_[0])
+
+    @staticmethod
+    def _clip_logits(X, mean, scale, coef, intercept) -> np.ndarray:
+        return (((X - mean) / scale) @ coef + intercept).mean(axis=1)
+
+    def fit(self, X, y, sample_weight=None, groups=None):
+        X = self._check_X(X)
+        y = np.asarray(y).astype(int)
+        if set(np.unique(y)) != {0, 1}:
+            raise ValueError("the head needs both classes (0 = real, 1 = generated)")
+        w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        self.classes_ = np.array([0, 1])
+        self.n_features_in_ = X.shape[2]
+        self.mean_, self.scale_, self.coef_, self.intercept_ = self._fit_windows(X, y, w)
+        # out-of-fold clip logits for the calibrator
+        groups = np.arange(len(y)) if groups is None else np.asarray(groups)
+        n_splits = min(int(self.cv), int(np.bincount(y).min()), len(np.unique(groups)))
+        oof = np.full(len(y), np.nan)
+        if n_splits >= 2:
+            try:
+                splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=0)
+                for tr, te in splitter.split(X, y, groups):
+                    if len(np.unique(y[tr])) < 2:
+                        continue
+                    m, s, c, b = self._fit_windows(X[tr], y[tr], w[tr])
+                    oof[te] = self._clip_logits(X[te], m, s, c, b)
+            except ValueError:
+                pass
+        missing = np.isnan(oof)
+        if missing.any():
+            oof[missing] = self._clip_logits(X[missing], self.mean_, self.scale_, self.coef_, self.intercept_)
+        cal = LogisticRegression(C=self.calibration_C, max_iter=self.max_iter)
+        cal.fit(oof[:, None], y, sample_weight=w)
+        self.cal_a_ = float(cal.coef_[0, 0])
+        self.cal_b_ = float(cal.intercept_[0])
+        if self.cal_a_ <= 0:  # a degenerate fold split; never invert the score
+            self.cal_a_, self.cal_b_ = 1.0, 0.0
+        self.oof_logits_ = oof
+        self.oof_proba_ = _sigmoid(self.cal_a_ * oof + self.cal_b_)
+        return self
+
+    # ------------------------------------------------------------------ inference
+
+    def window_logits(self, X) -> np.ndarray:
+        X = self._check_X(X)
+        return ((X - self.mean_) / self.scale_) @ self.coef_ + self.intercept_
+
+    def decision_function(self, X) -> np.ndarray:
+        return self.window_logits(X).mean(axis=1)
+
+    def calibrate(self, logits) -> np.ndarray:
+        return _sigmoid(self.cal_a_ * np.asarray(logits, dtype=np.float64) + self.cal_b_)
+
+    def predict_proba(self, X) -> np.ndarray:
+        p = self.calibrate(self.decision_function(X))
+        return np.stack([1 - p, p], axis=1)
+
+    def predict(self, X) -> np.ndarray:
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+
+    # ------------------------------------------------------------------ storage
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        return {
+            "head.mean": np.asarray(self.mean_, np.float64),
+            "head.scale": np.asarray(self.scale_, np.float64),
+            "head.coef": np.asarray(self.coef_, np.float64),
+            "head.intercept": np.asarray([self.intercept_], np.float64),
+            "head.calibration": np.asarray([self.cal_a_, self.cal_b_], np.float64),
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], params: dict | None = None) -> "WindowLogisticHead":
+        head = cls(**(params or {}))
+        head.mean_ = np.asarray(arrays["head.mean"], np.float64)
+        head.scale_ = np.asarray(arrays["head.scale"], np.float64)
+        head.coef_ = np.asarray(arrays["head.coef"], np.float64)
+        head.intercept_ = float(np.asarray(arrays["head.intercept"]).reshape(-1)[0])
+        a, b = np.asarray(arrays["head.calibration"], np.float64).reshape(-1)[:2]
+        head.cal_a_, head.cal_b_ = float(a), float(b)
+        head.classes_ = np.array([0, 1])
+        head.n_features_in_ = int(head.coef_.shape[0])
+        if not (head.mean_.shape == head.scale_.shape == head.coef_.shape) or head.mean_.ndim != 1:
+            raise ValueError("head arrays have inconsistent shapes")
+        if not np.all(np.isfinite(head.coef_)) or not np.all(np.isfinite(head.scale_)) or np.any(head.scale_ <= 0):
+            raise ValueError("head arrays contain invalid values")
+        return head
