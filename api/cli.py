@@ -294,7 +294,7 @@ def main() -> None:
 
 # Commands of the HTTP service (serve, api-key) live beside this file.
 # Commands that live beside this file: the HTTP service (serve, api-key) and the benchmarks.
-for _module in ("api.cli_service", "api.cli_bench"):
+for _module in ("api.cli_service", "api.cli_bench", "api.cli_detect"):
     if importlib.util.find_spec(_module) is not None:
         importlib.import_module(_module).register(app)
 

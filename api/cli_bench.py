@@ -58,6 +58,12 @@ def register(app: typer.Typer) -> None:
         peer_max_pixels: Annotated[Optional[int], typer.Option(
             help="Skip slow peers on larger frames (default: per peer, 400000 for rivaGan/blindwm; 0 = never skip).",
             min=0)] = None,
+        frame_tests: Annotated[int, typer.Option(
+            help="Single frames tested per clip (spread over it; -1 = all) for frame_tpr / per-frame false positives.",
+            min=-1)] = 4,
+        window_tests: Annotated[int, typer.Option(
+            help="8-frame windows tested per clip (-1 = all) for window_tpr / per-window false positives.",
+            min=-1)] = 3,
         seed: Annotated[int, typer.Option(help="Seed of the payloads.")] = 0,
         list_only: Annotated[bool, typer.Option("--list", help="List methods, attacks and clips, then exit.")] = False,
     ) -> None:
@@ -103,10 +109,12 @@ def register(app: typer.Typer) -> None:
         maxpix = {p: (peer_max_pixels or None) for p in peers} if peer_max_pixels is not None else {}
         cmd = "kinoseal " + " ".join(sys.argv[1:]) if sys.argv and "kinoseal" in Path(sys.argv[0]).name else None
         try:
-            run = run_suite(method_names, clip_names, attack_names, out_dir, frames=frames, progress=err.is_terminal,
+            run = run_suite(method_names, clip_names, attack_names, out_dir, frames=frames, progress=True if err.is_terminal else "plain",
                             seed=seed, decode_frames=decode, max_pixels=maxpix,
                             log=lambda s: err.print(f"[yellow]note:[/] {s}", highlight=False),
-                            command=cmd or f"kinoseal bench watermark (out {out_dir})", console=err)
+                            command=cmd or f"kinoseal bench watermark (out {out_dir})", console=err,
+                            frame_tests=None if frame_tests < 0 else frame_tests,
+                            window_tests=None if window_tests < 0 else window_tests)
         except (KeyError, FileNotFoundError, ValueError) as exc:
             err.print(f"[red]error:[/] {str(exc).strip(chr(39))}")
             raise typer.Exit(2) from None

@@ -144,6 +144,7 @@ class EditRequest(BaseModel):
     prompt: str = Field(..., min_length=1, max_length=2000)
     strength: float = Field(0.5, gt=0, le=1)
     seed: int = Field(0, ge=0, le=2**31 - 1)
+    steps: int | None = Field(None, ge=1, le=200)
     callback_url: str | None = Field(None, max_length=2048)
 
 

@@ -133,7 +133,7 @@ def train_backbone(
         loss.backward()
         opt.step()
         sched.step()
-        losses.append(float(loss))
+        losses.append(loss.item())
         if log and (step + 1) % max(1, steps // 10) == 0:
             log(f"backbone step {step + 1}/{steps} loss {np.mean(losses[-max(1, steps // 10):]):.4f}")
     for p in model.parameters():

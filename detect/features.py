@@ -97,10 +97,90 @@ def tubes_from_frames(frames_by_window: list[list[np.ndarray]], crop: int, n_cro
     return np.ascontiguousarray(np.stack(out[:n_windows]))
 
 
-def read_tubes(path: Path, limits: Limits | None, *, n_windows: int, win_len: int, crop: int, n_crops: int) -> ClipTubes:
-    """Decode only the frames the windows need (streaming) and cut the tubes."""
-    from mediaio.probe import probe
+#: clips with at least this many frames are read by seeking to the keyframe before each
+#: window (when the container allows it) instead of decoding the whole stream
+SEEK_MIN_FRAMES = 200
+
+
+def _read_sequential(path: Path, limits: Limits, starts: list[int], win_len: int) -> dict[int, np.ndarray]:
     from mediaio.reader import DecodeReport, iter_frames
+
+    wanted = {s + j for s in starts for j in range(win_len)}
+    got: dict[int, np.ndarray] = {}
+    last_needed = max(wanted)
+    for fr in iter_frames(Path(path), limits, fmt="rgb24", tolerant=True, report=DecodeReport(),
+                          select=lambda i: i in wanted):
+        got[fr.index] = fr.planes[0]
+        if fr.index >= last_needed:
+            break
+    return got
+
+
+def _read_seeking(path: Path, limits: Limits, starts: list[int], win_len: int) -> dict[int, np.ndarray] | None:
+    """Decode only from the keyframe before each window. Frame i is the frame shown at
+    ``start + i / fps`` (constant frame rate). ``None`` when the file does not allow it
+    (the caller then decodes sequentially)."""
+    import av
+
+    from mediaio.probe import open_container
+
+    with open_container(Path(path)) as c:
+        st = c.streams.video[0]
+        st.thread_type = "AUTO"
+        rate = st.average_rate or st.guessed_rate
+        tb = st.time_base
+        if not rate or not tb or float(rate) <= 0:
+            return None
+        t0 = st.start_time or 0
+        keys = sorted(p.pts for p in c.demux(st) if p.pts is not None and p.is_keyframe)
+        if not keys:
+            return None
+        step = 1.0 / (float(rate) * float(tb))  # pts per frame
+
+        def pts_of(i: int) -> float:
+            return t0 + i * step
+
+        got: dict[int, np.ndarray] = {}
+        it = None
+        pos: float | None = None  # pts of the last frame decoded by ``it``
+        for s in starts:
+            target = pts_of(s)
+            k = max([kp for kp in keys if kp <= target + step / 2] or [keys[0]])
+            if it is None or pos is None or pos >= target - step / 2 or k > pos:
+                c.seek(int(k), stream=st, backward=True, any_frame=False)
+                it = c.decode(st)
+                pos = None
+            n = 0
+            for fr in it:
+                if fr.pts is None:
+                    return None
+                if fr.width * fr.height > limits.max_pixels:
+                    return None
+                pos = float(fr.pts)
+                if pos < target - step / 2:
+                    continue
+                idx = s + n
+                if abs(pos - pts_of(idx)) > step / 2:  # a gap or variable frame rate: do not guess
+                    return None
+                got[idx] = fr.to_ndarray(format="rgb24")
+                n += 1
+                if n == win_len:
+                    break
+            if n < win_len:
+                return None
+        return got
+
+
+def read_tubes(path: Path, limits: Limits | None, *, n_windows: int, win_len: int, crop: int, n_crops: int,
+               seek: bool | None = None) -> ClipTubes:
+    """Decode only the frames the windows need (streaming) and cut the tubes.
+
+    ``seek``: None = automatic (clips of ``SEEK_MIN_FRAMES`` frames or more are read by
+    seeking, so a 60 s clip costs about as much as a 10 s one); False = always decode
+    sequentially from the start."""
+    import av
+
+    from mediaio.probe import probe
 
     limits = limits or Limits()
     info = probe(Path(path), limits)
@@ -108,17 +188,14 @@ def read_tubes(path: Path, limits: Limits | None, *, n_windows: int, win_len: in
     if count <= 0:
         count = win_len  # unknown length: look at the start of the clip
     starts = window_starts(count, n_windows, win_len)
-    wanted: dict[int, list[int]] = {}
-    for wi, s in enumerate(starts):
-        for j in range(win_len):
-            wanted.setdefault(s + j, []).append(wi)
-    got: dict[int, np.ndarray] = {}
-    report = DecodeReport()
-    last_needed = max(wanted)
-    for fr in iter_frames(Path(path), limits, fmt="rgb24", tolerant=True, report=report, select=lambda i: i in wanted):
-        got[fr.index] = fr.planes[0]
-        if fr.index >= last_needed:
-            break
+    got: dict[int, np.ndarray] | None = None
+    if (seek is None and count >= SEEK_MIN_FRAMES) or seek:
+        try:
+            got = _read_seeking(Path(path), limits, starts, win_len)
+        except (av.FFmpegError, ValueError, MemoryError, OSError):
+            got = None
+    if not got:
+        got = _read_sequential(Path(path), limits, starts, win_len)
     if not got:
         raise InputError(f"{Path(path).name} contains no decodable video frames")
     # Windows whose frames were not all decoded (the declared length was wrong, the

@@ -143,17 +143,20 @@ def finetune_detector(
     *,
     limits: Limits | None = None,
     new_weight: float = 1.0,
-    tubes: np.ndarray | None = None,
+    features: np.ndarray | None = None,
     log: Log = _nolog,
 ) -> tuple[Detector, dict]:
-    """Few-shot adaptation: keep the backbone, refit the head on new clips + the base's replay features."""
+    """Few-shot adaptation: keep the backbone, refit the head on new clips + the base's replay features.
+    ``features`` ([n, W, F], from ``features_from_tubes`` with this backbone) skips reading ``clips``."""
     det = copy.deepcopy(base)
     labels_arr = np.asarray(labels).astype(int)
     groups_arr = np.asarray(groups if groups is not None else [str(c) for c in clips])
-    if tubes is None:
+    if features is None:
         tubes, ok = read_all_tubes(det, clips, limits, log)
         labels_arr, groups_arr = labels_arr[ok], groups_arr[ok]
-    X_new = features_from_tubes(det, tubes)
+        X_new = features_from_tubes(det, tubes)
+    else:
+        X_new = np.asarray(features, np.float32)
     replay = base.replay or {}
     if "X" in replay and len(replay["X"]):
         X_old, y_old = np.asarray(replay["X"], np.float32), np.asarray(replay["y"]).astype(int)

@@ -172,6 +172,7 @@ class Labeler:
         if src.resolve() == dst.resolve():
             raise InputError("the output must be a different file from the input")
         info = probe(src, self.settings.limits)
+        _check_size(info.width, info.height)
         w, h = info.width + info.width % 2, info.height + info.height % 2
         planes = ((f.planes[0], f.planes[1], f.planes[2], f.time) for f in iter_frames(src, self.settings.limits))
         return self._write(
@@ -200,6 +201,7 @@ class Labeler:
         except StopIteration:
             raise InputError("the generator produced no frames") from None
         h, w = first.shape[:2]
+        _check_size(w, h)
         if h % 2 or w % 2:
             raise InputError(f"generated frames must have even dimensions, got {w}x{h}")
 
@@ -215,6 +217,11 @@ class Labeler:
             generator=generator, source_type=COMPOSITE_TRAINED if parent is not None else TRAINED,
             parent=parent, edit_description=edit_description, progress=progress, total=total,
         )
+
+
+def _check_size(width: int, height: int) -> None:
+    if min(width, height) < 16:
+        raise InputError(f"{width}x{height} frames are too small to label (at least 16 pixels on each side)")
 
 
 def _chain(first: np.ndarray, rest: Iterable[np.ndarray]):

@@ -85,6 +85,8 @@ def _info(path: Path, size: int, container: av.container.InputContainer, limits:
         raise InputError(f"{path.name} has no video stream ({kind})")
     stream = container.streams.video[0]
     ctx = stream.codec_context
+    if ctx is None:
+        raise InputError(f"{path.name} has a video stream with an unknown or unsupported codec")
     width, height = int(ctx.width or 0), int(ctx.height or 0)
     if width <= 0 or height <= 0:
         raise InputError(f"{path.name} declares no frame size; the video stream is unusable")

@@ -82,3 +82,75 @@ def webhook_secret(run_cli_stdout: str) -> str:
         if "webhook signing secret" in line:
             return line.split()[-1]
     raise AssertionError("no webhook secret printed")
+
+
+def start_redis(tmp: Path) -> tuple[subprocess.Popen, str]:
+    """A throwaway redis-server on a free loopback port (no persistence)."""
+    port = free_port()
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(tmp), "--protected-mode", "yes"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    import redis
+
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            if redis.Redis.from_url(url).ping():
+                return proc, url
+        except redis.exceptions.ConnectionError:
+            pass
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            raise RuntimeError("redis-server did not start")
+        time.sleep(0.1)
+
+
+def _pg_bin(name: str) -> str | None:
+    import shutil
+
+    for d in ("/usr/local/bin", "/usr/lib/postgresql/15/bin"):
+        if os.path.exists(f"{d}/{name}"):
+            return f"{d}/{name}"
+    return shutil.which(name)
+
+
+def start_postgres(tmp: Path | None = None) -> tuple[callable, str] | None:
+    """A throwaway PostgreSQL cluster on a free loopback port; None if PostgreSQL is not installed.
+    As root, the server runs as the ``postgres`` user (it refuses to run as root), in a
+    folder of its own under /tmp (pytest's folders are private to root)."""
+    import tempfile
+
+    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
+    if not initdb or not pg_ctl:
+        return None
+    tmp = Path(tempfile.mkdtemp(prefix="kinoseal-pg-"))
+    data = tmp / "pgdata"
+    data.mkdir(mode=0o700)
+    import shutil
+
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        import pwd
+
+        try:
+            pw = pwd.getpwnam("postgres")
+        except KeyError:
+            return None
+        shutil.chown(data, pw.pw_uid, pw.pw_gid)
+        os.chmod(tmp, 0o755)
+        prefix = ["runuser", "-u", "postgres", "--"]
+    port = free_port()
+    subprocess.run([*prefix, initdb, "-D", str(data), "-A", "trust", "-U", "kinoseal", "--no-sync"],
+                   check=True, capture_output=True)
+    subprocess.run([*prefix, pg_ctl, "-D", str(data), "-w", "-l", str(data / "log"), "-o",
+                    f"-p {port} -c listen_addresses=127.0.0.1 -k {data} -c fsync=off", "start"],
+                   check=True, capture_output=True)
+
+    def stop() -> None:
+        subprocess.run([*prefix, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    return stop, f"postgresql://kinoseal@127.0.0.1:{port}/postgres"

@@ -44,7 +44,8 @@ def server(home, tmp_path_factory, labeled, signed_capture, tiny_model):
 
 @pytest.fixture(scope="session")
 def full_key(run_cli):
-    proc = run_cli("api-key", "create", "--tenant", "newsroom", "--scopes", "verify,generate,sign", check=True)
+    proc = run_cli("api-key", "create", "--tenant", "newsroom", "--scopes", "verify,generate,sign",
+                   "--rate", "100000", check=True)
     return proc.stdout.strip().splitlines()[-1].split()[-1], webhook_secret(proc.stdout)
 
 
@@ -74,11 +75,13 @@ def assert_problem(r, status):
 
 def poll(c, job_id, timeout=120):
     deadline = time.monotonic() + timeout
+    delay = 0.1
     while time.monotonic() < deadline:
         j = c.get(f"/v1/jobs/{job_id}").json()
         if j["status"] in ("done", "failed"):
             return j
-        time.sleep(0.2)
+        time.sleep(delay)
+        delay = min(1.0, delay * 1.5)
     raise AssertionError(f"job {job_id} did not finish: {j}")
 
 
@@ -387,12 +390,15 @@ def test_generate_endpoint(server, key, tmp_path):
         assert upload(c, out).json()["verdict"] == "ai_generated"
 
 
-def test_edit_endpoint(server, key, signed_capture):
+def test_edit_endpoint(server, key, tmp_path):
     from api.jobs import generation
+    from tests.clips import synthetic_frames, write_clip
 
+    src = write_clip(tmp_path / "to-edit.mp4", synthetic_frames(12))
     with server.client(key) as c:
-        up = upload(c, signed_capture, url="/v1/uploads").json()
-        r = c.post("/v1/edit", json={"upload_id": up["upload_id"], "prompt": "make it snow", "strength": 0.3})
+        up = upload(c, src, url="/v1/uploads").json()
+        r = c.post("/v1/edit", json={"upload_id": up["upload_id"], "prompt": "make it snow", "strength": 0.3,
+                                     "steps": 2})
         if not generation.importable():
             assert_problem(r, 501)
             pytest.skip("generate.run is not importable: /v1/edit answers 501 (checked)")
@@ -401,7 +407,7 @@ def test_edit_endpoint(server, key, signed_capture):
         assert j["status"] == "done", j
         res = c.get(j["links"]["result"])
         assert res.status_code == 200
-        edited = signed_capture.with_name("api-edited.mp4")
+        edited = tmp_path / "api-edited.mp4"
         edited.write_bytes(res.content)
         rep = upload(c, edited).json()
         assert rep["verdict"] == "ai_generated"

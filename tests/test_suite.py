@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from watermark import WatermarkKey, get_method
+from watermark import WatermarkKey, get_method, list_methods
 from watermark.suite import CSV_COLUMNS, SuiteClip, load_clip, run_suite
 
 
@@ -72,10 +72,11 @@ def test_missing_peer_is_skipped_with_a_note(tmp_path, tiny_clip, monkeypatch):
     assert list(run["methods"]) == ["kinoseal-wm-v1"]
 
 
-def test_no_false_positives_on_unmarked_clips():
-    """Unmarked real footage, CGI and a generated-like clip: no clip, frame or 8-frame window is detected,
-    with the bench key or other keys."""
-    m = get_method("kinoseal-wm-v1")
+@pytest.mark.parametrize("method", list_methods())
+def test_no_false_positives_on_unmarked_clips(method):
+    """Unmarked real footage and a generated-like clip: no clip or 8-frame window is detected,
+    with the bench key or other keys, for every registered version."""
+    m = get_method(method)
     keys = [WatermarkKey(bytes(range(32)))] + [WatermarkKey(bytes([i]) * 32) for i in range(1, 4)]
     for name, n in (("carphone", 48), ("bikes", 32), ("generated", 32)):
         clip = load_clip(name, n)
@@ -96,6 +97,17 @@ def test_no_false_positives_on_unmarked_clips():
         for f in clip.frames:
             ex.update(f[0])
         assert not ex.result().detected
+
+
+def test_cli_runs_the_suite(run_cli, tmp_path):
+    r = run_cli("bench", "watermark", "--list")
+    assert r.returncode == 0 and "crop_0.55" in r.stdout and "dwtDctSvd" in r.stdout
+    r = run_cli("bench", "watermark", "--methods", "kinoseal-wm-v1", "--attacks", "none,hflip", "--clips", "carphone",
+                "--frames", "8", "--out", str(tmp_path / "r"))
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "r" / "report.csv").is_file() and (tmp_path / "r" / "hflip" / "metrics.json").is_file()
+    r = run_cli("bench", "watermark", "--attacks", "nope", "--out", str(tmp_path / "x"))
+    assert r.returncode == 2
 
 
 def test_marked_with_another_key_is_not_detected(tiny_clip):

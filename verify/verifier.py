@@ -22,6 +22,10 @@ from watermark import get_method
 from watermark.keyring import KeyRing, load_keyring
 
 
+# Below this many pixels on a side a frame cannot carry the watermark's grid.
+MIN_WATERMARK_SIDE = 16
+
+
 @dataclass
 class Verifier:
     """Holds what verification needs (trust anchors, watermark keys, classifier);
@@ -73,7 +77,13 @@ class Verifier:
         for frame in iter_frames(
             path, self.settings.limits, fmt="gray", select=lambda i: i % stride == 0, tolerant=True, report=report
         ):
-            extractor.update(frame.planes[0])
+            y = frame.planes[0]
+            if min(y.shape) < MIN_WATERMARK_SIDE:
+                return WatermarkEvidence(
+                    detected=False, method=method.name,
+                    error=f"frames of {y.shape[1]}x{y.shape[0]} are too small to carry a watermark",
+                )
+            extractor.update(y)
         res = extractor.result()
         return WatermarkEvidence(
             detected=bool(res.detected),

@@ -12,8 +12,10 @@ at 40+ dB. Codecs get the I420 planes directly; geometric attacks transform
 Y, U and V with the same geometry (chroma at half scale); colour attacks go
 through RGB with the exact BT.601 conversions of ``mediaio.colour``.
 
-x264 runs with ``asm=0``: its SIMD path produced different bitstreams from run
-to run on the shared 2-core VM (research note); the C path is bit-stable.
+x264 runs with ``asm=0`` and one thread: its SIMD path produced different
+bitstreams from run to run on the shared 2-core VM (research note), and with
+``threads=auto`` its output changed after an SVT-AV1 encode had run in the
+same process (measured here); the single-threaded C path is bit-stable.
 
 Look-up follows the method registry: ``list_attacks()``, ``get_attack(name)``,
 ``apply_attack(name, frames, fps)``. Names are ``family_strength`` (for
@@ -228,7 +230,9 @@ def codec_roundtrip(
 
 
 def _h264_options(crf: float, preset: str = "medium") -> dict[str, str]:
-    return {"crf": str(int(crf)), "preset": preset, "x264-params": "asm=0"}
+    # asm=0 and one thread: the only settings whose bitstream was identical in every process and call here
+    # (with threads=auto, x264's output changed after an SVT-AV1 encode in the same process).
+    return {"crf": str(int(crf)), "preset": preset, "x264-params": "asm=0", "threads": "1"}
 
 
 def _codec_attack(codec: str, options: dict[str, str], container: str = "mp4") -> AttackFn:
@@ -243,7 +247,7 @@ def _codec_attack(codec: str, options: dict[str, str], container: str = "mp4") -
 os.environ.setdefault("SVT_LOG", "1")
 
 for _crf in (23, 30, 40):
-    _register(f"h264_crf{_crf}", "h264", _crf, f"H.264 (libx264, preset medium, asm=0) CRF {_crf}, yuv420p",
+    _register(f"h264_crf{_crf}", "h264", _crf, f"H.264 (libx264, preset medium, asm=0, 1 thread) CRF {_crf}, yuv420p",
               _codec_attack("libx264", _h264_options(_crf)), codec=True)
 for _crf in (23, 30, 40):
     _register(f"h265_crf{_crf}", "h265", _crf, f"H.265 (libx265, preset medium) CRF {_crf}, yuv420p",

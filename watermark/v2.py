@@ -30,14 +30,14 @@ class TiledParams:
 
     domain: bytes = b"kinoseal-wm-v2"
     tile: int = 32  # cells per tile side
-    cells_per_short: float = 128.0  # cell size = short side / this ...
+    cells_per_short: float = 96.0  # cell size = short side / this ...
     min_cell_px: float = 2.0  # ... but never below this many pixels
     n_pilots: int = 576  # pilot cells per tile (the rest carries the payload)
     payload_bits: int = 64
     crc: Crc = CRC24_OPENPGP
     code: ConvCode = field(default_factory=ConvCode)
     # embedding (same semantics as v1)
-    amplitude: float = 1.85
+    amplitude: float = 1.9
     min_rms: float = 0.5
     mask_window: int = 5
     mask_floor: float = 2.0
@@ -51,8 +51,9 @@ class TiledParams:
     norm_window: int = 9
     clip_sigma: float = 3.0
     sync_peaks: int = 10
-    max_candidates: int = 3
-    square_candidates: int = 4
+    max_candidates: int = 2
+    square_candidates: int = 3
+    spec_whiten: int = 17
 
     @property
     def info_bits(self) -> int:
@@ -157,6 +158,7 @@ class TiledEmbedder:
         self._lock = threading.Lock()
 
     def _pattern(self, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """(pattern as (H/2, 2, W) row pairs, per-2x2-block sum of squares), edge-padded to even."""
         with self._lock:
             hit = self._cache.get(shape)
         if hit is None:
@@ -164,9 +166,10 @@ class TiledEmbedder:
             pat = render_tile(self._tile, h, w, self.params.cell_px(h, w))
             if (h | w) & 1:
                 pat = np.pad(pat, ((0, h & 1), (0, w & 1)), mode="edge")
-            pat = pat.reshape((h + 1) // 2, 2, (w + 1) // 2, 2)
-            sq = np.einsum("iajb,iajb->ij", pat, pat).astype(np.float32)
-            hit = (pat, sq)
+            he, we = pat.shape
+            blk = pat.reshape(he // 2, 2, we // 2, 2)
+            sq = np.einsum("iajb,iajb->ij", blk, blk).astype(np.float32)
+            hit = (np.ascontiguousarray(pat.reshape(he // 2, 2, we)), sq)
             with self._lock:
                 if len(self._cache) > 8:
                     self._cache.clear()
@@ -174,6 +177,7 @@ class TiledEmbedder:
         return hit
 
     def pattern(self, shape: tuple[int, int]) -> np.ndarray:
+        """Unmasked, unit-gain pattern for a frame shape (diagnostics)."""
         h, w = shape
         pat, _ = self._pattern((h, w))
         return pat.reshape(h + (h & 1), w + (w & 1))[:h, :w]
@@ -190,10 +194,11 @@ class TiledEmbedder:
         rms = math.sqrt(float(np.vdot(mask * mask, sq)) / ye.size)
         gain = p.amplitude * self.strength / max(rms, p.min_rms)
         mask *= np.float32(gain)
-        m = pat * mask[:, None, :, None]
+        m = np.empty(pat.shape, dtype=np.float32)
+        np.multiply(pat, np.repeat(mask, 2, axis=1)[:, None, :], out=m)
         m = m.reshape(ye.shape)
-        m += ye
-        m += np.float32(0.5)
+        np.add(m, ye, out=m)
+        m += np.float32(0.5)  # floor(x + 0.5) after the clip: round half up, deterministic
         np.clip(m, 0.0, 255.0, out=m)
         out = m.astype(np.uint8)
         if out.shape != y.shape:
@@ -219,6 +224,13 @@ def _whiten(g: np.ndarray, p: TiledParams, step: int | None = None) -> np.ndarra
         corner = sl(-d, -d) + sl(-d, d) + sl(d, -d) + sl(d, d)
         if p.predictor == "quad8":
             r = g - (0.5 * edge - 0.25 * corner)
+        elif p.predictor == "quad8x":  # average of steps d-1 and d
+            r = g - (0.5 * edge - 0.25 * corner)
+            e = d - 1
+            sl2 = lambda dy, dx: gp[d + dy : d + dy + h, d + dx : d + dx + w]  # noqa: E731
+            edge2 = sl2(-e, 0) + sl2(e, 0) + sl2(0, -e) + sl2(0, e)
+            corner2 = sl2(-e, -e) + sl2(-e, e) + sl2(e, -e) + sl2(e, e)
+            r = 0.5 * r + 0.5 * (g - (0.5 * edge2 - 0.25 * corner2))
         else:  # mean8
             r = g - 0.125 * (edge + corner)
     loc = np.sqrt(np.maximum(ndimage.uniform_filter(r * r, p.norm_window, mode="reflect"), 0.0))
@@ -262,8 +274,31 @@ def fold_matrix(shape: tuple[int, int], basis: np.ndarray, n: int) -> sparse.csr
     return sparse.csr_matrix((vals, (rows, cols)), shape=(n * n, h * w))
 
 
+def _fold_taps(shape: tuple[int, int], basis: np.ndarray, n: int):
+    h, w = shape
+    inv = np.linalg.inv(basis) * n
+    ys = np.arange(h, dtype=np.float64) + 0.5 - h / 2.0
+    xs = np.arange(w, dtype=np.float64) + 0.5 - w / 2.0
+    u = inv[0, 0] * xs[None, :] + inv[0, 1] * ys[:, None] - 0.5
+    v = inv[1, 0] * xs[None, :] + inv[1, 1] * ys[:, None] - 0.5
+    fu, fv = np.floor(u), np.floor(v)
+    au, av_ = (u - fu).ravel(), (v - fv).ravel()
+    iu = np.mod(fu.astype(np.int64), n).ravel()
+    iv = np.mod(fv.astype(np.int64), n).ravel()
+    iu1, iv1 = (iu + 1) % n, (iv + 1) % n
+    idx = (iv * n + iu, iv * n + iu1, iv1 * n + iu, iv1 * n + iu1)
+    wts = ((1 - au) * (1 - av_), au * (1 - av_), (1 - au) * av_, au * av_)
+    return idx, wts
+
+
 def fold(r: np.ndarray, basis: np.ndarray, n: int) -> np.ndarray:
-    return (fold_matrix(r.shape, basis, n) @ r.ravel().astype(np.float64)).reshape(n, n)
+    """Fold a residual image into an n x n tile (same mapping as fold_matrix, no matrix built)."""
+    idx, wts = _fold_taps(r.shape, basis, n)
+    rr = r.ravel().astype(np.float64)
+    out = np.zeros(n * n)
+    for i, wt in zip(idx, wts):
+        out += np.bincount(i, rr * wt, minlength=n * n)
+    return out.reshape(n, n)
 
 
 def _parabolic(a_m: float, a_0: float, a_p: float) -> float:
@@ -278,8 +313,25 @@ def lattice_candidates(R: np.ndarray, p: TiledParams, min_period: float, max_per
     h, w = R.shape
     H, W = 2 * h, 2 * w
     F = np.fft.rfft2(R, s=(H, W))
-    A = np.fft.irfft2(F * np.conj(F), s=(H, W))
-    ov = np.fft.irfft2(np.abs(np.fft.rfft2(np.ones_like(R), s=(H, W))) ** 2, s=(H, W))
+    P0 = (F * np.conj(F)).real
+    out: list[np.ndarray] = []
+    for wh in (0, p.spec_whiten) if p.spec_whiten > 0 else (0,):
+        _lattice_from_power(P0, wh, R.shape, p, min_period, max_period, out)
+    return out
+
+
+def _lattice_from_power(P: np.ndarray, wh: int, shape: tuple[int, int], p: TiledParams, min_period: float,
+                        max_period: float, out: list[np.ndarray]) -> None:
+    h, w = shape
+    H, W = 2 * h, 2 * w
+    if wh > 0:
+        # spectral flattening: divide the power by its local mean, so the
+        # watermark's lattice of spectral spikes stands out of smooth host spectra
+        k = wh
+        Ps = ndimage.uniform_filter(P, size=(k, k), mode=("wrap", "nearest"))
+        P = P / (Ps + 1e-9 * float(Ps.mean()) + 1e-30)
+    A = np.fft.irfft2(P, s=(H, W))
+    ov = np.fft.irfft2(np.abs(np.fft.rfft2(np.ones(shape), s=(H, W))) ** 2, s=(H, W))
     A = A / np.maximum(ov, 1.0) * np.sqrt(np.maximum(ov, 1.0))  # ~ z-score-ish normalisation
     A = np.fft.fftshift(A)
     cy, cx = H // 2, W // 2
@@ -292,7 +344,7 @@ def lattice_candidates(R: np.ndarray, p: TiledParams, min_period: float, max_per
     mx = ndimage.maximum_filter(Am, size=5, mode="constant", cval=-np.inf)
     pk = np.argwhere((Am == mx) & valid)
     if pk.size == 0:
-        return []
+        return
     vals = Am[pk[:, 0], pk[:, 1]]
     order = np.argsort(-vals)[: p.sync_peaks]
     peaks = []
@@ -304,13 +356,46 @@ def lattice_candidates(R: np.ndarray, p: TiledParams, min_period: float, max_per
         else:
             oy = ox = 0.0
         peaks.append((np.array([x - cx + ox, y - cy + oy]), float(A[y, x])))
-    out: list[np.ndarray] = []
+    def peak_near(pt: np.ndarray) -> tuple[np.ndarray, float] | None:
+        x, y = int(round(pt[0])) + cx, int(round(pt[1])) + cy
+        if not (3 <= y < H - 3 and 3 <= x < W - 3) or abs(pt[1]) > h * 0.8 or abs(pt[0]) > w * 0.8:
+            return None
+        win = A[y - 2 : y + 3, x - 2 : x + 3]
+        j = int(np.argmax(win))
+        yy, xx = y - 2 + j // 5, x - 2 + j % 5
+        oy = _parabolic(A[yy - 1, xx], A[yy, xx], A[yy + 1, xx])
+        ox = _parabolic(A[yy, xx - 1], A[yy, xx], A[yy, xx + 1])
+        return np.array([xx - cx + ox, yy - cy + oy]), float(A[yy, xx])
+
+    def refine(B: np.ndarray) -> np.ndarray:
+        # least-squares fit of the basis to the sub-pixel peaks at small lattice multiples
+        for _ in range(2):
+            rows, rhs, wts = [], [], []
+            for m in range(-3, 4):
+                for k in range(0, 4):
+                    if k == 0 and m <= 0:
+                        continue
+                    pk_ = peak_near(B @ np.array([m, k], float))
+                    if pk_ is None or pk_[1] <= 0:
+                        continue
+                    rows.append([m, k])
+                    rhs.append(pk_[0])
+                    wts.append(pk_[1])
+            if len(rows) < 3:
+                return B
+            M = np.array(rows, float) * np.sqrt(np.array(wts))[:, None]
+            Y = np.array(rhs) * np.sqrt(np.array(wts))[:, None]
+            sol, *_ = np.linalg.lstsq(M, Y, rcond=None)
+            B = sol.T
+        return B
 
     def add(B: np.ndarray) -> None:
-        B = _reduce(B)
-        if abs(np.linalg.det(B)) < 1e-6 or any(np.allclose(B, o, atol=1.0) for o in out):
-            return
-        out.append(B)
+        # the raw estimate and its least-squares refinement are both kept
+        B0 = _reduce(B)
+        for Bc in (B0, _reduce(refine(B0))):
+            if abs(np.linalg.det(Bc)) < 1e-6 or any(np.allclose(Bc, o, atol=0.25) for o in out):
+                continue
+            out.append(Bc)
 
     # Square-lattice completion of the strongest peaks (rotation + uniform scale,
     # the common case), then the best general pairs (aspect changes, shear).
@@ -328,10 +413,9 @@ def lattice_candidates(R: np.ndarray, p: TiledParams, min_period: float, max_per
     pairs.sort(key=lambda c: -c[0])
     n0 = len(out)
     for _, a, b in pairs:
-        if len(out) >= n0 + p.max_candidates:
+        if len(out) >= n0 + 2 * p.max_candidates:
             break
         add(np.stack([a, b], axis=1))
-    return out
 
 
 def _reduce(B: np.ndarray) -> np.ndarray:
@@ -425,11 +509,10 @@ class TiledExtractor:
         # identity orientation, zero tile shift) gets half of the false-positive
         # budget, every other hypothesis an equal share of the other half.
         n_hyp = len(geoms) * 8 * n * n * len(self.layouts)
-        log_w_other = math.log10(2.0 * max(n_hyp - len(self.layouts), 1))
+        log_w_other = math.log10(2.0 * n_hyp)
         best = None
-        mats = [fold_matrix(acc.R.shape, B, n) for B in geoms]
         for gi, B in enumerate(geoms):
-            Ft = (mats[gi] @ (acc.R1 if small[gi] else acc.R).ravel()).reshape(n, n)
+            Ft = fold(acc.R1 if small[gi] else acc.R, B, n)
             for di, Fd in enumerate(_dihedral(Ft)):
                 Fd = np.ascontiguousarray(Fd)
                 FF = np.fft.fft2(Fd)
@@ -455,8 +538,10 @@ class TiledExtractor:
         lay = self.layouts[li]
         sy, sx = divmod(k, n)
 
+        mat = fold_matrix(acc.R.shape, geoms[gi], n)
+
         def aligned(R):
-            Fd = _dihedral((mats[gi] @ R.ravel().astype(np.float64)).reshape(n, n))[di]
+            Fd = _dihedral((mat @ R.ravel().astype(np.float64)).reshape(n, n))[di]
             return np.roll(Fd, (-sy, -sx), axis=(0, 1))
 
         Fa = aligned(acc.R1 if small[gi] else acc.R)

@@ -66,6 +66,8 @@ def edit(settings: Settings, src: Path, params: dict[str, Any], dst: Path,
     if not hasattr(mod, "edit_clip"):
         raise GeneratorUnavailable("video editing is not available on this server")
     kw: dict[str, Any] = {"strength": params.get("strength", 0.5), "seed": params.get("seed", 0)}
+    if params.get("steps") is not None:
+        kw["steps"] = params["steps"]
     if model_dir is not None:
         kw["model_dir"] = model_dir
     return _as_dict(mod.edit_clip(settings, src, params["prompt"], dst, **kw))

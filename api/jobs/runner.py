@@ -62,7 +62,7 @@ class Runner:
 
     def reap_once(self) -> int:
         n = 0
-        for job in self.service.store.expired_leases(time.time()):
+        for job in self.service.store.expired_leases(time.time(), self.backend):
             attempt = self.service.store.requeue(job)
             if attempt is not None:
                 log.warning("job %s: worker %s stopped (lease expired); queued attempt %d", job.id, job.worker, attempt)

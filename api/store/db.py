@@ -387,11 +387,12 @@ class Store:
         with self.engine.begin() as c:
             c.execute(jobs.update().where(jobs.c.id == job_id).values(webhook=json.dumps(state)))
 
-    def expired_leases(self, now: float) -> list[Job]:
+    def expired_leases(self, now: float, backend: str | None = None) -> list[Job]:
+        q = sa.select(jobs).where(jobs.c.status == "running", jobs.c.lease_until < now)
+        if backend:
+            q = q.where(jobs.c.backend == backend)
         with self.engine.connect() as c:
-            rows = c.execute(
-                sa.select(jobs).where(jobs.c.status == "running", jobs.c.lease_until < now)
-            ).all()
+            rows = c.execute(q).all()
         return [_job(r) for r in rows]
 
     def requeue(self, job: Job) -> int | None:

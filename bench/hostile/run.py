@@ -81,7 +81,7 @@ def main() -> None:
         except Exception as exc:  # noqa: BLE001 - counted, this is the point
             outcome, detail = "parent_exception", f"{type(exc).__name__}: {exc}"
         outcomes[outcome] += 1
-        if outcome in ("report", "clear_error"):
+        if True:  # the in-process library must also answer every file with a report or a KinosealError
             try:
                 verifier.verify(f)
                 inproc["report"] += 1

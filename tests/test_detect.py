@@ -1,0 +1,322 @@
+"""The generated-video classifier (detect/): training on tiny data, save/load, calibrated
+output, any size/aspect, corrupt model folders, the CLI, and the rule that the
+classifier alone never makes a clip ``ai_generated`` or ``authentic``."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kinoseal.errors import InputError
+from tests.clips import BIKES, CARPHONE, write_clip
+
+TINY = dict(backbone_steps=12)
+
+
+def _real_frames(src: Path, n: int, start: int = 0, size: tuple[int, int] | None = None) -> list[np.ndarray]:
+    from PIL import Image
+
+    from mediaio.reader import iter_frames
+
+    frames = []
+    for f in iter_frames(src, fmt="rgb24"):
+        if f.index < start:
+            continue
+        img = f.planes[0]
+        if size:
+            img = np.asarray(Image.fromarray(img).resize(size, Image.BILINEAR))
+        frames.append(img)
+        if len(frames) == n:
+            break
+    return frames
+
+
+def _gen_frames(seed: int, n: int, size: tuple[int, int]) -> list[np.ndarray]:
+    """Smooth, upscaled procedural frames: what the tiny generator's output looks like."""
+    from PIL import Image
+
+    from generate.data import COLOURS, SHAPES, make_spec, render_clip
+
+    rng = np.random.default_rng(seed)
+    colours = list(COLOURS)
+    c, b = rng.choice(len(colours), 2, replace=False)
+    spec = make_spec(colours[c], SHAPES[seed % 4], colours[b], "sliding right", rng)
+    frames = render_clip(spec, frames=n, size=32)
+    return [np.asarray(Image.fromarray(f).resize(size, Image.BICUBIC)) for f in frames]
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("detect-data")
+    real, gen = root / "real", root / "generated"
+    for i, (src, size) in enumerate([(BIKES, (320, 136)), (BIKES, (240, 240)), (CARPHONE, None), (CARPHONE, (352, 288))]):
+        (real / src.stem).mkdir(parents=True, exist_ok=True)
+        write_clip(real / src.stem / f"r{i}.mp4", _real_frames(src, 8, start=10 * i, size=size), fps=25, crf=23 + 3 * i)
+    for i, size in enumerate([(256, 256), (320, 180), (144, 256), (200, 200)]):
+        (gen / f"g{i % 2}").mkdir(parents=True, exist_ok=True)
+        write_clip(gen / f"g{i % 2}" / f"g{i}.mp4", _gen_frames(i, 8, size), fps=8, crf=23 + 3 * i)
+    return real, gen
+
+
+@pytest.fixture(scope="module")
+def trained(folders, tmp_path_factory):
+    import torch
+
+    from detect import create_model
+    from detect.train import fit_detector, groups_for, list_clips
+
+    torch.set_num_threads(1)
+    real, gen = folders
+    r, g = list_clips(real), list_clips(gen)
+    det = create_model("kinodet_tiny", version="0.0.1")
+    rec = fit_detector(det, r + g, [0] * len(r) + [1] * len(g), groups_for(r, real) + groups_for(g, gen), **TINY)
+    out = tmp_path_factory.mktemp("model") / "m"
+    det.save(out)
+    return det, out, rec
+
+
+def test_registry():
+    from detect import create_model, list_models
+
+    assert "kinodet_r10t_64" in list_models() and "kinodet_tiny" in list_models()
+    assert list_models("kinodet_t*") == ["kinodet_tiny"]
+    det = create_model("kinodet_tiny")
+    assert det.head is None and sum(p.numel() for p in det.backbone.parameters()) < 1_000_000
+    with pytest.raises(InputError):
+        create_model("no_such_model")
+
+
+def test_training_on_tiny_data(trained, folders):
+    det, _, rec = trained
+    assert rec["clips"] == 8 and rec["real"] == 4 and rec["generated"] == 4
+    assert 0.95 <= det.threshold < 1.0
+    real, gen = folders
+    p_real = [det.score_clip(p).probability for p in sorted(real.rglob("*.mp4"))]
+    p_gen = [det.score_clip(p).probability for p in sorted(gen.rglob("*.mp4"))]
+    assert min(p_gen) > max(p_real)  # separable on its own training data
+
+
+def test_calibrated_output_in_range(trained, folders):
+    det, _, _ = trained
+    for p in sorted(folders[0].rglob("*.mp4"))[:2] + sorted(folders[1].rglob("*.mp4"))[:2]:
+        s = det.score_clip(p)
+        assert 0.0 <= s.probability <= 1.0
+        assert s.per_window and all(0.0 <= x <= 1.0 for x in s.per_window)
+        assert s.frames_used > 0 and s.model == "kinodet_tiny@0.0.1"
+    # the head alone: probabilities for extreme inputs stay in [0, 1] and sum to 1
+    X = np.random.default_rng(0).normal(0, 1e6, (5, 4, det.head.n_features_in_))
+    pr = det.head.predict_proba(X)
+    assert np.all((pr >= 0) & (pr <= 1)) and np.allclose(pr.sum(1), 1)
+
+
+def test_save_load_round_trip(trained, folders):
+    from detect import load_detector
+
+    det, out, _ = trained
+    assert {"config.json", "model.safetensors", "MODEL_CARD.md"} <= {p.name for p in out.iterdir()}
+    assert not list(out.glob("*.pkl"))
+    again = load_detector(out)
+    assert (again.name, again.version, again.threshold) == (det.name, det.version, det.threshold)
+    clip = sorted(folders[1].rglob("*.mp4"))[0]
+    a, b = det.score_clip(clip), again.score_clip(clip)
+    assert a.probability == pytest.approx(b.probability, abs=1e-9)
+    assert a.per_window == pytest.approx(b.per_window, abs=1e-6)
+
+
+@pytest.mark.parametrize("size,n", [((1280, 720), 4), ((144, 256), 30), ((34, 26), 5), ((96, 96), 1)])
+def test_any_size_and_aspect(trained, tmp_path, size, n):
+    det, _, _ = trained
+    clip = write_clip(tmp_path / "c.mp4", _gen_frames(7, n, size), fps=12)
+    s = det.score_clip(clip)
+    assert 0.0 <= s.probability <= 1.0
+    assert 1 <= len(s.per_window) <= det.config["n_windows"]
+    assert s.frames_used <= det.config["n_windows"] * det.config["win_len"]
+
+
+def test_cost_is_bounded_by_windows(trained, tmp_path):
+    det, _, _ = trained
+    clip = write_clip(tmp_path / "long.mp4", _gen_frames(3, 120, (64, 64)), fps=24)
+    s = det.score_clip(clip)
+    assert s.frames_used == det.config["n_windows"] * det.config["win_len"]
+
+
+def test_sklearn_estimator_api():
+    from sklearn.base import clone
+
+    from detect.head import WindowLogisticHead
+
+    h = WindowLogisticHead(C=0.3)
+    assert clone(h).get_params()["C"] == 0.3
+    assert not [k for k in vars(h) if k.endswith("_")]  # nothing learned in __init__
+    rng = np.random.default_rng(0)
+    y = np.array([0, 1] * 10)
+    X = rng.normal(size=(20, 3, 5)) + y[:, None, None]
+    h.fit(X, y, groups=np.arange(20) // 2)
+    assert {"coef_", "mean_", "cal_a_", "classes_"} <= set(vars(h))
+    p = h.predict_proba(X)[:, 1]
+    assert p[y == 1].mean() > p[y == 0].mean()
+    again = WindowLogisticHead.from_arrays(h.to_arrays(), h.get_params())
+    assert np.allclose(again.predict_proba(X), h.predict_proba(X))
+
+
+def _corruptions():
+    def drop(name):
+        return lambda d: (d / name).unlink()
+
+    def edit_config(fn):
+        def f(d):
+            cfg = json.loads((d / "config.json").read_text())
+            fn(cfg)
+            (d / "config.json").write_text(json.dumps(cfg))
+        return f
+
+    def truncate(d):
+        p = d / "model.safetensors"
+        p.write_bytes(p.read_bytes()[: p.stat().st_size // 2])
+
+    def garbage(d):
+        (d / "model.safetensors").write_bytes(b"\x00" * 64)
+
+    def other_arch(d):
+        edit_config(lambda c: c["config"]["backbone_kwargs"].update(channels=[16, 32, 64, 128]))(d)
+
+    def drop_head(d):
+        from safetensors.numpy import load_file, save_file
+
+        a = load_file(str(d / "model.safetensors"))
+        a.pop("head.coef")
+        save_file(a, str(d / "model.safetensors"))
+
+    return {
+        "no config": drop("config.json"),
+        "no weights": drop("model.safetensors"),
+        "bad json": lambda d: (d / "config.json").write_text("{not json"),
+        "wrong format": edit_config(lambda c: c.update(format="something-else")),
+        "bad threshold": edit_config(lambda c: c.update(threshold=7)),
+        "feature mismatch": edit_config(lambda c: c.update(feature_names=["x"])),
+        "truncated weights": truncate,
+        "garbage weights": garbage,
+        "wrong architecture": other_arch,
+        "head missing": drop_head,
+    }
+
+
+@pytest.mark.parametrize("name", list(_corruptions()))
+def test_corrupt_model_fails_at_load(trained, tmp_path, name):
+    from detect import load_detector
+
+    _, out, _ = trained
+    bad = tmp_path / "bad"
+    shutil.copytree(out, bad)
+    _corruptions()[name](bad)
+    with pytest.raises(InputError) as exc:
+        load_detector(bad)
+    assert "not a valid kinoseal detector" in str(exc.value)
+
+
+def test_missing_model_dir(tmp_path):
+    from detect import load_detector
+
+    with pytest.raises(InputError):
+        load_detector(tmp_path / "nope")
+
+
+def test_default_model_loads_if_shipped():
+    from detect import default_model_dir, load_detector
+
+    det = load_detector()
+    if not (default_model_dir() / "config.json").exists():
+        assert det is None
+        return
+    assert det.name and det.version and 0.5 <= det.threshold < 1.0
+    size = sum(p.stat().st_size for p in default_model_dir().iterdir())
+    assert size <= 20 * 1024 * 1024
+    card = (default_model_dir() / "MODEL_CARD.md").read_text()
+    assert "Training command" in card and "threshold" in card
+
+
+def test_evidence_for_the_verifier(trained, folders, tmp_path):
+    det, _, _ = trained
+    ev = det.evidence(sorted(folders[1].rglob("*.mp4"))[0])
+    assert ev.available and 0 <= ev.score <= 1 and ev.model == det.tag and ev.threshold == det.threshold
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"not a video at all" * 10)
+    ev = det.evidence(bad)
+    assert not ev.available and "could not read" in ev.note
+
+
+@pytest.mark.parametrize("score", [0.0, 0.3, 0.5, 0.9, 0.95, 0.999, 1.0])
+@pytest.mark.parametrize("threshold", [0.5, 0.95, 0.99])
+def test_classifier_alone_is_never_conclusive(score, threshold):
+    from credentials.reading import C2paEvidence
+    from verify.report import ClassifierEvidence, Verdict, WatermarkEvidence
+    from verify.rules import decide
+
+    cls = ClassifierEvidence(available=True, score=score, per_frame=[score] * 4, model="m@1", threshold=threshold)
+    for c2pa in (C2paEvidence(present=False), C2paEvidence(present=False, error="stripped")):
+        for wm in (WatermarkEvidence(detected=False, p_value=0.5, frames_analyzed=10),
+                   WatermarkEvidence(detected=False, error="no watermark keys installed")):
+            d = decide(c2pa, wm, cls, classifier_threshold=threshold)
+            assert d.verdict not in (Verdict.AI_GENERATED, Verdict.AUTHENTIC)
+            expected = Verdict.LIKELY_AI_GENERATED if score >= threshold else Verdict.UNKNOWN
+            assert d.verdict == expected
+
+
+def test_cli_train_evaluate_finetune(run_cli, folders, tmp_path):
+    """train / evaluate / fine-tune through the Typer app in-process (torch and timm are already
+    imported); the error path through the installed console script."""
+    from typer.testing import CliRunner
+
+    from api.cli import app
+
+    runner = CliRunner()
+    real, gen = folders
+    model = tmp_path / "cli-model"
+
+    def invoke(*args):
+        res = runner.invoke(app, [str(a) for a in args])
+        assert res.exit_code == 0, (res.output, res.exception)
+        return res.output
+
+    text = invoke("detect", "train", "--real", real, "--generated", gen, "-o", model, "--arch", "kinodet_tiny",
+                  "--backbone-steps", "5")
+    assert "threshold" in text and (model / "model.safetensors").exists()
+    rep = tmp_path / "rep"
+    text = invoke("detect", "evaluate", "--real", real, "--generated", gen, "--model", model, "--report-dir", rep)
+    for word in ("ROC AUC", "TPR at 1% FPR", "TPR at 0.1% FPR", "accuracy", "ECE", "reliability"):
+        assert word in text
+    report = json.loads((rep / "detector_eval.json").read_text())
+    assert 0 <= report["metrics"]["auc"] <= 1 and (rep / "detector_eval_roc.png").stat().st_size > 1000
+    # few-shot fine-tuning from the model just trained (backbone kept, head refitted)
+    tuned = tmp_path / "tuned"
+    invoke("detect", "train", "--real", real, "--generated", gen, "--base", model, "-o", tuned)
+    assert "Fine-tuned from" in (tuned / "MODEL_CARD.md").read_text()
+    # the console script: refuses to overwrite; a corrupt model is one clear error line, exit code 2
+    p = run_cli("detect", "train", "--real", real, "--generated", gen, "-o", model)
+    assert p.returncode == 4 and "error:" in p.stderr and "Traceback" not in p.stderr
+    (tuned / "config.json").write_text("{")
+    p = run_cli("detect", "evaluate", "--real", real, "--generated", gen, "--model", tuned)
+    assert p.returncode == 2 and "not a valid kinoseal detector" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_seeking_reader_matches_sequential(tmp_path):
+    """Long clips are read by seeking to the keyframe before each window; same frames as decoding it all."""
+    from detect.features import SEEK_MIN_FRAMES, read_tubes
+    from mediaio.writer import H264Writer
+
+    frames = _gen_frames(5, SEEK_MIN_FRAMES + 40, (96, 64))
+    rng = np.random.default_rng(0)
+    clip = tmp_path / "long_keyint.mp4"
+    with H264Writer(clip, width=96, height=64, fps=25, crf=23, preset="ultrafast", x264_params={"keyint": "24"}) as wr:
+        for f in frames:
+            noisy = np.clip(f.astype(np.int16) + rng.integers(-6, 7, f.shape), 0, 255).astype(np.uint8)
+            wr.write_rgb(noisy)
+    kw = dict(n_windows=5, win_len=3, crop=48, n_crops=2)
+    a = read_tubes(clip, None, seek=True, **kw)
+    b = read_tubes(clip, None, seek=False, **kw)
+    assert a.n_distinct == b.n_distinct == 5
+    assert np.array_equal(a.tubes, b.tubes)
