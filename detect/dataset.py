@@ -21,6 +21,8 @@ Recipe (every clip's parameters are in ``manifest.json``):
 * **real photographs**: slow camera-like pans/zooms with hand shake over scikit-learn's
   ``china``/``flower`` (train) and matplotlib's ``grace_hopper`` (test), with
   signal-dependent sensor noise, slight exposure flicker and optional defocus.
+* **generated_c** (cross-generator test only): the generator's own procedural renderer at
+  32x32 upscaled like the pipeline output, a proxy for a converged future checkpoint.
 * **other** (reported, never used for training or AUC): Big Buck Bunny (CGI) cuts.
 * **re-sharing**, applied to every clip: random aspect crop (source, 16:9, 4:3, 1:1,
   9:16), resize to a short side of 144-720 px (bilinear/bicubic/lanczos), H.264
@@ -264,6 +266,41 @@ def generated_clip(model, prompt: str, rng: np.random.Generator, seed: int, step
                                                            "seconds": seconds, **g}
 
 
+def rendered_clip(rng: np.random.Generator, split: str):
+    """A "perfect kino-tiny": the generator's *training* renderer at its native 32x32,
+    upscaled to 256x256 bicubically like the pipeline's output. A proxy for a future,
+    converged checkpoint (cross-generator test only, never used to train the default model)."""
+    from generate.data import held_out_combos, make_spec, render_clip, sample_spec
+
+    if split == "train":
+        spec = sample_spec(rng)
+    else:
+        combos = held_out_combos()
+        c, s_, b, m = combos[int(rng.integers(len(combos)))]
+        spec = make_spec(c, s_, b, m, rng)
+    n = int(rng.choice([16, 16, 24, 36]))
+    native = render_clip(spec, frames=n, size=32)
+    frames = [np.asarray(Image.fromarray(f).resize((256, 256), Image.BICUBIC)) for f in native]
+    g = reshare_geometry(256, 256, rng)
+    fps = int(rng.choice([8, 8, 12, 24]))
+    return [apply_geometry(f, g) for f in frames], fps, {"prompt": spec.caption(), **g}
+
+
+def build_rendered(man: "Manifest", n_train: int, n_test: int, log=print) -> None:
+    for split, n in (("train", n_train), ("test", n_test)):
+        for i in range(n):
+            rel = f"generated_c/{split}/render_{split}_{i:04d}.mp4"
+            if man.has(rel):
+                continue
+            frames, fps, meta = rendered_clip(_rng("render", split, i), split)
+            encode(frames, man.root / rel, fps, meta["crf"])
+            man.add(rel, label="generated", source="render", group=f"gen:render:{meta['prompt']}", split=split,
+                    kind="rendered", fps=fps, **meta)
+    man.save({"generator_c": {"tag": "procedural-render-32px-bicubic",
+                              "what": "generate.data renderer at 32x32 upscaled to 256 (proxy for a converged kino-tiny)"}})
+    log(f"generated_c: {n_train + n_test} clips")
+
+
 # ----------------------------------------------------------------------------- driver
 
 
@@ -368,7 +405,8 @@ def main(argv=None) -> None:
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--checkpoint", type=Path, default=REPO / "generate" / "weights" / "kino-tiny")
     ap.add_argument("--genb-checkpoint", type=Path, default=None, help="a second generator (cross-generator test)")
-    ap.add_argument("--only", choices=("all", "real", "generated", "genb"), default="all")
+    ap.add_argument("--only", choices=("all", "real", "generated", "genb", "render"), default="all")
+    ap.add_argument("--n-render", type=int, default=60, help="procedural-render clips (20 few-shot + rest test)")
     ap.add_argument("--n-gen-train", type=int, default=200)
     ap.add_argument("--n-gen-test", type=int, default=50)
     ap.add_argument("--n-gen-test25", type=int, default=8, help="extra test clips at the default 25 steps")
@@ -401,6 +439,8 @@ def main(argv=None) -> None:
         n_few = min(20, args.n_genb)
         build_generated(man, model, tag, n_few, args.n_genb - n_few, 0, folder="generated_b",
                         seed_base=90_000, test_seed_base=95_000)
+    if args.only in ("all", "render"):
+        build_rendered(man, min(20, args.n_render), args.n_render - min(20, args.n_render))
 
 
 if __name__ == "__main__":

@@ -8,8 +8,9 @@
 * Curriculum: for the first ``--curriculum`` steps only single objects on plain
   backgrounds (colour, shape, motion direction first), then the full mix (up to three
   objects, striped/checkered backgrounds, camera pans).
-* Objective: v-prediction, DDPM cosine schedule, loss weight clamp(SNR, 1, 5)/(SNR + 1)
-  (x0-weighting truncated at both ends). 10% empty captions (classifier-free
+* Objective: v-prediction, DDPM cosine schedule, plain v-MSE (``--loss-weight v``; the
+  first 695 steps of the shipped run used ``minsnr`` = clamp(SNR, 1, 5)/(SNR + 1), which left
+  the low-noise levels untrained and samples noisy). 10% empty captions (classifier-free
   guidance), 5% of caption words dropped to [UNK]. With probability ``--p-context``
   the first 4 frames are given clean with the mask channel on (chunk continuation);
   they get no loss.
@@ -63,6 +64,8 @@ def parse_args(argv=None):
     ap.add_argument("--p-uncond", type=float, default=0.1)
     ap.add_argument("--p-context", type=float, default=0.3)
     ap.add_argument("--p-unk", type=float, default=0.05)
+    ap.add_argument("--loss-weight", choices=["v", "minsnr"], default="v",
+                    help="v: plain v-MSE (every noise level weighted alike); minsnr: clamp(SNR,1,5)/(SNR+1)")
     ap.add_argument("--ckpt-minutes", type=float, default=5.0)
     ap.add_argument("--export-minutes", type=float, default=10.0)
     ap.add_argument("--log-every", type=int, default=25)
@@ -185,7 +188,7 @@ def _write_training_md(dirpath: Path, meta: dict, state_dir: Path):
         f" Known-prefix (4 clean frames + mask) on {meta['p_context']:.0%} of samples; {meta['p_uncond']:.0%} empty captions;"
         f" {meta['p_unk']:.0%} word dropout to [UNK].",
         "",
-        "## Loss curve (mean training loss per interval, weighted v-MSE)",
+        "## Loss curve (mean training loss per interval; v-MSE, min-SNR-weighted before step 695)",
         "",
         "| up to step | loss |",
         "|---:|---:|",
@@ -248,7 +251,7 @@ def main(argv=None):
     command = "python -m generate.train " + " ".join(sys.argv[1:] if argv is None else argv)
     meta_base = dict(command=command, seed=args.seed, target_steps=args.steps, batch=args.batch, lr=args.lr,
                      warmup=args.warmup, ema=args.ema, threads=args.threads, blocks=blocks,
-                     curriculum=args.curriculum, p_context=args.p_context, p_uncond=args.p_uncond, p_unk=args.p_unk,
+                     curriculum=args.curriculum, loss_weight=args.loss_weight, p_context=args.p_context, p_uncond=args.p_uncond, p_unk=args.p_unk,
                      state_dir=str(state_dir))
 
     def checkpoint():
@@ -306,7 +309,7 @@ def main(argv=None):
         per = err.flatten(1).sum(1) / ((1 - mask).flatten(1).sum(1) * x0.shape[1]).clamp_min(1)
         ac = alphas_cumprod[t]
         snr = ac / (1 - ac)
-        w = snr.clamp(1.0, 5.0) / (snr + 1)
+        w = snr.clamp(1.0, 5.0) / (snr + 1) if args.loss_weight == "minsnr" else torch.ones_like(snr)
         loss = (w * per).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()

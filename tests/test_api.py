@@ -14,6 +14,7 @@ from tests.clips import remux
 from tests.service_fixtures import Server, create_key, free_port, webhook_secret
 
 MAX_UPLOAD = 3_000_000
+MAX_DURATION_S = 20
 
 
 @pytest.fixture(scope="session")
@@ -34,7 +35,8 @@ def tiny_model(tmp_path_factory):
 def server(home, tmp_path_factory, labeled, signed_capture, tiny_model):
     # labeled/signed_capture first: the dev PKI and the provenance registry exist before the server starts
     log = tmp_path_factory.mktemp("server-log") / "server.log"
-    env = {"KINOSEAL_MAX_UPLOAD_BYTES": str(MAX_UPLOAD), "KINOSEAL_WEBHOOK_BACKOFF_S": "0.2"}
+    env = {"KINOSEAL_MAX_UPLOAD_BYTES": str(MAX_UPLOAD), "KINOSEAL_WEBHOOK_BACKOFF_S": "0.2",
+           "KINOSEAL_MAX_DURATION_S": str(MAX_DURATION_S)}
     if tiny_model is not None:
         env["KINOSEAL_GENERATOR_MODEL"] = str(tiny_model)
     srv = Server(home, log, env=env, args=("--no-public-verify",))
@@ -142,6 +144,35 @@ def test_oversize_upload_is_413_and_leaves_no_file(server, key, tmp_path, home):
         r = c.post("/v1/verify", content=gen(), headers={"Content-Type": "multipart/form-data; boundary=b"})
         assert_problem(r, 413)
     assert sorted(p.name for p in (home / "uploads").iterdir()) == before
+
+
+def test_over_duration_limit_is_413(server, key, tmp_path):
+    from tests.clips import synthetic_frames, write_clip
+
+    long_clip = write_clip(tmp_path / "long.mp4", synthetic_frames(50, h=32, w=32), fps=2)  # 25 s
+    with server.client(key) as c:
+        body = assert_problem(upload(c, long_clip), 413)
+    assert "long.mp4" in body["detail"] and "limit" in body["detail"]
+
+
+def test_key_and_tenant_cli(run_cli, tmp_path, home):
+    proc = run_cli("api-key", "create", "--tenant", "cli-t", "--scopes", "verify,sign", "--name", "desk", check=True)
+    last = proc.stdout.strip().splitlines()[-1]
+    full = last.split()[-1]
+    assert full.startswith("ks_") and last == full
+    kid = full.split("_")[1]
+    listing = run_cli("api-key", "list", "--tenant", "cli-t", check=True).stdout
+    assert kid in listing and "verify,sign" in listing and full.split("_", 2)[2] not in listing
+    bad = run_cli("api-key", "create", "--tenant", "x", "--scopes", "root")
+    assert bad.returncode == 2 and "unknown scope" in bad.stderr
+    missing = run_cli("tenant", "trust", "--tenant", "cli-t", tmp_path / "nope.pem")
+    assert missing.returncode == 3 and "error:" in missing.stderr
+    assert run_cli("api-key", "revoke", kid).returncode == 0
+    assert run_cli("api-key", "revoke", kid).returncode == 2
+    # stored hashed: the secret is nowhere in the database files
+    secret = full.split("_", 2)[2].encode()
+    for f in home.glob("service.sqlite3*"):
+        assert secret not in f.read_bytes()
 
 
 def test_auth_errors(server, verify_only_key, signed_capture, capture_src):

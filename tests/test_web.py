@@ -44,6 +44,7 @@ def page(browser, web_server):
     outside: list[str] = []
     pg.on("request", lambda r: None if r.url.startswith((web_server.url, "data:", "blob:")) else outside.append(r.url))
     pg.goto(web_server.url + "/")
+    pg.wait_for_selector("body[data-ready='1']")
     yield pg
     ctx.close()
     assert outside == [], f"the page fetched outside resources: {outside}"

@@ -907,7 +907,24 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.0f}"
 
 
-def summary_markdown(run: dict[str, Any], methods: list[SuiteMethod], attacks: list[Attack]) -> str:
+def rewrite_summary(out_dir: Path | str) -> Path:
+    """Regenerate ``summary.md`` from ``run.json`` (no re-run)."""
+    out = Path(out_dir)
+    run = json.loads((out / "run.json").read_text())
+    p = out / "summary.md"
+    p.write_text(summary_markdown(run))
+    return p
+
+
+def summary_markdown(run: dict[str, Any], methods: Sequence[Any] | None = None,
+                     attacks: Sequence[Any] | None = None) -> str:
+    from types import SimpleNamespace
+
+    if methods is None:
+        methods = [SimpleNamespace(name=k, **{f: v[f] for f in ("kind", "payload_bits", "decode_frames", "fpr_analytic",
+                                                                  "note")}) for k, v in run["methods"].items()]
+    if attacks is None:
+        attacks = [SimpleNamespace(name=k, **v) for k, v in run["attacks"].items()]
     agg = run["aggregates"]
     names = [m.name for m in methods]
     ours = [m for m in methods if m.kind == "ours"]
@@ -980,8 +997,9 @@ def summary_markdown(run: dict[str, Any], methods: list[SuiteMethod], attacks: l
     T = {n: tot(n) for n in names}
     L.append("| attacks with every clip detected | " + " | ".join(f"{T[n]['full']}/{T[n]['attacks']}" for n in names) + " |")
     L.append("| clip TPR over all attacks | " + " | ".join(
-        f"{T[n]['det']}/{T[n]['clips']} ({_pct(T[n]['tpr'])}%)" for n in names) + " |")
-    L.append("| mean bit accuracy | " + " | ".join(f"{_pct(T[n]['acc'])}%" for n in names) + " |")
+        f"{T[n]['det']}/{T[n]['clips']} ({_pct(T[n]['tpr'])}%)" if T[n]["clips"] else "-" for n in names) + " |")
+    L.append("| mean bit accuracy | " + " | ".join(
+        f"{_pct(T[n]['acc'])}%" if T[n]["acc"] is not None else "-" for n in names) + " |")
     ratios = run.get("ratios", {})
     if ours and peers and ratios:
         L += ["", "Ours against each peer on the (attack, clip) pairs both ran on (peers skipped on some clips are "

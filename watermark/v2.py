@@ -451,6 +451,7 @@ class TiledExtractor:
         self._acc: dict[tuple[int, int], _Acc] = {}
         self.frames = 0
         self.debug: dict = {}
+        self._geom_cache: tuple | None = None
 
     def _work(self, y: np.ndarray) -> tuple[np.ndarray, float]:
         h, w = y.shape
@@ -501,7 +502,10 @@ class TiledExtractor:
         if self.frames == 0:
             return WatermarkResult(name, False, 1.0, 0.0, None, None, 0, None, [])
         shape, acc = max(self._acc.items(), key=lambda kv: kv[1].n)
-        geoms = self._geometries(shape, (acc.R, acc.R1) if acc.frames1 else (acc.R,))
+        ck = (shape, acc.n)
+        if self._geom_cache is None or self._geom_cache[0] != ck:  # key-independent: reused across keys
+            self._geom_cache = (ck, self._geometries(shape, (acc.R, acc.R1) if acc.frames1 else (acc.R,)))
+        geoms = self._geom_cache[1]
         # cells under ~1.4 working px (small, downscaled frames): use the step-1 predictor
         small = [bool(acc.frames1) and float(np.sqrt(abs(np.linalg.det(B)))) / p.tile < 1.4 for B in geoms]
         n = p.tile

@@ -294,12 +294,6 @@ function htmlReport(r) {
 }
 
 async function init() {
-  try {
-    state.config = (await api("/v1/config")).body;
-    if (!state.config.public_verify) $("keybox").classList.remove("hidden");
-    $("limits").textContent = "Up to " + Math.round(state.config.max_upload_bytes / 1048576) + " MiB and " + Math.round(state.config.max_duration_s / 60) + " minutes.";
-    $("version").textContent = "kinoseal " + state.config.version;
-  } catch (e) { /* the page still works */ }
   const saved = sessionStorage.getItem("kinoseal-key");
   if (saved) $("apikey").value = saved;
   $("apikey").addEventListener("change", () => sessionStorage.setItem("kinoseal-key", $("apikey").value.trim()));
@@ -312,6 +306,13 @@ async function init() {
   $("dl-html").addEventListener("click", () => download(state.report.file + ".report.html", "text/html", htmlReport(state.report)));
   $("print").addEventListener("click", () => window.print());
   $("again").addEventListener("click", () => { $("result").classList.add("hidden"); $("drop").scrollIntoView(); $("file").click(); });
+  try {
+    state.config = (await api("/v1/config")).body;
+    if (!state.config.public_verify) $("keybox").classList.remove("hidden");
+    $("limits").textContent = "Up to " + Math.round(state.config.max_upload_bytes / 1048576) + " MiB and " + Math.round(state.config.max_duration_s / 60) + " minutes.";
+    $("version").textContent = "kinoseal " + state.config.version;
+  } catch (e) { /* the page still works */ }
+  document.body.dataset.ready = "1";
 }
 
 document.addEventListener("DOMContentLoaded", init);

@@ -1,0 +1,189 @@
+"""Tests for kinoseal-wm-v2 (tiled, self-synchronising luma watermark). Fast: < 60 s."""
+
+from __future__ import annotations
+
+import io
+import math
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.clips import BIKES, CARPHONE, synthetic_frames
+from watermark import WatermarkKey, get_method
+from watermark.result import P_VALUE_THRESHOLD
+from watermark.v2 import TiledExtractor, _layout
+
+METHOD = get_method("kinoseal-wm-v2")
+KEY = WatermarkKey(bytes(range(32)))
+OTHER = WatermarkKey(bytes(range(50, 82)))
+PAYLOAD = 0x0123456789ABCDEF
+LOG_T = math.log10(P_VALUE_THRESHOLD)
+
+
+def _planes(path, n):
+    out = []
+    with av.open(str(path)) as c:
+        for fr in c.decode(video=0):
+            if fr.format.name != "yuv420p":
+                fr = fr.reformat(format="yuv420p")
+            a = fr.to_ndarray(format="yuv420p")
+            h, w = fr.height, fr.width
+            y = a[:h].copy()
+            uv = a[h:].reshape(-1)
+            cw, ch = (w + 1) // 2, (h + 1) // 2
+            out.append((y, uv[: cw * ch].reshape(ch, cw).copy(), uv[cw * ch : 2 * cw * ch].reshape(ch, cw).copy()))
+            if len(out) == n:
+                break
+    return out
+
+
+@pytest.fixture(scope="module")
+def bikes():
+    return _planes(BIKES, 12)
+
+
+@pytest.fixture(scope="module")
+def bikes_marked(bikes):
+    emb = METHOD.embedder(KEY, PAYLOAD)
+    return [(emb.embed_luma(y), u, v) for y, u, v in bikes]
+
+
+def detect(ys, keys=(KEY,)):
+    ex = METHOD.extractor(list(keys))
+    for y in ys:
+        ex.update(y)
+    return ex.result()
+
+
+def luma_synth(n, h, w, seed=0):
+    return [np.ascontiguousarray(f[..., 1]) for f in synthetic_frames(n, h, w, seed)]
+
+
+def test_registry_contract():
+    assert (METHOD.name, METHOD.version) == ("kinoseal-wm-v2", 2)
+    assert METHOD.payload_bits >= 64
+    assert get_method("kinoseal-wm-v1").version == 1  # v1 still there, unchanged
+
+
+@pytest.mark.parametrize("h,w", [(128, 128), (144, 176), (200, 90), (272, 640), (720, 1280)])
+def test_round_trip_sizes_and_aspects(h, w):
+    frames = luma_synth(4 if h * w > 300_000 else 6, h, w, seed=h + w)
+    emb = METHOD.embedder(KEY, PAYLOAD)
+    marked = [emb.embed_luma(y) for y in frames]
+    assert all(m.shape == y.shape and m.dtype == np.uint8 for m, y in zip(marked, frames))
+    d = np.abs(marked[0].astype(int) - frames[0].astype(int))
+    assert 0 < d.max() <= 12
+    r = detect(marked)
+    assert r.detected and r.log10_p_value < LOG_T and r.key_id == KEY.key_id
+    if h * w >= 144 * 176:  # 128x128 (2x2 tiles, 6 frames of blocky noise): detection only
+        assert r.payload_id == PAYLOAD
+    assert r.payload_id in (None, PAYLOAD)
+    assert r.frames_analyzed == len(frames) and len(r.per_frame_scores) == len(frames)
+
+
+def test_embedding_is_deterministic_and_odd_sizes():
+    y = luma_synth(1, 101, 77)[0]
+    a = METHOD.embedder(KEY, PAYLOAD).embed_luma(y)
+    b = METHOD.embedder(KEY, PAYLOAD).embed_luma(y)
+    assert a.shape == (101, 77) and np.array_equal(a, b)
+    with pytest.raises(ValueError):
+        METHOD.embedder(KEY, 1 << 64)
+
+
+def test_psnr_on_real_footage(bikes, bikes_marked):
+    mse = np.mean([(a[0].astype(float) - b[0]) ** 2 for a, b in zip(bikes, bikes_marked)])
+    assert 10 * math.log10(255**2 / mse) >= 42.0
+
+
+def _rot(y, deg):
+    return np.asarray(Image.fromarray(y).rotate(deg, resample=Image.BILINEAR))
+
+
+def _crop(y, s):
+    h, w = y.shape
+    ch, cw = int(round(h * s)), int(round(w * s))
+    t, left = (h - ch) // 2, (w - cw) // 2
+    return np.ascontiguousarray(y[t : t + ch, left : left + cw])
+
+
+ATTACKS = {
+    "none": lambda y: y,
+    "crop0.55": lambda y: _crop(y, 0.55),
+    "hflip": lambda y: np.ascontiguousarray(y[:, ::-1]),
+    "rotate10": lambda y: _rot(y, 10),
+    "scale0.5": lambda y: np.asarray(Image.fromarray(y).resize((y.shape[1] // 2, y.shape[0] // 2), Image.BOX)),
+    "brightness1.2": lambda y: np.clip(np.rint(y * 1.2), 0, 255).astype(np.uint8),
+}
+
+
+@pytest.mark.parametrize("attack", list(ATTACKS))
+def test_geometric_and_valuemetric_attacks_on_real_clip(bikes_marked, attack):
+    r = detect([ATTACKS[attack](m[0]) for m in bikes_marked])
+    assert r.detected, (attack, r.log10_p_value)
+    assert r.log10_p_value < LOG_T
+
+
+def _h264(frames, crf):
+    buf = io.BytesIO()
+    h, w = frames[0][0].shape
+    with av.open(buf, mode="w", format="mp4") as out:
+        st = out.add_stream("libx264", rate=25)
+        st.width, st.height, st.pix_fmt = w, h, "yuv420p"
+        st.options = {"crf": str(crf), "preset": "veryfast", "x264-params": "asm=0"}
+        for i, (y, u, v) in enumerate(frames):
+            vf = av.VideoFrame.from_ndarray(np.concatenate([y.ravel(), u.ravel(), v.ravel()]).reshape(h * 3 // 2, w), format="yuv420p")
+            vf.pts = i
+            for pkt in st.encode(vf):
+                out.mux(pkt)
+        for pkt in st.encode():
+            out.mux(pkt)
+    buf.seek(0)
+    with av.open(buf) as c:
+        return [fr.to_ndarray(format="yuv420p")[:h].copy() for fr in c.decode(video=0)]
+
+
+def test_h264_crf28_real_clip(bikes_marked):
+    r = detect(_h264(bikes_marked, 28))
+    assert r.detected and r.log10_p_value < LOG_T
+
+
+def test_carphone_crf28_must():
+    frames = _planes(CARPHONE, 40)
+    emb = METHOD.embedder(KEY, PAYLOAD)
+    marked = [(emb.embed_luma(y), u, v) for y, u, v in frames]
+    r = detect(_h264(marked, 28))
+    assert r.detected, r.log10_p_value
+
+
+def test_no_detection_unmarked_and_wrong_key(bikes, bikes_marked):
+    r = detect([f[0] for f in bikes])
+    assert not r.detected and r.payload_id is None and r.key_id is None
+    assert r.log10_p_value > -3
+    r = detect([m[0] for m in bikes_marked], keys=(OTHER,))
+    assert not r.detected and r.payload_id is None
+    assert r.log10_p_value > -3
+    # several keys: the right one is found and named, with the Bonferroni cost included
+    r2 = detect([m[0] for m in bikes_marked], keys=(OTHER, KEY))
+    assert r2.detected and r2.key_id == KEY.key_id
+
+
+def test_pvalues_are_not_anticonservative_over_many_keys(bikes):
+    """On unmarked frames, P(p < a) <= a for random keys: no excess of small p-values."""
+    rng = np.random.default_rng(0)
+    keys = [WatermarkKey(rng.bytes(32)) for _ in range(150)]
+    lps = []
+    for inputs in ([f[0] for f in bikes[:6]], [_crop(f[0], 0.55) for f in bikes[:6]]):
+        ex = METHOD.extractor([keys[0]])
+        assert isinstance(ex, TiledExtractor)
+        for y in inputs:
+            ex.update(y)
+        for k in keys:
+            ex.layouts = [_layout(k, METHOD.params)]
+            lps.append(ex.result().log10_p_value)
+    lps = np.array(lps)
+    assert lps.min() > LOG_T
+    # valid p-values: at most ~a of them below a (binomial slack for 300 draws)
+    assert np.mean(lps < -1) <= 0.1 + 0.06
+    assert np.mean(lps < -2) <= 0.01 + 0.02
