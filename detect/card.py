@@ -59,6 +59,8 @@ def render_card(det) -> str:
             else:
                 lines.append(f"- **{split}**: {_fmt(m)}")
         lines.append("")
+    if c.get("notes"):
+        lines += ["## Notes", ""] + [f"- {n}" for n in c["notes"]] + [""]
     lines += [
         "## Limits",
         "",

@@ -391,8 +391,8 @@ def build_generated(man: Manifest, model, tag: str, n_train: int, n_test: int, n
         man.add(rel, label="generated", source=tag, group=f"gen:{tag}:{prompt}", split=split, kind="generated", fps=fps,
                 **meta)
         done += 1
+        man.save()
         if done % 20 == 0:
-            man.save()
             log(f"{folder}: {done}/{len(plan)} clips ({time.time() - t0:.0f} s)")
     man.save()
     log(f"{folder}: {len(plan)} clips ready ({time.time() - t0:.0f} s)")

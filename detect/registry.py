@@ -27,7 +27,7 @@ def kinodet_r10t_64(**overrides) -> dict:
     6-channel input (RGB + high-pass residual), 64x64 native-resolution crops,
     8 windows x 3 consecutive frames x 4 crops per clip."""
     cfg = dict(backbone="resnet10t", backbone_kwargs={"channels": [16, 32, 64, 128], "stem_width": 16},
-               crop=64, n_crops=4, n_windows=8, win_len=3, backbone_steps=600, head_C=0.5)
+               crop=64, n_crops=4, n_windows=8, win_len=3, backbone_steps=300, head_C=0.5)
     cfg.update(overrides)
     return cfg
 

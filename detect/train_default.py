@@ -49,7 +49,7 @@ def select(clips: list[dict], data: Path, *, label: str | None = None, split: st
 def recipe(clips: list[dict], info: dict) -> dict:
     from collections import Counter
 
-    by = Counter((c["label"], c["split"], c["group"].split(":")[1] if c["label"] != "generated" else c["path"].split("/")[0])
+    by = Counter((c["label"], c["split"], c["source"] if c["label"] != "generated" else c["path"].split("/")[0])
                  for c in clips)
     return {
         "generator": info.get("generator", {}),
@@ -94,6 +94,9 @@ def main(argv=None) -> None:
     rec = fit_detector(det, paths, y, [c["group"] for c in train], backbone_steps=args.backbone_steps, log=log,
                        seed=args.seed)
     log(f"trained in {time.time() - t0:.0f} s; scoring the held-out split")
+    clips, info = load_manifest(args.data)  # the held-out clips may have been generated meanwhile
+    test = select(clips, args.data, label="real", split="test") + select(clips, args.data, label="generated",
+                                                                          split="test", folder="generated")
     # every real clip we have, scored by the final model, plus the out-of-fold scores of the training ones
     tt, ok = read_all_tubes(det, [args.data / c["path"] for c in test], log=log)
     Xt = features_from_tubes(det, tt)
@@ -114,6 +117,11 @@ def main(argv=None) -> None:
                     "training out-of-fold": {k: v for k, v in rec["oof"].items() if k != "reliability"}},
         "held_out_reliability": held["reliability"],
         "trained_seconds": round(time.time() - t0, 1),
+        "notes": [
+            f"Generated training clips come from the kino-tiny checkpoint {info.get('generator', {}).get('tag')} "
+            "(an early snapshot of a run still in progress); re-run both commands above on a better checkpoint.",
+            "Cross-generator, few-shot and speed numbers: bench/results/detector.md (python bench/detector.py).",
+        ],
     }
     det.save(out)
     log(f"saved {out}: held-out AUC {held['auc']:.4f}, threshold {det.threshold:.4f}, "

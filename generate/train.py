@@ -265,6 +265,14 @@ def main(argv=None):
         export_pipeline(pipe, ema, out, meta, state_dir)
         (state_dir / "last_export.json").write_text(json.dumps(meta, indent=1, default=str))
 
+    stop = {"flag": False}
+
+    def _on_signal(signum, frame):  # kill <pid> (SIGTERM) / Ctrl-C: checkpoint + export, then exit
+        stop["flag"] = True
+
+    import signal
+
+    old_handlers = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     last_ckpt = last_export = time.time()
     start_wall = time.time()
     run_loss, run_n, t_log = 0.0, 0, time.time()
@@ -332,7 +340,7 @@ def main(argv=None):
             print(f"step {step} loss {run_loss / run_n:.4f} lr {lr:.1e} {sec_per_step:.2f}s/step", flush=True)
             run_loss, run_n, t_log = 0.0, 0, time.time()
         now = time.time()
-        done = step >= args.steps or (args.max_minutes and now - start_wall > args.max_minutes * 60)
+        done = step >= args.steps or stop["flag"] or (args.max_minutes and now - start_wall > args.max_minutes * 60)
         if now - last_ckpt > args.ckpt_minutes * 60 or done:
             checkpoint()
             last_ckpt = now
@@ -343,6 +351,9 @@ def main(argv=None):
         if done:
             break
     csv_f.close()
+    for sig, h in old_handlers.items():
+        signal.signal(sig, h)
+    return step
 
 
 if __name__ == "__main__":

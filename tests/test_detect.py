@@ -320,3 +320,22 @@ def test_seeking_reader_matches_sequential(tmp_path):
     b = read_tubes(clip, None, seek=False, **kw)
     assert a.n_distinct == b.n_distinct == 5
     assert np.array_equal(a.tubes, b.tubes)
+
+
+def test_verifier_with_classifier(trained, folders, settings):
+    """The verifier fills the classifier part of the report from a Detector, and the
+    classifier alone gives at most likely_ai_generated."""
+    from dataclasses import replace
+
+    from verify.report import Verdict
+    from verify.verifier import Verifier
+
+    det, _, _ = trained
+    v = replace(Verifier.from_settings(settings), classifier=det)
+    for clip in (sorted(folders[0].rglob("*.mp4"))[0], sorted(folders[1].rglob("*.mp4"))[0]):
+        rep = v.verify(clip)
+        assert rep.classifier.available and rep.classifier.model == det.tag
+        assert 0.0 <= rep.classifier.score <= 1.0 and rep.classifier.per_frame
+        assert rep.verdict in (Verdict.LIKELY_AI_GENERATED, Verdict.UNKNOWN)
+        json_ready = rep.to_dict()["classifier"]
+        assert json_ready["threshold"] == det.threshold

@@ -200,3 +200,19 @@ def test_shipped_weights_load_and_size():
     assert info["native_size"] == (32, 32)
     frames = list(pipe._iter_frames(PROMPT, seconds=0.5, fps=8, seed=0, steps=3, out_size=256))
     assert len(frames) == 4 and frames[0].shape == (256, 256, 3)
+
+
+def test_train_script_runs_and_resumes(tmp_path):
+    from generate import train
+
+    out, st = tmp_path / "w" / "kino-test", tmp_path / "state"
+    common = ["--out", str(out), "--state-dir", str(st), "--blocks", "16,32", "--batch", "2",
+              "--log-every", "1", "--warmup", "1"]
+    assert train.main(common + ["--steps", "2"]) == 2
+    assert (st / "state.pt").exists() and (out / "model_index.json").exists()
+    assert (out / "TRAINING.md").exists() and (out / "loss.csv").exists()
+    assert train.main(common + ["--steps", "3", "--resume"]) == 3
+    rows = (st / "loss.csv").read_text().strip().splitlines()
+    assert rows[0].startswith("step,loss") and [r.split(",")[0] for r in rows[1:]] == ["1", "2", "3"]
+    pipe = KinoVideoPipeline.from_pretrained(out, local_files_only=True)
+    assert len(list(pipe._iter_frames(PROMPT, seconds=0.25, fps=8, seed=0, steps=2, out_size=32))) == 2

@@ -63,7 +63,7 @@ def test_workers_on_redis_kill_one_mid_job(home, labeled, run_cli, redis_url, da
 
     env_extra = {
         "KINOSEAL_QUEUE_URL": redis_url, "KINOSEAL_DATABASE_URL": database_url,
-        "KINOSEAL_JOB_LEASE_S": "2", "KINOSEAL_REAPER_INTERVAL_S": "0.5", "KINOSEAL_DEBUG_JOB_DELAY_S": "2",
+        "KINOSEAL_JOB_LEASE_S": "5", "KINOSEAL_REAPER_INTERVAL_S": "0.5", "KINOSEAL_DEBUG_JOB_DELAY_S": "3",
     }
     env = {**os.environ, "KINOSEAL_HOME": str(home), **env_extra}
     server = Server(home, tmp_path / "server.log", env=env_extra, args=("--no-public-verify",))

@@ -9,10 +9,13 @@ died) and sweeps expired uploads.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+
+from starlette.concurrency import run_in_threadpool
 
 from api.jobs import tasks
 from api.services import Service
@@ -32,11 +35,11 @@ class Runner:
         self.on_finish = None  # callback(job) for metrics
 
     # subclasses
-    def enqueue(self, job_id: str, attempt: int) -> None:
+    def enqueue(self, job_id: str, attempt: int, kind: str = "verify") -> None:
         raise NotImplementedError
 
     def submit(self, job: Job) -> None:
-        self.enqueue(job.id, job.attempt)
+        self.enqueue(job.id, job.attempt, job.kind)
 
     def wait(self, job_id: str, timeout: float) -> Job | None:
         """Poll the store until the job finishes or ``timeout`` passes."""
@@ -48,6 +51,17 @@ class Runner:
                 return job
             time.sleep(delay)
             delay = min(delay * 1.5, 0.2)
+
+    async def wait_async(self, job_id: str, timeout: float) -> Job | None:
+        """Like ``wait`` but without holding a thread while waiting (sync requests wait here)."""
+        deadline = time.monotonic() + timeout
+        delay = 0.02
+        while True:
+            job = await run_in_threadpool(self.service.store.job, job_id)
+            if job is None or job.finished or time.monotonic() >= deadline:
+                return job
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.5, 0.25)
 
     def healthy(self) -> bool:
         return True
@@ -66,7 +80,7 @@ class Runner:
             attempt = self.service.store.requeue(job)
             if attempt is not None:
                 log.warning("job %s: worker %s stopped (lease expired); queued attempt %d", job.id, job.worker, attempt)
-                self.enqueue(job.id, attempt)
+                self.enqueue(job.id, attempt, job.kind)
                 n += 1
         self.requeued += n
         return n
@@ -89,17 +103,21 @@ class LocalRunner(Runner):
     def __init__(self, service: Service) -> None:
         super().__init__(service)
         self.pool = ThreadPoolExecutor(max_workers=max(1, service.settings.pool_size), thread_name_prefix="ks-job")
+        # Generation takes minutes: its own single thread, so verification never queues behind it.
+        self.gen_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ks-gen")
         self.webhooks = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ks-webhook")
         self._events: dict[str, threading.Event] = {}
+        self._waiters: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Future]]] = {}
         self._lock = threading.Lock()
 
     def _event(self, job_id: str) -> threading.Event:
         with self._lock:
             return self._events.setdefault(job_id, threading.Event())
 
-    def enqueue(self, job_id: str, attempt: int) -> None:
+    def enqueue(self, job_id: str, attempt: int, kind: str = "verify") -> None:
         self._event(job_id)
-        self.pool.submit(self._run, job_id, attempt)
+        pool = self.gen_pool if kind in ("generate", "edit") else self.pool
+        pool.submit(self._run, job_id, attempt)
 
     def _run(self, job_id: str, attempt: int) -> None:
         try:
@@ -113,8 +131,11 @@ class LocalRunner(Runner):
         finally:
             with self._lock:
                 ev = self._events.pop(job_id, None)
+                waiters = self._waiters.pop(job_id, [])
             if ev:
                 ev.set()
+            for loop, fut in waiters:
+                loop.call_soon_threadsafe(_resolve, fut)
 
     def wait(self, job_id: str, timeout: float) -> Job | None:
         with self._lock:
@@ -123,17 +144,38 @@ class LocalRunner(Runner):
             ev.wait(timeout)
         return super().wait(job_id, 0 if ev is not None else timeout)
 
+    async def wait_async(self, job_id: str, timeout: float) -> Job | None:
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+        with self._lock:
+            pending = job_id in self._events
+            if pending:
+                self._waiters.setdefault(job_id, []).append((loop, fut))
+        if not pending:  # finished already, or run by another process: poll the store
+            return await super().wait_async(job_id, timeout)
+        try:
+            await asyncio.wait_for(fut, timeout)
+        except asyncio.TimeoutError:
+            pass
+        return await run_in_threadpool(self.service.store.job, job_id)
+
     def start(self) -> None:
         # Jobs queued by an earlier run of the server: run them (claim() keeps them single).
         for job in self.service.store.jobs(status="queued"):
             if job.backend == "local":
-                self.enqueue(job.id, job.attempt)
+                self.enqueue(job.id, job.attempt, job.kind)
         super().start()
 
     def stop(self) -> None:
         super().stop()
         self.pool.shutdown(wait=False, cancel_futures=True)
+        self.gen_pool.shutdown(wait=False, cancel_futures=True)
         self.webhooks.shutdown(wait=False, cancel_futures=True)
+
+
+def _resolve(fut: asyncio.Future) -> None:
+    if not fut.done():
+        fut.set_result(None)
 
 
 class RQRunner(Runner):
@@ -147,7 +189,7 @@ class RQRunner(Runner):
         self.redis = Redis.from_url(service.settings.queue_url)
         self.queue = Queue(service.settings.queue_name, connection=self.redis)
 
-    def enqueue(self, job_id: str, attempt: int) -> None:
+    def enqueue(self, job_id: str, attempt: int, kind: str = "verify") -> None:
         self.queue.enqueue(
             "api.jobs.tasks.rq_entry", job_id, attempt, job_id=f"{job_id}-{attempt}",
             job_timeout=3600, result_ttl=3600, failure_ttl=24 * 3600,

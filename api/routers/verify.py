@@ -191,7 +191,7 @@ async def verify(
     runner.submit(job)
     if run_async or rec.size > s.sync_max_bytes or info.duration_s > s.sync_max_duration_s:
         return _accepted(job.id)
-    done = await run_in_threadpool(runner.wait, job.id, s.sync_timeout_s)
+    done = await runner.wait_async(job.id, s.sync_timeout_s)
     if done is None or not done.finished:
         return _accepted(job.id)
     headers = {"X-Kinoseal-Job-Id": job.id}
