@@ -63,6 +63,10 @@ class ServiceSettings:
     # Debug only: sleep this long inside each job after claiming it (tests kill workers mid-job).
     debug_job_delay_s: float = 0.0
     thumbnails: int = 6
+    # Verify each clip in a resource-limited child process (verify.sandbox): safer for hostile
+    # uploads, slower (one interpreter start per clip). Tenants in "replace" trust mode are not
+    # supported in this mode (the child always trusts the installation roots too).
+    isolate: bool = False
     # Generator model for /v1/generate and /v1/edit (None: the shipped default model).
     generator_model_dir: Path | None = None
 
@@ -83,6 +87,7 @@ class ServiceSettings:
             "rate_limit_per_minute": _env_num("KINOSEAL_RATE_LIMIT", 120, int),
             "public_rate_limit_per_minute": _env_num("KINOSEAL_PUBLIC_RATE_LIMIT", 30, int),
             "public_verify": _env_bool("KINOSEAL_PUBLIC_VERIFY", False),
+            "isolate": _env_bool("KINOSEAL_VERIFY_ISOLATE", False),
             "job_lease_s": _env_num("KINOSEAL_JOB_LEASE_S", 30.0),
             "reaper_interval_s": _env_num("KINOSEAL_REAPER_INTERVAL_S", 5.0),
             "debug_job_delay_s": _env_num("KINOSEAL_DEBUG_JOB_DELAY_S", 0.0),

@@ -91,8 +91,31 @@ class Service:
                 self._verifiers[cache_key] = v
         return v
 
+    def _tenant_pem_file(self, t: Tenant) -> Path:
+        d = self.settings.home / "tenant-trust"
+        d.mkdir(parents=True, exist_ok=True, mode=0o700)
+        f = d / f"{TrustStore(t.trust_pem).fingerprint}.pem"
+        if not f.exists():
+            tmp = f.with_suffix(f".tmp{threading.get_ident()}")
+            tmp.write_text(t.trust_pem)
+            tmp.replace(f)
+        return f
+
+    def _verify_isolated(self, path: Path, tenant: str | None) -> dict[str, Any]:
+        from verify.sandbox import verify_isolated
+
+        t = self.store.tenant(tenant) if tenant else None
+        if t is not None and t.trust_pem and t.trust_mode == "replace":
+            raise KinosealError("this tenant trusts only its own roots, which isolated verification "
+                                "does not support; ask the operator to turn KINOSEAL_VERIFY_ISOLATE off")
+        extra = [self._tenant_pem_file(t)] if t is not None and t.trust_pem else []
+        return verify_isolated(path, self.settings.verify_settings, extra_trust=extra)
+
     def verify_path(self, path: Path, tenant: str | None, filename: str | None = None) -> dict[str, Any]:
-        report = self.verifier(tenant).verify(path).to_dict()
+        if self.settings.isolate:
+            report = self._verify_isolated(path, tenant)
+        else:
+            report = self.verifier(tenant).verify(path).to_dict()
         if filename:
             report["file"] = filename
         return report

@@ -57,9 +57,9 @@ def _short(exc: BaseException) -> str:
 def check_file(path: Path, limits: Limits) -> int:
     path = Path(path)
     if not path.exists():
-        raise InputError(f"{path} does not exist")
+        raise InputError(f"{path.name} does not exist")
     if not path.is_file():
-        raise InputError(f"{path} is not a regular file")
+        raise InputError(f"{path.name} is not a regular file")
     size = os.stat(path).st_size
     if size == 0:
         raise InputError(f"{path.name} is empty")
