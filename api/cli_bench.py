@@ -28,7 +28,9 @@ def _expand_attacks(spec: list[str]) -> list[str]:
     for s in spec:
         hits = list_attacks(s)
         if not hits:
-            raise typer.BadParameter(f"no attack matches {s!r}; see `kinoseal bench watermark --list`", param_hint="--attacks")
+            err.print(f"[red]error:[/] --attacks: no attack matches {s!r}; see `kinoseal bench watermark --list`",
+                      highlight=False)
+            raise typer.Exit(2)
         names += [h for h in hits if h not in names]
     return names
 
@@ -116,7 +118,8 @@ def register(app: typer.Typer) -> None:
                             frame_tests=None if frame_tests < 0 else frame_tests,
                             window_tests=None if window_tests < 0 else window_tests)
         except (KeyError, FileNotFoundError, ValueError) as exc:
-            err.print(f"[red]error:[/] {str(exc).strip(chr(39))}")
+            msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+            err.print(f"[red]error:[/] {msg}", highlight=False)
             raise typer.Exit(2) from None
         t = Table(title=f"clip TPR at p < 1e-6 ({len(run['clips'])} clips, {len(attack_names)} attacks)")
         t.add_column("method")

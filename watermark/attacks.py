@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import fnmatch
 import io
-import math
 import os
 from dataclasses import dataclass, field
 from fractions import Fraction
