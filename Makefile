@@ -6,11 +6,11 @@ demo:  ## set up, then generate a labeled clip, sign a camera clip, verify both
 	.venv/bin/kinoseal demo --out out/demo
 
 test:  ## set up (with test extras and Debian packages), then run the test suite
-	scripts/setup.sh test
+	scripts/setup.sh test,peers
 	.venv/bin/python -m pytest -q
 
 setup:
-	scripts/setup.sh test
+	scripts/setup.sh test,peers
 
 clean:
 	rm -rf out .pytest_cache

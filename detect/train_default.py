@@ -118,8 +118,10 @@ def main(argv=None) -> None:
         "held_out_reliability": held["reliability"],
         "trained_seconds": round(time.time() - t0, 1),
         "notes": [
-            f"Generated training clips come from the kino-tiny checkpoint {info.get('generator', {}).get('tag')} "
-            "(an early snapshot of a run still in progress); re-run both commands above on a better checkpoint.",
+            "Generated training clips come from the kino-tiny snapshot(s) "
+            + ", ".join(sorted({c["source"] for c in train if c["label"] == "generated"}))
+            + " (early snapshots of a training run still in progress; their output is mostly coloured noise). "
+            "Re-run both commands above on a better checkpoint.",
             "Cross-generator, few-shot and speed numbers: bench/results/detector.md (python bench/detector.py).",
         ],
     }

@@ -48,7 +48,7 @@ def workdir(tmp_path_factory) -> Path:
 def ai_source(workdir) -> Path:
     from tests.clips import generated_like_frames, write_clip
 
-    return write_clip(workdir / "ai_source.mp4", generated_like_frames(36))
+    return write_clip(workdir / "ai_source.mp4", generated_like_frames(48))
 
 
 @pytest.fixture(scope="session")

@@ -347,7 +347,7 @@ class BlindWatermark(PeerMethod):
 
     def _embed_bgr(self, bgr: np.ndarray, bits: np.ndarray) -> np.ndarray:
         with contextlib.redirect_stdout(io.StringIO()):  # the package prints a banner
-            from blind_watermark import WaterMark
+            WaterMark = _import_blind_watermark().WaterMark
 
             bwm = WaterMark(password_wm=self.password_wm, password_img=self.password_img, mode="common")
         bwm.read_img(img=bgr.astype(np.float32))
@@ -391,6 +391,7 @@ class BlindWatermark(PeerMethod):
         return out
 
     def _hard(self, soft: np.ndarray) -> np.ndarray:
+        _import_blind_watermark()
         from blind_watermark.bwm_core import one_dim_kmeans
 
         return one_dim_kmeans(np.asarray(soft, dtype=np.float64)).astype(np.uint8)
@@ -412,3 +413,24 @@ def get_peer(name: str) -> PeerMethod:
         inst = _INSTANCES[name] = PEERS[name]()
     return inst
 
+
+def _import_blind_watermark():
+    """blind-watermark calls multiprocessing.set_start_method('fork') at import time,
+    which raises when the process already chose a start method (pytest plugins,
+    servers). Import it with that call made harmless."""
+    import importlib
+    import multiprocessing
+
+    original = multiprocessing.set_start_method
+
+    def tolerant(method, force=False):
+        try:
+            original(method, force=force)
+        except RuntimeError:
+            pass
+
+    multiprocessing.set_start_method = tolerant
+    try:
+        return importlib.import_module("blind_watermark")
+    finally:
+        multiprocessing.set_start_method = original
