@@ -50,6 +50,8 @@ class Settings:
     # Classifier-only evidence becomes ``likely_ai_generated`` above this probability.
     classifier_threshold: float = 0.95
     watermark_method: str = "kinoseal-wm-v1"
+    # Classifier model directory; "" = the shipped default, "none" = no classifier.
+    classifier_model: str = ""
 
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":
@@ -59,6 +61,8 @@ class Settings:
             kwargs["home"] = Path(env["KINOSEAL_HOME"]).expanduser()
         if env.get("KINOSEAL_TRUST"):
             kwargs["extra_trust"] = tuple(Path(p) for p in env["KINOSEAL_TRUST"].split(os.pathsep) if p)
+        if env.get("KINOSEAL_CLASSIFIER"):
+            kwargs["classifier_model"] = env["KINOSEAL_CLASSIFIER"]
         kwargs.update(overrides)
         return cls(**kwargs)  # type: ignore[arg-type]
 

@@ -63,6 +63,7 @@ def verify_isolated(
         "watermark_method": settings.watermark_method,
         "watermark_p_threshold": settings.watermark_p_threshold,
         "classifier_threshold": settings.classifier_threshold,
+        "classifier_model": settings.classifier_model,
     }
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2")}
     import time
@@ -110,6 +111,7 @@ def _child() -> None:
             watermark_method=request["watermark_method"],
             watermark_p_threshold=request["watermark_p_threshold"],
             classifier_threshold=request["classifier_threshold"],
+            classifier_model=request.get("classifier_model", ""),
         )
         settings = replace(settings, extra_trust=tuple(Path(p) for p in request["extra_trust"]))
         report = Verifier.from_settings(settings).verify(Path(request["path"])).to_dict()

@@ -46,7 +46,15 @@ class Verifier:
         registry = None
         if (settings.home / "provenance.sqlite3").exists():
             registry = default_registry(settings.home)
-        return cls(settings=settings, trust=trust_store(settings, extra_trust), keyring=keyring, registry=registry)
+        # The classifier: the shipped model, a user's (KINOSEAL_CLASSIFIER=DIR) or none
+        # ("none"). A corrupt model raises InputError here, at startup, not at the first clip.
+        classifier = None
+        if settings.classifier_model != "none":
+            from detect import load_detector
+
+            classifier = load_detector(Path(settings.classifier_model)) if settings.classifier_model else load_detector()
+        return cls(settings=settings, trust=trust_store(settings, extra_trust), keyring=keyring, registry=registry,
+                   classifier=classifier)
 
     def _provenance(self, watermark: WatermarkEvidence) -> dict | None:
         if self.registry is None or not watermark.detected or not watermark.payload_id:
@@ -99,8 +107,8 @@ class Verifier:
 
     def _classifier(self, path: Path) -> ClassifierEvidence:
         if self.classifier is None:
-            return ClassifierEvidence(available=False, note="no classifier model installed yet")
-        return self.classifier.evidence(path)  # type: ignore[attr-defined]
+            return ClassifierEvidence(available=False, note="no classifier model installed")
+        return self.classifier.evidence(path, self.settings.limits)  # type: ignore[attr-defined]
 
     def verify(self, path: Path) -> Report:
         path = Path(path)
@@ -126,7 +134,9 @@ class Verifier:
             watermark,
             classifier,
             watermark_threshold=self.settings.watermark_p_threshold,
-            classifier_threshold=self.settings.classifier_threshold,
+            # A model's own documented operating point is respected if it is stricter.
+            classifier_threshold=max(self.settings.classifier_threshold,
+                                     float(getattr(self.classifier, "threshold", 0.0) or 0.0)),
         )
         evidence = list(d.evidence)
         if provenance and provenance.get("found"):
