@@ -36,8 +36,11 @@ def _ai_clip(settings: Settings, dst: Path, console: Console, progress: Callable
     except ImportError:  # generator not installed in this build
         default_model_available = lambda: False  # noqa: E731
     if default_model_available():
+        from api.cli import _GenProgress
+
         console.print(f"generating: [italic]{DEMO_PROMPT}[/]")
-        generate_clip(settings, DEMO_PROMPT, dst, seconds=4, seed=0, progress=progress)
+        with progress() as bar:
+            generate_clip(settings, DEMO_PROMPT, dst, seconds=4, seed=0, progress=_GenProgress(bar))
         return
     # Without the trained model: a procedurally rendered clip stands in for a
     # generator's output, and goes through the same labeling path.

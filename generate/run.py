@@ -48,10 +48,19 @@ def load_model(model_dir: Path | None = None):
         except (OSError, ValueError):
             raise InputError(f"{path}/model_index.json is not valid JSON") from None
         if cls_name == "KinoVideoPipeline":
+            import diffusers
+            import transformers
+
             from generate.pipeline import KinoVideoPipeline
+
+            # Loading chatter (progress bars, "pip install accelerate") is not for our users.
+            diffusers.utils.logging.set_verbosity_error()
+            diffusers.utils.logging.disable_progress_bar()
+            transformers.utils.logging.set_verbosity_error()
 
             try:
                 model = KinoVideoPipeline.from_pretrained(str(path), local_files_only=True)
+                model.set_progress_bar_config(disable=True)
             except Exception as exc:  # noqa: BLE001 - any loader failure is a bad model dir for the user
                 raise InputError(f"cannot load the model in {path}", hint=f"{type(exc).__name__}: {str(exc)[:200]}") from None
         else:

@@ -49,7 +49,8 @@ class Settings:
     watermark_p_threshold: float = 1e-6
     # Classifier-only evidence becomes ``likely_ai_generated`` above this probability.
     classifier_threshold: float = 0.95
-    watermark_method: str = "kinoseal-wm-v1"
+    # The version that marks new clips; the verifier checks every registered version.
+    watermark_method: str = "kinoseal-wm-v2"
     # Classifier model directory; "" = the shipped default, "none" = no classifier.
     classifier_model: str = ""
 

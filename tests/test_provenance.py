@@ -34,9 +34,9 @@ def test_label_then_verify_is_ai_generated_with_trusted_manifest(run_cli, labele
     # the soft binding names the watermark and its payload, which the pixels carry
     wm = r["watermark"]
     assert wm["detected"] and wm["p_value"] < 1e-6
-    assert c["soft_binding"]["alg"] == "io.kinoseal.kinoseal-wm-v1"
+    assert c["soft_binding"]["alg"] == "io.kinoseal.kinoseal-wm-v2"
     assert c["kinoseal"]["payload_id"] == wm["payload_id"]
-    assert c["kinoseal"]["scheme"] == "kinoseal-wm-v1" and c["kinoseal"]["key_id"] == wm["key_id"]
+    assert c["kinoseal"]["scheme"] == "kinoseal-wm-v2" and c["kinoseal"]["key_id"] == wm["key_id"]
     cls = r["classifier"]
     assert cls["available"] and 0.0 <= cls["score"] <= 1.0 and cls["model"].startswith("kinodet")
     assert set(r) >= {"verdict", "confidence", "c2pa", "watermark", "classifier", "evidence"}

@@ -4,6 +4,7 @@ and combine the three into a ``Report`` with ``verify.rules.decide``."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+import math
 from pathlib import Path
 
 from credentials.home import trust_store
@@ -18,7 +19,7 @@ from mediaio.reader import DecodeReport, iter_frames, sample_stride
 from mediaio.writer import sha256_file
 from verify.report import PLAIN_WORDS, ClassifierEvidence, Report, WatermarkEvidence
 from verify.rules import decide
-from watermark import get_method
+from watermark import get_method, list_methods
 from watermark.keyring import KeyRing, load_keyring
 
 
@@ -77,10 +78,17 @@ class Verifier:
         }
 
     def _watermark(self, path: Path, frame_count: int, report: DecodeReport) -> WatermarkEvidence:
-        method = get_method(self.settings.watermark_method)
+        """Run every registered watermark version over one pass of sampled frames.
+
+        The configured version comes first; older versions keep clips marked
+        before an upgrade verifiable. Testing several versions is multiple
+        testing, so the best p-value is multiplied by their number (Bonferroni).
+        """
+        names = [self.settings.watermark_method] + [m for m in list_methods() if m != self.settings.watermark_method]
+        methods = [get_method(n) for n in names]
         if self.keyring is None:
-            return WatermarkEvidence(detected=False, method=method.name, error="no watermark keys installed")
-        extractor = method.extractor(list(self.keyring.keys))
+            return WatermarkEvidence(detected=False, method=methods[0].name, error="no watermark keys installed")
+        extractors = [m.extractor(list(self.keyring.keys)) for m in methods]
         stride = sample_stride(frame_count, self.settings.limits.verify_max_frames)
         for frame in iter_frames(
             path, self.settings.limits, fmt="gray", select=lambda i: i % stride == 0, tolerant=True, report=report
@@ -88,20 +96,25 @@ class Verifier:
             y = frame.planes[0]
             if min(y.shape) < MIN_WATERMARK_SIDE:
                 return WatermarkEvidence(
-                    detected=False, method=method.name,
+                    detected=False, method=methods[0].name,
                     error=f"frames of {y.shape[1]}x{y.shape[0]} are too small to carry a watermark",
                 )
-            extractor.update(y)
-        res = extractor.result()
+            for ex in extractors:
+                ex.update(y)
+        results = [ex.result() for ex in extractors]
+        res = min(results, key=lambda r: r.log10_p_value)
+        log10_p = min(0.0, float(res.log10_p_value) + math.log10(len(results)))
+        p_value = 10.0**log10_p
+        detected = p_value < self.settings.watermark_p_threshold
         return WatermarkEvidence(
-            detected=bool(res.detected),
+            detected=detected,
             method=res.method,
-            payload_id=f"{res.payload_id:016x}" if res.payload_id is not None else None,
-            p_value=float(res.p_value),
-            log10_p_value=float(res.log10_p_value),
+            payload_id=f"{res.payload_id:016x}" if (detected and res.payload_id is not None) else None,
+            p_value=p_value,
+            log10_p_value=log10_p,
             bit_accuracy=None if res.bit_accuracy is None else float(res.bit_accuracy),
             frames_analyzed=int(res.frames_analyzed),
-            key_id=res.key_id,
+            key_id=res.key_id if detected else None,
             per_frame=[float(x) for x in res.per_frame_scores],
         )
 
