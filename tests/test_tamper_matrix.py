@@ -121,3 +121,20 @@ def test_truncated_signed_capture_is_tampered(verifier, signed_capture, tmp_path
     out.write_bytes(data[: len(data) // 2])
     r = verifier.verify(out)
     assert r.verdict.value == "tampered"
+
+
+def test_watermark_key_rotation_keeps_old_clips_verifiable(run_cli, tmp_path, ai_source):
+    """A new active watermark key marks new clips; clips marked with the old key still verify."""
+    env = {"KINOSEAL_HOME": str(tmp_path / "home")}
+    old = tmp_path / "old.mp4"
+    run_cli("label", ai_source, "-o", old, env=env, check=True)
+    proc = run_cli("keys", "rotate-watermark", env=env, check=True)
+    new_key = proc.stdout.split()[-1]
+    new = tmp_path / "new.mp4"
+    run_cli("label", ai_source, "-o", new, env=env, check=True)
+    import json as _json
+
+    reports = [_json.loads(line) for line in run_cli("verify", "--json", old, new, env=env).stdout.splitlines()]
+    assert [r["verdict"] for r in reports] == ["ai_generated", "ai_generated"]
+    assert reports[0]["watermark"]["key_id"] != new_key and reports[0]["watermark"]["detected"]
+    assert reports[1]["watermark"]["key_id"] == new_key
