@@ -162,23 +162,38 @@ class KeyLayout:
         )
 
 
-_LAYOUT_CACHE: "OrderedDict[tuple, KeyLayout]" = OrderedDict()
-_LAYOUT_LOCK = threading.Lock()
+class LayoutCache:
+    """A small thread-safe LRU of per-(key, params) layouts, shared by the method versions.
+
+    Building happens outside the lock: two threads may build the same layout
+    once each, which is cheaper than serialising every build.
+    """
+
+    def __init__(self, size: int = 64) -> None:
+        self.size = size
+        self._items: "OrderedDict[tuple, object]" = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: WatermarkKey, params: object, build):
+        ck = (key.secret, params)
+        with self._lock:
+            hit = self._items.get(ck)
+            if hit is not None:
+                self._items.move_to_end(ck)
+                return hit
+        made = build(key, params)
+        with self._lock:
+            self._items[ck] = made
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return made
+
+
+_LAYOUTS = LayoutCache()
 
 
 def _layout(key: WatermarkKey, p: SpreadSpectrumParams) -> KeyLayout:
-    ck = (key.secret, p)
-    with _LAYOUT_LOCK:
-        hit = _LAYOUT_CACHE.get(ck)
-        if hit is not None:
-            _LAYOUT_CACHE.move_to_end(ck)
-            return hit
-    lay = KeyLayout.build(key, p)
-    with _LAYOUT_LOCK:
-        _LAYOUT_CACHE[ck] = lay
-        while len(_LAYOUT_CACHE) > 64:
-            _LAYOUT_CACHE.popitem(last=False)
-    return lay
+    return _LAYOUTS.get(key, p, KeyLayout.build)
 
 
 # ----------------------------------------------------------------------------

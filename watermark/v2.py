@@ -104,7 +104,6 @@ from __future__ import annotations
 
 import math
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -116,7 +115,7 @@ from watermark.ecc import CRC24_OPENPGP, ConvCode, Crc, bits_to_int, int_to_bits
 from watermark.keys import WatermarkKey
 from watermark.result import P_VALUE_THRESHOLD, WatermarkResult
 from watermark.stats import rademacher_log10_pvalue
-from watermark.v1 import _check_luma, _signs, _xof, activity_mask_half
+from watermark.v1 import LayoutCache, _check_luma, _signs, _xof, activity_mask_half
 
 __all__ = ["TiledParams", "TiledMethod", "TiledEmbedder", "TiledExtractor", "TileLayout"]
 
@@ -203,23 +202,11 @@ class TileLayout:
         )
 
 
-_LAYOUT_CACHE: "OrderedDict[tuple, TileLayout]" = OrderedDict()
-_LAYOUT_LOCK = threading.Lock()
+_LAYOUTS = LayoutCache()
 
 
 def _layout(key: WatermarkKey, p: TiledParams) -> TileLayout:
-    ck = (key.secret, p)
-    with _LAYOUT_LOCK:
-        hit = _LAYOUT_CACHE.get(ck)
-        if hit is not None:
-            _LAYOUT_CACHE.move_to_end(ck)
-            return hit
-    lay = TileLayout.build(key, p)
-    with _LAYOUT_LOCK:
-        _LAYOUT_CACHE[ck] = lay
-        while len(_LAYOUT_CACHE) > 64:
-            _LAYOUT_CACHE.popitem(last=False)
-    return lay
+    return _LAYOUTS.get(key, p, TileLayout.build)
 
 
 def _axis_interp(n_px: int, cell: float, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
