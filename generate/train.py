@@ -117,6 +117,28 @@ def _load_params(pipe, values: dict[str, torch.Tensor]):
             p.copy_(values[n])
 
 
+def _warm_start_from_export(pipe, out: Path, state_dir: Path) -> tuple[int, float]:
+    """Load exported weights into ``pipe``; return (step, train_seconds) recorded beside them."""
+    from safetensors.torch import load_file
+
+    for name in ("unet", "text_encoder"):
+        files = sorted((out / name).glob("*.safetensors"))
+        if not files:
+            raise SystemExit(f"{out / name} has no safetensors weights to resume from")
+        sd = {}
+        for f in files:
+            sd.update(load_file(str(f)))
+        getattr(pipe, name).load_state_dict(sd, strict=True)
+    step, hours = 0, 0.0
+    if (out / "loss.csv").exists():
+        shutil.copyfile(out / "loss.csv", state_dir / "loss.csv")
+        with open(out / "loss.csv") as f:
+            rows = list(csv.DictReader(f))
+        if rows:
+            step, hours = int(rows[-1]["step"]), float(rows[-1]["hours"])
+    return step, hours * 3600
+
+
 def _loss_summary(state_dir: Path, buckets: int = 12) -> list[tuple[int, float]]:
     path = state_dir / "loss.csv"
     if not path.exists():
@@ -224,6 +246,7 @@ def main(argv=None):
     ema = {n: p.detach().clone() for n, p in _named_params(pipe)}
     step = 0
     train_seconds = 0.0
+    rewarm_from = 0
     if args.resume and state_path.exists():
         st = torch.load(state_path, map_location="cpu", weights_only=False)
         _load_params(pipe, st["params"])
@@ -231,7 +254,15 @@ def main(argv=None):
         opt.load_state_dict(st["opt"])
         step = int(st["step"])
         train_seconds = float(st.get("train_seconds", 0.0))
+        rewarm_from = int(st.get("rewarm_from", 0))
         print(f"resumed from {state_path} at step {step}", flush=True)
+    elif args.resume and (out / "unet").is_dir():
+        # A new machine has no optimizer state, but the committed export holds the EMA weights:
+        # continue from them (fresh AdamW moments, so the learning rate is warmed up again).
+        step, train_seconds = _warm_start_from_export(pipe, out, state_dir)
+        ema = {n: p_.detach().clone() for n, p_ in _named_params(pipe)}
+        rewarm_from = step
+        print(f"no state at {state_path}; warm start from the export in {out} at step {step}", flush=True)
     else:
         if args.resume:
             print(f"no state at {state_path}; starting fresh", flush=True)
@@ -256,7 +287,7 @@ def main(argv=None):
 
     def checkpoint():
         _atomic_torch_save({"params": {n: p.detach().clone() for n, p in _named_params(pipe)}, "ema": ema,
-                            "opt": opt.state_dict(), "step": step, "train_seconds": train_seconds,
+                            "opt": opt.state_dict(), "step": step, "train_seconds": train_seconds, "rewarm_from": rewarm_from,
                             "args": vars(args)}, state_path)
 
     def export(sec_per_step):
@@ -308,7 +339,7 @@ def main(argv=None):
         x_in = xt * (1 - mask) + x0 * mask
         inp = torch.cat([x_in, mask], dim=1)
 
-        lr = args.lr * min(1.0, (step + 1) / max(1, args.warmup))
+        lr = args.lr * min(1.0, (step + 1 - rewarm_from) / max(1, args.warmup))
         for g in opt.param_groups:
             g["lr"] = lr
         emb = te(input_ids=ids).last_hidden_state
