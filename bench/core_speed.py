@@ -6,7 +6,8 @@ Measured, each best of --repeats runs, single process on this machine:
 - decode: PyAV decode of every frame (no pixel conversion) - the floor of any verifier;
 - encode: libx264 encode of the already-decoded I420 frames with the labeler's settings;
 - label: kinoseal's label_file (decode + watermark + encode + C2PA sign, file to file);
-- verify: kinoseal's Verifier.verify (probe + C2PA validation + decode + watermark extraction);
+- verify: kinoseal's Verifier.verify (probe + C2PA validation + decode + watermark extraction + classifier),
+  on the labeled clip and on the unmarked source, with the classifier always / when needed / off;
 - c2pa sign alone vs sha256 of the same file.
 """
 
@@ -92,6 +93,15 @@ def main() -> None:
     report = verifier.verify(tmp / "labeled.mp4")
     assert report.verdict.value == "ai_generated", report.evidence
     t_verify = best(lambda: verifier.verify(tmp / "labeled.mp4"), args.repeats)
+    # The same verdicts without the classifier where rules 1-5 already settle them.
+    fast = Verifier.from_settings(settings.with_(classifier_policy="when_needed"))
+    assert fast.verify(tmp / "labeled.mp4").verdict.value == "ai_generated"
+    t_verify_fast = best(lambda: fast.verify(tmp / "labeled.mp4"), args.repeats)
+    # An unmarked, unsigned clip: the watermark's full geometry search and the classifier both run.
+    t_verify_unmarked = best(lambda: verifier.verify(clip), args.repeats)
+    no_clf = Verifier.from_settings(settings.with_(classifier_model="none"))
+    t_wm_only = best(lambda: no_clf.verify(tmp / "labeled.mp4"), args.repeats)
+    t_wm_only_unmarked = best(lambda: no_clf.verify(clip), args.repeats)
 
     identity = ensure_dev_pki(settings).identity("capture")
     trust = trust_store(settings)
@@ -111,9 +121,16 @@ def main() -> None:
                  "seconds": args.seconds, "bytes": size},
         "settings": {"crf": settings.crf, "preset": settings.preset, "verify_max_frames": settings.limits.verify_max_frames},
         "seconds": {"decode": t_decode, "encode": t_encode, "label": t_label, "verify": t_verify,
+                    "verify_when_needed": t_verify_fast, "verify_unmarked": t_verify_unmarked,
+                    "verify_no_classifier": t_wm_only, "verify_no_classifier_unmarked": t_wm_only_unmarked,
                     "c2pa_sign": t_sign, "sha256": t_sha},
         "ratios": {"label_over_encode": t_label / t_encode, "label_over_decode_plus_encode": t_label / (t_decode + t_encode),
-                   "verify_over_decode": t_verify / t_decode, "c2pa_sign_over_sha256": t_sign / t_sha},
+                   "verify_over_decode": t_verify / t_decode,
+                   "verify_when_needed_over_decode": t_verify_fast / t_decode,
+                   "verify_unmarked_over_decode": t_verify_unmarked / t_decode,
+                   "verify_no_classifier_over_decode": t_wm_only / t_decode,
+                   "verify_no_classifier_unmarked_over_decode": t_wm_only_unmarked / t_decode,
+                   "c2pa_sign_over_sha256": t_sign / t_sha},
         "watermark_frames_analyzed": report.watermark.frames_analyzed,
         "machine": f"{platform.machine()} {platform.processor() or ''} python {platform.python_version()}",
         "command": "python bench/core_speed.py",
@@ -133,8 +150,16 @@ def main() -> None:
         f"| plain libx264 encode | {s['encode']:.2f} | 1.00 (label baseline) |",
         f"| kinoseal label (decode + watermark + encode + sign) | {s['label']:.2f} | {r['label_over_encode']:.2f}x encode, "
         f"{r['label_over_decode_plus_encode']:.2f}x decode+encode |",
-        f"| kinoseal verify (C2PA + decode + watermark on {res['watermark_frames_analyzed']} frames) | {s['verify']:.2f} | "
-        f"{r['verify_over_decode']:.2f}x decode |",
+        f"| kinoseal verify, labeled clip (C2PA + watermark on {res['watermark_frames_analyzed']} frames + classifier) | "
+        f"{s['verify']:.2f} | {r['verify_over_decode']:.2f}x decode |",
+        f"| kinoseal verify, labeled clip, classifier policy when_needed (same verdict) | {s['verify_when_needed']:.2f} | "
+        f"{r['verify_when_needed_over_decode']:.2f}x decode |",
+        f"| kinoseal verify, unmarked unsigned clip (full geometry search + classifier) | {s['verify_unmarked']:.2f} | "
+        f"{r['verify_unmarked_over_decode']:.2f}x decode |",
+        f"| watermark + C2PA only (no classifier), labeled clip | {s['verify_no_classifier']:.2f} | "
+        f"{r['verify_no_classifier_over_decode']:.2f}x decode |",
+        f"| watermark + C2PA only (no classifier), unmarked clip | {s['verify_no_classifier_unmarked']:.2f} | "
+        f"{r['verify_no_classifier_unmarked_over_decode']:.2f}x decode |",
         f"| C2PA sign ({size/1e6:.1f} MB file) | {s['c2pa_sign']:.3f} | {r['c2pa_sign_over_sha256']:.2f}x sha256 |",
         f"| sha256 of the file | {s['sha256']:.3f} | 1.00 |",
     ]

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import platformdirs
 
+from kinoseal.errors import KinosealError
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -27,6 +29,9 @@ class Limits:
     # Verification looks at this many frames at most, spread over the clip, so a
     # 60 s clip costs about as much as a 10 s one.
     verify_max_frames: int = 96
+
+
+CLASSIFIER_POLICIES = ("always", "when_needed")
 
 
 def _default_home() -> Path:
@@ -53,6 +58,15 @@ class Settings:
     watermark_method: str = "kinoseal-wm-v2"
     # Classifier model directory; "" = the shipped default, "none" = no classifier.
     classifier_model: str = ""
+    # "always": every report carries the classifier's score. "when_needed": run it
+    # only when the manifest and watermark leave the verdict open (rules 6-7), which
+    # saves about one decode per labeled or signed clip; verdicts are identical.
+    classifier_policy: str = "always"
+
+    def __post_init__(self) -> None:
+        if self.classifier_policy not in CLASSIFIER_POLICIES:
+            raise KinosealError(f"classifier_policy (KINOSEAL_CLASSIFIER_POLICY) must be one of "
+                                f"{', '.join(CLASSIFIER_POLICIES)}, not {self.classifier_policy!r}")
 
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":
@@ -64,6 +78,8 @@ class Settings:
             kwargs["extra_trust"] = tuple(Path(p) for p in env["KINOSEAL_TRUST"].split(os.pathsep) if p)
         if env.get("KINOSEAL_CLASSIFIER"):
             kwargs["classifier_model"] = env["KINOSEAL_CLASSIFIER"]
+        if env.get("KINOSEAL_CLASSIFIER_POLICY"):
+            kwargs["classifier_policy"] = env["KINOSEAL_CLASSIFIER_POLICY"]
         kwargs.update(overrides)
         return cls(**kwargs)  # type: ignore[arg-type]
 

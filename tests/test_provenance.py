@@ -90,6 +90,20 @@ def test_unsigned_real_clip_is_unknown(run_cli, capture_src):
     assert not r["watermark"]["detected"]
 
 
+def test_classifier_policy_when_needed_skips_only_settled_verdicts(run_cli, labeled, capture_src, signed_capture):
+    """``when_needed`` runs the classifier only where it can change the verdict; verdicts are unchanged."""
+    env = {"KINOSEAL_CLASSIFIER_POLICY": "when_needed"}
+    proc = run_cli("verify", "--json", labeled, signed_capture, capture_src, env=env)
+    assert proc.returncode == 0, proc.stderr
+    gen, cap, raw = [json.loads(line) for line in proc.stdout.splitlines()[:3]]
+    assert (gen["verdict"], cap["verdict"], raw["verdict"]) == ("ai_generated", "authentic", "unknown")
+    for r in (gen, cap):
+        assert not r["classifier"]["available"] and "not run" in r["classifier"]["note"]
+    assert raw["classifier"]["available"] and raw["classifier"]["score"] is not None
+    bad = run_cli("verify", "--json", labeled, env={"KINOSEAL_CLASSIFIER_POLICY": "sometimes"})
+    assert bad.returncode != 0 and "classifier_policy" in bad.stderr and "Traceback" not in bad.stderr
+
+
 @pytest.mark.parametrize("where", ["mdat", "manifest_signature", "manifest_middle", "append"])
 def test_tampered_capture(run_cli, signed_capture, tmp_path, where):
     data = signed_capture.read_bytes()

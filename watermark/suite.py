@@ -168,6 +168,29 @@ def _generated_like(n: int, size: int = 256) -> list[Planes]:
     return [rgb_to_i420(f) for f in render_clip(spec, frames=n, size=size)]
 
 
+def _kino_tiny(n: int, fps: int = 8, size: int = 256) -> tuple[list[Planes], float, str]:
+    """A clip from the shipped generator, through its only output path (labeled MP4).
+
+    The product cannot emit unlabeled frames, so this host already carries a v2
+    mark and a manifest made with a throwaway key in a temporary home: for the
+    suite's own key it is an unmarked clip (a second, independent key).
+    """
+    import tempfile
+
+    from generate.run import generate_clip
+    from kinoseal.config import Settings
+
+    prompt = "a red ball bouncing from left to right on a blue background"
+    with tempfile.TemporaryDirectory(prefix="kinoseal-suite-") as tmp:
+        out = Path(tmp) / "kino_tiny.mp4"
+        settings = Settings(home=Path(tmp) / "home", classifier_model="none")
+        generate_clip(settings, prompt, out, seconds=max(2.0, n / fps), fps=fps, seed=0)
+        frames, rate = _decode_i420(out, n)
+    if frames[0][0].shape[0] < size:
+        frames = _rescale_clip(frames, size)
+    return frames, rate, f"kino-tiny generate_clip({prompt!r}, seed 0), labeled with a throwaway key"
+
+
 @dataclass(frozen=True)
 class ClipSource:
     name: str
@@ -218,9 +241,12 @@ CLIP_SOURCES: dict[str, ClipSource] = {
         ClipSource("generated", "generated", 48,
                    "generator-domain scene (procedural, flat colours, striped background, pan) at 256x256, 24 fps",
                    _gen(256, 24.0), 24.0),
+        ClipSource("kino_tiny", "generated", 16,
+                   "the shipped kino-tiny model's output (2 s at 8 fps, 256x256), already labeled with another key",
+                   _kino_tiny, 8.0),
     ]
 }
-DEFAULT_CLIPS = ["carphone", "bikes", "generated", "bigbuckbunny"]
+DEFAULT_CLIPS = ["carphone", "bikes", "generated", "kino_tiny", "bigbuckbunny"]
 
 
 def load_clip(name: str, frames: int | None = None) -> SuiteClip:
