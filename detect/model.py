@@ -111,19 +111,6 @@ class Detector:
         X = self.window_features(t.tubes)
         return self.score_features(X, t.n_distinct, t.frames_used)
 
-    def evidence(self, path: Path, limits: Limits | None = None):
-        """The verifier's view: ``verify.report.ClassifierEvidence``."""
-        from verify.report import ClassifierEvidence
-
-        try:
-            s = self.score_clip(path, limits)
-        except InputError as exc:
-            return ClassifierEvidence(available=False, model=self.tag, threshold=self.threshold,
-                                      note=f"the classifier could not read the clip: {exc}")
-        return ClassifierEvidence(available=True, score=round(s.probability, 6), per_frame=s.per_window,
-                                  model=self.tag, threshold=self.threshold,
-                                  note=f"{s.windows} windows, {s.frames_used} frames")
-
     # ------------------------------------------------------------------ storage
 
     def save(self, directory: Path, *, card_text: str | None = None) -> Path:

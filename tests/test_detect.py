@@ -240,12 +240,15 @@ def test_default_model_loads_if_shipped():
 
 
 def test_evidence_for_the_verifier(trained, folders, tmp_path):
+    from kinoseal.config import Limits
+    from verify.verifier import classifier_evidence
+
     det, _, _ = trained
-    ev = det.evidence(sorted(folders[1].rglob("*.mp4"))[0])
+    ev = classifier_evidence(det, sorted(folders[1].rglob("*.mp4"))[0], Limits())
     assert ev.available and 0 <= ev.score <= 1 and ev.model == det.tag and ev.threshold == det.threshold
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(b"not a video at all" * 10)
-    ev = det.evidence(bad)
+    ev = classifier_evidence(det, bad, Limits())
     assert not ev.available and "could not read" in ev.note
 
 

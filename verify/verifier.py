@@ -12,7 +12,7 @@ from credentials.reading import C2paEvidence, read_c2pa
 from credentials.registry import SqliteRegistry, default_registry
 from credentials.trust import TrustStore
 from kinoseal import __version__
-from kinoseal.config import Settings
+from kinoseal.config import Limits, Settings
 from kinoseal.errors import InputError, LimitExceeded
 from mediaio.probe import VideoInfo, check_file, probe
 from mediaio.reader import DecodeReport, iter_frames, sample_stride
@@ -21,6 +21,18 @@ from verify.report import PLAIN_WORDS, ClassifierEvidence, Report, Verdict, Wate
 from verify.rules import decide
 from watermark import get_method, list_methods
 from watermark.keyring import KeyRing, load_keyring
+
+
+def classifier_evidence(detector, path: Path, limits: Limits) -> ClassifierEvidence:
+    """A ``detect.Detector``'s clip score, as the report's classifier evidence."""
+    tag, threshold = getattr(detector, "tag", None), getattr(detector, "threshold", None)
+    try:
+        s = detector.score_clip(path, limits)
+    except InputError as exc:
+        return ClassifierEvidence(available=False, model=tag, threshold=threshold,
+                                  note=f"the classifier could not read the clip: {exc}")
+    return ClassifierEvidence(available=True, score=round(s.probability, 6), per_frame=s.per_window,
+                              model=tag, threshold=threshold, note=f"{s.windows} windows, {s.frames_used} frames")
 
 
 # Below this many pixels on a side a frame cannot carry the watermark's grid.
@@ -140,7 +152,7 @@ class Verifier:
                     available=False,
                     note="not run: the manifest or watermark settles the verdict (classifier policy when_needed)",
                 )
-        return self.classifier.evidence(path, self.settings.limits)  # type: ignore[attr-defined]
+        return classifier_evidence(self.classifier, path, self.settings.limits)
 
     def verify(self, path: Path) -> Report:
         path = Path(path)
