@@ -129,9 +129,7 @@ def generate_clip(
                            guidance=guidance, fps=fps, seconds=float(seconds))
     frames = model._iter_frames(prompt, seconds=float(seconds), fps=fps, seed=int(seed), steps=steps,
                                 guidance=guidance, progress=progress)
-    labeler = labeler or Labeler.from_settings(settings)
-    frame_progress = (lambda n, t: progress("frame", n, t)) if progress else None
-    return labeler.label_frames(frames, Path(dst), fps=fps, generator=info, progress=frame_progress, total=total)
+    return _write_labeled(settings, labeler, progress, frames, Path(dst), fps=fps, generator=info, total=total)
 
 
 def edit_clip(
@@ -178,10 +176,15 @@ def edit_clip(
     init = (f.planes[0] for f in iter_frames(src, settings.limits, fmt="rgb24"))
     frames = model._iter_frames(prompt, seconds=None, fps=fps, seed=int(seed), steps=steps, guidance=guidance,
                                 init_frames=init, strength=float(strength), progress=progress)
+    return _write_labeled(
+        settings, labeler, progress, frames, dst, fps=info.fps, generator=gen_info, total=info.frame_count,
+        parent=src, edit_description=f"SDEdit toward a text prompt at strength {float(strength):.2f}",
+    )
+
+
+def _write_labeled(settings: Settings, labeler: Labeler | None, progress: ProgressFn | None, frames, dst: Path,
+                   **label_kwargs) -> LabelResult:
+    """The one exit of every generator path: the Labeler (watermark, encode, sign)."""
     labeler = labeler or Labeler.from_settings(settings)
     frame_progress = (lambda n, t: progress("frame", n, t)) if progress else None
-    return labeler.label_frames(
-        frames, dst, fps=info.fps, generator=gen_info, parent=src,
-        edit_description=f"SDEdit toward a text prompt at strength {float(strength):.2f}",
-        progress=frame_progress, total=info.frame_count,
-    )
+    return labeler.label_frames(frames, dst, progress=frame_progress, **label_kwargs)
