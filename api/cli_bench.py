@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -109,7 +110,8 @@ def register(app: typer.Typer) -> None:
         peers = [m for m in method_names if m in list_peers()]
         decode = {p: peer_decode_frames for p in peers} if peer_decode_frames else {}
         maxpix = {p: (peer_max_pixels or None) for p in peers} if peer_max_pixels is not None else {}
-        cmd = "kinoseal " + " ".join(sys.argv[1:]) if sys.argv and "kinoseal" in Path(sys.argv[0]).name else None
+        # The command line as typed (``kinoseal ...`` or ``python -m api.cli ...``), so results say what made them.
+        cmd = "kinoseal " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if "bench" in sys.argv[1:] else None
         try:
             run = run_suite(method_names, clip_names, attack_names, out_dir, frames=frames, progress=True if err.is_terminal else "plain",
                             seed=seed, decode_frames=decode, max_pixels=maxpix,
