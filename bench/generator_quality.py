@@ -215,6 +215,8 @@ def main(argv=None):
         for line in training.read_text().splitlines():
             if line.startswith("- steps done:"):
                 report["training_steps"] = int(line.split()[3])
+    report["prompt_sensitivity"] = prompt_sensitivity(pipe, combos)
+    print("prompt sensitivity:", json.dumps(report["prompt_sensitivity"]), flush=True)
     fps = int(info["default_fps"])
     guidance = args.guidance if args.guidance is not None else info["default_guidance"]
     n_frames = round(args.seconds * fps)
@@ -282,6 +284,40 @@ def main(argv=None):
     return report
 
 
+def prompt_sensitivity(pipe, combos, n: int = 8, levels=(200, 500, 800)) -> dict:
+    """How much the denoiser listens to the prompt: on rendered clips of held-out prompts,
+    noised to a level t, the x0 error with the right prompt, with the empty prompt and with
+    another clip's prompt. A denoiser that ignores text scores the three alike (ratio 1.0)."""
+    import torch
+    from diffusers import DDPMScheduler
+
+    from generate.pipeline import denoise, frames_to_tensor, patchify, text_condition
+    from generate.tokenizer import MAX_LENGTH, encode
+
+    c = pipe.config
+    specs = [data.make_spec(*combo) for combo in combos[:n]]
+    clips = np.stack([data.render_clip(sp, frames=int(c.frames_per_chunk), size=int(c.native_size)) for sp in specs])
+    x0 = patchify(frames_to_tensor(clips), int(c.patch_size))
+    caps = [sp.caption() for sp in specs]
+    sched = DDPMScheduler.from_config(pipe.scheduler.config)
+    noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(0))
+    mask = torch.zeros(x0.shape[0], 1, *x0.shape[2:])
+    out = {}
+    for level in levels:
+        t = torch.full((x0.shape[0],), level)
+        xt = sched.add_noise(x0, noise, t)
+        a = sched.alphas_cumprod[level]
+        errs = {}
+        for name, prompts in (("right", caps), ("empty", [""] * len(caps)), ("other", caps[1:] + caps[:1])):
+            with torch.no_grad():
+                v = denoise(pipe.unet, torch.cat([xt, mask], 1), t,
+                            text_condition(pipe.text_encoder, encode(pipe.tokenizer, prompts, MAX_LENGTH)))
+            errs[name] = float((((a.sqrt() * xt - (1 - a).sqrt() * v) - x0) ** 2).mean())
+        out[str(level)] = {**{k: round(e, 5) for k, e in errs.items()},
+                           "other_over_right": round(errs["other"] / max(errs["right"], 1e-12), 3)}
+    return out
+
+
 def _write_grid(rows, path: Path, cell: int = 64):
     if not rows:
         return
@@ -319,6 +355,14 @@ def _write_md(r: dict, path: Path):
         f"- peak memory (process RSS): {r['peak_rss_mb']:.0f} MB",
         f"- chunk borders: mean |frame diff| {r['border_mean_abs_diff']:.2f} across borders vs "
         f"{r['inside_mean_abs_diff']:.2f} inside chunks (ratio {r['border_to_inside_ratio']:.2f}; 1.0 = seamless)",
+        "",
+        "Prompt sensitivity (x0 MSE of the denoiser on rendered clips of held-out prompts; 'other' = another"
+        " clip's prompt; a ratio near 1.0 means the prompt is ignored):",
+        "",
+        "| noise level t | right prompt | empty prompt | other prompt | other / right |",
+        "|---:|---:|---:|---:|---:|",
+        *[f"| {t} | {v['right']:.4f} | {v['empty']:.4f} | {v['other']:.4f} | {v['other_over_right']:.2f} |"
+          for t, v in r["prompt_sensitivity"].items()],
         "",
         "Grid: generator_quality_grid.png (rows = first held-out prompts, listed in generator_quality_grid.txt; every 2nd frame).",
         "",

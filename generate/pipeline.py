@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 import types
+from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
@@ -38,7 +39,7 @@ from diffusers import DDIMScheduler, DiffusionPipeline, UNet3DConditionModel
 from PIL import Image
 from transformers import CLIPTextConfig, CLIPTextModel
 
-from .tokenizer import MAX_LENGTH, build_tokenizer, encode
+from .tokenizer import MAX_LENGTH, PAD_ID, build_tokenizer, encode
 
 ProgressFn = Callable[[str, int, int], None]
 
@@ -47,6 +48,42 @@ MODEL_VERSION = "0.1.0"
 
 
 # ----------------------------------------------------------------------------- helpers
+
+
+@dataclass(frozen=True)
+class TextCond:
+    """What the denoiser is conditioned on: per-token states (cross-attention) and
+    their mean over the real tokens (added to the timestep embedding)."""
+
+    hidden: torch.Tensor  # [B, L, D]
+    pooled: torch.Tensor  # [B, D]
+
+    def __getitem__(self, idx) -> "TextCond":
+        return TextCond(self.hidden[idx], self.pooled[idx])
+
+    def to(self, dtype) -> "TextCond":
+        return TextCond(self.hidden.to(dtype), self.pooled.to(dtype))
+
+    @staticmethod
+    def cat(parts: list["TextCond"]) -> "TextCond":
+        return TextCond(torch.cat([c.hidden for c in parts]), torch.cat([c.pooled for c in parts]))
+
+
+def text_condition(text_encoder: CLIPTextModel, ids: torch.Tensor) -> TextCond:
+    """Encode token ids; pooled = mean of the hidden states over non-padding tokens.
+
+    (CLIP's own pooler picks the highest token id as end-of-text, which is wrong for
+    our word-level vocabulary.)"""
+    hidden = text_encoder(input_ids=ids).last_hidden_state.float()
+    real = (ids != PAD_ID).float().unsqueeze(-1)
+    pooled = (hidden * real).sum(1) / real.sum(1).clamp_min(1.0)
+    return TextCond(hidden, pooled)
+
+
+def denoise(unet: UNet3DConditionModel, x: torch.Tensor, t, cond: TextCond) -> torch.Tensor:
+    """One denoiser call; the pooled caption goes in only where the UNet has the input for it."""
+    extra = {"timestep_cond": cond.pooled} if unet.config.get("time_cond_proj_dim") else {}
+    return unet(x, t, encoder_hidden_states=cond.hidden, **extra).sample
 
 
 def patchify(x: torch.Tensor, p: int) -> torch.Tensor:
@@ -101,10 +138,15 @@ def _to_native(frame: np.ndarray, size: int) -> np.ndarray:
 
 
 def default_unet_config(patch_size: int = 4, native_size: int = 32, block_out_channels=(48, 96),
-                        layers_per_block: int = 1, heads: int = 8, cross_attention_dim: int = 128) -> dict:
+                        layers_per_block: int = 1, heads: int = 8, cross_attention_dim: int = 128,
+                        pooled_text: bool = True) -> dict:
     c = 3 * patch_size * patch_size
     n = len(block_out_channels)
     return dict(
+        # The pooled caption is added to the timestep embedding (``timestep_cond``), so every
+        # ResNet block sees the prompt; cross-attention alone was ignored by the trained
+        # denoiser (see generate/weights/kino-tiny/TRAINING.md).
+        time_cond_proj_dim=cross_attention_dim if pooled_text else None,
         sample_size=native_size // patch_size,
         in_channels=c + 1,  # + known-frame mask
         out_channels=c,
@@ -200,6 +242,8 @@ class KinoVideoPipeline(DiffusionPipeline):
         text_cfg = default_text_config(len(tok.get_vocab()), **text_kw)
         if "cross_attention_dim" not in (unet_kwargs or {}):
             unet_cfg["cross_attention_dim"] = text_cfg.hidden_size
+        if unet_cfg.get("time_cond_proj_dim"):  # the pooled caption has the text encoder's width
+            unet_cfg["time_cond_proj_dim"] = text_cfg.hidden_size
         unet = UNet3DConditionModel(**unet_cfg)
         te = CLIPTextModel(text_cfg)
         return cls(unet=unet, text_encoder=te, tokenizer=tok, scheduler=default_scheduler(), **pk)
@@ -245,15 +289,14 @@ class KinoVideoPipeline(DiffusionPipeline):
     # ------------------------------------------------------------------ internals
 
     @torch.no_grad()
-    def _encode_text(self, prompts: list[str]) -> torch.Tensor:
-        ids = encode(self.tokenizer, prompts, MAX_LENGTH)
-        return self.text_encoder(input_ids=ids).last_hidden_state.float()
+    def _encode_text(self, prompts: list[str]) -> "TextCond":
+        return text_condition(self.text_encoder, encode(self.tokenizer, prompts, MAX_LENGTH))
 
     @torch.no_grad()
     def _denoise_chunk(
         self,
-        emb_cond: torch.Tensor,
-        emb_uncond: torch.Tensor,
+        emb_cond: "TextCond",
+        emb_uncond: "TextCond",
         generator: torch.Generator,
         steps: int,
         guidance: float,
@@ -288,13 +331,13 @@ class KinoVideoPipeline(DiffusionPipeline):
             known[:, :, :k] = context
         dtype = next(self.unet.parameters()).dtype
         use_cfg = guidance is not None and guidance != 1.0
-        emb = torch.cat([emb_uncond, emb_cond]) if use_cfg else emb_cond
+        emb = TextCond.cat([emb_uncond, emb_cond]) if use_cfg else emb_cond
         for i, t in enumerate(timesteps):
             x_in = lat * (1 - mask) + known * mask
             inp = torch.cat([x_in, mask], dim=1)
             if use_cfg:
                 inp = torch.cat([inp, inp])
-            out = self.unet(inp.to(dtype), t, encoder_hidden_states=emb.to(dtype)).sample.float()
+            out = denoise(self.unet, inp.to(dtype), t, emb.to(dtype)).float()
             if use_cfg:
                 u, cnd = out.chunk(2)
                 out = u + guidance * (cnd - u)
