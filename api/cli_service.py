@@ -68,11 +68,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run jobs from the Redis queue (RQ). Start as many as you like, on any host that
         shares KINOSEAL_HOME (keys, uploads) and KINOSEAL_DATABASE_URL with the server."""
-        from redis import Redis
-        from rq import Queue, SimpleWorker
-
         from api.config import ServiceSettings
-        from api.jobs.runner import RQRunner
+        from api.jobs.runner import RQRunner, run_worker
         from api.jobs.tasks import _worker_service
         from api.observability import configure_logging
 
@@ -85,11 +82,8 @@ def register(app: typer.Typer) -> None:
         # Each worker also re-queues jobs whose worker died (safe to run many of these).
         reaper = RQRunner(service)
         reaper.start()
-        conn = Redis.from_url(url)
         s = ServiceSettings.from_env()
-        w = SimpleWorker([Queue(s.queue_name, connection=conn)], connection=conn)
-        out.print(f"kinoseal worker {w.name} on {url} queue {s.queue_name}", highlight=False)
-        w.work(burst=burst, with_scheduler=False)
+        run_worker(url, s.queue_name, burst=burst, announce=lambda text: out.print(text, highlight=False))
 
     @keys.command("create")
     def key_create(

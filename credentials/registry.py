@@ -8,13 +8,17 @@ Content Credentials. The default store is one SQLite file in the kinoseal home
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import sqlite3
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from kinoseal.errors import OutputError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS provenance (
@@ -59,10 +63,21 @@ class SqliteRegistry:
         with self._connect() as db:
             db.execute(_SCHEMA)
 
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=30)
-        db.execute("PRAGMA journal_mode=WAL")
-        return db
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        """A connection in a transaction. A full disk or a read-only home shows up here as a
+        bare sqlite3 error ("disk I/O error"); say which file, once, as a user error."""
+        try:
+            db = sqlite3.connect(self.path, timeout=30)
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                with db:
+                    yield db
+            finally:
+                db.close()
+        except sqlite3.Error as exc:
+            raise OutputError(f"cannot use the provenance registry {self.path}: {exc}",
+                              hint="is the disk full or the kinoseal home read-only?") from None
 
     def record(
         self, *, payload_id: str, key_id: str, method: str, manifest: dict[str, Any],

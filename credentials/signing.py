@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import c2pa
 
@@ -12,6 +12,38 @@ from credentials.identity import SigningIdentity
 from credentials.trust import TrustStore
 from kinoseal.errors import CredentialError, InputError, OutputError
 from mediaio.atomic import atomic_output
+
+
+class _OutputStream:
+    """The output file as the C2PA library sees it. The library turns a failed write (a full
+    disk) into a generic "Io: Other" error; this remembers the real OSError so we can say so."""
+
+    def __init__(self, fh: IO[bytes]) -> None:
+        self.fh = fh
+        self.error: OSError | None = None
+
+    def read(self, size: int = -1) -> bytes:
+        return self.fh.read(size)
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        return self.fh.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self.fh.tell()
+
+    def write(self, data: bytes) -> int:
+        try:
+            return self.fh.write(data)
+        except OSError as exc:
+            self.error = exc
+            raise
+
+    def flush(self) -> None:
+        try:
+            self.fh.flush()
+        except OSError as exc:
+            self.error = exc
+            raise
 
 
 def sign_mp4(
@@ -47,12 +79,20 @@ def sign_mp4(
                     p,
                 )
         signer = identity.signer()
-        with open(src, "rb") as source, atomic_output(Path(dst), mode="w+b") as out:
-            return builder.sign(signer, "video/mp4", source, out)
+        with open(src, "rb") as source, atomic_output(Path(dst), mode="w+b") as fh:
+            out = _OutputStream(fh)
+            try:
+                return builder.sign(signer, "video/mp4", source, out)
+            except c2pa.C2paError:
+                if out.error is not None:
+                    raise out.error from None
+                raise
     except c2pa.C2paError as exc:
         name = type(exc).__name__
         text = str(exc)
-        if "certificate" in text or name in ("Signature",):
+        # (the library's class names carry a prefix: "_C2paSignature"; a key that does not match
+        # the certificate reads "Signature: the signature does not match ...")
+        if "certificate" in text or "Signature" in name or text.startswith("Signature"):
             raise CredentialError("signing failed: the certificate or key was refused", hint=text) from None
         raise InputError(f"cannot sign {Path(src).name}: the file is not a valid MP4 for C2PA", hint=text) from None
     except OSError as exc:

@@ -121,7 +121,7 @@ class Labeler:
         with scratch_path(dst, suffix=".unsigned.mp4") as unsigned:
             with H264Writer(
                 unsigned, width=width, height=height, fps=fps, crf=self.settings.crf,
-                preset=self.settings.preset, audio_from=audio_from,
+                preset=self.settings.preset, audio_from=audio_from, name=str(dst),
             ) as writer:
                 for y, u, v, t in planes:
                     writer.write_i420(embedder.embed_luma(y), u, v, time_s=t)

@@ -33,10 +33,13 @@ class H264Writer:
         preset: str = "medium",
         audio_from: Path | None = None,
         x264_params: dict[str, str] | None = None,
+        name: str | None = None,
     ) -> None:
         if width % 2 or height % 2 or width <= 0 or height <= 0:
             raise ValueError(f"H.264 yuv420p needs even, positive dimensions, got {width}x{height}")
         self.path = Path(path)
+        # What to call the file in error messages: the caller's target, not our hidden temp file.
+        self.name = name or str(self.path)
         self.width, self.height = width, height
         self.fps = Fraction(fps).limit_denominator(1001 * 1000)
         self.crf, self.preset = crf, preset
@@ -55,7 +58,7 @@ class H264Writer:
         try:
             self._container = av.open(str(self.path), mode="w", format="mp4", options={"movflags": "+faststart"})
         except (av.FFmpegError, OSError) as exc:
-            raise OutputError(f"cannot create {self.path}: {exc}") from None
+            raise OutputError(f"cannot create {self.name}: {_reason(exc)}") from None
         options = {"crf": str(self.crf), "preset": self.preset}
         if self.x264_params:
             options["x264-params"] = ":".join(f"{k}={v}" for k, v in self.x264_params.items())
@@ -94,12 +97,18 @@ class H264Writer:
             for packet in self._stream.encode(frame):
                 self._container.mux(packet)
         except (av.FFmpegError, OSError) as exc:
-            raise OutputError(f"encoding to {self.path} failed: {exc}") from None
+            raise OutputError(f"cannot write {self.name}: {_reason(exc)}") from None
         self.frames_written += 1
         try:
             self._pump_audio(float(frame.pts / self.fps))
         except av.FFmpegError as exc:
-            raise OutputError(f"could not carry the audio track over: {exc}") from None
+            raise self._audio_error(exc) from None
+
+    def _audio_error(self, exc: av.FFmpegError) -> OutputError:
+        # Muxing audio writes the output too: a full disk there is a write error, not an audio problem.
+        if isinstance(exc, OSError) and exc.errno is not None:
+            return OutputError(f"cannot write {self.name}: {_reason(exc)}")
+        return OutputError(f"could not carry the audio track over: {exc}")
 
     def _open_audio(self, container: av.container.OutputContainer) -> None:
         """Add the audio stream before anything is muxed (MP4 writes its header on the first packet)."""
@@ -165,7 +174,7 @@ class H264Writer:
                 try:
                     self._pump_audio(None)
                 except av.FFmpegError as exc_audio:
-                    raise OutputError(f"could not carry the audio track over: {exc_audio}") from None
+                    raise self._audio_error(exc_audio) from None
         finally:
             self._container = None
             if self._audio_src is not None:
@@ -174,7 +183,12 @@ class H264Writer:
                 container.close()
             except (av.FFmpegError, OSError) as exc_close:
                 if exc_type is None:
-                    raise OutputError(f"finalising {self.path} failed: {exc_close}") from None
+                    raise OutputError(f"cannot write {self.name}: {_reason(exc_close)}") from None
+
+
+def _reason(exc: BaseException) -> str:
+    """"No space left on device", not "[Errno 28] No space left on device: '/out/.x.mp4.tmp'"."""
+    return getattr(exc, "strerror", None) or str(exc)
 
 
 def sha256_file(path: Path) -> str:

@@ -84,12 +84,14 @@ def webhook_secret(run_cli_stdout: str) -> str:
     raise AssertionError("no webhook secret printed")
 
 
-def start_redis(tmp: Path) -> tuple[subprocess.Popen, str]:
-    """A throwaway redis-server on a free loopback port (no persistence)."""
-    port = free_port()
+def start_redis(tmp: Path, port: int | None = None, appendonly: bool = False) -> tuple[subprocess.Popen, str]:
+    """A throwaway redis-server on a loopback port (a free one unless given). No persistence, or
+    with ``appendonly`` the append-only file in ``tmp`` as deploy/docker-compose.yml runs it
+    (fsync every second), so a restart on the same port and folder reloads the data."""
+    port = port or free_port()
     proc = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(tmp), "--protected-mode", "yes"],
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "yes" if appendonly else "no", "--dir", str(tmp), "--protected-mode", "yes"],
         stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True,
     )
     url = f"redis://127.0.0.1:{port}/0"

@@ -124,3 +124,96 @@ def test_workers_on_redis_kill_one_mid_job(home, labeled, run_cli, redis_url, da
             f.close()
         server.stop()
         store.dispose()
+
+
+def _stop(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, sig)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+
+
+@pytest.mark.parametrize("persistence", ["appendonly", "none"])
+def test_redis_restarted_during_load(home, labeled, run_cli, tmp_path, persistence):
+    """kill -9 Redis while jobs run and wait, keep submitting while it is down, start it again on
+    the same port. With the append-only file (as deploy/docker-compose.yml runs Redis) the queue
+    survives, up to its last second; without persistence it is empty after the restart. Either
+    way: no job is lost or done twice, the workers stay up, the API answers while Redis is down
+    (the job store accepts jobs) and gives no 5xx once /healthz is ok again."""
+    from api.store.db import Store
+
+    redis_dir = tmp_path / "redis"
+    redis_dir.mkdir()
+    redis, url = start_redis(redis_dir, appendonly=persistence == "appendonly")
+    port = int(url.rsplit(":", 1)[1].split("/")[0])
+    db = f"sqlite:///{tmp_path / 'jobs.sqlite3'}"
+    env_extra = {"KINOSEAL_QUEUE_URL": url, "KINOSEAL_DATABASE_URL": db, "KINOSEAL_JOB_LEASE_S": "5",
+                 "KINOSEAL_REAPER_INTERVAL_S": "0.5", "KINOSEAL_DEBUG_JOB_DELAY_S": "1"}
+    env = {**os.environ, "KINOSEAL_HOME": str(home), **env_extra}
+    server = Server(home, tmp_path / "server.log", env=env_extra, args=("--no-public-verify",))
+    logs = [open(tmp_path / f"worker{i}.log", "wb") for i in range(2)]  # noqa: SIM115
+    workers = [_worker(env, logs[i]) for i in range(2)]
+    store = Store(db)
+    job_ids: list[str] = []
+
+    def submit(c) -> int:
+        with open(labeled, "rb") as fh:
+            r = c.post("/v1/verify", params={"async": "true"}, files={"file": (labeled.name, fh, "video/mp4")})
+        if r.status_code == 202:
+            job_ids.append(r.json()["job_id"])
+        return r.status_code
+
+    try:
+        key = create_key(run_cli, "restart-tenant", "verify", "--rate", "100000", env=env_extra)
+        with server.client(key) as c:
+            assert [submit(c) for _ in range(6)] == [202] * 6
+            _wait(lambda: any(j.status == "running" for j in map(store.job, job_ids)), 60, "a job to start")
+            os.killpg(redis.pid, signal.SIGKILL)
+            redis.wait(10)
+            at_kill = list(map(store.job, job_ids))
+            running = [j.id for j in at_kill if j.status == "running"]
+            assert running and any(j.status == "queued" for j in at_kill), "the kill must catch running and waiting jobs"
+
+            # Redis is down: health says so, new jobs are still taken (the store holds them)
+            h = c.get("/healthz")
+            assert h.status_code == 503 and h.json()["queue_ok"] is False, h.text
+            assert [submit(c) for _ in range(2)] == [202, 202]
+            # the running jobs finish while Redis is down (RQ cannot record that: its worker loop ends)
+            _wait(lambda: all(store.job(i).finished for i in running), 60, "the running jobs to finish")
+            time.sleep(1)
+
+            redis, url2 = start_redis(redis_dir, port=port, appendonly=persistence == "appendonly")
+            assert url2 == url
+            _wait(lambda: c.get("/healthz").status_code == 200, 30, "/healthz to be ok again")
+
+            # after recovery: more jobs, a synchronous verify, polling; nothing may be a 5xx
+            statuses = [submit(c) for _ in range(2)]
+            with open(labeled, "rb") as fh:
+                r = c.post("/v1/verify", files={"file": (labeled.name, fh, "video/mp4")})
+            statuses.append(r.status_code)
+            assert r.status_code == 200 and r.json()["verdict"] == "ai_generated", r.text
+
+            def all_finished():
+                jobs = [store.job(i) for i in job_ids]
+                statuses.extend(c.get(f"/v1/jobs/{i}").status_code for i in job_ids[:3])
+                return jobs if all(j.finished for j in jobs) else None
+
+            jobs = _wait(all_finished, 90, "every job to finish")
+            statuses.append(c.get("/healthz").status_code)
+        assert len(job_ids) == 10
+        assert [j.status for j in jobs] == ["done"] * 10, [(j.id, j.status, j.error) for j in jobs]
+        assert all(j.completions == 1 for j in jobs), [(j.id, j.completions) for j in jobs]
+        assert all(j.result["verdict"] == "ai_generated" for j in jobs)
+        assert all(s < 500 for s in statuses), statuses
+        assert all(w.poll() is None for w in workers), "a worker exited when Redis went away"
+    finally:
+        for w in workers:
+            _stop(w)
+        for f in logs:
+            f.close()
+        server.stop()
+        store.dispose()
+        _stop(redis)

@@ -4,22 +4,32 @@
 - ``RQRunner``: RQ on Redis (``KINOSEAL_QUEUE_URL=redis://...``); ``kinoseal worker`` runs them.
 
 Both share the reaper: a thread that re-queues jobs whose lease expired (their worker
-died) and sweeps expired uploads.
+died) and sweeps expired uploads. With RQ the job store, not Redis, is the source of
+truth: a job the store holds as queued but Redis does not (Redis restarted without its
+data, or was down when the job came in) is sent again by the reaper (``reconcile``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import calendar
 import logging
+import signal
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 from starlette.concurrency import run_in_threadpool
 
 from api.jobs import tasks
 from api.services import Service
 from api.store.db import Job
+
+if TYPE_CHECKING:
+    from redis import Redis
+    from rq.job import Job as RQJob
 
 log = logging.getLogger("kinoseal.jobs")
 
@@ -190,16 +200,111 @@ class RQRunner(Runner):
         self.queue = Queue(service.settings.queue_name, connection=self.redis)
 
     def enqueue(self, job_id: str, attempt: int, kind: str = "verify") -> None:
-        self.queue.enqueue(
-            "api.jobs.tasks.rq_entry", job_id, attempt, job_id=f"{job_id}-{attempt}",
-            job_timeout=3600, result_ttl=3600, failure_ttl=24 * 3600,
-        )
+        from redis.exceptions import RedisError
+
+        try:
+            self.queue.enqueue(
+                "api.jobs.tasks.rq_entry", job_id, attempt, job_id=rq_job_id(job_id, attempt),
+                job_timeout=3600, result_ttl=3600, failure_ttl=24 * 3600,
+            )
+        except RedisError as exc:
+            # The job is safe in the store as queued; reconcile() sends it once Redis answers again.
+            log.warning("job %s: queue unavailable (%s); it stays queued and is sent when Redis is back",
+                        job_id, type(exc).__name__)
 
     def healthy(self) -> bool:
         try:
             return bool(self.redis.ping())
         except Exception:  # noqa: BLE001
             return False
+
+    def reap_once(self) -> int:
+        return super().reap_once() + self.reconcile()
+
+    def reconcile(self, now: float | None = None) -> int:
+        """Send again every job that the store holds as queued and Redis does not hold alive.
+        Sending one twice is harmless: only the attempt that claims the job in the store runs it."""
+        from redis.exceptions import RedisError
+        from rq.job import Job as RQJob
+
+        now = time.time() if now is None else now
+        s = self.service.settings
+        grace = max(2.0, 2 * s.reaper_interval_s)  # a job being submitted right now is not missing
+        pending = [j for j in self.service.store.jobs(status="queued")
+                   if j.backend == self.backend and now - j.created_at > grace]
+        if not pending:
+            return 0
+        try:
+            held = RQJob.fetch_many([rq_job_id(j.id, j.attempt) for j in pending], connection=self.redis)
+        except RedisError:
+            return 0  # Redis is down: nothing to compare with yet
+        n = 0
+        for job, rq_job in zip(pending, held):
+            if rq_job is not None and _alive(rq_job, now, s.job_lease_s):
+                continue
+            log.warning("job %s: queued in the store but not in Redis; sending attempt %d again", job.id, job.attempt)
+            self.enqueue(job.id, job.attempt, job.kind)
+            n += 1
+        self.requeued += n
+        return n
+
+
+def rq_job_id(job_id: str, attempt: int) -> str:
+    return f"{job_id}-{attempt}"
+
+
+def _alive(rq_job: RQJob, now: float, lease_s: float) -> bool:
+    """Will Redis still run this job? Waiting in the queue: yes. Started: only if a worker took it
+    recently (one that died before claiming the job in the store left it "started" for good)."""
+    status = rq_job.get_status(refresh=False)
+    if status in ("queued", "deferred", "scheduled"):
+        return True
+    if status == "started" and rq_job.started_at is not None:
+        return now - calendar.timegm(rq_job.started_at.utctimetuple()) < lease_s
+    return False
+
+
+def run_worker(url: str, queue_name: str, *, burst: bool = False, announce: Callable[[str], None] = print) -> None:
+    """An RQ SimpleWorker that outlives Redis restarts. RQ leaves its loop when Redis fails while a
+    job is being finished (and cannot start while Redis is down); only a stop request (SIGTERM,
+    SIGINT) or burst mode should end a kinoseal worker."""
+    from redis import Redis
+    from rq import Queue, SimpleWorker
+
+    conn = Redis.from_url(url)
+    while True:
+        _wait_for_redis(conn)
+        w = SimpleWorker([Queue(queue_name, connection=conn)], connection=conn)
+        # An idle RQ worker retries a lost Redis with a doubling wait of up to 60 s; cap it so the
+        # queue moves again within seconds of Redis coming back.
+        w.max_connection_wait_time = 5.0
+        announce(f"kinoseal worker {w.name} on {url} queue {queue_name}")
+        try:
+            w.work(burst=burst, with_scheduler=False)
+        except Exception as exc:  # noqa: BLE001 - e.g. ConnectionError while registering: go round again
+            log.warning("worker %s stopped on %s; restarting", w.name, type(exc).__name__)
+        if burst or w._stop_requested:  # RQ's own flag for a warm shutdown request
+            return
+        # RQ's signal handlers expect a running loop; while we wait for Redis a signal just ends us.
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        log.warning("worker %s lost Redis; reconnecting", w.name)
+
+
+def _wait_for_redis(conn: Redis) -> None:
+    from redis.exceptions import RedisError
+
+    delay, said = 0.2, False
+    while True:
+        try:
+            if conn.ping():
+                return
+        except RedisError as exc:
+            if not said:
+                log.warning("waiting for Redis (%s)", exc)
+                said = True
+        time.sleep(delay)
+        delay = min(delay * 2, 5.0)
 
 
 def make_runner(service: Service) -> Runner:

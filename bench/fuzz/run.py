@@ -7,7 +7,9 @@ Seeds: small valid clips (signed, labeled, plain MP4/MKV/WebM) from the hostile 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -46,22 +48,28 @@ def main() -> None:
                  trust=trust_store(s))
     crashes = tmp / "crashes"
     crashes.mkdir()
+    load_start = os.getloadavg()[0]
     t0 = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "fuzz" / "fuzz_verify.py"), f"-max_total_time={args.seconds}",
          f"-rss_limit_mb={args.rss_mb}", "-timeout=60", f"-artifact_prefix={crashes}/", str(seeds)],
-        capture_output=True, text=True, env={**__import__("os").environ, "KINOSEAL_FUZZ_HOME": str(home)},
+        capture_output=True, text=True, env={**os.environ, "KINOSEAL_FUZZ_HOME": str(home)},
     )
     elapsed = time.perf_counter() - t0
     log = proc.stderr
     execs = [int(m) for m in re.findall(r"#(\d+)\s", log)]
     cov = [int(m) for m in re.findall(r"cov: (\d+)", log)]
+    rss = [int(m) for m in re.findall(r"rss: (\d+)Mb", log)]
     found = sorted(p.name for p in crashes.iterdir())
     res = {
         "command": f"python -m bench.fuzz.run --seconds {args.seconds}",
         "seconds": round(elapsed, 1), "executions": max(execs) if execs else 0,
         "coverage_edges": max(cov) if cov else 0, "exit_code": proc.returncode,
-        "findings": found, "log_tail": log[-3000:],
+        "findings": found, "peak_rss_mb": max(rss) if rss else None,
+        "atheris_version": importlib.metadata.version("atheris"),
+        # the machine is shared: executions per second depend on what else ran
+        "loadavg_1m_start_end": [round(load_start, 2), round(os.getloadavg()[0], 2)],
+        "log_tail": log[-3000:],
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "fuzz.json").write_text(json.dumps(res, indent=2))
@@ -77,6 +85,10 @@ def main() -> None:
         f"| coverage (edges, Python-instrumented) | {res['coverage_edges']} |",
         f"| crashes / uncaught exceptions / timeouts / OOM | {len(found)} {('(' + ', '.join(found) + ')') if found else ''} |",
         f"| fuzzer exit code | {proc.returncode} |",
+        f"| peak RSS of the fuzzing process | {res['peak_rss_mb']} MB (limit {args.rss_mb} MB) |",
+        "",
+        f"atheris {res['atheris_version']}; 1-min load average at start/end {res['loadavg_1m_start_end']} "
+        "(2 CPUs, shared: executions per second fall when other work runs).",
     ]
     (args.out / "fuzz.md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
