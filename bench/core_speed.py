@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import platform
 import sys
 import tempfile
@@ -134,6 +135,7 @@ def main() -> None:
         "watermark_frames_analyzed": report.watermark.frames_analyzed,
         "machine": f"{platform.machine()} {platform.processor() or ''} python {platform.python_version()}",
         "command": "python bench/core_speed.py",
+        "load_average_at_end": list(os.getloadavg()),
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "core_speed.json").write_text(json.dumps(res, indent=2))
@@ -142,7 +144,8 @@ def main() -> None:
         "# Label / verify cost on a 10 s 720p clip",
         "",
         f"Command: `{res['command']}` (best of {args.repeats}); clip: {n_frames} frames 1280x720, {size/1e6:.1f} MB; "
-        f"encoder CRF {settings.crf} preset {settings.preset}; 2-core machine, no GPU.",
+        f"encoder CRF {settings.crf} preset {settings.preset}; 2-core machine, no GPU; load average at the end "
+        f"{res['load_average_at_end'][0]:.1f} (other jobs share the CPU: ratios are pessimistic).",
         "",
         "| step | seconds | ratio |",
         "|---|---|---|",
