@@ -284,7 +284,7 @@ def main(argv=None):
     return report
 
 
-def prompt_sensitivity(pipe, combos, n: int = 8, levels=(200, 500, 800)) -> dict:
+def prompt_sensitivity(pipe, combos, n: int = 8, levels=(500, 900, 980, 999)) -> dict:
     """How much the denoiser listens to the prompt: on rendered clips of held-out prompts,
     noised to a level t, the x0 error with the right prompt, with the empty prompt and with
     another clip's prompt. A denoiser that ignores text scores the three alike (ratio 1.0)."""

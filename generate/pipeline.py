@@ -77,7 +77,9 @@ def text_condition(text_encoder: CLIPTextModel, ids: torch.Tensor) -> TextCond:
     hidden = text_encoder(input_ids=ids).last_hidden_state.float()
     real = (ids != PAD_ID).float().unsqueeze(-1)
     pooled = (hidden * real).sum(1) / real.sum(1).clamp_min(1.0)
-    return TextCond(hidden, pooled)
+    # Unit scale whatever the encoder's final LayerNorm gain is (in the shipped run weight
+    # decay had shrunk it to ~0.05, which starved the text pathway of gradient).
+    return TextCond(hidden, F.layer_norm(pooled, pooled.shape[-1:]))
 
 
 def denoise(unet: UNet3DConditionModel, x: torch.Tensor, t, cond: TextCond) -> torch.Tensor:

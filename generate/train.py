@@ -64,6 +64,9 @@ def parse_args(argv=None):
     ap.add_argument("--p-uncond", type=float, default=0.1)
     ap.add_argument("--p-context", type=float, default=0.3)
     ap.add_argument("--p-unk", type=float, default=0.05)
+    ap.add_argument("--p-high-noise", type=float, default=0.25,
+                    help="share of samples drawn from the top 10%% of noise levels, where only the prompt "
+                         "tells the colours and motion (uniform sampling puts ~3%% there)")
     ap.add_argument("--loss-weight", choices=["v", "minsnr"], default="v",
                     help="v: plain v-MSE (every noise level weighted alike); minsnr: clamp(SNR,1,5)/(SNR+1)")
     ap.add_argument("--ckpt-minutes", type=float, default=5.0)
@@ -217,6 +220,7 @@ def _write_training_md(dirpath: Path, meta: dict, state_dir: Path):
         " forever. Curriculum: first " + str(meta["curriculum"]) + " steps single object on plain backgrounds."
         " Held-out (colour, shape, background, motion) tuples (`generate.data.is_held_out`, ~1/13 of all)"
         " never appear in training; they are the benchmark set (`bench/generator_quality.py`).",
+        f" Noise levels: uniform, plus {meta.get('p_high_noise', 0):.0%} of samples from the top 10% (from step 5446).",
         f" Known-prefix (4 clean frames + mask) on {meta['p_context']:.0%} of samples; {meta['p_uncond']:.0%} empty captions;"
         f" {meta['p_unk']:.0%} word dropout to [UNK].",
         "",
@@ -228,6 +232,10 @@ def _write_training_md(dirpath: Path, meta: dict, state_dir: Path):
         " (ratio 1.00 at t = 200/500/800, `bench/generator_quality.py` prompt sensitivity). From step 4566 the"
         " pooled caption also enters the timestep embedding (projection initialised at zero, so the warm start"
         " changed nothing), and the single-object curriculum was extended to step " + str(meta["curriculum"]) + ".",
+        "- step ~5500: the text encoder's final LayerNorm gain had decayed (AdamW weight decay 0.01 on every"
+        " parameter) so its states were ~0.05 in size; since then gains, biases and embeddings get no decay, the"
+        " pooled caption is normalised to unit scale, and 25% of samples come from the top 10% of noise levels,"
+        " where only the prompt tells the colours.",
         "",
         "## Loss curve (mean training loss per interval; v-MSE, min-SNR-weighted before step 695)",
         "",
@@ -261,7 +269,13 @@ def main(argv=None):
     noise_sched = DDPMScheduler.from_config(pipe.scheduler.config)
     alphas_cumprod = noise_sched.alphas_cumprod.float()
     params = [p for _, p in _named_params(pipe)]
-    opt = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.99), weight_decay=0.01)
+    # No weight decay on gains, biases and embeddings: with decay, the text encoder's LayerNorm
+    # gains (useful only once the denoiser listens to text) decayed toward zero.
+    named = list(_named_params(pipe))
+    decayed = [p_ for n, p_ in named if p_.ndim >= 2 and "embedding" not in n]
+    not_decayed = [p_ for n, p_ in named if not (p_.ndim >= 2 and "embedding" not in n)]
+    opt = torch.optim.AdamW([{"params": decayed, "weight_decay": 0.01}, {"params": not_decayed, "weight_decay": 0.0}],
+                            lr=args.lr, betas=(0.9, 0.99))
     ema = {n: p.detach().clone() for n, p in _named_params(pipe)}
     step = 0
     train_seconds = 0.0
@@ -270,10 +284,14 @@ def main(argv=None):
         st = torch.load(state_path, map_location="cpu", weights_only=False)
         _load_params(pipe, st["params"])
         ema = st["ema"]
-        opt.load_state_dict(st["opt"])
         step = int(st["step"])
         train_seconds = float(st.get("train_seconds", 0.0))
         rewarm_from = int(st.get("rewarm_from", 0))
+        if len(st["opt"]["param_groups"]) == len(opt.param_groups):
+            opt.load_state_dict(st["opt"])
+        else:  # saved before the decay / no-decay split: fresh moments, warm up again
+            rewarm_from = step
+            print("optimizer state predates the parameter groups: fresh AdamW moments", flush=True)
         print(f"resumed from {state_path} at step {step}", flush=True)
     elif args.resume and (out / "unet").is_dir():
         # A new machine has no optimizer state, but the committed export holds the EMA weights:
@@ -302,6 +320,7 @@ def main(argv=None):
     meta_base = dict(command=command, seed=args.seed, target_steps=args.steps, batch=args.batch, lr=args.lr,
                      warmup=args.warmup, ema=args.ema, threads=args.threads, blocks=blocks,
                      curriculum=args.curriculum, loss_weight=args.loss_weight, p_context=args.p_context, p_uncond=args.p_uncond, p_unk=args.p_unk,
+                     p_high_noise=args.p_high_noise,
                      state_dir=str(state_dir))
 
     def checkpoint():
@@ -348,7 +367,10 @@ def main(argv=None):
         x0 = patchify(frames_to_tensor(clips), p)  # [B, 48, T, 8, 8]
         B = x0.shape[0]
         noise = torch.randn(x0.shape, generator=gen)
-        t = torch.randint(0, noise_sched.config.num_train_timesteps, (B,), generator=gen)
+        n_t = noise_sched.config.num_train_timesteps
+        t = torch.randint(0, n_t, (B,), generator=gen)
+        high = torch.rand(B, generator=gen) < args.p_high_noise
+        t = torch.where(high, torch.randint(int(0.9 * n_t), n_t, (B,), generator=gen), t)
         xt = noise_sched.add_noise(x0, noise, t)
         target = noise_sched.get_velocity(x0, noise, t)
         has_ctx = torch.from_numpy(rng.random(B) < args.p_context).float()
