@@ -66,7 +66,7 @@ def parse_args(argv=None):
     ap.add_argument("--p-unk", type=float, default=0.05)
     ap.add_argument("--offset-noise", type=float, default=0.1,
                     help="std of a per-clip, per-RGB-channel constant added to the noise. Without it the mean colour "
-                         "of 16x32x32 pixels survives even t=999 (the average beats the noise), so the prompt was "
+                         "of 16x32x32 pixels survives up to t~980 (the average beats the noise), so the prompt was "
                          "never needed in training and sampling from pure noise picked colours at random")
     ap.add_argument("--p-high-noise", type=float, default=0.25,
                     help="share of samples drawn from the top 10%% of noise levels, where only the prompt "
@@ -282,10 +282,10 @@ def main(argv=None):
     params = [p for _, p in _named_params(pipe)]
     # No weight decay on gains, biases and embeddings: with decay, the text encoder's LayerNorm
     # gains (useful only once the denoiser listens to text) decayed toward zero.
-    named = list(_named_params(pipe))
-    decayed = [p_ for n, p_ in named if p_.ndim >= 2 and "embedding" not in n]
-    not_decayed = [p_ for n, p_ in named if not (p_.ndim >= 2 and "embedding" not in n)]
-    opt = torch.optim.AdamW([{"params": decayed, "weight_decay": 0.01}, {"params": not_decayed, "weight_decay": 0.0}],
+    groups: dict[bool, list[torch.nn.Parameter]] = {True: [], False: []}
+    for n, p_ in _named_params(pipe):
+        groups[p_.ndim >= 2 and "embedding" not in n].append(p_)
+    opt = torch.optim.AdamW([{"params": groups[True], "weight_decay": 0.01}, {"params": groups[False], "weight_decay": 0.0}],
                             lr=args.lr, betas=(0.9, 0.99))
     ema = {n: p.detach().clone() for n, p in _named_params(pipe)}
     step = 0
