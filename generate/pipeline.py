@@ -2,10 +2,12 @@
 
 Components (all diffusers/transformers classes, saved in diffusers layout):
 
-* ``unet`` -- ``UNet3DConditionModel`` denoiser working in "patch space": a
-  32x32 RGB frame is pixel-unshuffled (space-to-depth, lossless, no VAE) into
-  an 8x8 grid of 4x4x3 = 48 channels. One extra input channel is the
-  known-frame mask used for chunk continuation (see below). Predicts v.
+* ``vae`` -- ``AutoencoderKL`` applied per frame: 32x32x3 -> 8x8x4 latents
+  (kino-tiny 0.2). Optional: without it (kino-tiny 0.1) the denoiser works in
+  "patch space", each 32x32 frame pixel-unshuffled (lossless) into 8x8x48.
+* ``unet`` -- ``UNet3DConditionModel`` denoiser over those 8x8 grids. One extra
+  input channel is the known-frame mask used for chunk continuation (see
+  below). Predicts v. The pooled caption is added to its timestep embedding.
 * ``text_encoder`` -- a tiny ``CLIPTextModel`` trained from scratch.
 * ``tokenizer`` -- word-level tokenizer built from the caption vocabulary.
 * ``scheduler`` -- ``DDIMScheduler`` (cosine betas, v-prediction, trailing spacing).
@@ -35,16 +37,16 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 import torch
 import torch.nn.functional as F
-from diffusers import DDIMScheduler, DiffusionPipeline, UNet3DConditionModel
+from diffusers import AutoencoderKL, DDIMScheduler, DiffusionPipeline, UNet3DConditionModel
 from PIL import Image
 from transformers import CLIPTextConfig, CLIPTextModel
 
-from .tokenizer import MAX_LENGTH, PAD_ID, build_tokenizer, encode
+from .tokenizer import EOS_ID, MAX_LENGTH, PAD_ID, build_tokenizer, encode
 
 ProgressFn = Callable[[str, int, int], None]
 
 MODEL_NAME = "kino-tiny"
-MODEL_VERSION = "0.1.0"
+MODEL_VERSION = "0.2.0"
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -69,14 +71,24 @@ class TextCond:
         return TextCond(torch.cat([c.hidden for c in parts]), torch.cat([c.pooled for c in parts]))
 
 
-def text_condition(text_encoder: CLIPTextModel, ids: torch.Tensor) -> TextCond:
-    """Encode token ids; pooled = mean of the hidden states over non-padding tokens.
+def text_condition(text_encoder: CLIPTextModel, ids: torch.Tensor, pooling: str = "mean") -> TextCond:
+    """Encode token ids into per-token states and one pooled vector.
 
+    pooling "eos": the state of the end-of-text token, which (causal attention) has seen the
+    whole caption in order, so "a red ball on a blue background" and "a blue ball on a red
+    background" differ. "mean": mean over the real tokens (kino-tiny 0.1; near order-free, and
+    that model mixed up object and background colours).
     (CLIP's own pooler picks the highest token id as end-of-text, which is wrong for
-    our word-level vocabulary.)"""
+    our word-level vocabulary, hence the explicit position.)"""
     hidden = text_encoder(input_ids=ids).last_hidden_state.float()
-    real = (ids != PAD_ID).float().unsqueeze(-1)
-    pooled = (hidden * real).sum(1) / real.sum(1).clamp_min(1.0)
+    if pooling == "eos":
+        pos = (ids == EOS_ID).int().argmax(1)
+        pooled = hidden[torch.arange(hidden.shape[0]), pos]
+    elif pooling == "mean":
+        real = (ids != PAD_ID).float().unsqueeze(-1)
+        pooled = (hidden * real).sum(1) / real.sum(1).clamp_min(1.0)
+    else:
+        raise ValueError(f"unknown text pooling {pooling!r} (use 'eos' or 'mean')")
     # Unit scale whatever the encoder's final LayerNorm gain is (in the shipped run weight
     # decay had shrunk it to ~0.05, which starved the text pathway of gradient).
     return TextCond(hidden, F.layer_norm(pooled, pooled.shape[-1:]))
@@ -141,8 +153,11 @@ def _to_native(frame: np.ndarray, size: int) -> np.ndarray:
 
 def default_unet_config(patch_size: int = 4, native_size: int = 32, block_out_channels=(48, 96),
                         layers_per_block: int = 1, heads: int = 8, cross_attention_dim: int = 128,
-                        pooled_text: bool = True) -> dict:
-    c = 3 * patch_size * patch_size
+                        pooled_text: bool = True, latent_channels: int | None = None) -> dict:
+    """UNet over patch space (latent_channels None: 3*p*p channels) or over VAE latents
+    (latent_channels channels); either way the grid is native_size / patch_size (the VAE
+    downsamples by 4 = the default patch size)."""
+    c = latent_channels or 3 * patch_size * patch_size
     n = len(block_out_channels)
     return dict(
         # The pooled caption is added to the timestep embedding (``timestep_cond``), so every
@@ -163,6 +178,22 @@ def default_unet_config(patch_size: int = 4, native_size: int = 32, block_out_ch
     )
 
 
+def default_vae(latent_channels: int = 4, block_out_channels=(32, 64, 64), norm_num_groups: int = 16) -> AutoencoderKL:
+    """Per-frame autoencoder: 32x32x3 -> 8x8x4 (two downsamplings)."""
+    n = len(block_out_channels)
+    return AutoencoderKL(
+        norm_num_groups=norm_num_groups,
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D",) * n,
+        up_block_types=("UpDecoderBlock2D",) * n,
+        block_out_channels=tuple(block_out_channels),
+        layers_per_block=1,
+        latent_channels=latent_channels,
+        sample_size=32,
+    )
+
+
 def default_text_config(vocab_size: int, hidden: int = 128, layers: int = 2, heads: int = 4) -> CLIPTextConfig:
     return CLIPTextConfig(
         vocab_size=vocab_size,
@@ -178,13 +209,15 @@ def default_text_config(vocab_size: int, hidden: int = 128, layers: int = 2, hea
     )
 
 
-def default_scheduler() -> DDIMScheduler:
+def default_scheduler(clip_range: float = 1.0) -> DDIMScheduler:
+    """clip_range bounds the x0 estimate: 1.0 for pixels in [-1, 1]; VAE latents (unit std)
+    get the range measured on real latents."""
     return DDIMScheduler(
         num_train_timesteps=1000,
         beta_schedule="squaredcos_cap_v2",
         prediction_type="v_prediction",
         clip_sample=True,
-        clip_sample_range=1.0,
+        clip_sample_range=float(clip_range),
         set_alpha_to_one=True,
         timestep_spacing="trailing",
     )
@@ -196,7 +229,8 @@ def default_scheduler() -> DDIMScheduler:
 class KinoVideoPipeline(DiffusionPipeline):
     """Tiny text-to-video pipeline (see module docstring)."""
 
-    model_cpu_offload_seq = "text_encoder->unet"
+    model_cpu_offload_seq = "text_encoder->unet->vae"
+    _optional_components = ["vae"]
 
     def __init__(
         self,
@@ -204,6 +238,7 @@ class KinoVideoPipeline(DiffusionPipeline):
         text_encoder: CLIPTextModel,
         tokenizer,
         scheduler: DDIMScheduler,
+        vae: AutoencoderKL | None = None,
         patch_size: int = 4,
         native_size: int = 32,
         frames_per_chunk: int = 16,
@@ -213,10 +248,12 @@ class KinoVideoPipeline(DiffusionPipeline):
         default_steps: int = 25,
         model_name: str = MODEL_NAME,
         model_version: str = MODEL_VERSION,
+        text_pooling: str = "mean",
     ):
         super().__init__()
-        self.register_modules(unet=unet, text_encoder=text_encoder, tokenizer=tokenizer, scheduler=scheduler)
+        self.register_modules(unet=unet, text_encoder=text_encoder, tokenizer=tokenizer, scheduler=scheduler, vae=vae)
         self.register_to_config(
+            text_pooling=text_pooling,
             patch_size=patch_size,
             native_size=native_size,
             frames_per_chunk=frames_per_chunk,
@@ -233,13 +270,21 @@ class KinoVideoPipeline(DiffusionPipeline):
 
     @classmethod
     def from_config_random(cls, *, seed: int = 0, unet_kwargs: dict | None = None,
-                           text_kwargs: dict | None = None, **pipe_kwargs) -> "KinoVideoPipeline":
-        """A randomly initialised pipeline (training start, tests)."""
+                           text_kwargs: dict | None = None, vae: AutoencoderKL | None = None,
+                           **pipe_kwargs) -> "KinoVideoPipeline":
+        """A randomly initialised pipeline (training start, tests). With ``vae`` (trained or
+        random) the denoiser works on its latents, else on pixel-unshuffled frames."""
         torch.manual_seed(seed)
         tok = build_tokenizer()
         pk = dict(pipe_kwargs)
+        uk = dict(unet_kwargs or {})
+        clip_range = 1.0
+        if vae is not None:
+            uk["latent_channels"] = int(vae.config.latent_channels)
+            pk["patch_size"] = 2 ** (len(vae.config.block_out_channels) - 1)
+            clip_range = 4.0  # generate.train sets the range measured on real latents
         unet_cfg = default_unet_config(patch_size=pk.get("patch_size", 4), native_size=pk.get("native_size", 32),
-                                       **(unet_kwargs or {}))
+                                       **uk)
         text_kw = dict(text_kwargs or {})
         text_cfg = default_text_config(len(tok.get_vocab()), **text_kw)
         if "cross_attention_dim" not in (unet_kwargs or {}):
@@ -248,7 +293,9 @@ class KinoVideoPipeline(DiffusionPipeline):
             unet_cfg["time_cond_proj_dim"] = text_cfg.hidden_size
         unet = UNet3DConditionModel(**unet_cfg)
         te = CLIPTextModel(text_cfg)
-        return cls(unet=unet, text_encoder=te, tokenizer=tok, scheduler=default_scheduler(), **pk)
+        if vae is not None:
+            vae.eval()
+        return cls(unet=unet, text_encoder=te, tokenizer=tok, scheduler=default_scheduler(clip_range), vae=vae, **pk)
 
     def save_pretrained(self, save_directory, *args, **kwargs):
         super().save_pretrained(save_directory, *args, **kwargs)
@@ -285,14 +332,49 @@ class KinoVideoPipeline(DiffusionPipeline):
             "default_steps": int(c.default_steps),
             "default_guidance": float(c.default_guidance),
             "parameters": int(n_params),
-            "architecture": "UNet3DConditionModel (patch-space 8x8x48, v-prediction) + CLIPTextModel + word-level tokenizer, DDIM",
+            "architecture": (f"UNet3DConditionModel ({self._space()}, v-prediction) + CLIPTextModel + "
+                             "word-level tokenizer, DDIM"),
         }
+
+    def _space(self) -> str:
+        g = int(self.config.native_size) // int(self.config.patch_size)
+        if self.vae is not None:
+            return f"AutoencoderKL latents {g}x{g}x{int(self.vae.config.latent_channels)}"
+        return f"patch space {g}x{g}x{3 * int(self.config.patch_size) ** 2}"
+
+    # ------------------------------------------------------------------ latent codec
+
+    def _latent_channels(self) -> int:
+        if self.vae is not None:
+            return int(self.vae.config.latent_channels)
+        return 3 * int(self.config.patch_size) ** 2
+
+    @torch.no_grad()
+    def encode_frames(self, px: torch.Tensor) -> torch.Tensor:
+        """Pixels [B, 3, T, S, S] in [-1, 1] -> what the denoiser works on [B, C, T, h, w]."""
+        if self.vae is None:
+            return patchify(px, int(self.config.patch_size))
+        B, _, T, S, _ = px.shape
+        flat = px.permute(0, 2, 1, 3, 4).reshape(B * T, 3, S, S).to(self.vae.dtype)
+        z = self.vae.encode(flat).latent_dist.mode().float() * float(self.vae.config.scaling_factor)
+        return z.reshape(B, T, *z.shape[1:]).permute(0, 2, 1, 3, 4).contiguous()
+
+    @torch.no_grad()
+    def decode_latents(self, lat: torch.Tensor) -> torch.Tensor:
+        """Inverse of :meth:`encode_frames`: [B, C, T, h, w] -> pixels [B, 3, T, S, S] in [-1, 1]."""
+        if self.vae is None:
+            return unpatchify(lat, int(self.config.patch_size)).clamp(-1, 1)
+        B, C, T, h, w = lat.shape
+        flat = lat.permute(0, 2, 1, 3, 4).reshape(B * T, C, h, w) / float(self.vae.config.scaling_factor)
+        y = self.vae.decode(flat.to(self.vae.dtype)).sample.float().clamp(-1, 1)
+        return y.reshape(B, T, *y.shape[1:]).permute(0, 2, 1, 3, 4).contiguous()
 
     # ------------------------------------------------------------------ internals
 
     @torch.no_grad()
     def _encode_text(self, prompts: list[str]) -> "TextCond":
-        return text_condition(self.text_encoder, encode(self.tokenizer, prompts, MAX_LENGTH))
+        return text_condition(self.text_encoder, encode(self.tokenizer, prompts, MAX_LENGTH),
+                              str(self.config.text_pooling))
 
     @torch.no_grad()
     def _denoise_chunk(
@@ -310,10 +392,9 @@ class KinoVideoPipeline(DiffusionPipeline):
         """Denoise one chunk in patch space. context: [C, k, h, w] known leading frames;
         init: [C, T, h, w] clean frames to SDEdit from. Returns [C, T, h, w]."""
         c = self.config
-        p = int(c.patch_size)
         T = int(c.frames_per_chunk)
-        h = int(c.native_size) // p
-        C = 3 * p * p
+        h = int(c.native_size) // int(c.patch_size)
+        C = self._latent_channels()
         sched = type(self.scheduler).from_config(self.scheduler.config)  # per call: thread-safe
         sched.set_timesteps(steps)
         timesteps = sched.timesteps
@@ -347,7 +428,7 @@ class KinoVideoPipeline(DiffusionPipeline):
             if progress is not None:
                 progress("step", i + 1, len(timesteps))
         lat = lat * (1 - mask) + known * mask
-        return lat[0].clamp(-1, 1)
+        return lat[0]
 
     def _native_chunks(
         self,
@@ -363,7 +444,6 @@ class KinoVideoPipeline(DiffusionPipeline):
     ) -> Iterator[np.ndarray]:
         """Yield native uint8 frames [H, W, 3]; n_frames None means "as many as source has"."""
         c = self.config
-        p = int(c.patch_size)
         T = int(c.frames_per_chunk)
         K = int(c.context_frames)
         S = int(c.native_size)
@@ -399,11 +479,9 @@ class KinoVideoPipeline(DiffusionPipeline):
                 n_take = len(src)
                 while len(src) < new:
                     src.append(src[-1])
-                x = frames_to_tensor(np.stack(src))  # [3, new, S, S]
+                init = self.encode_frames(frames_to_tensor(np.stack(src))[None])[0]  # [C, new, h, w]
                 if context is not None:
-                    ctx_px = unpatchify(context[None], p)[0]
-                    x = torch.cat([ctx_px, x], dim=1)
-                init = patchify(x[None], p)[0]
+                    init = torch.cat([context, init], dim=1)
                 if exhausted and n_frames is None:
                     n_chunks = chunk_i + 1
             else:
@@ -412,7 +490,7 @@ class KinoVideoPipeline(DiffusionPipeline):
                 progress("chunk", chunk_i, max(n_chunks, chunk_i + 1))
             lat = self._denoise_chunk(emb_c, emb_u, generator, steps, guidance, context=context, init=init,
                                       strength=strength, progress=progress)
-            px = unpatchify(lat[None], p)[0]  # [3, T, S, S]
+            px = self.decode_latents(lat[None])[0]  # [3, T, S, S]
             frames = ((px.permute(1, 2, 3, 0) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()
             for f in frames[k:k + n_take]:
                 yield f

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from .data import caption_batch
-from .pipeline import KinoVideoPipeline, denoise, frames_to_tensor, patchify, text_condition
+from .pipeline import KinoVideoPipeline, denoise, frames_to_tensor, text_condition
 from .tokenizer import BOS_ID, EOS_ID, MAX_LENGTH, PAD_ID, UNK_ID, encode
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -77,8 +77,26 @@ def parse_args(argv=None):
     ap.add_argument("--export-minutes", type=float, default=10.0)
     ap.add_argument("--log-every", type=int, default=25)
     ap.add_argument("--blocks", default="48,96")
+    ap.add_argument("--layers-per-block", type=int, default=1)
+    ap.add_argument("--vae", default=None,
+                    help="frozen AutoencoderKL (from generate.train_vae) to diffuse in its latent space; on resume "
+                         "the export's own vae/ is used. Without it the denoiser works on pixel-unshuffled frames")
+    ap.add_argument("--text-pooling", choices=["eos", "mean"], default="eos",
+                    help="pooled caption for the timestep embedding: end-of-text state (order-aware) or token mean")
+    ap.add_argument("--lr-min", type=float, default=None,
+                    help="cosine-decay the learning rate to this by --steps (default: constant)")
     ap.add_argument("--max-minutes", type=float, default=0, help="stop (after a checkpoint) after this long")
     return ap.parse_args(argv)
+
+
+def _latent_scheduler(pipe: KinoVideoPipeline, seed: int):
+    """Sampling scheduler whose x0 clip range covers real latents (their max |value| on
+    training-like clips, plus 25%)."""
+    from .pipeline import default_scheduler
+
+    clips, _ = caption_batch(np.random.default_rng([seed, 99]), 16, 16, 32)
+    z = pipe.encode_frames(frames_to_tensor(clips))
+    return default_scheduler(round(float(z.abs().max()) * 1.25, 2))
 
 
 def _atomic_torch_save(obj, path: Path):
@@ -97,6 +115,9 @@ def export_pipeline(pipe: KinoVideoPipeline, ema: dict[str, torch.Tensor], out: 
     try:
         pipe.save_pretrained(tmp, safe_serialization=True)
         _write_training_md(tmp, meta, state_dir)
+        vae_md = Path(meta["vae_dir"]) / "TRAINING.md" if meta.get("vae_dir") else None
+        if vae_md is not None and vae_md.exists() and (tmp / "vae").is_dir():
+            shutil.copyfile(vae_md, tmp / "vae" / "TRAINING.md")
         if (state_dir / "loss.csv").exists():
             shutil.copyfile(state_dir / "loss.csv", tmp / "loss.csv")
         old = out.parent / (out.name + ".old-export")
@@ -209,10 +230,11 @@ def _write_training_md(dirpath: Path, meta: dict, state_dir: Path):
         "## Model",
         "",
         "- denoiser: diffusers `UNet3DConditionModel`, blocks " + str(meta["blocks"]) +
-        " (conv-only DownBlock3D at 8x8, CrossAttn at 4x4 + mid), 1 layer per block, v-prediction;"
-        " the pooled caption (mean of the token states) is added to the timestep embedding (`time_cond_proj_dim`)",
-        "- input space: 32x32 RGB frames pixel-unshuffled to 8x8x48 (lossless patchify, no VAE), "
-        "+1 known-frame mask channel; 16 frames per chunk",
+        f" (conv-only DownBlock3D at 8x8, CrossAttn at 4x4 + mid), {meta['layers_per_block']} layer(s) per block,"
+        " v-prediction; the pooled caption (" + ("state of the end-of-text token" if meta["text_pooling"] == "eos"
+                                                 else "mean of the token states") +
+        ") is added to the timestep embedding (`time_cond_proj_dim`)",
+        ("- input space: " + meta["space"] + ", +1 known-frame mask channel; 16 frames per chunk"),
         "- text encoder: `CLIPTextModel` (hidden 128, 2 layers, 4 heads) trained jointly; word-level tokenizer "
         "(tokenizer/tokenizer.json, [UNK] for unknown words, fixed length 32)",
         "- scheduler: DDPM cosine (`squaredcos_cap_v2`) for training, `DDIMScheduler` (trailing spacing) for sampling; "
@@ -227,28 +249,30 @@ def _write_training_md(dirpath: Path, meta: dict, state_dir: Path):
         " forever. Curriculum: first " + str(meta["curriculum"]) + " steps single object on plain backgrounds."
         " Held-out (colour, shape, background, motion) tuples (`generate.data.is_held_out`, ~1/13 of all)"
         " never appear in training; they are the benchmark set (`bench/generator_quality.py`).",
-        f" Noise levels: uniform, plus {meta.get('p_high_noise', 0):.0%} of samples from the top 10% (from step 5446).",
+        f" Noise levels: uniform, plus {meta.get('p_high_noise', 0):.0%} of samples from the top 10%.",
         f" Known-prefix (4 clean frames + mask) on {meta['p_context']:.0%} of samples; {meta['p_uncond']:.0%} empty captions;"
         f" {meta['p_unk']:.0%} word dropout to [UNK].",
         "",
         "## History",
         "",
-        "- steps 0-695: min-SNR-weighted loss; samples stayed noisy at low noise levels, so plain v-MSE since.",
-        "- steps 0-4566: text reached the denoiser only through cross-attention at 4x4, and the denoiser learned to"
-        " ignore it: at step 4566 its x0 error was the same with the right, the empty or another clip's prompt"
-        " (ratio 1.00 at t = 200 to 999, `bench/generator_quality.py` prompt sensitivity). From step 4566 the"
-        " pooled caption also enters the timestep embedding (projection initialised at zero, so the warm start"
-        " changed nothing), and the single-object curriculum was extended to step " + str(meta["curriculum"]) + ".",
-        "- step ~5500: the text encoder's final LayerNorm gain had decayed (AdamW weight decay 0.01 on every"
-        " parameter) so its states were ~0.05 in size; since then gains, biases and embeddings get no decay, the"
-        " pooled caption is normalised to unit scale, and 25% of samples come from the top 10% of noise levels,"
-        " where only the prompt tells the colours.",
-        "- step ~6400: the real cause found. The mean colour of a 16x32x32 clip survives up to t~980 (averaging"
-        " 16k noisy pixels beats the noise: SNR 3.6 at t=980), so the denoiser never needed the prompt, and sampling from pure noise"
-        " picked colours at random. Since then: offset noise (a per-clip, per-RGB constant of std "
-        f"{meta.get('offset_noise', 0)} added to the noise), which hides the mean colour at high noise levels.",
+        "kino-tiny 0.1 (patch space, mean-pooled caption, 10k steps in 3.7 CPU-hours, at chance on every attribute"
+        " of `bench/generator_quality.py`) taught the following, and 0.2 is built on it:",
         "",
-        "## Loss curve (mean training loss per interval; v-MSE, min-SNR-weighted before step 695)",
+        "- text through cross-attention at 4x4 alone was ignored (x0 error the same with the right, empty or"
+        " another prompt); the pooled caption now also enters the timestep embedding, so every ResNet block sees it.",
+        "- AdamW weight decay on every parameter shrank the text encoder's LayerNorm gain to ~0.05; gains, biases"
+        " and embeddings get no decay.",
+        "- the mean colour of a 16-frame clip survives the noise up to t~980 (averaging beats the noise), so the"
+        " prompt was never needed in training and colours came out at random: offset noise (a per-clip, per-channel"
+        f" constant of std {meta.get('offset_noise', 0)} added to the noise) hides it, and"
+        f" {meta.get('p_high_noise', 0):.0%} of samples come from the top 10% of noise levels, where only the prompt"
+        " tells the colours.",
+        "- the mean-pooled caption is nearly order-free: 0.1 painted 'a red ball on a blue background' red on"
+        " blue's place. 0.2 pools the end-of-text state, which has read the caption in order.",
+        "- in patch space (8x8x48) the tiny denoiser left per-pixel noise in every sample (x0 error 0.027 at"
+        " t=200 where a flat background allows ~0). 0.2 diffuses in 8x8x4 VAE latents; the decoder draws the pixels.",
+        "",
+        "## Loss curve (mean training loss per interval; v-MSE)",
         "",
         "| up to step | loss |",
         "|---:|---:|",
@@ -271,10 +295,25 @@ def main(argv=None):
     state_path = state_dir / "state.pt"
     blocks = tuple(int(b) for b in args.blocks.split(","))
 
-    pipe = KinoVideoPipeline.from_config_random(seed=args.seed, unet_kwargs={"block_out_channels": blocks})
+    vae = None
+    vae_dir = out / "vae" if args.resume and (out / "vae").is_dir() else (Path(args.vae) if args.vae else None)
+    if vae_dir is not None:
+        from diffusers import AutoencoderKL
+
+        vae = AutoencoderKL.from_pretrained(str(vae_dir), local_files_only=True)
+        vae.requires_grad_(False)
+        vae.eval()
+        print(f"diffusing in the latent space of {vae_dir}", flush=True)
+    pipe = KinoVideoPipeline.from_config_random(
+        seed=args.seed, unet_kwargs={"block_out_channels": blocks, "layers_per_block": args.layers_per_block},
+        vae=vae, text_pooling=args.text_pooling)
+    if vae is not None:
+        pipe.scheduler = _latent_scheduler(pipe, args.seed)
     unet, te, tok = pipe.unet, pipe.text_encoder, pipe.tokenizer
-    unet.train()
-    te.train()
+    # eval mode while training: the models have no dropout (p=0) and no batch norm, and in train
+    # mode the p=0 dropouts still draw random masks (5% of a step's time).
+    unet.eval()
+    te.eval()
     from diffusers import DDPMScheduler
 
     noise_sched = DDPMScheduler.from_config(pipe.scheduler.config)
@@ -332,6 +371,12 @@ def main(argv=None):
                      warmup=args.warmup, ema=args.ema, threads=args.threads, blocks=blocks,
                      curriculum=args.curriculum, loss_weight=args.loss_weight, p_context=args.p_context, p_uncond=args.p_uncond, p_unk=args.p_unk,
                      p_high_noise=args.p_high_noise, offset_noise=args.offset_noise,
+                     layers_per_block=args.layers_per_block, text_pooling=args.text_pooling,
+                     vae_dir=str(vae_dir) if vae_dir is not None else None,
+                     space=("32x32 RGB frames encoded per frame by a frozen AutoencoderKL (`vae/`, trained by"
+                            " `python -m generate.train_vae`, see vae/TRAINING.md) to 8x8x4 latents"
+                            if vae is not None else
+                            "32x32 RGB frames pixel-unshuffled to 8x8x48 (lossless patchify, no VAE)"),
                      state_dir=str(state_dir))
 
     def checkpoint():
@@ -375,11 +420,14 @@ def main(argv=None):
         drop = (torch.from_numpy(rng.random(ids.shape) < args.p_unk)) & (ids != PAD_ID) & (ids != BOS_ID) & (ids != EOS_ID)
         ids = ids.masked_fill(drop, UNK_ID)
 
-        x0 = patchify(frames_to_tensor(clips), p)  # [B, 48, T, 8, 8]
+        x0 = pipe.encode_frames(frames_to_tensor(clips))  # [B, C, T, 8, 8]
         B = x0.shape[0]
         noise = torch.randn(x0.shape, generator=gen)
-        if args.offset_noise > 0:  # pixel-unshuffled channels are grouped by colour: 3 groups of p*p
-            off = torch.randn(B, 3, 1, 1, 1, generator=gen).repeat_interleave(p * p, dim=1)
+        if args.offset_noise > 0:
+            if vae is None:  # pixel-unshuffled channels are grouped by colour: 3 groups of p*p
+                off = torch.randn(B, 3, 1, 1, 1, generator=gen).repeat_interleave(p * p, dim=1)
+            else:
+                off = torch.randn(B, x0.shape[1], 1, 1, 1, generator=gen)
             noise = noise + args.offset_noise * off
         n_t = noise_sched.config.num_train_timesteps
         t = torch.randint(0, n_t, (B,), generator=gen)
@@ -395,9 +443,12 @@ def main(argv=None):
         inp = torch.cat([x_in, mask], dim=1)
 
         lr = args.lr * min(1.0, (step + 1 - rewarm_from) / max(1, args.warmup))
+        if args.lr_min is not None:
+            frac = min(1.0, step / max(1, args.steps))
+            lr = min(lr, args.lr_min + 0.5 * (args.lr - args.lr_min) * (1 + math.cos(math.pi * frac)))
         for g in opt.param_groups:
             g["lr"] = lr
-        pred = denoise(unet, inp, t, text_condition(te, ids))
+        pred = denoise(unet, inp, t, text_condition(te, ids, args.text_pooling))
         err = (pred - target) ** 2 * (1 - mask)
         per = err.flatten(1).sum(1) / ((1 - mask).flatten(1).sum(1) * x0.shape[1]).clamp_min(1)
         ac = alphas_cumprod[t]
