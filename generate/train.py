@@ -1,6 +1,11 @@
 """Train kino-tiny from procedurally rendered clips (CPU, resumable).
 
-    python -m generate.train --out generate/weights/kino-tiny --steps 40000 --resume --threads 1 --seed 0
+    python -m generate.train_vae --out ~/.cache/kinoseal/train/kino-tiny-vae --steps 2500 --threads 2 --seed 0
+    python -m generate.train --out generate/weights/kino-tiny --vae ~/.cache/kinoseal/train/kino-tiny-vae \
+        --blocks 32,64 --steps 4500 --resume ...   (the exact command: generate/weights/kino-tiny/TRAINING.md)
+
+* Space: with ``--vae`` the denoiser works on the frozen autoencoder's 8x8x4 latents
+  (kino-tiny 0.2); without, on pixel-unshuffled 8x8x48 frames (kino-tiny 0.1).
 
 * Data: :func:`generate.data.sample_spec` / :func:`render_clip`, rendered on the fly
   (16 frames, 32x32). The batch for step ``s`` depends only on (seed, s), so a resumed
@@ -83,6 +88,10 @@ def parse_args(argv=None):
                          "the export's own vae/ is used. Without it the denoiser works on pixel-unshuffled frames")
     ap.add_argument("--text-pooling", choices=["eos", "mean"], default="eos",
                     help="pooled caption for the timestep embedding: end-of-text state (order-aware) or token mean")
+    ap.add_argument("--default-guidance", type=float, default=None,
+                    help="classifier-free guidance scale the exported pipeline uses by default (chosen with "
+                         "bench/generator_quality.py --sweep on training prompts); with --resume at the target step "
+                         "the export is just rewritten with it")
     ap.add_argument("--lr-min", type=float, default=None,
                     help="cosine-decay the learning rate to this by --steps (default: constant)")
     ap.add_argument("--max-minutes", type=float, default=0, help="stop (after a checkpoint) after this long")
@@ -238,7 +247,8 @@ def _write_training_md(dirpath: Path, meta: dict, state_dir: Path):
         "- text encoder: `CLIPTextModel` (hidden 128, 2 layers, 4 heads) trained jointly; word-level tokenizer "
         "(tokenizer/tokenizer.json, [UNK] for unknown words, fixed length 32)",
         "- scheduler: DDPM cosine (`squaredcos_cap_v2`) for training, `DDIMScheduler` (trailing spacing) for sampling; "
-        "classifier-free guidance (10% empty captions in training)",
+        "classifier-free guidance (10% empty captions in training); sampling defaults: "
+        f"{meta['default_steps']} DDIM steps, guidance {meta['default_guidance']}",
         "",
         "## Data recipe",
         "",
@@ -309,6 +319,8 @@ def main(argv=None):
         vae=vae, text_pooling=args.text_pooling)
     if vae is not None:
         pipe.scheduler = _latent_scheduler(pipe, args.seed)
+    if args.default_guidance is not None:
+        pipe.register_to_config(default_guidance=float(args.default_guidance))
     unet, te, tok = pipe.unet, pipe.text_encoder, pipe.tokenizer
     # eval mode while training: the models have no dropout (p=0) and no batch norm, and in train
     # mode the p=0 dropouts still draw random masks (5% of a step's time).
@@ -385,7 +397,8 @@ def main(argv=None):
                             "args": vars(args)}, state_path)
 
     def export(sec_per_step):
-        meta = dict(meta_base, step=step, train_hours=train_seconds / 3600, sec_per_step=sec_per_step,
+        meta = dict(meta_base, default_steps=int(pipe.config.default_steps),
+                    default_guidance=float(pipe.config.default_guidance), step=step, train_hours=train_seconds / 3600, sec_per_step=sec_per_step,
                     exported_at=time.strftime("%Y-%m-%d %H:%M:%S"))
         export_pipeline(pipe, ema, out, meta, state_dir)
         (state_dir / "last_export.json").write_text(json.dumps(meta, indent=1, default=str))
@@ -402,6 +415,9 @@ def main(argv=None):
     start_wall = time.time()
     run_loss, run_n, t_log = 0.0, 0, time.time()
     sec_per_step = float("nan")
+    if (state_dir / "last_export.json").exists():  # a re-export without new steps keeps the measured speed
+        sec_per_step = float(json.loads((state_dir / "last_export.json").read_text()).get("sec_per_step", "nan"))
+    steps_at_start = step
     p = int(pipe.config.patch_size)
     K = int(pipe.config.context_frames)
     T = int(pipe.config.frames_per_chunk)
@@ -486,6 +502,9 @@ def main(argv=None):
             print(f"exported step {step} to {out}", flush=True)
         if done:
             break
+    if step == steps_at_start and step > 0:  # nothing to train: rewrite the export (e.g. a new default guidance)
+        export(sec_per_step)
+        print(f"re-exported step {step} to {out}", flush=True)
     csv_f.close()
     for sig, h in old_handlers.items():
         signal.signal(sig, h)
