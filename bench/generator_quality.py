@@ -329,7 +329,7 @@ def prompt_sensitivity(pipe, combos, n: int = 8, levels=(500, 900, 980, 999)) ->
     c = pipe.config
     specs = [data.make_spec(*combo) for combo in combos[:n]]
     clips = np.stack([data.render_clip(sp, frames=int(c.frames_per_chunk), size=int(c.native_size)) for sp in specs])
-    x0 = pipe.encode_frames(frames_to_tensor(clips))  # what the denoiser sees (VAE latents or patches)
+    x0 = pipe._encode_frames(frames_to_tensor(clips))  # what the denoiser sees (VAE latents or patches)
     caps = [sp.caption() for sp in specs]
     sched = DDPMScheduler.from_config(pipe.scheduler.config)
     noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(0))

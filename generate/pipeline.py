@@ -350,7 +350,7 @@ class KinoVideoPipeline(DiffusionPipeline):
         return 3 * int(self.config.patch_size) ** 2
 
     @torch.no_grad()
-    def encode_frames(self, px: torch.Tensor) -> torch.Tensor:
+    def _encode_frames(self, px: torch.Tensor) -> torch.Tensor:
         """Pixels [B, 3, T, S, S] in [-1, 1] -> what the denoiser works on [B, C, T, h, w]."""
         if self.vae is None:
             return patchify(px, int(self.config.patch_size))
@@ -360,8 +360,8 @@ class KinoVideoPipeline(DiffusionPipeline):
         return z.reshape(B, T, *z.shape[1:]).permute(0, 2, 1, 3, 4).contiguous()
 
     @torch.no_grad()
-    def decode_latents(self, lat: torch.Tensor) -> torch.Tensor:
-        """Inverse of :meth:`encode_frames`: [B, C, T, h, w] -> pixels [B, 3, T, S, S] in [-1, 1]."""
+    def _decode_latents(self, lat: torch.Tensor) -> torch.Tensor:
+        """Inverse of :meth:`_encode_frames`: [B, C, T, h, w] -> pixels [B, 3, T, S, S] in [-1, 1]."""
         if self.vae is None:
             return unpatchify(lat, int(self.config.patch_size)).clamp(-1, 1)
         B, C, T, h, w = lat.shape
@@ -479,7 +479,7 @@ class KinoVideoPipeline(DiffusionPipeline):
                 n_take = len(src)
                 while len(src) < new:
                     src.append(src[-1])
-                init = self.encode_frames(frames_to_tensor(np.stack(src))[None])[0]  # [C, new, h, w]
+                init = self._encode_frames(frames_to_tensor(np.stack(src))[None])[0]  # [C, new, h, w]
                 if context is not None:
                     init = torch.cat([context, init], dim=1)
                 if exhausted and n_frames is None:
@@ -490,7 +490,7 @@ class KinoVideoPipeline(DiffusionPipeline):
                 progress("chunk", chunk_i, max(n_chunks, chunk_i + 1))
             lat = self._denoise_chunk(emb_c, emb_u, generator, steps, guidance, context=context, init=init,
                                       strength=strength, progress=progress)
-            px = self.decode_latents(lat[None])[0]  # [3, T, S, S]
+            px = self._decode_latents(lat[None])[0]  # [3, T, S, S]
             frames = ((px.permute(1, 2, 3, 0) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()
             for f in frames[k:k + n_take]:
                 yield f

@@ -104,7 +104,7 @@ def _latent_scheduler(pipe: KinoVideoPipeline, seed: int):
     from .pipeline import default_scheduler
 
     clips, _ = caption_batch(np.random.default_rng([seed, 99]), 16, 16, 32)
-    z = pipe.encode_frames(frames_to_tensor(clips))
+    z = pipe._encode_frames(frames_to_tensor(clips))
     return default_scheduler(round(float(z.abs().max()) * 1.25, 2))
 
 
@@ -436,7 +436,7 @@ def main(argv=None):
         drop = (torch.from_numpy(rng.random(ids.shape) < args.p_unk)) & (ids != PAD_ID) & (ids != BOS_ID) & (ids != EOS_ID)
         ids = ids.masked_fill(drop, UNK_ID)
 
-        x0 = pipe.encode_frames(frames_to_tensor(clips))  # [B, C, T, 8, 8]
+        x0 = pipe._encode_frames(frames_to_tensor(clips))  # [B, C, T, 8, 8]
         B = x0.shape[0]
         noise = torch.randn(x0.shape, generator=gen)
         if args.offset_noise > 0:

@@ -100,10 +100,10 @@ def test_patchify_roundtrip():
 
 def test_latent_codec_shapes(tiny_pipe):
     px = torch.rand(2, 3, 5, 32, 32) * 2 - 1
-    z = tiny_pipe.encode_frames(px)
+    z = tiny_pipe._encode_frames(px)
     c = 4 if tiny_pipe.vae is not None else 48
     assert z.shape == (2, c, 5, 8, 8)
-    y = tiny_pipe.decode_latents(z)
+    y = tiny_pipe._decode_latents(z)
     assert y.shape == px.shape and float(y.abs().max()) <= 1.0
     if tiny_pipe.vae is None:
         assert torch.allclose(y, px)
@@ -237,7 +237,7 @@ def test_shipped_vae_reconstructs_rendered_frames():
     pipe = KinoVideoPipeline.from_pretrained(SHIPPED, local_files_only=True)
     clips, _ = data.caption_batch(np.random.default_rng(123), 4, 8, 32)
     px = frames_to_tensor(clips)
-    y = pipe.decode_latents(pipe.encode_frames(px))
+    y = pipe._decode_latents(pipe._encode_frames(px))
     psnr = 10 * math.log10(4.0 / float(((y - px) ** 2).mean()))
     assert psnr > 22.0
     frames = list(pipe._iter_frames(PROMPT, seconds=0.5, fps=8, seed=0, steps=3, out_size=256))
