@@ -62,8 +62,8 @@ def main(argv=None) -> int:
         z = post.sample(generator=torch.Generator().manual_seed(args.seed * 1_000_003 + step))
         y = vae.decode(z).sample
         rec = F.l1_loss(y, x) + F.mse_loss(y, x)
-        kl = post.kl().mean() / x[0].numel()
-        loss = rec + args.kl * kl * x[0].numel()
+        kl = post.kl().mean()  # summed over the latent, per frame (the weight 1e-6 is for this scale)
+        loss = rec + args.kl * kl
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
@@ -71,7 +71,7 @@ def main(argv=None) -> int:
         sched.step()
         run.append(rec.item())
         if (step + 1) % 50 == 0:
-            print(f"step {step + 1} rec {np.mean(run):.4f} kl/dim {kl.item():.3f} "
+            print(f"step {step + 1} rec {np.mean(run):.4f} kl/dim {kl.item() / x[0].numel():.3f} "
                   f"{(time.time() - t_start) / (step + 1):.2f}s/step", flush=True)
             run = []
 
