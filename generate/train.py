@@ -40,6 +40,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from mediaio.atomic import atomic_dir
+
 from .data import caption_batch
 from .pipeline import KinoVideoPipeline, denoise, frames_to_tensor, text_condition
 from .tokenizer import BOS_ID, EOS_ID, MAX_LENGTH, PAD_ID, UNK_ID, encode
@@ -118,25 +120,15 @@ def export_pipeline(pipe: KinoVideoPipeline, ema: dict[str, torch.Tensor], out: 
     """Save the EMA weights as a diffusers pipeline at ``out`` (swap in atomically)."""
     live = {n: p.detach().clone() for n, p in _named_params(pipe)}
     _load_params(pipe, ema)
-    tmp = out.parent / (out.name + ".tmp-export")
-    if tmp.exists():
-        shutil.rmtree(tmp)
     try:
-        pipe.save_pretrained(tmp, safe_serialization=True)
-        _write_training_md(tmp, meta, state_dir)
-        vae_md = Path(meta["vae_dir"]) / "TRAINING.md" if meta.get("vae_dir") else None
-        if vae_md is not None and vae_md.exists() and (tmp / "vae").is_dir():
-            shutil.copyfile(vae_md, tmp / "vae" / "TRAINING.md")
-        if (state_dir / "loss.csv").exists():
-            shutil.copyfile(state_dir / "loss.csv", tmp / "loss.csv")
-        old = out.parent / (out.name + ".old-export")
-        if old.exists():
-            shutil.rmtree(old)
-        if out.exists():
-            os.replace(out, old)
-        os.replace(tmp, out)
-        if old.exists():
-            shutil.rmtree(old)
+        with atomic_dir(out) as tmp:
+            pipe.save_pretrained(tmp, safe_serialization=True)
+            _write_training_md(tmp, meta, state_dir)
+            vae_md = Path(meta["vae_dir"]) / "TRAINING.md" if meta.get("vae_dir") else None
+            if vae_md is not None and vae_md.exists() and (tmp / "vae").is_dir():
+                shutil.copyfile(vae_md, tmp / "vae" / "TRAINING.md")
+            if (state_dir / "loss.csv").exists():
+                shutil.copyfile(state_dir / "loss.csv", tmp / "loss.csv")
     finally:
         _load_params(pipe, live)
 

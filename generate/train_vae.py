@@ -16,8 +16,6 @@ std on fresh frames sets ``scaling_factor`` so the diffusion model sees unit-var
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -25,6 +23,8 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from mediaio.atomic import atomic_dir
 
 from .data import caption_batch
 from .pipeline import default_vae, frames_to_tensor
@@ -84,20 +84,15 @@ def main(argv=None) -> int:
         psnr = float(10 * torch.log10(4.0 / F.mse_loss(y, x)))
     vae.register_to_config(scaling_factor=1.0 / std)
     out = Path(args.out)
-    tmp = out.parent / (out.name + ".tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    vae.save_pretrained(tmp, safe_serialization=True)
-    (tmp / "TRAINING.md").write_text(
-        "# kino-tiny frame autoencoder\n\n"
-        f"Command: `python -m generate.train_vae {' '.join(sys.argv[1:] if argv is None else argv)}`\n\n"
-        f"- steps {args.steps}, batch {args.batch} frames, lr {args.lr} (one-cycle), KL weight {args.kl}, seed {args.seed}\n"
-        f"- held-out frames (256): reconstruction PSNR {psnr:.1f} dB (range [-1, 1]); latent std {std:.3f} "
-        f"-> scaling_factor {1 / std:.3f}\n"
-        f"- wall time {(time.time() - t_start) / 60:.1f} min on {args.threads} CPU thread(s)\n")
-    if out.exists():
-        shutil.rmtree(out)
-    os.replace(tmp, out)
+    with atomic_dir(out) as tmp:
+        vae.save_pretrained(tmp, safe_serialization=True)
+        (tmp / "TRAINING.md").write_text(
+            "# kino-tiny frame autoencoder\n\n"
+            f"Command: `python -m generate.train_vae {' '.join(sys.argv[1:] if argv is None else argv)}`\n\n"
+            f"- steps {args.steps}, batch {args.batch} frames, lr {args.lr} (one-cycle), KL weight {args.kl}, seed {args.seed}\n"
+            f"- held-out frames (256): reconstruction PSNR {psnr:.1f} dB (range [-1, 1]); latent std {std:.3f} "
+            f"-> scaling_factor {1 / std:.3f}\n"
+            f"- wall time {(time.time() - t_start) / 60:.1f} min on {args.threads} CPU thread(s)\n")
     print(f"saved {out}: PSNR {psnr:.1f} dB, latent std {std:.3f}", flush=True)
     return 0
 

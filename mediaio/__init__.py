@@ -3,7 +3,7 @@
 Shared by the labeling side (generate) and the checking side (verify, detect).
 """
 
-from mediaio.atomic import atomic_output, atomic_path
+from mediaio.atomic import atomic_dir, atomic_output, atomic_path
 from mediaio.colour import i420_to_rgb, rgb_to_i420
 from mediaio.probe import VideoInfo, probe
 from mediaio.reader import DecodeReport, iter_frames, sample_stride
@@ -13,6 +13,7 @@ __all__ = [
     "DecodeReport",
     "H264Writer",
     "VideoInfo",
+    "atomic_dir",
     "atomic_output",
     "atomic_path",
     "i420_to_rgb",

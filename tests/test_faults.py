@@ -152,3 +152,23 @@ def test_generate_past_file_size_limit(fault_home, source, tiny_model, tmp_path)
     proc = run(fault_home, "generate", "a red ball", "-o", target, "--model", tiny_model, "--seconds", "1",
                "--steps", "1", fsize=64 * 1024)
     assert_clean_failure(proc, target, "File too large", before={})
+
+
+def test_model_folder_swap_is_all_or_nothing(tmp_path):
+    """Exports (generate.train, generate.train_vae) replace a model folder whole: a failure
+    while writing keeps the previous folder intact and leaves no temp folder behind."""
+    from mediaio.atomic import atomic_dir
+
+    target = tmp_path / "model"
+    with atomic_dir(target) as d:
+        (d / "weights.bin").write_bytes(b"v1")
+    assert (target / "weights.bin").read_bytes() == b"v1"
+    with pytest.raises(RuntimeError), atomic_dir(target) as d:
+        (d / "weights.bin").write_bytes(b"half")
+        raise RuntimeError("disk full")
+    assert (target / "weights.bin").read_bytes() == b"v1"
+    with atomic_dir(target) as d:
+        (d / "other.bin").write_bytes(b"v2")
+    assert sorted(p.name for p in target.iterdir()) == ["other.bin"]
+    assert oct(target.stat().st_mode & 0o777) == oct(0o755)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
