@@ -103,19 +103,26 @@ instance as v2 (``make_v2``). Changing any field means a new version name.
 from __future__ import annotations
 
 import math
-import threading
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import ClassVar, Sequence
 
 import numpy as np
 from PIL import Image
 from scipy import ndimage, sparse
 
-from watermark.ecc import CRC24_OPENPGP, ConvCode, Crc, bits_to_int, int_to_bits
+from watermark.ecc import CRC24_OPENPGP, ConvCode, Crc, bits_to_int
 from watermark.keys import WatermarkKey
 from watermark.result import P_VALUE_THRESHOLD, WatermarkResult
 from watermark.stats import rademacher_log10_pvalue
-from watermark.v1 import LayoutCache, _check_luma, _signs, _xof, activity_mask_half
+from watermark.v1 import (
+    LayoutCache,
+    MaskedPatternEmbedder,
+    WatermarkMethod,
+    _check_luma,
+    _signs,
+    _xof,
+    key_list,
+)
 
 __all__ = ["TiledParams", "TiledMethod", "TiledEmbedder", "TiledExtractor", "TileLayout"]
 
@@ -227,81 +234,17 @@ def render_tile(tile: np.ndarray, h: int, w: int, cell: float) -> np.ndarray:
     return (rows[:, x0] * (1.0 - fx)[None, :] + rows[:, x1] * fx[None, :]).astype(np.float32)
 
 
-class TiledEmbedder:
-    """Adds the tiled pattern for one (key, payload, strength) to Y planes.
+class TiledEmbedder(MaskedPatternEmbedder):
+    """v2: the keyed tile repeated over the frame; every frame carries the same pattern."""
 
-    The full-resolution pattern is rendered once per frame shape and cached;
-    per frame the work is v1's half-resolution activity mask plus one fused
-    multiply-add-clip pass (~3 ms per 720p frame on one core). Stateless
-    across frames: every frame carries the same pattern.
-    """
-
-    def __init__(self, method: "TiledMethod", key: WatermarkKey, payload_id: int, strength: float = 1.0):
-        p = method.params
-        if not isinstance(payload_id, (int, np.integer)) or isinstance(payload_id, bool):
-            raise TypeError("payload_id must be an int")
-        payload_id = int(payload_id)
-        if not (0 <= payload_id < (1 << p.payload_bits)):
-            raise ValueError(f"payload_id must be in [0, 2**{p.payload_bits})")
-        if not (math.isfinite(strength) and strength > 0):
-            raise ValueError("strength must be a positive finite number")
-        self.method, self.params = method, p
-        self.key_id, self.payload_id, self.strength = key.key_id, payload_id, float(strength)
-        lay = _layout(key, p)
-        coded = p.code.encode(p.crc.append(int_to_bits(payload_id, p.payload_bits))).astype(np.float32)
+    def _symbols(self, key: WatermarkKey, coded: np.ndarray) -> None:
+        lay = _layout(key, self.params)
         sym = (2.0 * coded - 1.0) * lay.whitening
         vals = np.where(lay.pilot_mask, 1.0, sym[np.maximum(lay.bit_of_cell, 0)])
         self._tile = (lay.chips * vals).astype(np.float32)
-        self._cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
-        self._lock = threading.Lock()
 
-    def _pattern(self, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-        """(pattern as (H/2, 2, W) row pairs, per-2x2-block sum of squares), edge-padded to even."""
-        with self._lock:
-            hit = self._cache.get(shape)
-        if hit is None:
-            h, w = shape
-            pat = render_tile(self._tile, h, w, self.params.cell_px(h, w))
-            if (h | w) & 1:
-                pat = np.pad(pat, ((0, h & 1), (0, w & 1)), mode="edge")
-            he, we = pat.shape
-            blk = pat.reshape(he // 2, 2, we // 2, 2)
-            sq = np.einsum("iajb,iajb->ij", blk, blk).astype(np.float32)
-            hit = (np.ascontiguousarray(pat.reshape(he // 2, 2, we)), sq)
-            with self._lock:
-                if len(self._cache) > 8:
-                    self._cache.clear()
-                self._cache[shape] = hit
-        return hit
-
-    def pattern(self, shape: tuple[int, int]) -> np.ndarray:
-        """Unmasked, unit-gain pattern for a frame shape (diagnostics)."""
-        h, w = shape
-        pat, _ = self._pattern((h, w))
-        return pat.reshape(h + (h & 1), w + (w & 1))[:h, :w]
-
-    def embed_luma(self, y: np.ndarray) -> np.ndarray:
-        y = _check_luma(y)
-        h, w = y.shape
-        ye = y
-        if (h | w) & 1:
-            ye = np.pad(y, ((0, h & 1), (0, w & 1)), mode="edge")
-        p = self.params
-        pat, sq = self._pattern((h, w))
-        mask = activity_mask_half(ye, p)
-        rms = math.sqrt(float(np.vdot(mask * mask, sq)) / ye.size)
-        gain = p.amplitude * self.strength / max(rms, p.min_rms)
-        mask *= np.float32(gain)
-        m = np.empty(pat.shape, dtype=np.float32)
-        np.multiply(pat, np.repeat(mask, 2, axis=1)[:, None, :], out=m)
-        m = m.reshape(ye.shape)
-        np.add(m, ye, out=m)
-        m += np.float32(0.5)  # floor(x + 0.5) after the clip: round half up, deterministic
-        np.clip(m, 0.0, 255.0, out=m)
-        out = m.astype(np.uint8)
-        if out.shape != y.shape:
-            out = np.ascontiguousarray(out[:h, :w])
-        return out
+    def _render(self, h: int, w: int) -> np.ndarray:
+        return render_tile(self._tile, h, w, self.params.cell_px(h, w))
 
 
 # ----------------------------------------------------------------------------
@@ -575,11 +518,7 @@ class TiledExtractor:
     """
 
     def __init__(self, method: "TiledMethod", keys: Sequence[WatermarkKey] | WatermarkKey):
-        if isinstance(keys, WatermarkKey):
-            keys = [keys]
-        keys = list(keys)
-        if not keys:
-            raise ValueError("at least one key is required")
+        keys = key_list(keys)
         self.method, self.params = method, method.params
         self.layouts = [_layout(k, self.params) for k in keys]
         self._acc: dict[tuple[int, int], _Acc] = {}
@@ -791,20 +730,10 @@ class TiledExtractor:
 
 
 @dataclass(frozen=True)
-class TiledMethod:
-    name: str
-    version: int
+class TiledMethod(WatermarkMethod):
     params: TiledParams = field(default_factory=TiledParams)
-
-    @property
-    def payload_bits(self) -> int:
-        return self.params.payload_bits
-
-    def embedder(self, key: WatermarkKey, payload_id: int, strength: float = 1.0) -> TiledEmbedder:
-        return TiledEmbedder(self, key, payload_id, strength)
-
-    def extractor(self, keys: Sequence[WatermarkKey] | WatermarkKey) -> TiledExtractor:
-        return TiledExtractor(self, keys)
+    embedder_cls: ClassVar[type] = TiledEmbedder
+    extractor_cls: ClassVar[type] = TiledExtractor
 
 
 def make_v2() -> TiledMethod:
