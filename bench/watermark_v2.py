@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from watermark import WatermarkKey, get_method  # noqa: E402
+from watermark.attacks import codec_roundtrip as attack_codec_roundtrip  # noqa: E402
 from watermark_v1 import data_dir, planes, psnr, ssim, to_i420  # noqa: E402
 
 Frame = tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -81,22 +82,9 @@ def load_clip(name: str, n_frames: int) -> tuple[list[Frame], float]:
 
 
 def codec_roundtrip(frames: list[Frame], fps: float, codec: str, options: dict, fmt: str = "mp4") -> list[np.ndarray]:
-    buf = io.BytesIO()
-    h, w = frames[0][0].shape
-    with av.open(buf, mode="w", format=fmt) as out:
-        st = out.add_stream(codec, rate=int(round(fps)))
-        st.width, st.height, st.pix_fmt = w, h, "yuv420p"
-        st.options = options
-        for i, (y, u, v) in enumerate(frames):
-            vf = av.VideoFrame.from_ndarray(to_i420(y, u, v), format="yuv420p")
-            vf.pts = i
-            for pkt in st.encode(vf):
-                out.mux(pkt)
-        for pkt in st.encode():
-            out.mux(pkt)
-    buf.seek(0)
-    with av.open(buf) as c:
-        return [planes(fr)[0] for fr in c.decode(video=0)]
+    """Luma planes after an encode/decode round trip (watermark.attacks does the coding)."""
+    decoded, _ = attack_codec_roundtrip(frames, fps, codec, options, fmt)
+    return [y for y, _, _ in decoded]
 
 
 def h264(crf: int):
