@@ -46,6 +46,12 @@ def select(clips: list[dict], data: Path, *, label: str | None = None, split: st
     return out
 
 
+def _data_command(data: Path, info: dict) -> str:
+    """The detect.dataset command that built ``data`` (with the second generator, if it had one)."""
+    genb = info.get("generator_b", {}).get("checkpoint")
+    return f"python -m detect.dataset --out {data}" + (f" --genb-checkpoint {genb}" if genb else "")
+
+
 def recipe(clips: list[dict], info: dict) -> dict:
     from collections import Counter
 
@@ -109,7 +115,7 @@ def main(argv=None) -> None:
             f"and in-sample, held-out clips), highest {real_all.max():.4f}, plus a 0.01 margin")
     held = metrics(yt, pt, det.threshold)
     det.card = {
-        "command": f"python -m detect.dataset --out {args.data} && python -m detect.train_default --data {args.data}",
+        "command": _data_command(args.data, info) + f" && python -m detect.train_default --data {args.data}",
         "data": {**recipe(train + test, info), "train_clips": len(train), "test_clips": len(test)},
         "training": {k: v for k, v in rec.items() if k != "oof"},
         "threshold_rule": rule,
@@ -118,10 +124,10 @@ def main(argv=None) -> None:
         "held_out_reliability": held["reliability"],
         "trained_seconds": round(time.time() - t0, 1),
         "notes": [
-            "Generated training clips come from the kino-tiny snapshot(s) "
+            "Generated training clips come from the generator snapshot(s) "
             + ", ".join(sorted({c["source"] for c in train if c["label"] == "generated"}))
-            + " (early snapshots of a training run still in progress; their output is mostly coloured noise). "
-            "Re-run both commands above on a better checkpoint.",
+            + f" (a copy of {info.get('generator', {}).get('checkpoint', 'the shipped generator')} taken when the"
+            " data were built). Re-run both commands above whenever the shipped generator changes.",
             "Cross-generator, few-shot and speed numbers: bench/results/detector.md (python bench/detector.py).",
         ],
     }
