@@ -22,7 +22,8 @@
 * State (model, EMA, optimizer, step) is written atomically to ``--state-dir``
   (default ``$KINOSEAL_TRAIN_DIR/<out name>``, else ``~/.cache/kinoseal/train/<out name>``) every ``--ckpt-minutes``; the EMA
   weights are exported as a diffusers pipeline to ``--out`` (atomically replaced)
-  every ``--export-minutes`` with a TRAINING.md. ``loss.csv`` sits beside the state.
+  every ``--export-minutes`` with a TRAINING.md. ``loss.csv`` and ``runs.csv`` (the command of every
+  invocation that trained, in order) sit beside the state and are exported with the weights.
 """
 
 from __future__ import annotations
@@ -47,6 +48,27 @@ from .pipeline import KinoVideoPipeline, denoise, frames_to_tensor, text_conditi
 from .tokenizer import BOS_ID, EOS_ID, MAX_LENGTH, PAD_ID, UNK_ID, encode
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# One row per invocation that trained: the exact commands that made the weights, in order
+# (a resumed run may change --steps, which restarts the cosine schedule's position).
+RUNS_CSV = "runs.csv"
+
+
+def _log_run(state_dir: Path, start_step: int, command: str) -> None:
+    path = state_dir / RUNS_CSV
+    new = not path.exists() or start_step == 0
+    with open(path, "w" if new else "a", newline="") as f:
+        w = csv.writer(f)
+        if new:
+            w.writerow(["start_step", "started_at", "command"])
+        w.writerow([start_step, time.strftime("%Y-%m-%d %H:%M:%S"), command])
+
+
+def _runs(state_dir: Path) -> list[dict]:
+    path = state_dir / RUNS_CSV
+    if not path.exists():
+        return []
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
 
 
 def default_state_dir(name: str) -> Path:
@@ -127,8 +149,9 @@ def export_pipeline(pipe: KinoVideoPipeline, ema: dict[str, torch.Tensor], out: 
             vae_md = Path(meta["vae_dir"]) / "TRAINING.md" if meta.get("vae_dir") else None
             if vae_md is not None and vae_md.exists() and (tmp / "vae").is_dir():
                 shutil.copyfile(vae_md, tmp / "vae" / "TRAINING.md")
-            if (state_dir / "loss.csv").exists():
-                shutil.copyfile(state_dir / "loss.csv", tmp / "loss.csv")
+            for name in ("loss.csv", RUNS_CSV):
+                if (state_dir / name).exists():
+                    shutil.copyfile(state_dir / name, tmp / name)
     finally:
         _load_params(pipe, live)
 
@@ -168,6 +191,8 @@ def _warm_start_from_export(pipe, out: Path, state_dir: Path) -> tuple[int, floa
                 pipe.unet.time_embedding.cond_proj.weight.zero_()
             print("the export predates the pooled-caption input: its projection starts at zero", flush=True)
     step, hours = 0, 0.0
+    if (out / RUNS_CSV).exists():
+        shutil.copyfile(out / RUNS_CSV, state_dir / RUNS_CSV)
     if (out / "loss.csv").exists():
         shutil.copyfile(out / "loss.csv", state_dir / "loss.csv")
         with open(out / "loss.csv") as f:
@@ -200,6 +225,18 @@ def _loss_summary(state_dir: Path, buckets: int = 12) -> list[tuple[int, float]]
     return out
 
 
+def _runs_lines(state_dir: Path, last_step: int) -> list[str]:
+    runs = _runs(state_dir)
+    if not runs:
+        return []
+    lines = ["Invocations that trained these weights, in order (each continued from the previous one's state):", "",
+             "| steps | started | command |", "|---|---|---|"]
+    for i, r in enumerate(runs):
+        end = int(runs[i + 1]["start_step"]) if i + 1 < len(runs) else last_step
+        lines.append(f"| {r['start_step']}-{end} | {r['started_at']} | `{r['command']}` |")
+    return lines + [""]
+
+
 def _write_training_md(dirpath: Path, meta: dict, state_dir: Path):
     summary = _loss_summary(state_dir)
     lines = [
@@ -221,6 +258,7 @@ def _write_training_md(dirpath: Path, meta: dict, state_dir: Path):
         "",
         "## Run",
         "",
+        *_runs_lines(state_dir, meta["step"]),
         f"- seed: {meta['seed']}",
         f"- steps done: {meta['step']} (target {meta['target_steps']}), batch {meta['batch']}, "
         f"lr {meta['lr']} (AdamW, warm-up {meta['warmup']}), EMA {meta['ema']} (exported weights are the EMA)",
@@ -472,6 +510,8 @@ def main(argv=None):
             for n, prm in _named_params(pipe):
                 ema[n].mul_(decay).add_(prm.detach(), alpha=1 - decay)
         step += 1
+        if step == steps_at_start + 1:
+            _log_run(state_dir, steps_at_start, command)
         dt = time.time() - t0
         train_seconds += dt
         run_loss += loss.item()

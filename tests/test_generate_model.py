@@ -256,5 +256,12 @@ def test_train_script_runs_and_resumes(tmp_path):
     assert train.main(common + ["--steps", "3", "--resume"]) == 3
     rows = (st / "loss.csv").read_text().strip().splitlines()
     assert rows[0].startswith("step,loss") and [r.split(",")[0] for r in rows[1:]] == ["1", "2", "3"]
+    # every invocation that trained is on record, with its command, in the export too
+    assert [r["start_step"] for r in train._runs(out)] == ["0", "2"]
+    assert train._runs(out)[1]["command"].endswith("--steps 3 --resume")
+    md = (out / "TRAINING.md").read_text()
+    assert "| 0-2 |" in md and "| 2-3 |" in md
+    assert train.main(common + ["--steps", "3", "--resume"]) == 3  # nothing to train: re-export, no new run row
+    assert len(train._runs(out)) == 2
     pipe = KinoVideoPipeline.from_pretrained(out, local_files_only=True)
     assert len(list(pipe._iter_frames(PROMPT, seconds=0.25, fps=8, seed=0, steps=2, out_size=32))) == 2
