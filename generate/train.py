@@ -115,7 +115,7 @@ def parse_args(argv=None):
     ap.add_argument("--default-guidance", type=float, default=None,
                     help="classifier-free guidance scale the exported pipeline uses by default (chosen with "
                          "bench/generator_quality.py --sweep on training prompts); with --resume at the target step "
-                         "the export is just rewritten with it")
+                         "the export is just rewritten with it; a resumed run without it keeps the export's value")
     ap.add_argument("--lr-min", type=float, default=None,
                     help="cosine-decay the learning rate to this by --steps (default: constant)")
     ap.add_argument("--max-minutes", type=float, default=0, help="stop (after a checkpoint) after this long")
@@ -349,8 +349,12 @@ def main(argv=None):
         vae=vae, text_pooling=args.text_pooling)
     if vae is not None:
         pipe.scheduler = _latent_scheduler(pipe, args.seed)
-    if args.default_guidance is not None:
-        pipe.register_to_config(default_guidance=float(args.default_guidance))
+    guidance = args.default_guidance
+    if guidance is None and args.resume and (out / "model_index.json").exists():
+        # a resumed run keeps the guidance chosen for the export (bench --sweep) unless told otherwise
+        guidance = json.loads((out / "model_index.json").read_text()).get("default_guidance")
+    if guidance is not None:
+        pipe.register_to_config(default_guidance=float(guidance))
     unet, te, tok = pipe.unet, pipe.text_encoder, pipe.tokenizer
     # eval mode while training: the models have no dropout (p=0) and no batch norm, and in train
     # mode the p=0 dropouts still draw random masks (5% of a step's time).

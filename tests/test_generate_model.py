@@ -263,5 +263,8 @@ def test_train_script_runs_and_resumes(tmp_path):
     assert "| 0-2 |" in md and "| 2-3 |" in md
     assert train.main(common + ["--steps", "3", "--resume"]) == 3  # nothing to train: re-export, no new run row
     assert len(train._runs(out)) == 2
+    assert train.main(common + ["--steps", "3", "--resume", "--default-guidance", "6"]) == 3
+    assert train.main(common + ["--steps", "4", "--resume"]) == 4  # later runs keep the chosen guidance
+    assert json.loads((out / "model_index.json").read_text())["default_guidance"] == 6.0
     pipe = KinoVideoPipeline.from_pretrained(out, local_files_only=True)
     assert len(list(pipe._iter_frames(PROMPT, seconds=0.25, fps=8, seed=0, steps=2, out_size=32))) == 2
