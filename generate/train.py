@@ -251,6 +251,8 @@ def _write_training_md(dirpath: Path, meta: dict, state_dir: Path):
         meta["command"],
         "```",
         "",
+        *([f"Then re-exported without training by `{meta['reexport_command']}`.", ""]
+          if meta.get("reexport_command") else []),
         "Resume / continue: same command with `--resume` (state in `" + str(meta["state_dir"]) + "`; on a new"
         " machine it warm-starts from these weights). On a 2-core machine shared with other jobs, use"
         " `--threads 1` or set `OMP_WAIT_POLICY=PASSIVE`: two spinning OpenMP threads on a busy machine made steps"
@@ -539,6 +541,9 @@ def main(argv=None):
         if done:
             break
     if step == steps_at_start and step > 0:  # nothing to train: rewrite the export (e.g. a new default guidance)
+        runs = _runs(state_dir)
+        if runs:  # the command on record stays the one that trained
+            meta_base.update(command=runs[-1]["command"], reexport_command=command)
         export(sec_per_step)
         print(f"re-exported step {step} to {out}", flush=True)
     csv_f.close()

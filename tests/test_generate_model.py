@@ -263,6 +263,8 @@ def test_train_script_runs_and_resumes(tmp_path):
     assert "| 0-2 |" in md and "| 2-3 |" in md
     assert train.main(common + ["--steps", "3", "--resume"]) == 3  # nothing to train: re-export, no new run row
     assert len(train._runs(out)) == 2
+    md = (out / "TRAINING.md").read_text()
+    assert "--steps 3 --resume\n```" in md and "re-exported without training by `python -m generate.train" in md
     assert train.main(common + ["--steps", "3", "--resume", "--default-guidance", "6"]) == 3
     assert train.main(common + ["--steps", "4", "--resume"]) == 4  # later runs keep the chosen guidance
     assert json.loads((out / "model_index.json").read_text())["default_guidance"] == 6.0
