@@ -307,6 +307,17 @@ def _finetune_on_features(det, X_few: np.ndarray):
                              groups=[f"genb:{i}" for i in range(len(X_few))], features=X_few)
 
 
+def _generator_words(g: dict) -> str:
+    """What a generator snapshot is, read from its saved pipeline config."""
+    idx = Path(g.get("snapshot") or "") / "model_index.json"
+    if not g or not idx.is_file():
+        return "details not recorded"
+    cfg = json.loads(idx.read_text())
+    space = "VAE latents" if cfg.get("vae") else "pixel-unshuffled patches"
+    return (f"{cfg.get('_class_name', 'pipeline')} {cfg.get('model_name', '')} {cfg.get('model_version', '')}, "
+            f"{space}, {g.get('steps', '?')} training steps")
+
+
 def render_md(r: dict) -> str:
     def row(name, m):
         return (f"| {name} | {m['n_real']} / {m['n_generated']} | {m['auc']:.4f} | {m['tpr_at_1pct_fpr']:.3f} | "
@@ -318,8 +329,8 @@ def render_md(r: dict) -> str:
         "# Generated-video classifier benchmark",
         "",
         f"Model `{r['model']}`, threshold for `likely_ai_generated` **{r['threshold']:.4g}**. "
-        f"Generator A (training): `{g.get('tag')}`; generator B (never seen in training): `{gb.get('tag')}`, a "
-        "narrower KinoVideoPipeline (blocks 32,64, seed 7) trained 219 steps here; generator C (never seen): the "
+        f"Generator A (training): `{g.get('tag')}` ({_generator_words(g)}); generator B (never seen in training): "
+        f"`{gb.get('tag')}` ({_generator_words(gb)}); generator C (never seen): the "
         "generator's procedural renderer at 32 px upscaled like the pipeline output (proxy for a converged model). "
         "All clips re-shared: random aspect crop, resize to 144-720 px short side, H.264 CRF 23-35. "
         "Held-out split by source (real: carphone pristine + distorted, grace_hopper photo; generated: held-out prompt "
