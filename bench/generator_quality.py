@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import platform
 import resource
 import sys
@@ -281,7 +282,9 @@ def main(argv=None):
                                         if border_d and inside_d else None)
     report["peak_rss_mb"] = _peak_rss_mb()
     report["platform"] = {"python": platform.python_version(), "torch": torch.__version__,
-                          "cpu": platform.processor() or platform.machine(), "threads": args.threads}
+                          "cpu": platform.processor() or platform.machine(), "threads": args.threads,
+                          # PASSIVE (sleeping OpenMP threads) made this tiny model's sampling about 2x slower here
+                          "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default")}
     report["wall_seconds"] = time.time() - t0
     report["samples"] = details
 
@@ -382,7 +385,8 @@ def _write_md(r: dict, path: Path):
     lines += [
         "",
         f"- speed: {r['seconds_per_generated_second_256px']:.2f} s of compute per generated second (256 px output, "
-        f"{r['model']['default_fps']} fps, chunked)",
+        f"{r['model']['default_fps']} fps, chunked; OMP_WAIT_POLICY "
+        f"{r.get('platform', {}).get('omp_wait_policy', 'not recorded')})",
         f"- peak memory (process RSS): {r['peak_rss_mb']:.0f} MB",
         f"- chunk borders: mean |frame diff| {r['border_mean_abs_diff']:.2f} across borders vs "
         f"{r['inside_mean_abs_diff']:.2f} inside chunks (ratio {r['border_to_inside_ratio']:.2f}; 1.0 = seamless)",
