@@ -189,7 +189,8 @@ def main(argv=None):
     ap.add_argument("--seconds", type=float, default=2.0, help="length of each held-out sample")
     ap.add_argument("--long-seconds", type=float, default=8.0, help="length of the speed/border clips")
     ap.add_argument("--long-n", type=int, default=8,
-                    help="how many speed/border clips (3 gave 12 borders: 1.67 there, 1.34 on 6 other prompts)")
+                    help="how many speed/border clips (3 gave 12 borders and a ratio of 1.67; 6 other prompts at "
+                         "64 px gave 1.34)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "generator_quality"))
     ap.add_argument("--validate-only", action="store_true")
     ap.add_argument("--sweep", default="",

@@ -191,10 +191,10 @@ def _warm_start_from_export(pipe, out: Path, state_dir: Path) -> tuple[int, floa
                 pipe.unet.time_embedding.cond_proj.weight.zero_()
             print("the export predates the pooled-caption input: its projection starts at zero", flush=True)
     step, hours = 0, 0.0
-    if (out / RUNS_CSV).exists():
-        shutil.copyfile(out / RUNS_CSV, state_dir / RUNS_CSV)
+    for name in ("loss.csv", RUNS_CSV):  # the export carries the records export_pipeline copied into it
+        if (out / name).exists():
+            shutil.copyfile(out / name, state_dir / name)
     if (out / "loss.csv").exists():
-        shutil.copyfile(out / "loss.csv", state_dir / "loss.csv")
         with open(out / "loss.csv") as f:
             rows = list(csv.DictReader(f))
         if rows:

@@ -268,5 +268,8 @@ def test_train_script_runs_and_resumes(tmp_path):
     assert train.main(common + ["--steps", "3", "--resume", "--default-guidance", "6"]) == 3
     assert train.main(common + ["--steps", "4", "--resume"]) == 4  # later runs keep the chosen guidance
     assert json.loads((out / "model_index.json").read_text())["default_guidance"] == 6.0
+    # a new machine (no state) warm-starts from the export and keeps its record of runs
+    assert train.main([a if a != str(st) else str(tmp_path / "state2") for a in common] + ["--steps", "5", "--resume"]) == 5
+    assert [r["start_step"] for r in train._runs(out)] == ["0", "2", "3", "4"]
     pipe = KinoVideoPipeline.from_pretrained(out, local_files_only=True)
     assert len(list(pipe._iter_frames(PROMPT, seconds=0.25, fps=8, seed=0, steps=2, out_size=32))) == 2

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from typing import Callable
 
-from watermark.v1 import SpreadSpectrumMethod, SpreadSpectrumParams
+from watermark.v1 import SpreadSpectrumMethod, SpreadSpectrumParams, WatermarkMethod
 
 __all__ = ["register_method", "get_method", "list_methods"]
 
-_REGISTRY: dict[str, Callable[[], SpreadSpectrumMethod]] = {}
-_INSTANCES: dict[str, SpreadSpectrumMethod] = {}
+_REGISTRY: dict[str, Callable[[], WatermarkMethod]] = {}
+_INSTANCES: dict[str, WatermarkMethod] = {}
 
 
-def register_method(name: str, factory: Callable[[], SpreadSpectrumMethod]) -> None:
+def register_method(name: str, factory: Callable[[], WatermarkMethod]) -> None:
     if name in _REGISTRY:
         raise ValueError(f"watermark method {name!r} is already registered")
     _REGISTRY[name] = factory
@@ -27,7 +27,7 @@ def list_methods() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def get_method(name: str) -> SpreadSpectrumMethod:
+def get_method(name: str) -> WatermarkMethod:
     if name not in _REGISTRY:
         raise KeyError(f"unknown watermark method {name!r}; available: {', '.join(list_methods())}")
     inst = _INSTANCES.get(name)
