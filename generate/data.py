@@ -325,6 +325,15 @@ def render_clip(spec: ClipSpec, frames: int = 16, size: int = 32, rng: np.random
 
     ``rng`` is accepted for interface symmetry (rendering itself is deterministic).
     """
+    return render_clip_with_coverage(spec, frames, size, start)[0]
+
+
+def render_clip_with_coverage(spec: ClipSpec, frames: int = 16, size: int = 32,
+                              start: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`render_clip` plus the objects' coverage [T, H, W] in [0, 1] (union over objects).
+
+    Training uses the coverage to weight the loss toward the objects, which are small.
+    """
     T, H = frames, size
     t = np.arange(T, dtype=np.float64) + start
     coords = (np.arange(H, dtype=np.float64) + 0.5) / H  # pixel centres in [0, 1)
@@ -340,6 +349,7 @@ def render_clip(spec: ClipSpec, frames: int = 16, size: int = 32, rng: np.random
     bg = np.array(COLOURS[spec.background], dtype=np.float64)
     img = np.empty((T, H, H, 3), dtype=np.float64)
     img[:] = bg
+    union = np.zeros((T, H, H))
     if spec.texture != "plain":
         alt = _shade(bg)
         p = spec.texture_period
@@ -369,17 +379,26 @@ def render_clip(spec: ClipSpec, frames: int = 16, size: int = 32, rng: np.random
                 d = _sdf(o.shape, px, py, r, a)
                 cov = np.maximum(cov, np.clip(0.5 - d, 0.0, 1.0))
         img = img * (1 - cov[..., None]) + col * cov[..., None]
-    return np.clip(img + 0.5, 0, 255).astype(np.uint8)
+        union = np.maximum(union, cov)
+    return np.clip(img + 0.5, 0, 255).astype(np.uint8), union
 
 
-def caption_batch(rng: np.random.Generator, n: int, frames: int = 16, size: int = 32,
-                  **kw) -> tuple[np.ndarray, list[str]]:
-    """n random clips [n,T,H,W,3] uint8 and their captions (random start time on the torus)."""
-    clips, caps = [], []
+def caption_batch(rng: np.random.Generator, n: int, frames: int = 16, size: int = 32, with_coverage: bool = False,
+                  **kw):
+    """n random clips [n,T,H,W,3] uint8 and their captions (random start time on the torus).
+
+    With ``with_coverage`` also the objects' coverage [n,T,H,W] (same clips: the random
+    draws do not depend on it).
+    """
+    clips, caps, covs = [], [], []
     for _ in range(n):
         spec = sample_spec(rng, **kw)
-        clips.append(render_clip(spec, frames, size, start=float(rng.uniform(0, 40))))
+        img, cov = render_clip_with_coverage(spec, frames, size, start=float(rng.uniform(0, 40)))
+        clips.append(img)
+        covs.append(cov)
         caps.append(spec.caption())
+    if with_coverage:
+        return np.stack(clips), caps, np.stack(covs).astype(np.float32)
     return np.stack(clips), caps
 
 

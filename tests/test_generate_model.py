@@ -78,6 +78,29 @@ def test_render_and_captions():
         assert w in data.CAPTION_WORDS
 
 
+def test_coverage_marks_exactly_the_objects():
+    spec = data.make_spec("red", "ball", "blue", "sliding right")
+    img, cov = data.render_clip_with_coverage(spec, 8, 32)
+    assert np.array_equal(img, data.render_clip(spec, 8, 32))
+    background = np.all(img == np.array(data.COLOURS["blue"], dtype=np.uint8), axis=-1)
+    assert cov.shape == (8, 32, 32) and 0.02 < (cov > 0).mean() < 0.3
+    assert np.all(cov[background] < 0.01) and np.all(cov[~background] > 0)
+    # the coverage does not change which clips a seed gives (training batches stay reproducible)
+    a, caps_a, cover = data.caption_batch(np.random.default_rng(5), 3, 8, 32, with_coverage=True)
+    b, caps_b = data.caption_batch(np.random.default_rng(5), 3, 8, 32)
+    assert np.array_equal(a, b) and caps_a == caps_b and cover.shape == (3, 8, 32, 32)
+
+
+def test_cell_weight_marks_latent_cells_an_object_touches():
+    from generate.train import _cell_weight
+
+    cover = np.zeros((1, 2, 32, 32), np.float32)
+    cover[0, 0, 5, 9] = 1.0  # one pixel in cell (1, 2) of an 8x8 grid, first frame only
+    w = _cell_weight(cover, 8, 4.0)
+    assert w.shape == (1, 1, 2, 8, 8)
+    assert w[0, 0, 0, 1, 2] == 5.0 and float(w.sum()) == 2 * 64 + 4.0
+
+
 def test_held_out_combinations_never_sampled():
     held = set(data.held_out_combos())
     assert len(held) >= 100
@@ -244,6 +267,31 @@ def test_shipped_vae_reconstructs_rendered_frames():
     assert len(frames) == 4 and frames[0].shape == (256, 256, 3)
 
 
+def test_decoder_finetune_keeps_the_latent_space(tmp_path):
+    """A decoder fine-tune must leave the encoder and scaling factor alone: the shipped denoiser
+    was trained on that latent space."""
+    from generate import train_vae
+    from diffusers import AutoencoderKL
+
+    src, dst = tmp_path / "vae", tmp_path / "vae-ft"
+    vae = default_vae()
+    vae.register_to_config(scaling_factor=0.5)
+    vae.save_pretrained(src, safe_serialization=True)
+    (src / "TRAINING.md").write_text("# first run\n")
+    assert train_vae.main(["--finetune-decoder", str(src), "--out", str(dst), "--steps", "2", "--batch", "4",
+                           "--fg-weight", "4", "--threads", "1"]) == 0
+    a = AutoencoderKL.from_pretrained(src, local_files_only=True)
+    b = AutoencoderKL.from_pretrained(dst, local_files_only=True)
+    assert b.config.scaling_factor == 0.5
+    sa, sb = a.state_dict(), b.state_dict()
+    enc = [k for k in sa if k.startswith(("encoder.", "quant_conv."))]
+    dec = [k for k in sa if k.startswith(("decoder.", "post_quant_conv."))]
+    assert enc and dec and all(torch.equal(sa[k], sb[k]) for k in enc)
+    assert any(not torch.equal(sa[k], sb[k]) for k in dec)
+    md = (dst / "TRAINING.md").read_text()
+    assert md.startswith("# first run") and "## Decoder fine-tune" in md and "object pixels" in md
+
+
 def test_train_script_runs_and_resumes(tmp_path):
     from generate import train
 
@@ -266,8 +314,10 @@ def test_train_script_runs_and_resumes(tmp_path):
     md = (out / "TRAINING.md").read_text()
     assert "--steps 3 --resume\n```" in md and "re-exported without training by `python -m generate.train" in md
     assert train.main(common + ["--steps", "3", "--resume", "--default-guidance", "6"]) == 3
-    assert train.main(common + ["--steps", "4", "--resume"]) == 4  # later runs keep the chosen guidance
+    assert train.main(common + ["--steps", "4", "--resume", "--fg-weight", "3"]) == 4  # later runs keep the guidance
     assert json.loads((out / "model_index.json").read_text())["default_guidance"] == 6.0
+    assert (st / "loss.csv").read_text().strip().splitlines()[-1].endswith(" fg3")
+    assert "Loss weight 1 + 3 on the latent cells an object touches" in (out / "TRAINING.md").read_text()
     # a new machine (no state) warm-starts from the export and keeps its record of runs
     assert train.main([a if a != str(st) else str(tmp_path / "state2") for a in common] + ["--steps", "5", "--resume"]) == 5
     assert [r["start_step"] for r in train._runs(out)] == ["0", "2", "3", "4"]
