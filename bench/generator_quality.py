@@ -414,9 +414,10 @@ def _write_md(r: dict, path: Path):
         f"{r['model']['default_fps']} fps, chunked; OMP_WAIT_POLICY "
         f"{r.get('platform', {}).get('omp_wait_policy', 'not recorded')})",
         f"- peak memory (process RSS): {r['peak_rss_mb']:.0f} MB",
-        f"- chunk borders: mean |frame diff| {r['border_mean_abs_diff']:.2f} across borders vs "
-        f"{r['inside_mean_abs_diff']:.2f} inside chunks (ratio {r['border_to_inside_ratio']:.2f}; 1.0 = seamless; "
-        f"{r.get('border_samples', '?')} borders)",
+        (f"- chunk borders: mean |frame diff| {r['border_mean_abs_diff']:.2f} across borders vs "
+         f"{r['inside_mean_abs_diff']:.2f} inside chunks (ratio {r['border_to_inside_ratio']:.2f}; 1.0 = seamless; "
+         f"{r.get('border_samples', '?')} borders)" if r.get("border_to_inside_ratio") is not None else
+         "- chunk borders: not measured (the long clips fit in one chunk; raise --long-seconds)"),
         "",
         *([f"Guidance chosen on {r.get('sweep_n')} training (not held-out) prompts, by colour + motion accuracy:", "",
             "| guidance | colour | background | motion | shape |", "|---:|---:|---:|---:|---:|",
