@@ -566,6 +566,9 @@ def main(argv=None):
         runs = _runs(state_dir)
         if runs:  # the command on record stays the one that trained
             meta_base.update(command=runs[-1]["command"], reexport_command=command)
+        if (state_dir / "last_export.json").exists():  # and so does its target (not the re-export's --steps)
+            meta_base["target_steps"] = json.loads((state_dir / "last_export.json").read_text()).get(
+                "target_steps", meta_base["target_steps"])
         export(sec_per_step)
         print(f"re-exported step {step} to {out}", flush=True)
     csv_f.close()

@@ -309,10 +309,11 @@ def test_train_script_runs_and_resumes(tmp_path):
     assert train._runs(out)[1]["command"].endswith("--steps 3 --resume")
     md = (out / "TRAINING.md").read_text()
     assert "| 0-2 |" in md and "| 2-3 |" in md
-    assert train.main(common + ["--steps", "3", "--resume"]) == 3  # nothing to train: re-export, no new run row
+    assert train.main(common + ["--steps", "1", "--resume"]) == 3  # nothing to train: re-export, no new run row
     assert len(train._runs(out)) == 2
     md = (out / "TRAINING.md").read_text()
     assert "--steps 3 --resume\n```" in md and "re-exported without training by `python -m generate.train" in md
+    assert "steps done: 3 (target 3)" in md and "--steps 1 --resume`." in md  # the target of the run that trained
     assert train.main(common + ["--steps", "3", "--resume", "--default-guidance", "6"]) == 3
     assert train.main(common + ["--steps", "4", "--resume", "--fg-weight", "3"]) == 4  # later runs keep the guidance
     assert json.loads((out / "model_index.json").read_text())["default_guidance"] == 6.0
