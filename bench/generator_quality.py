@@ -269,7 +269,7 @@ def main(argv=None):
         sc = score(res, c)
         scores.append(sc)
         details.append({"prompt": prompt, "combo": c, "analysis": {k: v for k, v in res.items()}, "correct": sc})
-        if len(grid_rows) < 16:
+        if i % max(1, len(combos) // 16) == 0 and len(grid_rows) < 16:  # spread: the list is sorted by colour
             grid_rows.append((prompt, frames[::2]))
         if (i + 1) % 10 == 0:
             print(f"{i + 1}/{len(combos)} {json.dumps(_accuracy(scores))} ({t_gen / (i + 1):.1f}s/clip)", flush=True)
@@ -431,7 +431,8 @@ def _write_md(r: dict, path: Path):
         *[f"| {t} | {v['right']:.4f} | {v['empty']:.4f} | {v['other']:.4f} | {v['other_over_right']:.2f} |"
           for t, v in r["prompt_sensitivity"].items()],
         "",
-        "Grid: generator_quality_grid.png (rows = first held-out prompts, listed in generator_quality_grid.txt; every 2nd frame).",
+        "Grid: generator_quality_grid.png (rows = every (n/16)-th held-out prompt, listed in generator_quality_grid.txt;"
+        " every 2nd frame).",
         "",
     ]
     path.write_text("\n".join(lines))
