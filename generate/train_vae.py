@@ -74,9 +74,9 @@ def main(argv=None) -> int:
     ap.add_argument("--latent-noise", type=float, default=0.1,
                     help="decoder fine-tune: Gaussian noise added to the latent, in units of the latent std")
     args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
     if args.finetune_decoder:
         return finetune_decoder(args, argv)
-    torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     vae = default_vae()
     vae.train()
