@@ -441,7 +441,8 @@ def main(argv=None):
                      layers_per_block=args.layers_per_block, text_pooling=args.text_pooling,
                      vae_dir=str(vae_dir) if vae_dir is not None else None,
                      space=("32x32 RGB frames encoded per frame by a frozen AutoencoderKL (`vae/`, trained by"
-                            " `python -m generate.train_vae`, see vae/TRAINING.md) to 8x8x4 latents"
+                            " `python -m generate.train_vae`; a later `--finetune-decoder` run changes only the"
+                            " decoder; both are recorded in vae/TRAINING.md) to 8x8x4 latents"
                             if vae is not None else
                             "32x32 RGB frames pixel-unshuffled to 8x8x48 (lossless patchify, no VAE)"),
                      state_dir=str(state_dir))
