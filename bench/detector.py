@@ -309,9 +309,9 @@ def _finetune_on_features(det, X_few: np.ndarray):
 
 def _generator_words(g: dict) -> str:
     """What a generator snapshot is, read from its saved pipeline config."""
-    if not g.get("snapshot") or not (Path(g["snapshot"]) / "model_index.json").is_file():
+    idx = Path(g["snapshot"]) / "model_index.json" if g.get("snapshot") else None
+    if idx is None or not idx.is_file():
         return "details not recorded"
-    idx = Path(g["snapshot"]) / "model_index.json"
     cfg = json.loads(idx.read_text())
     space = "VAE latents" if cfg.get("vae") else "pixel-unshuffled patches"
     return (f"{cfg.get('_class_name', 'pipeline')} {cfg.get('model_name', '')} {cfg.get('model_version', '')}, "

@@ -180,15 +180,14 @@ def autoencoder_round_trip(pipe, combos, frames=16) -> dict:
     ceiling the denoiser can reach when it works in the autoencoder's latent space."""
     import torch
 
-    from generate.pipeline import frames_to_tensor
+    from generate.pipeline import frames_to_tensor, tensor_to_frames
 
     rng = np.random.default_rng(123)
     scores = []
     with torch.no_grad():
         for c in combos:
             clip = data.render_clip(data.make_spec(*c, rng=rng), frames, 32)
-            px = pipe._decode_latents(pipe._encode_frames(frames_to_tensor(clip[None])))[0]  # [3, T, S, S]
-            back = ((px.permute(1, 2, 3, 0).numpy() + 1) * 127.5).clip(0, 255).round().astype(np.uint8)
+            back = tensor_to_frames(pipe._decode_latents(pipe._encode_frames(frames_to_tensor(clip[None])))[0])
             scores.append(score(analyse_clip(back), c))
     return _accuracy(scores)
 

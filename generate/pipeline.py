@@ -119,6 +119,11 @@ def frames_to_tensor(frames: np.ndarray) -> torch.Tensor:
     return t.movedim(-1, -4)
 
 
+def tensor_to_frames(px: torch.Tensor) -> np.ndarray:
+    """Inverse of :func:`frames_to_tensor` for one clip: float [3, T, H, W] in [-1, 1] -> uint8 [T, H, W, 3]."""
+    return ((px.permute(1, 2, 3, 0) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()
+
+
 def _temporal_conv_forward(self: torch.nn.Conv3d, x: torch.Tensor) -> torch.Tensor:
     # A (3,1,1) Conv3d as a Conv2d over (T, H*W): same maths, but takes PyTorch's fast
     # (oneDNN) CPU path instead of slow_conv3d, which is what small batches on 1 thread get.
@@ -491,7 +496,7 @@ class KinoVideoPipeline(DiffusionPipeline):
             lat = self._denoise_chunk(emb_c, emb_u, generator, steps, guidance, context=context, init=init,
                                       strength=strength, progress=progress)
             px = self._decode_latents(lat[None])[0]  # [3, T, S, S]
-            frames = ((px.permute(1, 2, 3, 0) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()
+            frames = tensor_to_frames(px)
             for f in frames[k:k + n_take]:
                 yield f
             produced += n_take

@@ -51,10 +51,18 @@ def _frames(rng: np.random.Generator, n_clips: int, per_clip: int) -> torch.Tens
     return _frames_and_cover(rng, n_clips, per_clip)[0]
 
 
-def _object_error(vae, x: torch.Tensor, cov: torch.Tensor) -> float:
-    """Mean absolute RGB error (0-255 scale) on the pixels objects fully cover."""
-    with torch.no_grad():
-        y = vae.decode(vae.encode(x).latent_dist.mode()).sample.clamp(-1, 1)
+@torch.no_grad()
+def _reconstruct(vae, x: torch.Tensor) -> torch.Tensor:
+    return vae.decode(vae.encode(x).latent_dist.mode()).sample.clamp(-1, 1)
+
+
+def _psnr(y: torch.Tensor, x: torch.Tensor) -> float:
+    """PSNR in dB for images in [-1, 1] (peak-to-peak 2, so peak power 4)."""
+    return float(10 * torch.log10(4.0 / F.mse_loss(y, x)))
+
+
+def _object_error(y: torch.Tensor, x: torch.Tensor, cov: torch.Tensor) -> float:
+    """Mean absolute RGB error (0-255 scale) of reconstruction y on the pixels objects fully cover."""
     inside = (cov >= 0.99).expand_as(x)
     return float((y - x).abs()[inside].mean() * 127.5)
 
@@ -109,8 +117,7 @@ def main(argv=None) -> int:
         x = _frames(np.random.default_rng([args.seed, 8]), 64, 4)
         z = vae.encode(x).latent_dist.mode()
         std = float(z.std())
-        y = vae.decode(z).sample.clamp(-1, 1)
-        psnr = float(10 * torch.log10(4.0 / F.mse_loss(y, x)))
+        psnr = _psnr(vae.decode(z).sample.clamp(-1, 1), x)
     vae.register_to_config(scaling_factor=1.0 / std)
     out = Path(args.out)
     with atomic_dir(out) as tmp:
@@ -138,7 +145,7 @@ def finetune_decoder(args, argv) -> int:
     vae.eval()  # no dropout / batch norm in this model; eval keeps the frozen encoder deterministic
     latent_std = 1.0 / float(vae.config.scaling_factor)
     check_x, check_cov = _frames_and_cover(np.random.default_rng([args.seed, 8]), 64, 4)
-    before = _object_error(vae, check_x, check_cov)
+    before = _object_error(_reconstruct(vae, check_x), check_x, check_cov)
     opt = torch.optim.AdamW(trainable, lr=args.lr, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.steps, pct_start=0.05)
     t_start = time.time()
@@ -163,11 +170,8 @@ def finetune_decoder(args, argv) -> int:
             print(f"step {step + 1} weighted rec {np.mean(run):.4f} {(time.time() - t_start) / (step + 1):.2f}s/step",
                   flush=True)
             run = []
-    vae.eval()
-    after = _object_error(vae, check_x, check_cov)
-    with torch.no_grad():
-        y = vae.decode(vae.encode(check_x).latent_dist.mode()).sample.clamp(-1, 1)
-        psnr = float(10 * torch.log10(4.0 / F.mse_loss(y, check_x)))
+    y = _reconstruct(vae, check_x)
+    after, psnr = _object_error(y, check_x, check_cov), _psnr(y, check_x)
     out = Path(args.out)
     history = (src / "TRAINING.md").read_text() if (src / "TRAINING.md").exists() else ""
     with atomic_dir(out) as tmp:
