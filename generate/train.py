@@ -43,7 +43,7 @@ import torch
 
 from mediaio.atomic import atomic_dir
 
-from .data import caption_batch
+from .data import ATTRIBUTE_NAMES, caption_attributes, caption_batch
 from .pipeline import KinoVideoPipeline, denoise, frames_to_tensor, text_condition
 from .tokenizer import BOS_ID, EOS_ID, MAX_LENGTH, PAD_ID, UNK_ID, encode
 
@@ -106,6 +106,12 @@ def parse_args(argv=None):
                     help="extra loss weight on latent cells an object touches (loss weight 1 + this there). Objects "
                          "cover ~3x3 of the 8x8 cells, so plain v-MSE spends most of its signal on the background; "
                          "0 = plain v-MSE")
+    ap.add_argument("--p-directed", type=float, default=0.0,
+                    help="probability that a clip starts where its motion says it comes from (data.caption_batch); "
+                         "0 keeps the earlier data stream")
+    ap.add_argument("--text-aux", type=float, default=0.0,
+                    help="weight of an auxiliary loss: a linear head on the pooled caption state predicts the "
+                         "caption's attributes (data.caption_attributes), so the text encoder cannot average a word away")
     ap.add_argument("--ckpt-minutes", type=float, default=5.0)
     ap.add_argument("--export-minutes", type=float, default=10.0)
     ap.add_argument("--log-every", type=int, default=25)
@@ -146,6 +152,14 @@ def _cell_weight(cover: np.ndarray, cells: int, fg_weight: float) -> torch.Tenso
     B, T, S, _ = cov.shape
     touched = torch.nn.functional.max_pool2d(cov.reshape(B * T, 1, S, S), S // cells) > 0.05
     return 1.0 + fg_weight * touched.float().reshape(B, T, cells, cells).unsqueeze(1)
+
+
+def _phase(early: bool, args) -> str:
+    """loss.csv's phase column: which data and which loss terms made the row's value."""
+    return " ".join(["curriculum" if early else "full",
+                     *([f"fg{args.fg_weight:g}"] if args.fg_weight else []),
+                     *([f"dir{args.p_directed:g}"] if args.p_directed else []),
+                     *([f"aux{args.text_aux:g}"] if args.text_aux else [])])
 
 
 def _atomic_torch_save(obj, path: Path):
@@ -313,6 +327,13 @@ def _write_training_md(dirpath: Path, meta: dict, state_dir: Path):
         *([f" Loss weight 1 + {meta['fg_weight']:g} on the latent cells an object touches (this invocation; the"
            " loss curve's values from then on are weighted means, not comparable with plain v-MSE rows; the"
            " runs table shows which invocation used it)."] if meta.get("fg_weight") else []),
+        *([f" {meta['p_directed']:.0%} of clips start at time 0 with each object where its motion says it comes"
+           " from (`data._directed_start`: \"sliding right\" on the left, \"growing\" small), the rest anywhere on"
+           " the torus (this invocation)."] if meta.get("p_directed") else []),
+        *([f" Auxiliary loss (weight {meta['text_aux']:g}): a linear head on the pooled caption state predicts the"
+           " caption's attributes (`data.caption_attributes`, binary cross-entropy); the head is not exported."
+           " Added because the pooled states of captions that differ only in a direction word had cosine"
+           " similarity 0.99998 at step 15,000."] if meta.get("text_aux") else []),
         "",
         "## History",
         "",
@@ -394,6 +415,10 @@ def main(argv=None):
     opt = torch.optim.AdamW([{"params": groups[True], "weight_decay": 0.01}, {"params": groups[False], "weight_decay": 0.0}],
                             lr=args.lr, betas=(0.9, 0.99))
     ema = {n: p.detach().clone() for n, p in _named_params(pipe)}
+    # Training-only head for --text-aux (not exported: the pipeline never uses it).
+    aux_head = torch.nn.Linear(int(te.config.hidden_size), len(ATTRIBUTE_NAMES))
+    if args.text_aux > 0:
+        opt.add_param_group({"params": list(aux_head.parameters()), "weight_decay": 0.0})
     step = 0
     train_seconds = 0.0
     rewarm_from = 0
@@ -404,11 +429,13 @@ def main(argv=None):
         step = int(st["step"])
         train_seconds = float(st.get("train_seconds", 0.0))
         rewarm_from = int(st.get("rewarm_from", 0))
+        if "aux_head" in st:
+            aux_head.load_state_dict(st["aux_head"])
         if len(st["opt"]["param_groups"]) == len(opt.param_groups):
             opt.load_state_dict(st["opt"])
-        else:  # saved before the decay / no-decay split: fresh moments, warm up again
+        else:  # saved before the decay / no-decay split or the aux head: fresh moments, warm up again
             rewarm_from = step
-            print("optimizer state predates the parameter groups: fresh AdamW moments", flush=True)
+            print("optimizer state has other parameter groups: fresh AdamW moments", flush=True)
         print(f"resumed from {state_path} at step {step}", flush=True)
     elif args.resume and (out / "unet").is_dir():
         # A new machine has no optimizer state, but the committed export holds the EMA weights:
@@ -436,7 +463,8 @@ def main(argv=None):
     command = "python -m generate.train " + " ".join(sys.argv[1:] if argv is None else argv)
     meta_base = dict(command=command, seed=args.seed, target_steps=args.steps, batch=args.batch, lr=args.lr,
                      warmup=args.warmup, ema=args.ema, threads=args.threads, blocks=blocks,
-                     curriculum=args.curriculum, loss_weight=args.loss_weight, fg_weight=args.fg_weight, p_context=args.p_context, p_uncond=args.p_uncond, p_unk=args.p_unk,
+                     curriculum=args.curriculum, loss_weight=args.loss_weight, fg_weight=args.fg_weight,
+                     p_directed=args.p_directed, text_aux=args.text_aux, p_context=args.p_context, p_uncond=args.p_uncond, p_unk=args.p_unk,
                      p_high_noise=args.p_high_noise, offset_noise=args.offset_noise,
                      layers_per_block=args.layers_per_block, text_pooling=args.text_pooling,
                      vae_dir=str(vae_dir) if vae_dir is not None else None,
@@ -449,7 +477,7 @@ def main(argv=None):
 
     def checkpoint():
         _atomic_torch_save({"params": {n: p.detach().clone() for n, p in _named_params(pipe)}, "ema": ema,
-                            "opt": opt.state_dict(), "step": step, "train_seconds": train_seconds, "rewarm_from": rewarm_from,
+                            "opt": opt.state_dict(), "aux_head": aux_head.state_dict(), "step": step, "train_seconds": train_seconds, "rewarm_from": rewarm_from,
                             "args": vars(args)}, state_path)
 
     def export(sec_per_step):
@@ -486,7 +514,7 @@ def main(argv=None):
         gen = torch.Generator().manual_seed(args.seed * 1_000_003 + step)
         early = step < args.curriculum
         kw = dict(max_objects=1, textures=False, pans=False) if early else {}
-        clips, caps, cover = caption_batch(rng, args.batch, T, S, with_coverage=True, **kw)
+        clips, caps, cover = caption_batch(rng, args.batch, T, S, with_coverage=True, p_directed=args.p_directed, **kw)
         caps = ["" if rng.random() < args.p_uncond else c for c in caps]
         ids = encode(tok, caps, MAX_LENGTH)
         drop = (torch.from_numpy(rng.random(ids.shape) < args.p_unk)) & (ids != PAD_ID) & (ids != BOS_ID) & (ids != EOS_ID)
@@ -521,7 +549,8 @@ def main(argv=None):
             lr = min(lr, args.lr_min + 0.5 * (args.lr - args.lr_min) * (1 + math.cos(math.pi * frac)))
         for g in opt.param_groups:
             g["lr"] = lr
-        pred = denoise(unet, inp, t, text_condition(te, ids, args.text_pooling))
+        cond = text_condition(te, ids, args.text_pooling)
+        pred = denoise(unet, inp, t, cond)
         w_px = (1 - mask) * _cell_weight(cover, x0.shape[-1], args.fg_weight)
         err = (pred - target) ** 2 * w_px
         per = err.flatten(1).sum(1) / (w_px.flatten(1).sum(1) * x0.shape[1]).clamp_min(1e-6)
@@ -529,6 +558,11 @@ def main(argv=None):
         snr = ac / (1 - ac)
         w = snr.clamp(1.0, 5.0) / (snr + 1) if args.loss_weight == "minsnr" else torch.ones_like(snr)
         loss = (w * per).mean()
+        if args.text_aux > 0:
+            attrs = torch.from_numpy(np.stack([caption_attributes(c) for c in caps]))
+            said = (attrs.sum(1) > 0).float()  # empty (unconditional) captions have nothing to predict
+            bce = torch.nn.functional.binary_cross_entropy_with_logits(aux_head(cond.pooled), attrs, reduction="none")
+            loss = loss + args.text_aux * (bce.mean(1) * said).sum() / said.sum().clamp_min(1.0)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -548,7 +582,7 @@ def main(argv=None):
             sec_per_step = (time.time() - t_log) / run_n
             writer.writerow([step, f"{run_loss / run_n:.5f}", f"{lr:.2e}", f"{sec_per_step:.3f}",
                              f"{train_seconds / 3600:.3f}",
-                             ("curriculum" if early else "full") + (f" fg{args.fg_weight:g}" if args.fg_weight else "")])
+                             _phase(early, args)])
             csv_f.flush()
             print(f"step {step} loss {run_loss / run_n:.4f} lr {lr:.1e} {sec_per_step:.2f}s/step", flush=True)
             run_loss, run_n, t_log = 0.0, 0, time.time()

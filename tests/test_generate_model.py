@@ -91,6 +91,48 @@ def test_coverage_marks_exactly_the_objects():
     assert np.array_equal(a, b) and caps_a == caps_b and cover.shape == (3, 8, 32, 32)
 
 
+def _first_centroid_x(clip: np.ndarray, background: str) -> float:
+    obj = np.any(clip[0] != np.array(data.COLOURS[background], dtype=np.uint8), axis=-1)
+    return float(np.nonzero(obj)[1].mean()) / clip.shape[2]
+
+
+def test_directed_start_puts_objects_where_their_motion_comes_from():
+    # without it, "sliding right" clips start anywhere, so their mean is the same as "sliding left"'s
+    rng = np.random.default_rng(3)
+    xs = {"sliding right": [], "sliding left": []}
+    while min(len(v) for v in xs.values()) < 20:
+        clips, caps = data.caption_batch(rng, 4, 2, 32, p_directed=1.0, max_objects=1, textures=False, pans=False)
+        for clip, cap in zip(clips, caps):
+            motion = next((m for m in xs if m in cap), None)
+            if motion:
+                xs[motion].append(_first_centroid_x(clip, cap.split()[-2]))
+    assert max(xs["sliding right"]) < 0.45 and min(xs["sliding left"]) > 0.55
+    grow = data.make_spec("red", "ball", "blue", "growing", np.random.default_rng(0))
+    data._directed_start(grow.objects[0], np.random.default_rng(0))
+    area = (data.render_clip_with_coverage(grow, 16, 32)[1] > 0.5).reshape(16, -1).sum(1)
+    assert np.all(np.diff(area) >= -2) and area[-1] > 2 * area[0]  # grows through the chunk
+    # p_directed=0 keeps the earlier data stream
+    a, caps_a = data.caption_batch(np.random.default_rng(5), 3, 4, 32)
+    b, caps_b = data.caption_batch(np.random.default_rng(5), 3, 4, 32, p_directed=0.0)
+    assert np.array_equal(a, b) and caps_a == caps_b
+
+
+def test_caption_attributes_name_every_word_of_the_grammar():
+    names = data.ATTRIBUTE_NAMES
+    on = lambda cap: {n for n, v in zip(names, data.caption_attributes(cap)) if v}  # noqa: E731
+    assert on("a red ball sliding left on a blue background") == {"sliding left", "object red", "ball", "background blue"}
+    assert on("a red ball sliding right on a blue background") != on("a red ball sliding left on a blue background")
+    assert on("a white ring growing and a black square bouncing from right to left on a striped green background, "
+              "camera panning left") == {"growing", "bouncing from right to left", "object white", "object black",
+                                         "ring", "square", "background green", "striped", "panning left"}
+    assert not data.caption_attributes("").any() and not data.caption_attributes("a cat on a mat").any()
+    rng = np.random.default_rng(2)
+    for _ in range(100):  # every sampled caption names its background and each object's motion
+        spec = data.sample_spec(rng)
+        got = on(spec.caption())
+        assert f"background {spec.background}" in got and all(o.motion in got for o in spec.objects)
+
+
 def test_cell_weight_marks_latent_cells_an_object_touches():
     from generate.train import _cell_weight
 
@@ -319,8 +361,16 @@ def test_train_script_runs_and_resumes(tmp_path):
     assert json.loads((out / "model_index.json").read_text())["default_guidance"] == 6.0
     assert (st / "loss.csv").read_text().strip().splitlines()[-1].endswith(" fg3")
     assert "Loss weight 1 + 3 on the latent cells an object touches" in (out / "TRAINING.md").read_text()
+    # directed starts and the text head: on record, the head is trained and kept in the state only
+    assert train.main(common + ["--steps", "5", "--resume", "--p-directed", "0.5", "--text-aux", "0.2"]) == 5
+    assert (st / "loss.csv").read_text().strip().splitlines()[-1].endswith(" dir0.5 aux0.2")
+    md = (out / "TRAINING.md").read_text()
+    assert "50% of clips start at time 0" in md and "Auxiliary loss (weight 0.2)" in md
+    head = torch.load(st / "state.pt", map_location="cpu", weights_only=False)["aux_head"]
+    assert head["weight"].shape == (len(data.ATTRIBUTE_NAMES), 128) and float(head["weight"].abs().sum()) > 0
+    assert not any("aux" in f.name for f in out.rglob("*"))
     # a new machine (no state) warm-starts from the export and keeps its record of runs
-    assert train.main([a if a != str(st) else str(tmp_path / "state2") for a in common] + ["--steps", "5", "--resume"]) == 5
-    assert [r["start_step"] for r in train._runs(out)] == ["0", "2", "3", "4"]
+    assert train.main([a if a != str(st) else str(tmp_path / "state2") for a in common] + ["--steps", "6", "--resume"]) == 6
+    assert [r["start_step"] for r in train._runs(out)] == ["0", "2", "3", "4", "5"]
     pipe = KinoVideoPipeline.from_pretrained(out, local_files_only=True)
     assert len(list(pipe._iter_frames(PROMPT, seconds=0.25, fps=8, seed=0, steps=2, out_size=32))) == 2
