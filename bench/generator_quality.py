@@ -210,6 +210,11 @@ def main(argv=None):
                          "64 px gave 1.34)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "generator_quality"))
     ap.add_argument("--validate-only", action="store_true")
+    ap.add_argument("--continuation", type=float, default=None,
+                    help="override the model's continuation_guidance (the most guidance a chunk that continues "
+                         "known frames gets) for this run")
+    ap.add_argument("--borders-only", action="store_true",
+                    help="only the long clips (speed, chunk borders); prints them and writes nothing")
     ap.add_argument("--sweep", default="",
                     help="comma-separated guidance scales to try first on --sweep-n *training* combos (never the "
                          "held-out ones); the best by mean colour+motion accuracy is then used on the held-out set")
@@ -233,7 +238,15 @@ def main(argv=None):
     from generate.pipeline import KinoVideoPipeline
 
     pipe = KinoVideoPipeline.from_pretrained(args.weights, local_files_only=True)
+    if args.continuation is not None:
+        pipe.register_to_config(continuation_guidance=args.continuation)
     info = pipe.describe()
+    if args.borders_only:
+        guidance = args.guidance if args.guidance is not None else info["default_guidance"]
+        res = long_clips(pipe, combos[:args.long_n], args.long_seconds, int(info["default_fps"]), args.steps, guidance)
+        res.update(guidance=guidance, continuation_guidance=info.get("continuation_guidance"))
+        print(json.dumps(res, indent=1))
+        return res
     report["model"] = info
     training = Path(args.weights) / "TRAINING.md"
     if training.exists():
@@ -254,7 +267,8 @@ def main(argv=None):
         print("guidance sweep:", json.dumps(report["guidance_sweep"]), "->", guidance, flush=True)
     n_frames = round(args.seconds * fps)
     report["frames_per_sample"] = n_frames
-    report.update(steps=args.steps, guidance=guidance, threads=args.threads)
+    report.update(steps=args.steps, guidance=guidance, threads=args.threads,
+                  continuation_guidance=info.get("continuation_guidance"))
 
     scores, details, grid_rows = [], [], []
     t_gen = 0.0
@@ -278,31 +292,7 @@ def main(argv=None):
     # ground truth by chance: a trivial "always the most common" guess per attribute
     report["chance"] = {"colour": 1 / 7, "background": 1 / 8, "motion": 1 / 6, "shape": 1 / 4}
 
-    # speed, memory, chunk borders on long multi-chunk clips at 256 px
-    T, K = int(info["frames_per_chunk"]), int(info["context_frames"])
-    border_d, inside_d, speed = [], [], []
-    long_prompts = [data.make_spec(*c).caption() for c in combos[:args.long_n]]
-    for j, prompt in enumerate(long_prompts):
-        ts = time.time()
-        prev, diffs = None, []
-        n = 0
-        for f in pipe._iter_frames(prompt, seconds=args.long_seconds, fps=fps, seed=1000 + j, steps=args.steps,
-                                   guidance=guidance, out_size=256):
-            if prev is not None:
-                diffs.append(float(np.abs(f.astype(np.float32) - prev).mean()))
-            prev = f.astype(np.float32)
-            n += 1
-        el = time.time() - ts
-        speed.append(el / (n / fps))
-        borders = set(range(T, n, T - K))  # first new frame of each continuation chunk
-        for k, d in enumerate(diffs, start=1):  # diffs[k-1] = |f_k - f_{k-1}|
-            (border_d if k in borders else inside_d).append(d)
-    report["seconds_per_generated_second_256px"] = float(np.mean(speed))
-    report["border_mean_abs_diff"] = float(np.mean(border_d)) if border_d else None
-    report["inside_mean_abs_diff"] = float(np.mean(inside_d)) if inside_d else None
-    report["border_samples"] = len(border_d)
-    report["border_to_inside_ratio"] = (report["border_mean_abs_diff"] / max(1e-6, report["inside_mean_abs_diff"])
-                                        if border_d and inside_d else None)
+    report.update(long_clips(pipe, combos[:args.long_n], args.long_seconds, fps, args.steps, guidance))
     report["peak_rss_mb"] = _peak_rss_mb()
     report["platform"] = {"python": platform.python_version(), "torch": torch.__version__,
                           "cpu": platform.processor() or platform.machine(), "threads": args.threads,
@@ -318,6 +308,34 @@ def main(argv=None):
     _write_md(report, out.with_suffix(".md"))
     print(json.dumps({k: v for k, v in report.items() if k != "samples"}, indent=1, default=str))
     return report
+
+
+def long_clips(pipe, combos, seconds: float, fps: int, steps: int, guidance: float) -> dict:
+    """Speed and chunk-border smoothness on long multi-chunk clips at 256 px."""
+    info = pipe.describe()
+    T, K = int(info["frames_per_chunk"]), int(info["context_frames"])
+    border_d, inside_d, speed = [], [], []
+    for j, combo in enumerate(combos):
+        ts = time.time()
+        prev, diffs = None, []
+        n = 0
+        for f in pipe._iter_frames(data.make_spec(*combo).caption(), seconds=seconds, fps=fps, seed=1000 + j,
+                                   steps=steps, guidance=guidance, out_size=256):
+            if prev is not None:
+                diffs.append(float(np.abs(f.astype(np.float32) - prev).mean()))
+            prev = f.astype(np.float32)
+            n += 1
+        speed.append((time.time() - ts) / (n / fps))
+        borders = set(range(T, n, T - K))  # first new frame of each continuation chunk
+        for k, d in enumerate(diffs, start=1):  # diffs[k-1] = |f_k - f_{k-1}|
+            (border_d if k in borders else inside_d).append(d)
+    out = {"seconds_per_generated_second_256px": float(np.mean(speed)),
+           "border_mean_abs_diff": float(np.mean(border_d)) if border_d else None,
+           "inside_mean_abs_diff": float(np.mean(inside_d)) if inside_d else None,
+           "border_samples": len(border_d)}
+    out["border_to_inside_ratio"] = (out["border_mean_abs_diff"] / max(1e-6, out["inside_mean_abs_diff"])
+                                     if border_d and inside_d else None)
+    return out
 
 
 def training_combos(n: int, seed: int = 7) -> list[tuple[str, str, str, str]]:
@@ -415,7 +433,10 @@ def _write_md(r: dict, path: Path):
         f"- peak memory (process RSS): {r['peak_rss_mb']:.0f} MB",
         (f"- chunk borders: mean |frame diff| {r['border_mean_abs_diff']:.2f} across borders vs "
          f"{r['inside_mean_abs_diff']:.2f} inside chunks (ratio {r['border_to_inside_ratio']:.2f}; 1.0 = seamless; "
-         f"{r.get('border_samples', '?')} borders)" if r.get("border_to_inside_ratio") is not None else
+         f"{r.get('border_samples', '?')} borders" +
+         (f"; chunks that continue known frames at guidance <= {r['continuation_guidance']:g}"
+          if r.get("continuation_guidance") is not None else "; every chunk at the same guidance") + ")"
+         if r.get("border_to_inside_ratio") is not None else
          "- chunk borders: not measured (the long clips fit in one chunk; raise --long-seconds)"),
         "",
         *([f"Guidance chosen on {r.get('sweep_n')} training (not held-out) prompts, by colour + motion accuracy:", "",

@@ -251,6 +251,7 @@ class KinoVideoPipeline(DiffusionPipeline):
         native_fps: int = 8,
         default_guidance: float = 4.0,
         default_steps: int = 25,
+        continuation_guidance: float | None = None,
         model_name: str = MODEL_NAME,
         model_version: str = MODEL_VERSION,
         text_pooling: str = "mean",
@@ -266,6 +267,7 @@ class KinoVideoPipeline(DiffusionPipeline):
             native_fps=native_fps,
             default_guidance=default_guidance,
             default_steps=default_steps,
+            continuation_guidance=continuation_guidance,
             model_name=model_name,
             model_version=model_version,
         )
@@ -336,6 +338,8 @@ class KinoVideoPipeline(DiffusionPipeline):
             "output_size": 256,
             "default_steps": int(c.default_steps),
             "default_guidance": float(c.default_guidance),
+            **({"continuation_guidance": float(c.get("continuation_guidance"))}
+               if c.get("continuation_guidance") is not None else {}),
             "parameters": int(n_params),
             "architecture": (f"UNet3DConditionModel ({self._space()}, v-prediction) + CLIPTextModel + "
                              "word-level tokenizer, DDIM"),
@@ -435,6 +439,15 @@ class KinoVideoPipeline(DiffusionPipeline):
         lat = lat * (1 - mask) + known * mask
         return lat[0]
 
+    def _continuation_guidance(self, guidance: float) -> float:
+        """Guidance for a chunk that continues known frames: at most ``continuation_guidance``.
+
+        The known frames already fix colours and motion; a high scale on top pushes the new
+        frames away from them, which shows as a jump at every chunk border (bench/generator_quality.py).
+        """
+        cap = self.config.get("continuation_guidance")
+        return float(guidance) if cap is None else min(float(guidance), float(cap))
+
     def _native_chunks(
         self,
         prompt: str,
@@ -493,7 +506,9 @@ class KinoVideoPipeline(DiffusionPipeline):
                 n_take = new if n_frames is None else min(new, n_frames - produced)
             if progress is not None:
                 progress("chunk", chunk_i, max(n_chunks, chunk_i + 1))
-            lat = self._denoise_chunk(emb_c, emb_u, generator, steps, guidance, context=context, init=init,
+            lat = self._denoise_chunk(emb_c, emb_u, generator, steps,
+                                      guidance if context is None else self._continuation_guidance(guidance),
+                                      context=context, init=init,
                                       strength=strength, progress=progress)
             px = self._decode_latents(lat[None])[0]  # [3, T, S, S]
             frames = tensor_to_frames(px)

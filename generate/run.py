@@ -80,7 +80,7 @@ def _generator_info(model, *, prompt: str, record_prompt: bool, **params: Any) -
         extra["prompt"] = prompt
     else:
         extra["prompt_sha256"] = hashlib.sha256(prompt.encode()).hexdigest()
-    for k in ("native_size", "output_size", "frames_per_chunk"):
+    for k in ("native_size", "output_size", "frames_per_chunk", "continuation_guidance"):
         if k in d:
             extra[k] = list(d[k]) if isinstance(d[k], tuple) else d[k]
     return GeneratorInfo(name, version, extra)

@@ -126,6 +126,9 @@ def parse_args(argv=None):
                     help="classifier-free guidance scale the exported pipeline uses by default (chosen with "
                          "bench/generator_quality.py --sweep on training prompts); with --resume at the target step "
                          "the export is just rewritten with it; a resumed run without it keeps the export's value")
+    ap.add_argument("--continuation-guidance", type=float, default=None,
+                    help="upper bound on the guidance of chunks that continue known frames, written to the export "
+                         "(chosen with bench/generator_quality.py --continuation); a resumed run keeps the exported one")
     ap.add_argument("--lr-min", type=float, default=None,
                     help="cosine-decay the learning rate to this by --steps (default: constant)")
     ap.add_argument("--max-minutes", type=float, default=0, help="stop (after a checkpoint) after this long")
@@ -310,7 +313,9 @@ def _write_training_md(dirpath: Path, meta: dict, state_dir: Path):
         "(tokenizer/tokenizer.json, [UNK] for unknown words, fixed length 32)",
         "- scheduler: DDPM cosine (`squaredcos_cap_v2`) for training, `DDIMScheduler` (trailing spacing) for sampling; "
         "classifier-free guidance (10% empty captions in training); sampling defaults: "
-        f"{meta['default_steps']} DDIM steps, guidance {meta['default_guidance']}",
+        f"{meta['default_steps']} DDIM steps, guidance {meta['default_guidance']}" +
+        (f" (at most {meta['continuation_guidance']:g} on chunks that continue known frames)"
+         if meta.get("continuation_guidance") is not None else ""),
         "",
         "## Data recipe",
         "",
@@ -397,6 +402,11 @@ def main(argv=None):
         guidance = json.loads((out / "model_index.json").read_text()).get("default_guidance")
     if guidance is not None:
         pipe.register_to_config(default_guidance=float(guidance))
+    cont = args.continuation_guidance
+    if cont is None and args.resume and (out / "model_index.json").exists():
+        cont = json.loads((out / "model_index.json").read_text()).get("continuation_guidance")
+    if cont is not None:
+        pipe.register_to_config(continuation_guidance=float(cont))
     unet, te, tok = pipe.unet, pipe.text_encoder, pipe.tokenizer
     # eval mode while training: the models have no dropout (p=0) and no batch norm, and in train
     # mode the p=0 dropouts still draw random masks (5% of a step's time).
@@ -482,7 +492,8 @@ def main(argv=None):
 
     def export(sec_per_step):
         meta = dict(meta_base, default_steps=int(pipe.config.default_steps),
-                    default_guidance=float(pipe.config.default_guidance), step=step, train_hours=train_seconds / 3600, sec_per_step=sec_per_step,
+                    default_guidance=float(pipe.config.default_guidance),
+                    continuation_guidance=pipe.config.get("continuation_guidance"), step=step, train_hours=train_seconds / 3600, sec_per_step=sec_per_step,
                     exported_at=time.strftime("%Y-%m-%d %H:%M:%S"))
         export_pipeline(pipe, ema, out, meta, state_dir)
         (state_dir / "last_export.json").write_text(json.dumps(meta, indent=1, default=str))

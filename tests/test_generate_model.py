@@ -258,6 +258,30 @@ def test_chunk_continuity_and_streaming(tiny_pipe, monkeypatch):
     assert ("step", 2, 2) in events
 
 
+def test_continuation_chunks_use_at_most_the_continuation_guidance(tiny_pipe, monkeypatch):
+    used = []
+    orig = tiny_pipe._denoise_chunk
+
+    def spy(emb_c, emb_u, generator, steps, guidance, **kw):
+        used.append(guidance)
+        return orig(emb_c, emb_u, generator, steps, guidance, **kw)
+
+    monkeypatch.setattr(tiny_pipe, "_denoise_chunk", spy)
+    _frames(tiny_pipe, seconds=4.0, guidance=3.0)
+    assert used == [3.0, 3.0, 3.0] and "continuation_guidance" not in tiny_pipe.describe()  # not set: one scale
+    tiny_pipe.register_to_config(continuation_guidance=1.5)
+    try:
+        used.clear()
+        _frames(tiny_pipe, seconds=4.0, guidance=3.0)
+        assert used == [3.0, 1.5, 1.5]
+        used.clear()
+        _frames(tiny_pipe, seconds=4.0, guidance=1.2)  # a lower scale asked for is kept
+        assert used == [1.2, 1.2, 1.2]
+        assert tiny_pipe.describe()["continuation_guidance"] == 1.5
+    finally:
+        tiny_pipe.register_to_config(continuation_guidance=None)
+
+
 def test_sdedit_runs_and_counts(tiny_pipe):
     rng = np.random.default_rng(0)
     src = [rng.integers(0, 255, (48, 64, 3), dtype=np.uint8) for _ in range(20)]
@@ -356,9 +380,12 @@ def test_train_script_runs_and_resumes(tmp_path):
     md = (out / "TRAINING.md").read_text()
     assert "--steps 3 --resume\n```" in md and "re-exported without training by `python -m generate.train" in md
     assert "steps done: 3 (target 3)" in md and "--steps 1 --resume`." in md  # the target of the run that trained
-    assert train.main(common + ["--steps", "3", "--resume", "--default-guidance", "6"]) == 3
+    assert train.main(common + ["--steps", "3", "--resume", "--default-guidance", "6",
+                                "--continuation-guidance", "2"]) == 3
     assert train.main(common + ["--steps", "4", "--resume", "--fg-weight", "3"]) == 4  # later runs keep the guidance
-    assert json.loads((out / "model_index.json").read_text())["default_guidance"] == 6.0
+    index = json.loads((out / "model_index.json").read_text())
+    assert index["default_guidance"] == 6.0 and index["continuation_guidance"] == 2.0
+    assert "guidance 6.0 (at most 2 on chunks that continue known frames)" in (out / "TRAINING.md").read_text()
     assert (st / "loss.csv").read_text().strip().splitlines()[-1].endswith(" fg3")
     assert "Loss weight 1 + 3 on the latent cells an object touches" in (out / "TRAINING.md").read_text()
     # directed starts and the text head: on record, the head is trained and kept in the state only
