@@ -71,27 +71,39 @@ class TextCond:
         return TextCond(torch.cat([c.hidden for c in parts]), torch.cat([c.pooled for c in parts]))
 
 
+TEXT_POOLINGS = ("eos", "mean", "eos+mean")
+
+
 def text_condition(text_encoder: CLIPTextModel, ids: torch.Tensor, pooling: str = "mean") -> TextCond:
     """Encode token ids into per-token states and one pooled vector.
 
     pooling "eos": the state of the end-of-text token, which (causal attention) has seen the
     whole caption in order, so "a red ball on a blue background" and "a blue ball on a red
     background" differ. "mean": mean over the real tokens (kino-tiny 0.1; near order-free, and
-    that model mixed up object and background colours).
+    that model mixed up object and background colours). "eos+mean": both, concatenated (each
+    normalised): kino-tiny's end-of-text state had learnt to ignore direction words ("sliding
+    left" and "sliding right" pooled to cosine 0.99998) while the words' own token states still
+    differed, and the mean carries them to the timestep embedding.
     (CLIP's own pooler picks the highest token id as end-of-text, which is wrong for
     our word-level vocabulary, hence the explicit position.)"""
     hidden = text_encoder(input_ids=ids).last_hidden_state.float()
-    if pooling == "eos":
+    if pooling not in TEXT_POOLINGS:
+        raise ValueError(f"unknown text pooling {pooling!r} (use one of {', '.join(TEXT_POOLINGS)})")
+    parts = []
+    if pooling in ("eos", "eos+mean"):
         pos = (ids == EOS_ID).int().argmax(1)
-        pooled = hidden[torch.arange(hidden.shape[0]), pos]
-    elif pooling == "mean":
+        parts.append(hidden[torch.arange(hidden.shape[0]), pos])
+    if pooling in ("mean", "eos+mean"):
         real = (ids != PAD_ID).float().unsqueeze(-1)
-        pooled = (hidden * real).sum(1) / real.sum(1).clamp_min(1.0)
-    else:
-        raise ValueError(f"unknown text pooling {pooling!r} (use 'eos' or 'mean')")
+        parts.append((hidden * real).sum(1) / real.sum(1).clamp_min(1.0))
     # Unit scale whatever the encoder's final LayerNorm gain is (in the shipped run weight
     # decay had shrunk it to ~0.05, which starved the text pathway of gradient).
-    return TextCond(hidden, F.layer_norm(pooled, pooled.shape[-1:]))
+    return TextCond(hidden, torch.cat([F.layer_norm(x, x.shape[-1:]) for x in parts], dim=-1))
+
+
+def pooled_width(text_pooling: str, hidden_size: int) -> int:
+    """Width of :func:`text_condition`'s pooled vector (the UNet's ``time_cond_proj_dim``)."""
+    return hidden_size * (2 if text_pooling == "eos+mean" else 1)
 
 
 def denoise(unet: UNet3DConditionModel, x: torch.Tensor, t, cond: TextCond) -> torch.Tensor:
@@ -296,8 +308,8 @@ class KinoVideoPipeline(DiffusionPipeline):
         text_cfg = default_text_config(len(tok.get_vocab()), **text_kw)
         if "cross_attention_dim" not in (unet_kwargs or {}):
             unet_cfg["cross_attention_dim"] = text_cfg.hidden_size
-        if unet_cfg.get("time_cond_proj_dim"):  # the pooled caption has the text encoder's width
-            unet_cfg["time_cond_proj_dim"] = text_cfg.hidden_size
+        if unet_cfg.get("time_cond_proj_dim"):  # the pooled caption's width
+            unet_cfg["time_cond_proj_dim"] = pooled_width(pk.get("text_pooling", "mean"), text_cfg.hidden_size)
         unet = UNet3DConditionModel(**unet_cfg)
         te = CLIPTextModel(text_cfg)
         if vae is not None:

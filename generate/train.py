@@ -44,7 +44,7 @@ import torch
 from mediaio.atomic import atomic_dir
 
 from .data import ATTRIBUTE_NAMES, caption_attributes, caption_batch
-from .pipeline import KinoVideoPipeline, denoise, frames_to_tensor, text_condition
+from .pipeline import KinoVideoPipeline, denoise, frames_to_tensor, pooled_width, text_condition
 from .tokenizer import BOS_ID, EOS_ID, MAX_LENGTH, PAD_ID, UNK_ID, encode
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -120,8 +120,9 @@ def parse_args(argv=None):
     ap.add_argument("--vae", default=None,
                     help="frozen AutoencoderKL (from generate.train_vae) to diffuse in its latent space; on resume "
                          "the export's own vae/ is used. Without it the denoiser works on pixel-unshuffled frames")
-    ap.add_argument("--text-pooling", choices=["eos", "mean"], default="eos",
-                    help="pooled caption for the timestep embedding: end-of-text state (order-aware) or token mean")
+    ap.add_argument("--text-pooling", choices=["eos", "mean", "eos+mean"], default="eos",
+                    help="pooled caption for the timestep embedding: end-of-text state (order-aware), token mean, or "
+                         "both concatenated (resuming an 'eos' run with 'eos+mean' widens the projection with zeros)")
     ap.add_argument("--default-guidance", type=float, default=None,
                     help="classifier-free guidance scale the exported pipeline uses by default (chosen with "
                          "bench/generator_quality.py --sweep on training prompts); with --resume at the target step "
@@ -196,10 +197,31 @@ def _named_params(pipe):
         yield "text_encoder." + n, p
 
 
-def _load_params(pipe, values: dict[str, torch.Tensor]):
+def _widen(value: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """``value`` zero-padded on its input side to ``like``'s shape.
+
+    Why: switching ``--text-pooling`` from "eos" to "eos+mean" widens the UNet's pooled-caption
+    projection (time_embedding.cond_proj); zero weights for the new inputs keep the resumed model
+    computing exactly what it did, and they get gradient from the first step.
+    """
+    if value.shape == like.shape:
+        return value
+    if value.ndim != 2 or value.shape[0] != like.shape[0] or value.shape[1] > like.shape[1]:
+        raise SystemExit(f"saved weights of shape {tuple(value.shape)} do not fit the model's {tuple(like.shape)}")
+    out = torch.zeros_like(like)
+    out[:, :value.shape[1]] = value
+    return out
+
+
+def _load_params(pipe, values: dict[str, torch.Tensor]) -> bool:
+    """Copy ``values`` into the model; True if any had to be widened (see :func:`_widen`)."""
+    widened = False
     with torch.no_grad():
         for n, p in _named_params(pipe):
-            p.copy_(values[n])
+            v = _widen(values[n], p)
+            widened |= v is not values[n]
+            p.copy_(v)
+    return widened
 
 
 def _warm_start_from_export(pipe, out: Path, state_dir: Path) -> tuple[int, float]:
@@ -213,6 +235,8 @@ def _warm_start_from_export(pipe, out: Path, state_dir: Path) -> tuple[int, floa
         sd = {}
         for f in files:
             sd.update(load_file(str(f)))
+        own = getattr(pipe, name).state_dict()
+        sd = {k: _widen(v, own[k]) if k in own else v for k, v in sd.items()}
         missing, unexpected = getattr(pipe, name).load_state_dict(sd, strict=False)
         # An export from before the pooled-caption input lacks only its projection; zero
         # it, so the warm-started model computes exactly what the export did.
@@ -305,8 +329,10 @@ def _write_training_md(dirpath: Path, meta: dict, state_dir: Path):
         "",
         "- denoiser: diffusers `UNet3DConditionModel`, blocks " + str(meta["blocks"]) +
         f" (conv-only DownBlock3D at 8x8, CrossAttn at 4x4 + mid), {meta['layers_per_block']} layer(s) per block,"
-        " v-prediction; the pooled caption (" + ("state of the end-of-text token" if meta["text_pooling"] == "eos"
-                                                 else "mean of the token states") +
+        " v-prediction; the pooled caption (" + {"eos": "state of the end-of-text token",
+                                                 "mean": "mean of the token states",
+                                                 "eos+mean": "state of the end-of-text token and mean of the token "
+                                                             "states, concatenated"}[meta["text_pooling"]] +
         ") is added to the timestep embedding (`time_cond_proj_dim`)",
         ("- input space: " + meta["space"] + ", +1 known-frame mask channel; 16 frames per chunk"),
         "- text encoder: `CLIPTextModel` (hidden 128, 2 layers, 4 heads) trained jointly; word-level tokenizer "
@@ -426,7 +452,7 @@ def main(argv=None):
                             lr=args.lr, betas=(0.9, 0.99))
     ema = {n: p.detach().clone() for n, p in _named_params(pipe)}
     # Training-only head for --text-aux (not exported: the pipeline never uses it).
-    aux_head = torch.nn.Linear(int(te.config.hidden_size), len(ATTRIBUTE_NAMES))
+    aux_head = torch.nn.Linear(pooled_width(args.text_pooling, int(te.config.hidden_size)), len(ATTRIBUTE_NAMES))
     if args.text_aux > 0:
         opt.add_param_group({"params": list(aux_head.parameters()), "weight_decay": 0.0})
     step = 0
@@ -434,14 +460,14 @@ def main(argv=None):
     rewarm_from = 0
     if args.resume and state_path.exists():
         st = torch.load(state_path, map_location="cpu", weights_only=False)
-        _load_params(pipe, st["params"])
-        ema = st["ema"]
+        widened = _load_params(pipe, st["params"])
+        ema = {n: _widen(st["ema"][n], p_) for n, p_ in _named_params(pipe)}
         step = int(st["step"])
         train_seconds = float(st.get("train_seconds", 0.0))
         rewarm_from = int(st.get("rewarm_from", 0))
-        if "aux_head" in st:
+        if "aux_head" in st and st["aux_head"]["weight"].shape == aux_head.weight.shape:
             aux_head.load_state_dict(st["aux_head"])
-        if len(st["opt"]["param_groups"]) == len(opt.param_groups):
+        if len(st["opt"]["param_groups"]) == len(opt.param_groups) and not widened:
             opt.load_state_dict(st["opt"])
         else:  # saved before the decay / no-decay split or the aux head: fresh moments, warm up again
             rewarm_from = step

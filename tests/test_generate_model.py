@@ -187,6 +187,26 @@ def test_eos_pooling_reads_word_order(tiny_pipe):
         text_condition(tiny_pipe.text_encoder, ids, "max")
 
 
+def test_widening_to_eos_plus_mean_pooling_keeps_the_model_and_adds_the_word_states():
+    from generate.pipeline import denoise, text_condition
+    from generate.train import _load_params, _named_params
+
+    kw = dict(unet_kwargs={"block_out_channels": (16, 32), "heads": 4}, text_kwargs={"hidden": 32, "layers": 1, "heads": 2})
+    eos = KinoVideoPipeline.from_config_random(seed=0, text_pooling="eos", **kw)
+    both = KinoVideoPipeline.from_config_random(seed=1, text_pooling="eos+mean", **kw)
+    assert both.unet.config.time_cond_proj_dim == 64
+    assert _load_params(both, {n: p.detach() for n, p in _named_params(eos)}) is True
+    ids = encode(eos.tokenizer, ["a red ball sliding left on a blue background",
+                                 "a red ball sliding right on a blue background"], 32)
+    x = torch.randn(2, 49, 2, 8, 8)
+    with torch.no_grad():
+        c_eos, c_both = text_condition(eos.text_encoder, ids, "eos"), text_condition(both.text_encoder, ids, "eos+mean")
+        assert torch.equal(c_both.pooled[:, :32], c_eos.pooled) and c_both.pooled.shape == (2, 64)
+        assert torch.allclose(denoise(eos.unet, x, 500, c_eos), denoise(both.unet, x, 500, c_both), atol=1e-5)
+        # the second half is the token mean: a direction word changes it even where the end-of-text state would not
+        assert not torch.allclose(c_both.pooled[0, 32:], c_both.pooled[1, 32:])
+
+
 def test_describe(tiny_pipe):
     info = tiny_pipe.describe()
     assert info["native_size"] == (32, 32)
