@@ -112,6 +112,9 @@ def parse_args(argv=None):
     ap.add_argument("--text-aux", type=float, default=0.0,
                     help="weight of an auxiliary loss: a linear head on the pooled caption state predicts the "
                          "caption's attributes (data.caption_attributes), so the text encoder cannot average a word away")
+    ap.add_argument("--text-aux-lr-scale", type=float, default=1.0,
+                    help="learning rate of the --text-aux head relative to the model's (a fresh head that reads a weak "
+                         "feature passes the encoder little gradient until its own weights grow)")
     ap.add_argument("--ckpt-minutes", type=float, default=5.0)
     ap.add_argument("--export-minutes", type=float, default=10.0)
     ap.add_argument("--log-every", type=int, default=25)
@@ -362,7 +365,8 @@ def _write_training_md(dirpath: Path, meta: dict, state_dir: Path):
            " from (`data._directed_start`: \"sliding right\" on the left, \"growing\" small), the rest anywhere on"
            " the torus (this invocation)."] if meta.get("p_directed") else []),
         *([f" Auxiliary loss (weight {meta['text_aux']:g}): a linear head on the pooled caption state predicts the"
-           " caption's attributes (`data.caption_attributes`, binary cross-entropy); the head is not exported."
+           " caption's attributes (`data.caption_attributes`, binary cross-entropy; the head's learning rate"
+           f" {meta.get('text_aux_lr_scale', 1.0):g}x the model's); the head is not exported."
            " Added because the pooled states of captions that differ only in a direction word had cosine"
            " similarity 0.99998 at step 15,000."] if meta.get("text_aux") else []),
         "",
@@ -514,7 +518,7 @@ def main(argv=None):
     meta_base = dict(command=command, seed=args.seed, target_steps=args.steps, batch=args.batch, lr=args.lr,
                      warmup=args.warmup, ema=args.ema, threads=args.threads, blocks=blocks,
                      curriculum=args.curriculum, loss_weight=args.loss_weight, fg_weight=args.fg_weight,
-                     p_directed=args.p_directed, text_aux=args.text_aux, p_context=args.p_context, p_uncond=args.p_uncond, p_unk=args.p_unk,
+                     p_directed=args.p_directed, text_aux=args.text_aux, text_aux_lr_scale=args.text_aux_lr_scale, p_context=args.p_context, p_uncond=args.p_uncond, p_unk=args.p_unk,
                      p_high_noise=args.p_high_noise, offset_noise=args.offset_noise,
                      layers_per_block=args.layers_per_block, text_pooling=args.text_pooling,
                      vae_dir=str(vae_dir) if vae_dir is not None else None,
@@ -600,6 +604,8 @@ def main(argv=None):
             lr = min(lr, args.lr_min + 0.5 * (args.lr - args.lr_min) * (1 + math.cos(math.pi * frac)))
         for g in opt.param_groups:
             g["lr"] = lr
+        if args.text_aux > 0:  # the head's group is the last one (added after the model's two)
+            opt.param_groups[-1]["lr"] = lr * args.text_aux_lr_scale
         cond = text_condition(te, ids, args.text_pooling)
         pred = denoise(unet, inp, t, cond)
         w_px = (1 - mask) * _cell_weight(cover, x0.shape[-1], args.fg_weight)

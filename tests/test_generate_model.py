@@ -409,11 +409,15 @@ def test_train_script_runs_and_resumes(tmp_path):
     assert (st / "loss.csv").read_text().strip().splitlines()[-1].endswith(" fg3")
     assert "Loss weight 1 + 3 on the latent cells an object touches" in (out / "TRAINING.md").read_text()
     # directed starts and the text head: on record, the head is trained and kept in the state only
-    assert train.main(common + ["--steps", "5", "--resume", "--p-directed", "0.5", "--text-aux", "0.2"]) == 5
+    assert train.main(common + ["--steps", "5", "--resume", "--p-directed", "0.5", "--text-aux", "0.2",
+                                "--text-aux-lr-scale", "10"]) == 5
     assert (st / "loss.csv").read_text().strip().splitlines()[-1].endswith(" dir0.5 aux0.2")
     md = (out / "TRAINING.md").read_text()
     assert "50% of clips start at time 0" in md and "Auxiliary loss (weight 0.2)" in md
-    head = torch.load(st / "state.pt", map_location="cpu", weights_only=False)["aux_head"]
+    state = torch.load(st / "state.pt", map_location="cpu", weights_only=False)
+    groups = state["opt"]["param_groups"]
+    assert len(groups) == 3 and groups[-1]["lr"] == pytest.approx(10 * groups[0]["lr"])
+    head = state["aux_head"]
     assert head["weight"].shape == (len(data.ATTRIBUTE_NAMES), 128) and float(head["weight"].abs().sum()) > 0
     assert not any("aux" in f.name for f in out.rglob("*"))
     # a new machine (no state) warm-starts from the export and keeps its record of runs
