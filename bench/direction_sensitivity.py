@@ -31,9 +31,8 @@ FLIP = {"sliding left": "sliding right", "sliding right": "sliding left", "slidi
 
 
 def main(argv=None) -> dict:
-    from diffusers import DDPMScheduler
-
-    from generate.pipeline import KinoVideoPipeline, denoise, frames_to_tensor
+    from bench.generator_quality import x0_errors
+    from generate.pipeline import KinoVideoPipeline
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--weights", default=str(ROOT / "generate" / "weights" / "kino-tiny"))
@@ -51,26 +50,10 @@ def main(argv=None) -> dict:
             continue
         data._directed_start(sp.objects[0], rng)
         specs.append(sp)
-    c = pipe.config
-    clips = np.stack([data.render_clip(sp, frames=int(c.frames_per_chunk), size=int(c.native_size)) for sp in specs])
-    x0 = pipe._encode_frames(frames_to_tensor(clips))
     caps = [sp.caption() for sp in specs]
     flipped = [cap.replace(sp.objects[0].motion, FLIP[sp.objects[0].motion]) for cap, sp in zip(caps, specs)]
-    sched = DDPMScheduler.from_config(pipe.scheduler.config)
-    noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(0))
-    mask = torch.zeros(x0.shape[0], 1, *x0.shape[2:])
-    rows = []
-    for level in (300, 500, 700, 850, 950):
-        t = torch.full((x0.shape[0],), level)
-        xt = sched.add_noise(x0, noise, t)
-        a = sched.alphas_cumprod[level]
-        err = {}
-        for name, prompts in (("right", caps), ("flipped", flipped)):
-            with torch.no_grad():
-                v = denoise(pipe.unet, torch.cat([xt, mask], 1), t, pipe._encode_text(prompts))
-            err[name] = float((((a.sqrt() * xt - (1 - a).sqrt() * v) - x0) ** 2).mean())
-        rows.append({"t": level, "right": err["right"], "flipped": err["flipped"],
-                     "flipped_over_right": err["flipped"] / max(err["right"], 1e-12)})
+    errors = x0_errors(pipe, specs, {"right": caps, "flipped": flipped}, (300, 500, 700, 850, 950))
+    rows = [{"t": level, **e, "flipped_over_right": e["flipped"] / max(e["right"], 1e-12)} for level, e in errors.items()]
     with torch.no_grad():
         pr, pf = pipe._encode_text(caps).pooled, pipe._encode_text(flipped).pooled
     cos = float(torch.nn.functional.cosine_similarity(pr, pf).mean())

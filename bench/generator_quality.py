@@ -241,8 +241,8 @@ def main(argv=None):
     if args.continuation is not None:
         pipe.register_to_config(continuation_guidance=args.continuation)
     info = pipe.describe()
+    guidance = args.guidance if args.guidance is not None else info["default_guidance"]
     if args.borders_only:
-        guidance = args.guidance if args.guidance is not None else info["default_guidance"]
         res = long_clips(pipe, combos[:args.long_n], args.long_seconds, int(info["default_fps"]), args.steps, guidance)
         res.update(guidance=guidance, continuation_guidance=info.get("continuation_guidance"))
         print(json.dumps(res, indent=1))
@@ -258,7 +258,6 @@ def main(argv=None):
     report["prompt_sensitivity"] = prompt_sensitivity(pipe, combos)
     print("prompt sensitivity:", json.dumps(report["prompt_sensitivity"]), flush=True)
     fps = int(info["default_fps"])
-    guidance = args.guidance if args.guidance is not None else info["default_guidance"]
     if args.sweep:
         report["sweep_n"] = args.sweep_n
         report["guidance_sweep"] = sweep_guidance(pipe, [float(g) for g in args.sweep.split(",")], args.sweep_n,
@@ -361,20 +360,17 @@ def sweep_guidance(pipe, scales, n, seconds, fps, steps) -> list[dict]:
     return rows
 
 
-def prompt_sensitivity(pipe, combos, n: int = 8, levels=(500, 900, 980, 999)) -> dict:
-    """How much the denoiser listens to the prompt: on rendered clips of held-out prompts,
-    noised to a level t, the x0 error with the right prompt, with the empty prompt and with
-    another clip's prompt. A denoiser that ignores text scores the three alike (ratio 1.0)."""
+def x0_errors(pipe, specs, prompt_sets: dict[str, list[str]], levels) -> dict[int, dict[str, float]]:
+    """The denoiser's x0 MSE on the rendered clips of ``specs`` noised to each level t, once per
+    named list of prompts (one per clip). Every list sees the same noise, so the errors compare."""
     import torch
     from diffusers import DDPMScheduler
 
     from generate.pipeline import denoise, frames_to_tensor
 
     c = pipe.config
-    specs = [data.make_spec(*combo) for combo in combos[:n]]
     clips = np.stack([data.render_clip(sp, frames=int(c.frames_per_chunk), size=int(c.native_size)) for sp in specs])
     x0 = pipe._encode_frames(frames_to_tensor(clips))  # what the denoiser sees (VAE latents or patches)
-    caps = [sp.caption() for sp in specs]
     sched = DDPMScheduler.from_config(pipe.scheduler.config)
     noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(0))
     mask = torch.zeros(x0.shape[0], 1, *x0.shape[2:])
@@ -383,14 +379,24 @@ def prompt_sensitivity(pipe, combos, n: int = 8, levels=(500, 900, 980, 999)) ->
         t = torch.full((x0.shape[0],), level)
         xt = sched.add_noise(x0, noise, t)
         a = sched.alphas_cumprod[level]
-        errs = {}
-        for name, prompts in (("right", caps), ("empty", [""] * len(caps)), ("other", caps[1:] + caps[:1])):
+        out[level] = {}
+        for name, prompts in prompt_sets.items():
             with torch.no_grad():
                 v = denoise(pipe.unet, torch.cat([xt, mask], 1), t, pipe._encode_text(prompts))
-            errs[name] = float((((a.sqrt() * xt - (1 - a).sqrt() * v) - x0) ** 2).mean())
-        out[str(level)] = {**{k: round(e, 5) for k, e in errs.items()},
-                           "other_over_right": round(errs["other"] / max(errs["right"], 1e-12), 3)}
+            out[level][name] = float((((a.sqrt() * xt - (1 - a).sqrt() * v) - x0) ** 2).mean())
     return out
+
+
+def prompt_sensitivity(pipe, combos, n: int = 8, levels=(500, 900, 980, 999)) -> dict:
+    """How much the denoiser listens to the prompt: on rendered clips of held-out prompts,
+    noised to a level t, the x0 error with the right prompt, with the empty prompt and with
+    another clip's prompt. A denoiser that ignores text scores the three alike (ratio 1.0)."""
+    specs = [data.make_spec(*combo) for combo in combos[:n]]
+    caps = [sp.caption() for sp in specs]
+    errors = x0_errors(pipe, specs, {"right": caps, "empty": [""] * len(caps), "other": caps[1:] + caps[:1]}, levels)
+    return {str(level): {**{k: round(e, 5) for k, e in errs.items()},
+                         "other_over_right": round(errs["other"] / max(errs["right"], 1e-12), 3)}
+            for level, errs in errors.items()}
 
 
 def _write_grid(rows, path: Path, cell: int = 64):

@@ -439,6 +439,8 @@ ATTRIBUTE_NAMES: tuple[str, ...] = (
     *TEXTURES[1:], *(f"panning {p}" for p in PANS),
 )
 
+_ATTRIBUTE_INDEX = {name: i for i, name in enumerate(ATTRIBUTE_NAMES)}
+
 
 def caption_attributes(caption: str) -> np.ndarray:
     """Multi-hot [len(ATTRIBUTE_NAMES)] float32 of what a caption of :meth:`ClipSpec.caption` says.
@@ -448,7 +450,7 @@ def caption_attributes(caption: str) -> np.ndarray:
     caption gives all zeros.
     """
     out = np.zeros(len(ATTRIBUTE_NAMES), np.float32)
-    index = {name: i for i, name in enumerate(ATTRIBUTE_NAMES)}
+    index = _ATTRIBUTE_INDEX
     head, sep, tail = caption.partition(" on ")
     if not sep:
         return out

@@ -440,17 +440,14 @@ def main(argv=None):
         vae=vae, text_pooling=args.text_pooling)
     if vae is not None:
         pipe.scheduler = _latent_scheduler(pipe, args.seed)
-    guidance = args.default_guidance
-    if guidance is None and args.resume and (out / "model_index.json").exists():
-        # a resumed run keeps the guidance chosen for the export (bench --sweep) unless told otherwise
-        guidance = json.loads((out / "model_index.json").read_text()).get("default_guidance")
-    if guidance is not None:
-        pipe.register_to_config(default_guidance=float(guidance))
-    cont = args.continuation_guidance
-    if cont is None and args.resume and (out / "model_index.json").exists():
-        cont = json.loads((out / "model_index.json").read_text()).get("continuation_guidance")
-    if cont is not None:
-        pipe.register_to_config(continuation_guidance=float(cont))
+    # a resumed run keeps the sampling settings chosen for the export (bench --sweep / --continuation)
+    # unless told otherwise
+    exported = (json.loads((out / "model_index.json").read_text())
+                if args.resume and (out / "model_index.json").exists() else {})
+    for key, value in (("default_guidance", args.default_guidance), ("continuation_guidance", args.continuation_guidance)):
+        value = exported.get(key) if value is None else value
+        if value is not None:
+            pipe.register_to_config(**{key: float(value)})
     unet, te, tok = pipe.unet, pipe.text_encoder, pipe.tokenizer
     # eval mode while training: the models have no dropout (p=0) and no batch norm, and in train
     # mode the p=0 dropouts still draw random masks (5% of a step's time).
