@@ -366,7 +366,7 @@ def x0_errors(pipe, specs, prompt_sets: dict[str, list[str]], levels) -> dict[in
     import torch
     from diffusers import DDPMScheduler
 
-    from generate.pipeline import denoise, frames_to_tensor
+    from generate.pipeline import denoise, frames_to_tensor, unet_input
 
     c = pipe.config
     clips = np.stack([data.render_clip(sp, frames=int(c.frames_per_chunk), size=int(c.native_size)) for sp in specs])
@@ -382,7 +382,8 @@ def x0_errors(pipe, specs, prompt_sets: dict[str, list[str]], levels) -> dict[in
         out[level] = {}
         for name, prompts in prompt_sets.items():
             with torch.no_grad():
-                v = denoise(pipe.unet, torch.cat([xt, mask], 1), t, pipe._encode_text(prompts))
+                v = denoise(pipe.unet, unet_input(xt, mask, bool(pipe.config.get("position_channels", False))), t,
+                              pipe._encode_text(prompts))
             out[level][name] = float((((a.sqrt() * xt - (1 - a).sqrt() * v) - x0) ** 2).mean())
     return out
 

@@ -7,7 +7,9 @@ Components (all diffusers/transformers classes, saved in diffusers layout):
   "patch space", each 32x32 frame pixel-unshuffled (lossless) into 8x8x48.
 * ``unet`` -- ``UNet3DConditionModel`` denoiser over those 8x8 grids. One extra
   input channel is the known-frame mask used for chunk continuation (see
-  below). Predicts v. The pooled caption is added to its timestep embedding.
+  below); with ``position_channels`` (kino-tiny 0.4) three more hold the
+  frame index and the row and column, as ramps from -1 to 1. Predicts v. The
+  pooled caption is added to its timestep embedding.
 * ``text_encoder`` -- a tiny ``CLIPTextModel`` trained from scratch.
 * ``tokenizer`` -- word-level tokenizer built from the caption vocabulary.
 * ``scheduler`` -- ``DDIMScheduler`` (cosine betas, v-prediction, trailing spacing).
@@ -112,6 +114,33 @@ def denoise(unet: UNet3DConditionModel, x: torch.Tensor, t, cond: TextCond) -> t
     return unet(x, t, encoder_hidden_states=cond.hidden, **extra).sample
 
 
+def position_ramps(shape: tuple[int, ...]) -> torch.Tensor:
+    """Frame, row and column of every cell of a [B, C, T, h, w] grid, each a ramp over [-1, 1].
+
+    Why: UNet3DConditionModel's temporal layers have no positional embedding, so the
+    denoiser can only tell frame 0 from frame 15 through zero padding. "sliding right"
+    means "on the left at the first frame, on the right at the last": with these inputs
+    that is a function of the input, not something to infer from border effects.
+    """
+    B, _, T, h, w = shape
+    f = torch.linspace(-1, 1, T).view(1, 1, T, 1, 1).expand(B, 1, T, h, w)
+    y = torch.linspace(-1, 1, h).view(1, 1, 1, h, 1).expand(B, 1, T, h, w)
+    x = torch.linspace(-1, 1, w).view(1, 1, 1, 1, w).expand(B, 1, T, h, w)
+    return torch.cat([f, y, x], dim=1)
+
+
+POSITION_CHANNELS = 3  # position_ramps: frame, row, column
+
+
+def unet_input(x: torch.Tensor, mask: torch.Tensor, position_channels: bool) -> torch.Tensor:
+    """The denoiser's input: latents [B, C, T, h, w], the known-frame mask [B, 1, T, h, w]
+    and, for models trained with them, :func:`position_ramps`."""
+    parts = [x, mask.to(x.dtype)]
+    if position_channels:
+        parts.append(position_ramps(tuple(x.shape)).to(x.dtype))
+    return torch.cat(parts, dim=1)
+
+
 def patchify(x: torch.Tensor, p: int) -> torch.Tensor:
     """[B, 3, T, H, W] -> [B, 3*p*p, T, H/p, W/p] (per-frame pixel unshuffle)."""
     B, C, T, H, W = x.shape
@@ -170,7 +199,8 @@ def _to_native(frame: np.ndarray, size: int) -> np.ndarray:
 
 def default_unet_config(patch_size: int = 4, native_size: int = 32, block_out_channels=(48, 96),
                         layers_per_block: int = 1, heads: int = 8, cross_attention_dim: int = 128,
-                        pooled_text: bool = True, latent_channels: int | None = None) -> dict:
+                        pooled_text: bool = True, latent_channels: int | None = None,
+                        position_channels: bool = False) -> dict:
     """UNet over patch space (latent_channels None: 3*p*p channels) or over VAE latents
     (latent_channels channels); either way the grid is native_size / patch_size (the VAE
     downsamples by 4 = the default patch size)."""
@@ -182,7 +212,7 @@ def default_unet_config(patch_size: int = 4, native_size: int = 32, block_out_ch
         # denoiser (see generate/weights/kino-tiny/TRAINING.md).
         time_cond_proj_dim=cross_attention_dim if pooled_text else None,
         sample_size=native_size // patch_size,
-        in_channels=c + 1,  # + known-frame mask
+        in_channels=c + 1 + (POSITION_CHANNELS if position_channels else 0),  # + known-frame mask (+ ramps)
         out_channels=c,
         down_block_types=("DownBlock3D",) + ("CrossAttnDownBlock3D",) * (n - 1),
         up_block_types=("CrossAttnUpBlock3D",) * (n - 1) + ("UpBlock3D",),
@@ -267,11 +297,13 @@ class KinoVideoPipeline(DiffusionPipeline):
         model_name: str = MODEL_NAME,
         model_version: str = MODEL_VERSION,
         text_pooling: str = "mean",
+        position_channels: bool = False,
     ):
         super().__init__()
         self.register_modules(unet=unet, text_encoder=text_encoder, tokenizer=tokenizer, scheduler=scheduler, vae=vae)
         self.register_to_config(
             text_pooling=text_pooling,
+            position_channels=bool(position_channels),
             patch_size=patch_size,
             native_size=native_size,
             frames_per_chunk=frames_per_chunk,
@@ -283,6 +315,12 @@ class KinoVideoPipeline(DiffusionPipeline):
             model_name=model_name,
             model_version=model_version,
         )
+        expected = self._latent_channels() + 1 + (POSITION_CHANNELS if position_channels else 0)
+        if int(unet.config.in_channels) != expected:
+            raise ValueError(
+                f"the unet takes {unet.config.in_channels} input channels but this pipeline feeds it {expected} "
+                f"(latents + known-frame mask{' + 3 position ramps' if position_channels else ''}); "
+                "model_index.json's position_channels does not match the unet's weights")
         speed_up_temporal_convs(self.unet)
 
     # ------------------------------------------------------------------ construction
@@ -303,7 +341,7 @@ class KinoVideoPipeline(DiffusionPipeline):
             pk["patch_size"] = 2 ** (len(vae.config.block_out_channels) - 1)
             clip_range = 4.0  # generate.train sets the range measured on real latents
         unet_cfg = default_unet_config(patch_size=pk.get("patch_size", 4), native_size=pk.get("native_size", 32),
-                                       **uk)
+                                       position_channels=bool(pk.get("position_channels", False)), **uk)
         text_kw = dict(text_kwargs or {})
         text_cfg = default_text_config(len(tok.get_vocab()), **text_kw)
         if "cross_attention_dim" not in (unet_kwargs or {}):
@@ -353,8 +391,9 @@ class KinoVideoPipeline(DiffusionPipeline):
             **({"continuation_guidance": float(c.get("continuation_guidance"))}
                if c.get("continuation_guidance") is not None else {}),
             "parameters": int(n_params),
-            "architecture": (f"UNet3DConditionModel ({self._space()}, v-prediction) + CLIPTextModel + "
-                             "word-level tokenizer, DDIM"),
+            "architecture": (f"UNet3DConditionModel ({self._space()}"
+                             f"{', frame/row/column inputs' if self.config.get('position_channels') else ''}, "
+                             "v-prediction) + CLIPTextModel + word-level tokenizer, DDIM"),
         }
 
     def _space(self) -> str:
@@ -438,7 +477,7 @@ class KinoVideoPipeline(DiffusionPipeline):
         emb = TextCond.cat([emb_uncond, emb_cond]) if use_cfg else emb_cond
         for i, t in enumerate(timesteps):
             x_in = lat * (1 - mask) + known * mask
-            inp = torch.cat([x_in, mask], dim=1)
+            inp = unet_input(x_in, mask, bool(c.get("position_channels", False)))
             if use_cfg:
                 inp = torch.cat([inp, inp])
             out = denoise(self.unet, inp.to(dtype), t, emb.to(dtype)).float()

@@ -44,7 +44,7 @@ import torch
 from mediaio.atomic import atomic_dir
 
 from .data import ATTRIBUTE_NAMES, caption_attributes, caption_batch
-from .pipeline import KinoVideoPipeline, denoise, frames_to_tensor, pooled_width, text_condition
+from .pipeline import KinoVideoPipeline, denoise, frames_to_tensor, pooled_width, text_condition, unet_input
 from .tokenizer import BOS_ID, EOS_ID, MAX_LENGTH, PAD_ID, UNK_ID, encode
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -126,6 +126,10 @@ def parse_args(argv=None):
     ap.add_argument("--text-pooling", choices=["eos", "mean", "eos+mean"], default="eos",
                     help="pooled caption for the timestep embedding: end-of-text state (order-aware), token mean, or "
                          "both concatenated (resuming an 'eos' run with 'eos+mean' widens the projection with zeros)")
+    ap.add_argument("--position-channels", action="store_true",
+                    help="feed the denoiser the frame index, row and column as three extra input channels "
+                         "(pipeline.position_ramps); resuming a run without them widens conv_in with zero weights, "
+                         "and a resumed run whose export has them keeps them")
     ap.add_argument("--default-guidance", type=float, default=None,
                     help="classifier-free guidance scale the exported pipeline uses by default (chosen with "
                          "bench/generator_quality.py --sweep on training prompts); with --resume at the target step "
@@ -166,7 +170,8 @@ def _phase(early: bool, args) -> str:
     return " ".join(["curriculum" if early else "full",
                      *([f"fg{args.fg_weight:g}"] if args.fg_weight else []),
                      *([f"dir{args.p_directed:g}"] if args.p_directed else []),
-                     *([f"aux{args.text_aux:g}"] if args.text_aux else [])])
+                     *([f"aux{args.text_aux:g}"] if args.text_aux else []),
+                     *(["pos"] if args.position_channels else [])])
 
 
 def _atomic_torch_save(obj, path: Path):
@@ -201,15 +206,17 @@ def _named_params(pipe):
 
 
 def _widen(value: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """``value`` zero-padded on its input side to ``like``'s shape.
+    """``value`` zero-padded on its input side (dimension 1) to ``like``'s shape.
 
     Why: switching ``--text-pooling`` from "eos" to "eos+mean" widens the UNet's pooled-caption
-    projection (time_embedding.cond_proj); zero weights for the new inputs keep the resumed model
-    computing exactly what it did, and they get gradient from the first step.
+    projection (time_embedding.cond_proj), and ``--position-channels`` widens its conv_in; zero
+    weights for the new inputs keep the resumed model computing exactly what it did, and they
+    get gradient from the first step.
     """
     if value.shape == like.shape:
         return value
-    if value.ndim != 2 or value.shape[0] != like.shape[0] or value.shape[1] > like.shape[1]:
+    if (value.ndim < 2 or value.ndim != like.ndim or value.shape[0] != like.shape[0]
+            or value.shape[2:] != like.shape[2:] or value.shape[1] > like.shape[1]):
         raise SystemExit(f"saved weights of shape {tuple(value.shape)} do not fit the model's {tuple(like.shape)}")
     out = torch.zeros_like(like)
     out[:, :value.shape[1]] = value
@@ -337,7 +344,9 @@ def _write_training_md(dirpath: Path, meta: dict, state_dir: Path):
                                                  "eos+mean": "state of the end-of-text token and mean of the token "
                                                              "states, concatenated"}[meta["text_pooling"]] +
         ") is added to the timestep embedding (`time_cond_proj_dim`)",
-        ("- input space: " + meta["space"] + ", +1 known-frame mask channel; 16 frames per chunk"),
+        ("- input space: " + meta["space"] + ", +1 known-frame mask channel" +
+         (", +3 position channels (frame index, row, column as ramps over [-1, 1]; `pipeline.position_ramps`)"
+          if meta.get("position_channels") else "") + "; 16 frames per chunk"),
         "- text encoder: `CLIPTextModel` (hidden 128, 2 layers, 4 heads) trained jointly; word-level tokenizer "
         "(tokenizer/tokenizer.json, [UNK] for unknown words, fixed length 32)",
         "- scheduler: DDPM cosine (`squaredcos_cap_v2`) for training, `DDIMScheduler` (trailing spacing) for sampling; "
@@ -435,15 +444,16 @@ def main(argv=None):
         vae.requires_grad_(False)
         vae.eval()
         print(f"diffusing in the latent space of {vae_dir}", flush=True)
-    pipe = KinoVideoPipeline.from_config_random(
-        seed=args.seed, unet_kwargs={"block_out_channels": blocks, "layers_per_block": args.layers_per_block},
-        vae=vae, text_pooling=args.text_pooling)
-    if vae is not None:
-        pipe.scheduler = _latent_scheduler(pipe, args.seed)
     # a resumed run keeps the sampling settings chosen for the export (bench --sweep / --continuation)
-    # unless told otherwise
+    # unless told otherwise, and keeps its position channels
     exported = (json.loads((out / "model_index.json").read_text())
                 if args.resume and (out / "model_index.json").exists() else {})
+    args.position_channels = bool(args.position_channels or exported.get("position_channels", False))
+    pipe = KinoVideoPipeline.from_config_random(
+        seed=args.seed, unet_kwargs={"block_out_channels": blocks, "layers_per_block": args.layers_per_block},
+        vae=vae, text_pooling=args.text_pooling, position_channels=args.position_channels)
+    if vae is not None:
+        pipe.scheduler = _latent_scheduler(pipe, args.seed)
     for key, value in (("default_guidance", args.default_guidance), ("continuation_guidance", args.continuation_guidance)):
         value = exported.get(key) if value is None else value
         if value is not None:
@@ -518,6 +528,7 @@ def main(argv=None):
                      p_directed=args.p_directed, text_aux=args.text_aux, text_aux_lr_scale=args.text_aux_lr_scale, p_context=args.p_context, p_uncond=args.p_uncond, p_unk=args.p_unk,
                      p_high_noise=args.p_high_noise, offset_noise=args.offset_noise,
                      layers_per_block=args.layers_per_block, text_pooling=args.text_pooling,
+                     position_channels=args.position_channels,
                      vae_dir=str(vae_dir) if vae_dir is not None else None,
                      space=("32x32 RGB frames encoded per frame by a frozen AutoencoderKL (`vae/`, trained by"
                             " `python -m generate.train_vae`; a later `--finetune-decoder` run changes only the"
@@ -593,7 +604,7 @@ def main(argv=None):
         mask[:, :, :K] = has_ctx.view(B, 1, 1, 1, 1)
         mask = mask.expand(B, 1, T, x0.shape[-2], x0.shape[-1])
         x_in = xt * (1 - mask) + x0 * mask
-        inp = torch.cat([x_in, mask], dim=1)
+        inp = unet_input(x_in, mask, args.position_channels)
 
         lr = args.lr * min(1.0, (step + 1 - rewarm_from) / max(1, args.warmup))
         if args.lr_min is not None:

@@ -207,6 +207,51 @@ def test_widening_to_eos_plus_mean_pooling_keeps_the_model_and_adds_the_word_sta
         assert not torch.allclose(c_both.pooled[0, 32:], c_both.pooled[1, 32:])
 
 
+def test_position_ramps_hold_frame_row_and_column():
+    from generate.pipeline import position_ramps, unet_input
+
+    r = position_ramps((2, 4, 16, 8, 8))
+    assert r.shape == (2, 3, 16, 8, 8)
+    assert torch.equal(r[0, 0, :, 3, 5], torch.linspace(-1, 1, 16))  # frame index, the same in every cell
+    assert torch.equal(r[1, 1, 7, :, 2], torch.linspace(-1, 1, 8))  # row
+    assert torch.equal(r[1, 2, 0, 4, :], torch.linspace(-1, 1, 8))  # column
+    x, mask = torch.randn(2, 4, 16, 8, 8), torch.zeros(2, 1, 16, 8, 8)
+    assert unet_input(x, mask, False).shape[1] == 5
+    inp = unet_input(x, mask, True)
+    assert inp.shape[1] == 8 and torch.equal(inp[:, :4], x) and torch.equal(inp[:, 5:], r)
+
+
+def test_widening_to_position_channels_keeps_the_model_and_lets_frames_differ(tmp_path):
+    from generate.pipeline import denoise, unet_input
+    from generate.train import _load_params, _named_params
+
+    kw = dict(unet_kwargs={"block_out_channels": (16, 32), "heads": 4}, text_kwargs={"hidden": 32, "layers": 1, "heads": 2})
+    old = KinoVideoPipeline.from_config_random(seed=0, **kw)
+    new = KinoVideoPipeline.from_config_random(seed=1, position_channels=True, **kw)
+    assert new.unet.config.in_channels == old.unet.config.in_channels + 3
+    assert _load_params(new, {n: p.detach() for n, p in _named_params(old)}) is True
+    # every frame the same: without the ramps the frames of the output can only differ near the clip's ends
+    x = torch.randn(1, 48, 1, 8, 8).expand(1, 48, 16, 8, 8).contiguous()
+    mask = torch.zeros(1, 1, 16, 8, 8)
+    cond = old._encode_text(["a red ball sliding right on a blue background"])
+    with torch.no_grad():
+        ref = denoise(old.unet, unet_input(x, mask, False), 500, cond)
+        assert torch.allclose(ref, denoise(new.unet, unet_input(x, mask, True), 500, cond), atol=1e-5)
+        new.unet.conv_in.weight[:, -3].normal_()  # once the frame input has weight, the middle frames differ
+        moved = denoise(new.unet, unet_input(x, mask, True), 500, cond)
+    assert torch.allclose(ref[:, :, 6], ref[:, :, 9], atol=1e-5)
+    assert not torch.allclose(moved[:, :, 6], moved[:, :, 9], atol=1e-3)
+    # the setting travels with the weights, and a folder whose setting contradicts them fails to load, saying why
+    new.save_pretrained(tmp_path / "p")
+    loaded = KinoVideoPipeline.from_pretrained(tmp_path / "p", local_files_only=True)
+    assert loaded.config.position_channels is True
+    assert len(_frames(loaded)) == 8
+    index = tmp_path / "p" / "model_index.json"
+    index.write_text(index.read_text().replace('"position_channels": true', '"position_channels": false'))
+    with pytest.raises(ValueError, match="position_channels"):
+        KinoVideoPipeline.from_pretrained(tmp_path / "p", local_files_only=True)
+
+
 def test_describe(tiny_pipe):
     info = tiny_pipe.describe()
     assert info["native_size"] == (32, 32)
@@ -420,8 +465,14 @@ def test_train_script_runs_and_resumes(tmp_path):
     head = state["aux_head"]
     assert head["weight"].shape == (len(data.ATTRIBUTE_NAMES), 128) and float(head["weight"].abs().sum()) > 0
     assert not any("aux" in f.name for f in out.rglob("*"))
+    # position channels: a resumed run widens conv_in (fresh moments), the export says so, later runs keep them
+    assert train.main(common + ["--steps", "6", "--resume", "--position-channels"]) == 6
+    assert json.loads((out / "model_index.json").read_text())["position_channels"] is True
+    assert train.main(common + ["--steps", "7", "--resume"]) == 7
+    assert (st / "loss.csv").read_text().strip().splitlines()[-1].endswith(" pos")
+    assert "+3 position channels" in (out / "TRAINING.md").read_text()
     # a new machine (no state) warm-starts from the export and keeps its record of runs
-    assert train.main([a if a != str(st) else str(tmp_path / "state2") for a in common] + ["--steps", "6", "--resume"]) == 6
-    assert [r["start_step"] for r in train._runs(out)] == ["0", "2", "3", "4", "5"]
+    assert train.main([a if a != str(st) else str(tmp_path / "state2") for a in common] + ["--steps", "8", "--resume"]) == 8
+    assert [r["start_step"] for r in train._runs(out)] == ["0", "2", "3", "4", "5", "6", "7"]
     pipe = KinoVideoPipeline.from_pretrained(out, local_files_only=True)
     assert len(list(pipe._iter_frames(PROMPT, seconds=0.25, fps=8, seed=0, steps=2, out_size=32))) == 2
