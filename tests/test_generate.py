@@ -22,8 +22,10 @@ def tiny_model(tmp_path_factory) -> Path:
     from generate.pipeline import KinoVideoPipeline
 
     d = tmp_path_factory.mktemp("tiny-model")
+    # position channels and a continuation cap as in the shipped model, so the labeled path runs them
     pipe = KinoVideoPipeline.from_config_random(seed=0, unet_kwargs={"block_out_channels": (16, 32)},
-                                                text_kwargs={"hidden": 32})
+                                                text_kwargs={"hidden": 32}, position_channels=True,
+                                                continuation_guidance=1.5)
     pipe.save_pretrained(d)
     return d
 
@@ -44,6 +46,7 @@ def test_generate_cli_writes_a_labeled_clip(run_cli, tiny_model, tmp_path):
     assert r["watermark"]["detected"]
     params = r["c2pa"]["actions"][0]["parameters"]
     assert params["seed"] == 7 and params["steps"] == 2
+    assert params["continuation_guidance"] == 1.5 and params["frames_per_chunk"] == 16
     assert "prompt" not in params and len(params["prompt_sha256"]) == 64
     assert r["media"]["frame_count"] == 16 and r["media"]["width"] >= 256
 
