@@ -328,11 +328,12 @@ class KinoVideoPipeline(DiffusionPipeline):
     @classmethod
     def from_config_random(cls, *, seed: int = 0, unet_kwargs: dict | None = None,
                            text_kwargs: dict | None = None, vae: AutoencoderKL | None = None,
-                           **pipe_kwargs) -> "KinoVideoPipeline":
+                           phrase_tokens: bool = False, **pipe_kwargs) -> "KinoVideoPipeline":
         """A randomly initialised pipeline (training start, tests). With ``vae`` (trained or
-        random) the denoiser works on its latents, else on pixel-unshuffled frames."""
+        random) the denoiser works on its latents, else on pixel-unshuffled frames;
+        ``phrase_tokens``: see :mod:`generate.tokenizer`."""
         torch.manual_seed(seed)
-        tok = build_tokenizer()
+        tok = build_tokenizer(phrases=phrase_tokens)
         pk = dict(pipe_kwargs)
         uk = dict(unet_kwargs or {})
         clip_range = 1.0

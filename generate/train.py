@@ -45,7 +45,7 @@ from mediaio.atomic import atomic_dir
 
 from .data import ATTRIBUTE_NAMES, caption_attributes, caption_batch
 from .pipeline import KinoVideoPipeline, denoise, frames_to_tensor, pooled_width, text_condition, unet_input
-from .tokenizer import BOS_ID, EOS_ID, MAX_LENGTH, PAD_ID, UNK_ID, encode
+from .tokenizer import BOS_ID, EOS_ID, MAX_LENGTH, PAD_ID, PHRASE_TOKENS, UNK_ID, encode, has_phrase_tokens
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # One row per invocation that trained: the exact commands that made the weights, in order
@@ -130,6 +130,10 @@ def parse_args(argv=None):
                     help="feed the denoiser the frame index, row and column as three extra input channels "
                          "(pipeline.position_ramps); resuming a run without them widens conv_in with zero weights, "
                          "and a resumed run whose export has them keeps them")
+    ap.add_argument("--phrase-tokens", action="store_true",
+                    help="tokenize each motion phrase with 'left' or 'right' as one token (generate.tokenizer."
+                         "PHRASE_TOKENS); resuming a run without them appends their embedding rows (each the mean of "
+                         "its words' rows), and a resumed run whose export has them keeps them")
     ap.add_argument("--default-guidance", type=float, default=None,
                     help="classifier-free guidance scale the exported pipeline uses by default (chosen with "
                          "bench/generator_quality.py --sweep on training prompts); with --resume at the target step "
@@ -171,7 +175,8 @@ def _phase(early: bool, args) -> str:
                      *([f"fg{args.fg_weight:g}"] if args.fg_weight else []),
                      *([f"dir{args.p_directed:g}"] if args.p_directed else []),
                      *([f"aux{args.text_aux:g}"] if args.text_aux else []),
-                     *(["pos"] if args.position_channels else [])])
+                     *(["pos"] if args.position_channels else []),
+                     *(["phrases"] if args.phrase_tokens else [])])
 
 
 def _atomic_torch_save(obj, path: Path):
@@ -223,12 +228,36 @@ def _widen(value: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return out
 
 
+TOKEN_EMBEDDING = "embeddings.token_embedding.weight"
+
+
+def _grow_vocab(value: torch.Tensor, like: torch.Tensor, tokenizer) -> torch.Tensor:
+    """A token embedding table with rows appended for ``tokenizer``'s phrase tokens, each the
+    mean of its words' rows (the ids of the words are unchanged, see generate.tokenizer)."""
+    if value.shape[0] >= like.shape[0] or value.shape[1:] != like.shape[1:]:
+        return value
+    vocab = tokenizer.get_vocab()
+    out = like.detach().clone()
+    out[:value.shape[0]] = value
+    for phrase, token in PHRASE_TOKENS.items():
+        if token in vocab and vocab[token] >= value.shape[0]:
+            out[vocab[token]] = value[[vocab[w] for w in phrase.split()]].mean(0)
+    return out
+
+
+def _fit(name: str, value: torch.Tensor, like: torch.Tensor, pipe) -> torch.Tensor:
+    """``value`` for the parameter ``name`` of ``pipe``: vocabulary grown or inputs widened."""
+    if name.endswith(TOKEN_EMBEDDING):
+        value = _grow_vocab(value, like, pipe.tokenizer)
+    return _widen(value, like)
+
+
 def _load_params(pipe, values: dict[str, torch.Tensor]) -> bool:
-    """Copy ``values`` into the model; True if any had to be widened (see :func:`_widen`)."""
+    """Copy ``values`` into the model; True if any had to be widened or grown (see :func:`_fit`)."""
     widened = False
     with torch.no_grad():
         for n, p in _named_params(pipe):
-            v = _widen(values[n], p)
+            v = _fit(n, values[n], p, pipe)
             widened |= v is not values[n]
             p.copy_(v)
     return widened
@@ -246,7 +275,7 @@ def _warm_start_from_export(pipe, out: Path, state_dir: Path) -> tuple[int, floa
         for f in files:
             sd.update(load_file(str(f)))
         own = getattr(pipe, name).state_dict()
-        sd = {k: _widen(v, own[k]) if k in own else v for k, v in sd.items()}
+        sd = {k: _fit(k, v, own[k], pipe) if k in own else v for k, v in sd.items()}
         missing, unexpected = getattr(pipe, name).load_state_dict(sd, strict=False)
         # An export from before the pooled-caption input lacks only its projection; zero
         # it, so the warm-started model computes exactly what the export did.
@@ -348,7 +377,9 @@ def _write_training_md(dirpath: Path, meta: dict, state_dir: Path):
          (", +3 position channels (frame index, row, column as ramps over [-1, 1]; `pipeline.position_ramps`)"
           if meta.get("position_channels") else "") + "; 16 frames per chunk"),
         "- text encoder: `CLIPTextModel` (hidden 128, 2 layers, 4 heads) trained jointly; word-level tokenizer "
-        "(tokenizer/tokenizer.json, [UNK] for unknown words, fixed length 32)",
+        "(tokenizer/tokenizer.json, [UNK] for unknown words, fixed length 32" +
+        ("; each motion phrase with 'left' or 'right' is one token, e.g. `sliding_left`, see generate/tokenizer.py"
+         if meta.get("phrase_tokens") else "") + ")",
         "- scheduler: DDPM cosine (`squaredcos_cap_v2`) for training, `DDIMScheduler` (trailing spacing) for sampling; "
         "classifier-free guidance (10% empty captions in training); sampling defaults: "
         f"{meta['default_steps']} DDIM steps, guidance {meta['default_guidance']}" +
@@ -457,9 +488,14 @@ def main(argv=None):
     exported = (json.loads((out / "model_index.json").read_text())
                 if args.resume and (out / "model_index.json").exists() else {})
     args.position_channels = bool(args.position_channels or exported.get("position_channels", False))
+    if args.resume and (out / "tokenizer").is_dir() and not args.phrase_tokens:
+        from transformers import PreTrainedTokenizerFast
+
+        args.phrase_tokens = has_phrase_tokens(PreTrainedTokenizerFast.from_pretrained(str(out / "tokenizer")))
     pipe = KinoVideoPipeline.from_config_random(
         seed=args.seed, unet_kwargs={"block_out_channels": blocks, "layers_per_block": args.layers_per_block},
-        vae=vae, text_pooling=args.text_pooling, position_channels=args.position_channels)
+        vae=vae, text_pooling=args.text_pooling, position_channels=args.position_channels,
+        phrase_tokens=args.phrase_tokens)
     if vae is not None:
         pipe.scheduler = _latent_scheduler(pipe, args.seed)
     for key, value in (("default_guidance", args.default_guidance), ("continuation_guidance", args.continuation_guidance)):
@@ -494,7 +530,7 @@ def main(argv=None):
     if args.resume and state_path.exists():
         st = torch.load(state_path, map_location="cpu", weights_only=False)
         widened = _load_params(pipe, st["params"])
-        ema = {n: _widen(st["ema"][n], p_) for n, p_ in _named_params(pipe)}
+        ema = {n: _fit(n, st["ema"][n], p_, pipe) for n, p_ in _named_params(pipe)}
         step = int(st["step"])
         train_seconds = float(st.get("train_seconds", 0.0))
         rewarm_from = int(st.get("rewarm_from", 0))
@@ -536,7 +572,7 @@ def main(argv=None):
                      p_directed=args.p_directed, text_aux=args.text_aux, text_aux_lr_scale=args.text_aux_lr_scale, p_context=args.p_context, p_uncond=args.p_uncond, p_unk=args.p_unk,
                      p_high_noise=args.p_high_noise, offset_noise=args.offset_noise,
                      layers_per_block=args.layers_per_block, text_pooling=args.text_pooling,
-                     position_channels=args.position_channels,
+                     position_channels=args.position_channels, phrase_tokens=args.phrase_tokens,
                      vae_dir=str(vae_dir) if vae_dir is not None else None,
                      space=("32x32 RGB frames encoded per frame by a frozen AutoencoderKL (`vae/`, trained by"
                             " `python -m generate.train_vae`; a later `--finetune-decoder` run changes only the"

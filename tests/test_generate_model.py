@@ -61,7 +61,58 @@ def test_shipped_tokenizer_matches_builder():
         pytest.skip("no shipped weights")
     spec = json.loads((SHIPPED / "tokenizer" / "tokenizer.json").read_text())
     shipped_vocab = spec["model"]["vocab"]
-    assert shipped_vocab == build_tokenizer().get_vocab()
+    assert shipped_vocab == build_tokenizer(phrases="sliding_left" in shipped_vocab).get_vocab()
+
+
+def test_phrase_tokens_make_direction_one_token_and_keep_word_ids(tmp_path):
+    from transformers import PreTrainedTokenizerFast
+
+    from generate.tokenizer import PHRASE_TOKENS, has_phrase_tokens
+
+    words, tok = build_tokenizer(), build_tokenizer(phrases=True)
+    assert has_phrase_tokens(tok) and not has_phrase_tokens(words)
+    vocab = tok.get_vocab()
+    assert all(vocab[w] == i for w, i in words.get_vocab().items())  # word ids unchanged, phrases after them
+    assert sorted(vocab[t] for t in PHRASE_TOKENS.values()) == list(range(len(words.get_vocab()), len(vocab)))
+
+    def tokens(text):
+        return [t for t in tok.convert_ids_to_tokens(encode(tok, [text])[0].tolist()) if t != "[PAD]"]
+
+    assert tokens("A red ball Sliding  LEFT on a blue background, camera panning right") == [
+        "[BOS]", "a", "red", "ball", "sliding_left", "on", "a", "blue", "background", ",", "camera", "panning_right",
+        "[EOS]"]
+    assert tokens("a ring bouncing from right to left")[4] == "from_right_to_left"
+    assert tokens("a ball sliding up") == ["[BOS]", "a", "ball", "sliding", "up", "[EOS]"]  # unambiguous: words
+    assert tokens("leftovers slidingleft left")[1:4] == ["[UNK]", "[UNK]", "left"]  # whole words only
+    # every caption the data makes still tokenizes without [UNK]
+    rng = np.random.default_rng(0)
+    _, caps = data.caption_batch(rng, 64, 2, 32)
+    assert UNK_ID not in encode(tok, caps)
+    # the merge rules travel with the saved tokenizer
+    tok.save_pretrained(str(tmp_path / "t"))
+    loaded = PreTrainedTokenizerFast.from_pretrained(str(tmp_path / "t"))
+    assert torch.equal(encode(loaded, caps), encode(tok, caps)) and has_phrase_tokens(loaded)
+
+
+def test_growing_the_vocabulary_keeps_captions_without_phrases_and_averages_the_new_rows():
+    from generate.pipeline import text_condition
+    from generate.tokenizer import PHRASE_TOKENS
+    from generate.train import _load_params, _named_params
+
+    kw = dict(unet_kwargs={"block_out_channels": (16, 32), "heads": 4}, text_kwargs={"hidden": 32, "layers": 1, "heads": 2})
+    old = KinoVideoPipeline.from_config_random(seed=0, text_pooling="eos+mean", **kw)
+    new = KinoVideoPipeline.from_config_random(seed=1, text_pooling="eos+mean", phrase_tokens=True, **kw)
+    assert _load_params(new, {n: p.detach() for n, p in _named_params(old)}) is True
+    emb_old, emb_new = old.text_encoder.get_input_embeddings().weight, new.text_encoder.get_input_embeddings().weight
+    vocab = new.tokenizer.get_vocab()
+    assert emb_new.shape[0] == emb_old.shape[0] + len(PHRASE_TOKENS)
+    assert torch.equal(emb_new[:emb_old.shape[0]], emb_old)
+    assert torch.allclose(emb_new[vocab["sliding_left"]], (emb_old[vocab["sliding"]] + emb_old[vocab["left"]]) / 2)
+    caption = ["a red ball growing on a blue background"]
+    with torch.no_grad():
+        a = text_condition(old.text_encoder, encode(old.tokenizer, caption), "eos+mean").pooled
+        b = text_condition(new.text_encoder, encode(new.tokenizer, caption), "eos+mean").pooled
+    assert torch.allclose(a, b, atol=1e-5)
 
 
 # ----------------------------------------------------------------------------- data
@@ -471,8 +522,14 @@ def test_train_script_runs_and_resumes(tmp_path):
     assert train.main(common + ["--steps", "7", "--resume"]) == 7
     assert (st / "loss.csv").read_text().strip().splitlines()[-1].endswith(" pos")
     assert "+3 position channels" in (out / "TRAINING.md").read_text()
+    # phrase tokens: the vocabulary grows on resume, the export's tokenizer merges the phrases, later runs keep it
+    assert train.main(common + ["--steps", "8", "--resume", "--phrase-tokens"]) == 8
+    assert (st / "loss.csv").read_text().strip().splitlines()[-1].endswith(" pos phrases")
+    assert "sliding_left" in json.loads((out / "tokenizer" / "tokenizer.json").read_text())["model"]["vocab"]
+    assert "is one token, e.g. `sliding_left`" in (out / "TRAINING.md").read_text()
     # a new machine (no state) warm-starts from the export and keeps its record of runs
-    assert train.main([a if a != str(st) else str(tmp_path / "state2") for a in common] + ["--steps", "8", "--resume"]) == 8
-    assert [r["start_step"] for r in train._runs(out)] == ["0", "2", "3", "4", "5", "6", "7"]
+    assert train.main([a if a != str(st) else str(tmp_path / "state2") for a in common] + ["--steps", "9", "--resume"]) == 9
+    assert [r["start_step"] for r in train._runs(out)] == ["0", "2", "3", "4", "5", "6", "7", "8"]
+    assert (tmp_path / "state2" / "loss.csv").read_text().strip().splitlines()[-1].endswith(" pos phrases")
     pipe = KinoVideoPipeline.from_pretrained(out, local_files_only=True)
     assert len(list(pipe._iter_frames(PROMPT, seconds=0.25, fps=8, seed=0, steps=2, out_size=32))) == 2
