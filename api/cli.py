@@ -119,6 +119,21 @@ def sign_capture_cmd(
     out.print(f"[green]signed[/] {output} as a capture by {identity.subject_cn!r}")
 
 
+class _StartupError(Exception):
+    """A verifier that cannot be built fails the whole command, not one clip."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _verifier(cls, s, trust):
+    try:
+        return cls.from_settings(s, extra_trust=trust or [])
+    except KinosealError as exc:
+        raise _StartupError(exc) from None
+
+
 @app.command()
 def verify(
     clips: Annotated[list[Path], typer.Argument(help="Clips to check.")],
@@ -128,18 +143,26 @@ def verify(
                                                 "(for untrusted files).")] = False,
 ) -> None:
     """Say whether each clip is AI-generated, authentic, tampered or unknown, with the evidence."""
+    from mediaio.probe import check_file
     from verify.sandbox import verify_isolated
     from verify.verifier import Verifier
 
     s = settings()
-    verifier = None if isolate else Verifier.from_settings(s, extra_trust=trust or [])
+    verifier = None
     failed = 0
     for clip in clips:
         try:
-            if verifier is None:
+            if isolate:
                 report = verify_isolated(clip, s, extra_trust=trust or [])
             else:
+                # A missing, empty or oversized file fails here in milliseconds: the verifier (and
+                # with it torch and the classifier, ~10 s) is built for the first file worth reading.
+                check_file(clip, s.limits)
+                if verifier is None:
+                    verifier = _verifier(Verifier, s, trust)
                 report = verifier.verify(clip).to_dict()
+        except _StartupError as exc:
+            raise exc.error from None
         except KinosealError as exc:
             failed += 1
             if json_out:

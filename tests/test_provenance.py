@@ -159,6 +159,22 @@ def test_capture_signed_by_unknown_root_is_untrusted_then_trusted_with_trust_fla
     assert r2["verdict"] == "authentic"
 
 
+def test_unusable_classifier_fails_the_command_once_and_a_missing_clip_fails_alone(run_cli, tmp_path):
+    """A missing clip is reported before the models load; a corrupt classifier model stops the
+    whole command with one line (it would fail every clip the same way)."""
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{")
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(os.urandom(5000))
+    p = run_cli("verify", tmp_path / "missing.mp4", junk, env={"KINOSEAL_CLASSIFIER": str(model)})
+    lines = p.stderr.strip().splitlines()
+    assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr
+    assert "missing.mp4 does not exist" in lines[0] and "not a valid kinoseal detector" in lines[-1], lines
+    p = run_cli("verify", tmp_path / "missing.mp4", env={"KINOSEAL_CLASSIFIER": str(model)})
+    assert p.returncode == 2 and "does not exist" in p.stderr and "detector" not in p.stderr, p.stderr
+
+
 @pytest.mark.parametrize("kind", ["empty", "truncated", "random", "text", "png", "missing", "directory"])
 def test_bad_inputs_give_one_clear_line(run_cli, labeled, tmp_path, kind):
     p = tmp_path / f"bad_{kind}.mp4"
