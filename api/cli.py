@@ -119,21 +119,6 @@ def sign_capture_cmd(
     out.print(f"[green]signed[/] {output} as a capture by {identity.subject_cn!r}")
 
 
-class _StartupError(Exception):
-    """A verifier that cannot be built fails the whole command, not one clip."""
-
-    def __init__(self, error: Exception) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
-def _verifier(cls, s, trust):
-    try:
-        return cls.from_settings(s, extra_trust=trust or [])
-    except KinosealError as exc:
-        raise _StartupError(exc) from None
-
-
 @app.command()
 def verify(
     clips: Annotated[list[Path], typer.Argument(help="Clips to check.")],
@@ -150,25 +135,31 @@ def verify(
     s = settings()
     verifier = None
     failed = 0
+
+    def clip_error(clip: Path, exc: KinosealError) -> None:
+        if json_out:
+            out.print_json(json.dumps({"file": clip.name, "error": exc.kind, "detail": str(exc)}))
+        else:
+            err.print(f"[red]error:[/] {clip.name}: {exc}")
+
     for clip in clips:
-        try:
-            if isolate:
-                report = verify_isolated(clip, s, extra_trust=trust or [])
-            else:
-                # A missing, empty or oversized file fails here in milliseconds: the verifier (and
-                # with it torch and the classifier, ~10 s) is built for the first file worth reading.
+        if not isolate:
+            # A missing, empty or oversized file fails here in milliseconds: the verifier (and
+            # with it torch and the classifier, ~10 s) is built for the first file worth reading,
+            # outside the per-clip errors: a classifier that cannot load fails the command once.
+            try:
                 check_file(clip, s.limits)
-                if verifier is None:
-                    verifier = _verifier(Verifier, s, trust)
-                report = verifier.verify(clip).to_dict()
-        except _StartupError as exc:
-            raise exc.error from None
+            except KinosealError as exc:
+                failed += 1
+                clip_error(clip, exc)
+                continue
+            if verifier is None:
+                verifier = Verifier.from_settings(s, extra_trust=trust or [])
+        try:
+            report = verify_isolated(clip, s, extra_trust=trust or []) if isolate else verifier.verify(clip).to_dict()
         except KinosealError as exc:
             failed += 1
-            if json_out:
-                out.print_json(json.dumps({"file": clip.name, "error": exc.kind, "detail": str(exc)}))
-            else:
-                err.print(f"[red]error:[/] {clip.name}: {exc}")
+            clip_error(clip, exc)
             continue
         if json_out:
             sys.stdout.write(json.dumps(report) + "\n")

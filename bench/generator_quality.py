@@ -382,7 +382,7 @@ def x0_errors(pipe, specs, prompt_sets: dict[str, list[str]], levels) -> dict[in
         out[level] = {}
         for name, prompts in prompt_sets.items():
             with torch.no_grad():
-                v = denoise(pipe.unet, unet_input(xt, mask, bool(pipe.config.get("position_channels", False))), t,
+                v = denoise(pipe.unet, unet_input(xt, mask, c.position_channels), t,
                               pipe._encode_text(prompts))
             out[level][name] = float((((a.sqrt() * xt - (1 - a).sqrt() * v) - x0) ** 2).mean())
     return out

@@ -132,6 +132,11 @@ def position_ramps(shape: tuple[int, ...]) -> torch.Tensor:
 POSITION_CHANNELS = 3  # position_ramps: frame, row, column
 
 
+def unet_in_channels(latent_channels: int, position_channels: bool) -> int:
+    """What :func:`unet_input` stacks: latents, the known-frame mask, the ramps if any."""
+    return latent_channels + 1 + (POSITION_CHANNELS if position_channels else 0)
+
+
 def unet_input(x: torch.Tensor, mask: torch.Tensor, position_channels: bool) -> torch.Tensor:
     """The denoiser's input: latents [B, C, T, h, w], the known-frame mask [B, 1, T, h, w]
     and, for models trained with them, :func:`position_ramps`."""
@@ -212,7 +217,7 @@ def default_unet_config(patch_size: int = 4, native_size: int = 32, block_out_ch
         # denoiser (see generate/weights/kino-tiny/TRAINING.md).
         time_cond_proj_dim=cross_attention_dim if pooled_text else None,
         sample_size=native_size // patch_size,
-        in_channels=c + 1 + (POSITION_CHANNELS if position_channels else 0),  # + known-frame mask (+ ramps)
+        in_channels=unet_in_channels(c, position_channels),
         out_channels=c,
         down_block_types=("DownBlock3D",) + ("CrossAttnDownBlock3D",) * (n - 1),
         up_block_types=("CrossAttnUpBlock3D",) * (n - 1) + ("UpBlock3D",),
@@ -315,7 +320,7 @@ class KinoVideoPipeline(DiffusionPipeline):
             model_name=model_name,
             model_version=model_version,
         )
-        expected = self._latent_channels() + 1 + (POSITION_CHANNELS if position_channels else 0)
+        expected = unet_in_channels(self._latent_channels(), position_channels)
         if int(unet.config.in_channels) != expected:
             raise ValueError(
                 f"the unet takes {unet.config.in_channels} input channels but this pipeline feeds it {expected} "
@@ -393,7 +398,7 @@ class KinoVideoPipeline(DiffusionPipeline):
                if c.get("continuation_guidance") is not None else {}),
             "parameters": int(n_params),
             "architecture": (f"UNet3DConditionModel ({self._space()}"
-                             f"{', frame/row/column inputs' if self.config.get('position_channels') else ''}, "
+                             f"{', frame/row/column inputs' if self.config.position_channels else ''}, "
                              "v-prediction) + CLIPTextModel + word-level tokenizer, DDIM"),
         }
 
@@ -476,9 +481,10 @@ class KinoVideoPipeline(DiffusionPipeline):
         dtype = next(self.unet.parameters()).dtype
         use_cfg = guidance is not None and guidance != 1.0
         emb = TextCond.cat([emb_uncond, emb_cond]) if use_cfg else emb_cond
+        position_channels = bool(c.position_channels)
         for i, t in enumerate(timesteps):
             x_in = lat * (1 - mask) + known * mask
-            inp = unet_input(x_in, mask, bool(c.get("position_channels", False)))
+            inp = unet_input(x_in, mask, position_channels)
             if use_cfg:
                 inp = torch.cat([inp, inp])
             out = denoise(self.unet, inp.to(dtype), t, emb.to(dtype)).float()

@@ -445,7 +445,7 @@ def _write_training_md(dirpath: Path, meta: dict, state_dir: Path):
         "",
         "kino-tiny 0.3 at step 19,195 read the direction words in its text encoder (the token mean of 'sliding"
         " left' and 'sliding right' captions 3.0 apart, a colour change 13) but its denoiser barely used them"
-        " (x0 error flipped/right 1.003-1.010; held-out motion 36%, the axis mostly right, the sign a coin toss)."
+        " (x0 error flipped/right 1.003-1.010; held-out motion 36%, the axis mostly right, the sign not the prompt's)."
         " UNet3DConditionModel's temporal layers carry no positional embedding, so the denoiser could tell the"
         " first frame from the last only through zero padding, while a directed start means \"on the left at"
         " the first frame\". From step 19,195 the denoiser gets the frame index, row and column as three more"
@@ -453,7 +453,7 @@ def _write_training_md(dirpath: Path, meta: dict, state_dir: Path):
         "",
         "At step 21,337 the first 40 held-out prompts scored as before (motion 32.5%), and one seed at a time"
         " showed why: 'sliding left' and 'sliding right' gave the same trajectory (the seed chose the direction),"
-        " while 'sliding up' went up. As single words 'left' and 'right' carry no direction: 'right' is in"
+        " while 5 of the 6 'sliding up' and both 'sliding down' prompts moved that way. As single words 'left' and 'right' carry no direction: 'right' is in"
         " 'sliding right' and 'bouncing from left to right' (rightward) and in 'bouncing from right to left' and"
         " 'camera panning right' (leftward); 'up' and 'down' are in one phrase each, and the model followed them."
         " From step 21,933 each phrase with 'left' or 'right' is one token (`--phrase-tokens`, e.g."
