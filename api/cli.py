@@ -144,9 +144,9 @@ def verify(
 
     for clip in clips:
         if not isolate:
-            # A missing, empty or oversized file fails here in milliseconds: the verifier (and
-            # with it torch and the classifier, ~10 s) is built for the first file worth reading,
-            # outside the per-clip errors: a classifier that cannot load fails the command once.
+            # A missing, empty or oversized file fails here in milliseconds. The classifier
+            # (torch, timm and the weights: ~10 s) loads for the first clip that decodes, outside
+            # the per-clip errors: a classifier that cannot load fails the command once.
             try:
                 check_file(clip, s.limits)
             except KinosealError as exc:
@@ -154,7 +154,9 @@ def verify(
                 clip_error(clip, exc)
                 continue
             if verifier is None:
-                verifier = Verifier.from_settings(s, extra_trust=trust or [])
+                verifier = Verifier.from_settings(s, extra_trust=trust or [], load_classifier=False)
+            if verifier.classifier_pending and _decodes(clip, s.limits):
+                verifier.ensure_classifier()
         try:
             report = verify_isolated(clip, s, extra_trust=trust or []) if isolate else verifier.verify(clip).to_dict()
         except KinosealError as exc:
@@ -167,6 +169,16 @@ def verify(
             print_report(report)
     if failed:
         raise typer.Exit(2)
+
+
+def _decodes(clip: Path, limits) -> bool:
+    from mediaio.probe import probe
+
+    try:
+        probe(clip, limits)
+    except KinosealError:
+        return False  # the verifier reports why (or the manifest of a signed file that no longer decodes)
+    return True
 
 
 class _GenProgress:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterable
 
 import numpy as np
@@ -430,6 +430,58 @@ def caption_batch(rng: np.random.Generator, n: int, frames: int = 16, size: int 
     if with_coverage:
         return np.stack(clips), caps, np.stack(covs).astype(np.float32)
     return np.stack(clips), caps
+
+
+#: motion phrases and their left-right mirror images
+MIRRORED_MOTION = {
+    "bouncing from left to right": "bouncing from right to left",
+    "bouncing from right to left": "bouncing from left to right",
+    "sliding left": "sliding right",
+    "sliding right": "sliding left",
+}
+
+
+def mirror_spec(spec: ClipSpec) -> ClipSpec | None:
+    """The spec whose rendering is ``spec``'s rendering flipped left-right, as far as the
+    caption goes: left/right motions and the pan swap sides. None when the caption has no
+    left or right in it (the mirror would say the same) or the mirror would show a held-out
+    (colour, shape, background, motion) tuple.
+    """
+    if spec.pan is None and not any(o.motion in MIRRORED_MOTION for o in spec.objects):
+        return None
+    objects = [replace(o, motion=MIRRORED_MOTION.get(o.motion, o.motion)) for o in spec.objects]
+    if any(is_held_out(o.colour, o.shape, spec.background, o.motion) for o in objects):
+        return None
+    pan = {"left": "right", "right": "left"}.get(spec.pan) if spec.pan else None
+    return replace(spec, objects=objects, pan=pan)
+
+
+def mirror_pair_batch(rng: np.random.Generator, pairs: int, frames: int = 16, size: int = 32,
+                      p_directed: float = 0.0, **kw):
+    """``pairs`` clips that say left or right, each followed by its left-right mirror image
+    with the mirrored caption: clips [2*pairs,T,H,W,3] uint8, captions, coverage [2*pairs,T,H,W].
+
+    Why: trained with the same noise and noise level, the two clips of a pair start from
+    nearly the same input at high noise, and only the caption tells which way the objects go.
+    kino-tiny 0.3 drew the same trajectory for "sliding left" and "sliding right" from one
+    seed: the noise, not the prompt, chose the side.
+    """
+    clips, caps, covs = [], [], []
+    while len(caps) < 2 * pairs:
+        spec = sample_spec(rng, **kw)
+        mirror = mirror_spec(spec)
+        if mirror is None:
+            continue
+        start = float(rng.uniform(0, 40))
+        if p_directed > 0 and rng.random() < p_directed:
+            for o in spec.objects:
+                _directed_start(o, rng)
+            start = 0.0
+        img, cov = render_clip_with_coverage(spec, frames, size, start=start)
+        clips += [img, img[:, :, ::-1]]
+        covs += [cov, cov[:, :, ::-1]]
+        caps += [spec.caption(), mirror.caption()]
+    return np.ascontiguousarray(np.stack(clips)), caps, np.ascontiguousarray(np.stack(covs)).astype(np.float32)
 
 
 #: the attributes :func:`caption_attributes` marks, in order (motions, object colours, shapes,

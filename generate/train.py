@@ -43,7 +43,7 @@ import torch
 
 from mediaio.atomic import atomic_dir
 
-from .data import ATTRIBUTE_NAMES, caption_attributes, caption_batch
+from .data import ATTRIBUTE_NAMES, caption_attributes, caption_batch, mirror_pair_batch
 from .pipeline import KinoVideoPipeline, denoise, frames_to_tensor, pooled_width, text_condition, unet_input
 from .tokenizer import BOS_ID, EOS_ID, MAX_LENGTH, PAD_ID, PHRASE_TOKENS, UNK_ID, encode, has_phrase_tokens
 
@@ -109,6 +109,10 @@ def parse_args(argv=None):
     ap.add_argument("--p-directed", type=float, default=0.0,
                     help="probability that a clip starts where its motion says it comes from (data.caption_batch); "
                          "0 keeps the earlier data stream")
+    ap.add_argument("--mirror-pairs", type=int, default=0,
+                    help="per batch, this many clips that say left or right, each with its left-right mirror image "
+                         "(data.mirror_pair_batch), the two trained with the same noise and noise level, so only the "
+                         "caption tells them apart; 0 keeps the earlier data stream")
     ap.add_argument("--text-aux", type=float, default=0.0,
                     help="weight of an auxiliary loss: a linear head on the pooled caption state predicts the "
                          "caption's attributes (data.caption_attributes), so the text encoder cannot average a word away")
@@ -144,7 +148,10 @@ def parse_args(argv=None):
     ap.add_argument("--lr-min", type=float, default=None,
                     help="cosine-decay the learning rate to this by --steps (default: constant)")
     ap.add_argument("--max-minutes", type=float, default=0, help="stop (after a checkpoint) after this long")
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    if not 0 <= 2 * args.mirror_pairs < args.batch:
+        ap.error(f"--mirror-pairs {args.mirror_pairs} needs 0 <= 2 x pairs < --batch {args.batch}")
+    return args
 
 
 def _latent_scheduler(pipe: KinoVideoPipeline, seed: int):
@@ -174,6 +181,7 @@ def _phase(early: bool, args) -> str:
     return " ".join(["curriculum" if early else "full",
                      *([f"fg{args.fg_weight:g}"] if args.fg_weight else []),
                      *([f"dir{args.p_directed:g}"] if args.p_directed else []),
+                     *([f"mirror{args.mirror_pairs}"] if args.mirror_pairs else []),
                      *([f"aux{args.text_aux:g}"] if args.text_aux else []),
                      *(["pos"] if args.position_channels else []),
                      *(["phrases"] if args.phrase_tokens else [])])
@@ -404,6 +412,9 @@ def _write_training_md(dirpath: Path, meta: dict, state_dir: Path):
         *([f" {meta['p_directed']:.0%} of clips start at time 0 with each object where its motion says it comes"
            " from (`data._directed_start`: \"sliding right\" on the left, \"growing\" small), the rest anywhere on"
            " the torus (this invocation)."] if meta.get("p_directed") else []),
+        *([f" Each batch starts with {meta['mirror_pairs']} clip(s) that say left or right, each followed by its"
+           " left-right mirror image with the mirrored caption (`data.mirror_pair_batch`); the two share noise and"
+           " noise level, so only the caption tells them apart (this invocation)."] if meta.get("mirror_pairs") else []),
         *([f" Auxiliary loss (weight {meta['text_aux']:g}): a linear head on the pooled caption state predicts the"
            " caption's attributes (`data.caption_attributes`, binary cross-entropy; the head's learning rate"
            f" {meta.get('text_aux_lr_scale', 1.0):g}x the model's); the head is not exported."
@@ -577,7 +588,7 @@ def main(argv=None):
     meta_base = dict(command=command, seed=args.seed, target_steps=args.steps, batch=args.batch, lr=args.lr,
                      warmup=args.warmup, ema=args.ema, threads=args.threads, blocks=blocks,
                      curriculum=args.curriculum, loss_weight=args.loss_weight, fg_weight=args.fg_weight,
-                     p_directed=args.p_directed, text_aux=args.text_aux, text_aux_lr_scale=args.text_aux_lr_scale, p_context=args.p_context, p_uncond=args.p_uncond, p_unk=args.p_unk,
+                     p_directed=args.p_directed, mirror_pairs=args.mirror_pairs, text_aux=args.text_aux, text_aux_lr_scale=args.text_aux_lr_scale, p_context=args.p_context, p_uncond=args.p_uncond, p_unk=args.p_unk,
                      p_high_noise=args.p_high_noise, offset_noise=args.offset_noise,
                      layers_per_block=args.layers_per_block, text_pooling=args.text_pooling,
                      position_channels=args.position_channels, phrase_tokens=args.phrase_tokens,
@@ -629,8 +640,14 @@ def main(argv=None):
         gen = torch.Generator().manual_seed(args.seed * 1_000_003 + step)
         early = step < args.curriculum
         kw = dict(max_objects=1, textures=False, pans=False) if early else {}
-        clips, caps, cover = caption_batch(rng, args.batch, T, S, with_coverage=True, p_directed=args.p_directed, **kw)
+        n_pair = 2 * args.mirror_pairs
+        clips, caps, cover = caption_batch(rng, args.batch - n_pair, T, S, with_coverage=True,
+                                           p_directed=args.p_directed, **kw)
         caps = ["" if rng.random() < args.p_uncond else c for c in caps]
+        if n_pair:  # the pairs come first and keep their captions: they exist to teach the caption's direction
+            m_clips, m_caps, m_cover = mirror_pair_batch(rng, args.mirror_pairs, T, S, args.p_directed, **kw)
+            clips, caps, cover = (np.concatenate([m_clips, clips]), m_caps + caps,
+                                  np.concatenate([m_cover, cover]))
         ids = encode(tok, caps, MAX_LENGTH)
         drop = (torch.from_numpy(rng.random(ids.shape) < args.p_unk)) & (ids != PAD_ID) & (ids != BOS_ID) & (ids != EOS_ID)
         ids = ids.masked_fill(drop, UNK_ID)
@@ -649,9 +666,15 @@ def main(argv=None):
         t = torch.randint(0, n_t, (B,), generator=gen)
         high = torch.rand(B, generator=gen) < args.p_high_noise
         t = torch.where(high, torch.randint(int(0.9 * n_t), n_t, (B,), generator=gen), t)
+        if n_pair:  # a mirror image shares its original's noise and noise level
+            twin = torch.arange(B)
+            twin[1:n_pair:2] -= 1
+            noise, t = noise[twin], t[twin]
         xt = noise_sched.add_noise(x0, noise, t)
         target = noise_sched.get_velocity(x0, noise, t)
         has_ctx = torch.from_numpy(rng.random(B) < args.p_context).float()
+        if n_pair:
+            has_ctx = has_ctx[twin]
         mask = torch.zeros(B, 1, T, 1, 1)
         mask[:, :, :K] = has_ctx.view(B, 1, 1, 1, 1)
         mask = mask.expand(B, 1, T, x0.shape[-2], x0.shape[-1])

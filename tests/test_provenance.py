@@ -159,19 +159,22 @@ def test_capture_signed_by_unknown_root_is_untrusted_then_trusted_with_trust_fla
     assert r2["verdict"] == "authentic"
 
 
-def test_unusable_classifier_fails_the_command_once_and_a_missing_clip_fails_alone(run_cli, tmp_path):
-    """A missing clip is reported before the models load; a corrupt classifier model stops the
-    whole command with one line (it would fail every clip the same way)."""
+def test_unusable_classifier_fails_the_command_once_and_a_missing_clip_fails_alone(run_cli, labeled, tmp_path):
+    """Files that are missing or not videos are reported without loading the classifier; a
+    corrupt classifier model stops the whole command with one line at the first video (it
+    would fail every video the same way)."""
     model = tmp_path / "model"
     model.mkdir()
     (model / "config.json").write_text("{")
     junk = tmp_path / "junk.mp4"
     junk.write_bytes(os.urandom(5000))
-    p = run_cli("verify", tmp_path / "missing.mp4", junk, env={"KINOSEAL_CLASSIFIER": str(model)})
+    env = {"KINOSEAL_CLASSIFIER": str(model)}
+    p = run_cli("verify", tmp_path / "missing.mp4", junk, labeled, labeled, env=env)
     lines = p.stderr.strip().splitlines()
-    assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr
-    assert "missing.mp4 does not exist" in lines[0] and "not a valid kinoseal detector" in lines[-1], lines
-    p = run_cli("verify", tmp_path / "missing.mp4", env={"KINOSEAL_CLASSIFIER": str(model)})
+    assert p.returncode == 2 and "Traceback" not in p.stderr and len(lines) == 3, p.stderr
+    assert "missing.mp4 does not exist" in lines[0] and "junk.mp4 is not a readable video" in lines[1], lines
+    assert "not a valid kinoseal detector" in lines[2] and not p.stdout.strip(), (lines, p.stdout)
+    p = run_cli("verify", tmp_path / "missing.mp4", junk, env=env)
     assert p.returncode == 2 and "does not exist" in p.stderr and "detector" not in p.stderr, p.stderr
 
 

@@ -114,7 +114,7 @@ def _child() -> None:
             classifier_model=request.get("classifier_model", ""),
         )
         settings = replace(settings, extra_trust=tuple(Path(p) for p in request["extra_trust"]))
-        report = Verifier.from_settings(settings).verify(Path(request["path"])).to_dict()
+        report = Verifier.from_settings(settings, load_classifier=False).verify(Path(request["path"])).to_dict()
         print(json.dumps({"report": report, "peak_rss_kb": _peak()}))
     except KinosealError as exc:
         print(json.dumps({"kind": exc.kind, "message": str(exc), "peak_rss_kb": _peak()}))

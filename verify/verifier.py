@@ -3,8 +3,9 @@ and combine the three into a ``Report`` with ``verify.rules.decide``."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 import math
+import threading
 from pathlib import Path
 
 from credentials.home import trust_store
@@ -49,9 +50,16 @@ class Verifier:
     keyring: KeyRing | None
     classifier: object | None = None
     registry: SqliteRegistry | None = None
+    # True while the configured classifier waits for its first use (``from_settings(load_classifier=False)``).
+    classifier_pending: bool = False
+    _load_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
-    def from_settings(cls, settings: Settings, extra_trust: list[Path] | tuple[Path, ...] = ()) -> "Verifier":
+    def from_settings(cls, settings: Settings, extra_trust: list[Path] | tuple[Path, ...] = (),
+                      load_classifier: bool = True) -> "Verifier":
+        """``load_classifier=False`` defers the classifier (torch, timm and the weights, ~10 s on
+        2 cores) to the first clip that needs it, or to :meth:`ensure_classifier`: a command
+        given only files that are not videos answers without it."""
         keyring = None
         wm_dir = settings.keys_dir / "watermark"
         if wm_dir.exists():
@@ -59,15 +67,24 @@ class Verifier:
         registry = None
         if (settings.home / "provenance.sqlite3").exists():
             registry = default_registry(settings.home)
-        # The classifier: the shipped model, a user's (KINOSEAL_CLASSIFIER=DIR) or none
-        # ("none"). A corrupt model raises InputError here, at startup, not at the first clip.
-        classifier = None
-        if settings.classifier_model != "none":
+        verifier = cls(settings=settings, trust=trust_store(settings, extra_trust), keyring=keyring,
+                       registry=registry, classifier_pending=settings.classifier_model != "none")
+        if load_classifier:
+            verifier.ensure_classifier()
+        return verifier
+
+    def ensure_classifier(self) -> None:
+        """Load the configured classifier now if it is still pending: the shipped model, a
+        user's (KINOSEAL_CLASSIFIER=DIR) or none ("none"). A corrupt model raises InputError
+        here, so a server fails at startup and a command once, not at every clip."""
+        with self._load_lock:
+            if not self.classifier_pending:
+                return
             from detect import load_detector
 
-            classifier = load_detector(Path(settings.classifier_model)) if settings.classifier_model else load_detector()
-        return cls(settings=settings, trust=trust_store(settings, extra_trust), keyring=keyring, registry=registry,
-                   classifier=classifier)
+            model = self.settings.classifier_model
+            self.classifier = load_detector(Path(model)) if model else load_detector()
+            self.classifier_pending = False
 
     def _provenance(self, watermark: WatermarkEvidence) -> dict | None:
         if self.registry is None or not watermark.detected or not watermark.payload_id:
@@ -140,6 +157,7 @@ class Verifier:
         )
 
     def _classifier(self, path: Path, c2pa: C2paEvidence, watermark: WatermarkEvidence) -> ClassifierEvidence:
+        self.ensure_classifier()
         if self.classifier is None:
             return ClassifierEvidence(available=False, note="no classifier model installed")
         if self.settings.classifier_policy == "when_needed":
