@@ -7,6 +7,12 @@ On rendered single-object training clips whose objects start where their motion 
 caption and with the direction word flipped ("sliding left" <-> "sliding right", "growing" <->
 "shrinking", ...). A ratio of 1.000 means the word is ignored. Also the cosine between the pooled
 caption states of each flipped pair (1.0 = the text encoder cannot tell them apart).
+
+Then the samples: for each opposite pair of directions ("sliding left" / "sliding right",
+"sliding up" / "sliding down", the two bounces) and each of ``--seeds`` seeds, generate the same
+scene with each direction from the same noise and score the drawn motion with the held-out
+benchmark's analyser. A model that reads the word draws the two the opposite ways; one that
+lets the noise choose draws them the same way (kino-tiny 0.3 did for left/right).
 Writes bench/results/direction_sensitivity.{json,md}.
 """
 
@@ -30,6 +36,39 @@ FLIP = {"sliding left": "sliding right", "sliding right": "sliding left", "slidi
         "bouncing from right to left": "bouncing from left to right", "growing": "shrinking", "shrinking": "growing"}
 
 
+#: opposite directions, the axis they move along, and the sign of each along it
+PAIRS = (("sliding left", "sliding right", "dx"), ("sliding up", "sliding down", "dy"),
+         ("bouncing from right to left", "bouncing from left to right", "dx"))
+#: the scenes each pair is drawn in (training colours, shapes and backgrounds)
+SCENES = (("red", "ball", "blue"), ("yellow", "square", "black"), ("white", "triangle", "green"))
+
+
+def same_seed_pairs(pipe, seeds: int, guidance: float | None, steps: int) -> list[dict]:
+    """Per direction pair: how often the same noise drew the two directions as their prompts say."""
+    from bench.generator_quality import analyse_clip
+
+    rows = []
+    for neg, pos, axis in PAIRS:
+        n = follow = opposite = same = 0
+        for colour, shape, bg in SCENES:
+            for seed in range(seeds):
+                moves = []
+                for motion in (neg, pos):
+                    prompt = data.make_spec(colour, shape, bg, motion).caption()
+                    frames = np.stack(list(pipe._iter_frames(prompt, seconds=2, fps=8, seed=seed, steps=steps,
+                                                             guidance=guidance, out_size=32)))
+                    res = analyse_clip(frames)
+                    moves.append((res.get(axis, 0.0), res["motion"] == data.MOTION_CLASS[motion]))
+                (d_neg, ok_neg), (d_pos, ok_pos) = moves
+                n += 1
+                follow += ok_neg + ok_pos
+                opposite += d_neg < 0 < d_pos
+                same += (d_neg > 0) == (d_pos > 0)
+        rows.append({"pair": f"{neg} / {pos}", "axis": axis, "pairs": n, "clips_following": follow / (2 * n),
+                     "drawn_as_said": opposite / n, "drawn_the_same_way": same / n})
+    return rows
+
+
 def main(argv=None) -> dict:
     from bench.generator_quality import x0_errors
     from generate.pipeline import KinoVideoPipeline
@@ -38,6 +77,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--weights", default=str(ROOT / "generate" / "weights" / "kino-tiny"))
     ap.add_argument("--n", type=int, default=24)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seeds", type=int, default=4, help="seeds per scene for the same-seed samples (0 skips them)")
+    ap.add_argument("--steps", type=int, default=25, help="denoising steps of the samples")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "direction_sensitivity"))
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -59,8 +100,10 @@ def main(argv=None) -> dict:
     cos = float(torch.nn.functional.cosine_similarity(pr, pf).mean())
     cos_other = float(torch.nn.functional.cosine_similarity(pr, pr.roll(1, 0)).mean())
     d = pipe.describe()
+    samples = same_seed_pairs(pipe, args.seeds, None, args.steps) if args.seeds else []
     report = {"model": f"{d['model']} {d['version']}", "weights": args.weights, "clips": args.n, "levels": rows,
-              "pooled_cosine_flipped": cos, "pooled_cosine_other_caption": cos_other}
+              "pooled_cosine_flipped": cos, "pooled_cosine_other_caption": cos_other,
+              "same_seed_samples": samples, "seeds": args.seeds, "guidance": float(pipe.config.default_guidance)}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(report, indent=1))
@@ -70,7 +113,14 @@ def main(argv=None) -> dict:
           "| noise level t | right | flipped | flipped / right |", "|---:|---:|---:|---:|",
           *[f"| {r['t']} | {r['right']:.4f} | {r['flipped']:.4f} | {r['flipped_over_right']:.3f} |" for r in rows], "",
           f"Pooled caption cosine, direction-flipped pairs: {cos:.5f} (another clip's caption: {cos_other:.3f}).", "",
-          f"Command: `python bench/direction_sensitivity.py --n {args.n}`", ""]
+          *([f"Samples: each direction of a pair drawn from the same noise ({len(SCENES)} scenes x {args.seeds} seeds,"
+             f" 16 frames, {args.steps} steps, guidance {report['guidance']:g}). 'Drawn as said' = the two moved"
+             " opposite ways along the axis, each the way its prompt says; 'the same way' = the noise chose.", "",
+             "| pair | pairs | clips whose motion class is the prompt's | drawn as said | drawn the same way |",
+             "|---|---:|---:|---:|---:|",
+             *[f"| {r['pair']} | {r['pairs']} | {r['clips_following']:.0%} | {r['drawn_as_said']:.0%} |"
+               f" {r['drawn_the_same_way']:.0%} |" for r in samples], ""] if samples else []),
+          f"Command: `python bench/direction_sensitivity.py --n {args.n} --seeds {args.seeds}`", ""]
     out.with_suffix(".md").write_text("\n".join(md))
     print("\n".join(md))
     return report

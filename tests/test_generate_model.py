@@ -568,3 +568,34 @@ def test_train_script_runs_and_resumes(tmp_path):
     assert (tmp_path / "state2" / "loss.csv").read_text().strip().splitlines()[-1].endswith(" pos phrases")
     pipe = KinoVideoPipeline.from_pretrained(out, local_files_only=True)
     assert len(list(pipe._iter_frames(PROMPT, seconds=0.25, fps=8, seed=0, steps=2, out_size=32))) == 2
+
+
+class _RenderingModel:
+    """Stands in for a generator in the direction benchmark: it renders the prompt's scene, with
+    the prompt's direction or (``follow=False``) with the seed's, so the metric's answers are known."""
+
+    def __init__(self, follow: bool):
+        from bench.direction_sensitivity import PAIRS, SCENES
+
+        self.follow = follow
+        self.specs = {data.make_spec(*scene, m).caption(): (scene, m, pair)
+                      for scene in SCENES for pair in PAIRS for m in pair[:2]}
+
+    def _iter_frames(self, prompt, *, seed, **_):
+        scene, motion, pair = self.specs[prompt]
+        if not self.follow:
+            motion = pair[seed % 2]
+        spec = data.make_spec(*scene, motion)
+        return iter(data.render_clip(spec, frames=16, size=32))
+
+
+def test_direction_benchmark_tells_a_model_that_reads_the_word_from_one_that_lets_the_noise_choose():
+    from bench.direction_sensitivity import PAIRS, SCENES, same_seed_pairs
+
+    reads = same_seed_pairs(_RenderingModel(follow=True), seeds=2, guidance=None, steps=1)
+    noise = same_seed_pairs(_RenderingModel(follow=False), seeds=2, guidance=None, steps=1)
+    assert [r["pairs"] for r in reads] == [2 * len(SCENES)] * len(PAIRS)
+    assert all(r["drawn_as_said"] == 1.0 and r["drawn_the_same_way"] == 0.0 and r["clips_following"] == 1.0
+               for r in reads), reads
+    assert all(r["drawn_as_said"] == 0.0 and r["drawn_the_same_way"] == 1.0 and r["clips_following"] == 0.5
+               for r in noise), noise
