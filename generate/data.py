@@ -405,6 +405,18 @@ def render_clip_with_coverage(spec: ClipSpec, frames: int = 16, size: int = 32,
     return np.clip(img + 0.5, 0, 255).astype(np.uint8), union
 
 
+def _render_training_clip(spec: ClipSpec, rng: np.random.Generator, frames: int, size: int,
+                          p_directed: float) -> tuple[np.ndarray, np.ndarray]:
+    """Render ``spec`` from a random time on the torus or, with probability ``p_directed``,
+    from time 0 with its objects where their motion comes from. Returns (clip, coverage)."""
+    start = float(rng.uniform(0, 40))
+    if p_directed > 0 and rng.random() < p_directed:
+        for o in spec.objects:
+            _directed_start(o, rng)
+        start = 0.0
+    return render_clip_with_coverage(spec, frames, size, start=start)
+
+
 def caption_batch(rng: np.random.Generator, n: int, frames: int = 16, size: int = 32, with_coverage: bool = False,
                   p_directed: float = 0.0, **kw):
     """n random clips [n,T,H,W,3] uint8 and their captions (random start time on the torus).
@@ -418,12 +430,7 @@ def caption_batch(rng: np.random.Generator, n: int, frames: int = 16, size: int 
     clips, caps, covs = [], [], []
     for _ in range(n):
         spec = sample_spec(rng, **kw)
-        start = float(rng.uniform(0, 40))
-        if p_directed > 0 and rng.random() < p_directed:
-            for o in spec.objects:
-                _directed_start(o, rng)
-            start = 0.0
-        img, cov = render_clip_with_coverage(spec, frames, size, start=start)
+        img, cov = _render_training_clip(spec, rng, frames, size, p_directed)
         clips.append(img)
         covs.append(cov)
         caps.append(spec.caption())
@@ -472,12 +479,7 @@ def mirror_pair_batch(rng: np.random.Generator, pairs: int, frames: int = 16, si
         mirror = mirror_spec(spec)
         if mirror is None:
             continue
-        start = float(rng.uniform(0, 40))
-        if p_directed > 0 and rng.random() < p_directed:
-            for o in spec.objects:
-                _directed_start(o, rng)
-            start = 0.0
-        img, cov = render_clip_with_coverage(spec, frames, size, start=start)
+        img, cov = _render_training_clip(spec, rng, frames, size, p_directed)
         clips += [img, img[:, :, ::-1]]
         covs += [cov, cov[:, :, ::-1]]
         caps += [spec.caption(), mirror.caption()]
