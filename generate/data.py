@@ -446,44 +446,54 @@ MIRRORED_MOTION = {
     "sliding left": "sliding right",
     "sliding right": "sliding left",
 }
+#: motion phrases and what they look like played backwards ("rotating" spins the other way,
+#: which no caption says)
+REVERSED_MOTION = {**MIRRORED_MOTION, "sliding up": "sliding down", "sliding down": "sliding up",
+                   "growing": "shrinking", "shrinking": "growing"}
+#: the two ways to make a clip's twin, and the motions each changes
+TWINS = {"mirror": MIRRORED_MOTION, "reverse": REVERSED_MOTION}
+_OTHER_PAN = {"left": "right", "right": "left"}
 
 
-def mirror_spec(spec: ClipSpec) -> ClipSpec | None:
-    """The spec whose rendering is ``spec``'s rendering flipped left-right, as far as the
-    caption goes: left/right motions and the pan swap sides. None when the caption has no
-    left or right in it (the mirror would say the same) or the mirror would show a held-out
-    (colour, shape, background, motion) tuple.
+def twin_spec(spec: ClipSpec, twin: str) -> ClipSpec | None:
+    """The spec that describes ``spec``'s rendering flipped left-right (``twin="mirror"``) or
+    played backwards (``"reverse"``): the motions of :data:`TWINS` and the pan change sides.
+    None when the caption would not change (nothing in it has a direction) or the twin would
+    show a held-out (colour, shape, background, motion) tuple.
     """
-    if spec.pan is None and not any(o.motion in MIRRORED_MOTION for o in spec.objects):
+    swap = TWINS[twin]
+    if spec.pan is None and not any(o.motion in swap for o in spec.objects):
         return None
-    objects = [replace(o, motion=MIRRORED_MOTION.get(o.motion, o.motion)) for o in spec.objects]
+    objects = [replace(o, motion=swap.get(o.motion, o.motion)) for o in spec.objects]
     if any(is_held_out(o.colour, o.shape, spec.background, o.motion) for o in objects):
         return None
-    pan = {"left": "right", "right": "left"}.get(spec.pan) if spec.pan else None
-    return replace(spec, objects=objects, pan=pan)
+    return replace(spec, objects=objects, pan=_OTHER_PAN.get(spec.pan) if spec.pan else None)
 
 
-def mirror_pair_batch(rng: np.random.Generator, pairs: int, frames: int = 16, size: int = 32,
-                      p_directed: float = 0.0, **kw):
-    """``pairs`` clips that say left or right, each followed by its left-right mirror image
-    with the mirrored caption: clips [2*pairs,T,H,W,3] uint8, captions, coverage [2*pairs,T,H,W].
+def twin_batch(rng: np.random.Generator, pairs: int, twin: str = "mirror", frames: int = 16, size: int = 32,
+               p_directed: float = 0.0, **kw):
+    """``pairs`` clips whose caption says a direction, each followed by its twin (flipped
+    left-right or played backwards, :func:`twin_spec`) with the twin's caption: clips
+    [2*pairs,T,H,W,3] uint8, captions, coverage [2*pairs,T,H,W].
 
     Why: trained with the same noise and noise level, the two clips of a pair start from
-    nearly the same input at high noise, and only the caption tells which way the objects go.
+    nearly the same input at high noise, and only the caption tells which way things move.
     kino-tiny 0.3 drew the same trajectory for "sliding left" and "sliding right" from one
     seed: the noise, not the prompt, chose the side.
     """
+    flip = (slice(None), slice(None), slice(None, None, -1)) if twin == "mirror" else (slice(None, None, -1),)
     clips, caps, covs = [], [], []
     while len(caps) < 2 * pairs:
         spec = sample_spec(rng, **kw)
-        mirror = mirror_spec(spec)
-        if mirror is None:
+        other = twin_spec(spec, twin)
+        if other is None:
             continue
         img, cov = _render_training_clip(spec, rng, frames, size, p_directed)
-        clips += [img, img[:, :, ::-1]]
-        covs += [cov, cov[:, :, ::-1]]
-        caps += [spec.caption(), mirror.caption()]
+        clips += [img, img[flip]]
+        covs += [cov, cov[flip]]
+        caps += [spec.caption(), other.caption()]
     return np.ascontiguousarray(np.stack(clips)), caps, np.ascontiguousarray(np.stack(covs)).astype(np.float32)
+
 
 
 #: the attributes :func:`caption_attributes` marks, in order (motions, object colours, shapes,

@@ -43,7 +43,7 @@ import torch
 
 from mediaio.atomic import atomic_dir
 
-from .data import ATTRIBUTE_NAMES, caption_attributes, caption_batch, mirror_pair_batch
+from .data import ATTRIBUTE_NAMES, caption_attributes, caption_batch, twin_batch
 from .pipeline import KinoVideoPipeline, denoise, frames_to_tensor, pooled_width, text_condition, unet_input
 from .tokenizer import BOS_ID, EOS_ID, MAX_LENGTH, PAD_ID, PHRASE_TOKENS, UNK_ID, encode, has_phrase_tokens
 
@@ -111,8 +111,10 @@ def parse_args(argv=None):
                          "0 keeps the earlier data stream")
     ap.add_argument("--mirror-pairs", type=int, default=0,
                     help="per batch, this many clips that say left or right, each with its left-right mirror image "
-                         "(data.mirror_pair_batch), the two trained with the same noise and noise level, so only the "
+                         "(data.twin_batch), the two trained with the same noise and noise level, so only the "
                          "caption tells them apart; 0 keeps the earlier data stream")
+    ap.add_argument("--reverse-pairs", type=int, default=0,
+                    help="the same with clips played backwards (growing <-> shrinking, up <-> down, left <-> right)")
     ap.add_argument("--text-aux", type=float, default=0.0,
                     help="weight of an auxiliary loss: a linear head on the pooled caption state predicts the "
                          "caption's attributes (data.caption_attributes), so the text encoder cannot average a word away")
@@ -149,8 +151,9 @@ def parse_args(argv=None):
                     help="cosine-decay the learning rate to this by --steps (default: constant)")
     ap.add_argument("--max-minutes", type=float, default=0, help="stop (after a checkpoint) after this long")
     args = ap.parse_args(argv)
-    if not 0 <= 2 * args.mirror_pairs < args.batch:
-        ap.error(f"--mirror-pairs {args.mirror_pairs} needs 0 <= 2 x pairs < --batch {args.batch}")
+    if min(args.mirror_pairs, args.reverse_pairs) < 0 or 2 * (args.mirror_pairs + args.reverse_pairs) >= args.batch:
+        ap.error(f"--mirror-pairs {args.mirror_pairs} and --reverse-pairs {args.reverse_pairs} need "
+                 f"2 x (their sum) < --batch {args.batch}")
     return args
 
 
@@ -182,6 +185,7 @@ def _phase(early: bool, args) -> str:
                      *([f"fg{args.fg_weight:g}"] if args.fg_weight else []),
                      *([f"dir{args.p_directed:g}"] if args.p_directed else []),
                      *([f"mirror{args.mirror_pairs}"] if args.mirror_pairs else []),
+                     *([f"reverse{args.reverse_pairs}"] if args.reverse_pairs else []),
                      *([f"aux{args.text_aux:g}"] if args.text_aux else []),
                      *(["pos"] if args.position_channels else []),
                      *(["phrases"] if args.phrase_tokens else [])])
@@ -412,9 +416,11 @@ def _write_training_md(dirpath: Path, meta: dict, state_dir: Path):
         *([f" {meta['p_directed']:.0%} of clips start at time 0 with each object where its motion says it comes"
            " from (`data._directed_start`: \"sliding right\" on the left, \"growing\" small), the rest anywhere on"
            " the torus (this invocation)."] if meta.get("p_directed") else []),
-        *([f" Each batch starts with {meta['mirror_pairs']} clip(s) that say left or right, each followed by its"
-           " left-right mirror image with the mirrored caption (`data.mirror_pair_batch`); the two share noise and"
-           " noise level, so only the caption tells them apart (this invocation)."] if meta.get("mirror_pairs") else []),
+        *([f" Each batch starts with {meta.get('mirror_pairs', 0)} clip(s) that say left or right, each followed by"
+           f" its left-right mirror image, and {meta.get('reverse_pairs', 0)} clip(s) that say a direction, each"
+           " followed by itself played backwards, with the twin's caption (`data.twin_batch`); a clip and its twin"
+           " share noise and noise level, so only the caption tells them apart (this invocation)."]
+          if meta.get("mirror_pairs") or meta.get("reverse_pairs") else []),
         *([f" Auxiliary loss (weight {meta['text_aux']:g}): a linear head on the pooled caption state predicts the"
            " caption's attributes (`data.caption_attributes`, binary cross-entropy; the head's learning rate"
            f" {meta.get('text_aux_lr_scale', 1.0):g}x the model's); the head is not exported."
@@ -588,7 +594,8 @@ def main(argv=None):
     meta_base = dict(command=command, seed=args.seed, target_steps=args.steps, batch=args.batch, lr=args.lr,
                      warmup=args.warmup, ema=args.ema, threads=args.threads, blocks=blocks,
                      curriculum=args.curriculum, loss_weight=args.loss_weight, fg_weight=args.fg_weight,
-                     p_directed=args.p_directed, mirror_pairs=args.mirror_pairs, text_aux=args.text_aux, text_aux_lr_scale=args.text_aux_lr_scale, p_context=args.p_context, p_uncond=args.p_uncond, p_unk=args.p_unk,
+                     p_directed=args.p_directed, mirror_pairs=args.mirror_pairs,
+                     reverse_pairs=args.reverse_pairs, text_aux=args.text_aux, text_aux_lr_scale=args.text_aux_lr_scale, p_context=args.p_context, p_uncond=args.p_uncond, p_unk=args.p_unk,
                      p_high_noise=args.p_high_noise, offset_noise=args.offset_noise,
                      layers_per_block=args.layers_per_block, text_pooling=args.text_pooling,
                      position_channels=args.position_channels, phrase_tokens=args.phrase_tokens,
@@ -640,14 +647,14 @@ def main(argv=None):
         gen = torch.Generator().manual_seed(args.seed * 1_000_003 + step)
         early = step < args.curriculum
         kw = dict(max_objects=1, textures=False, pans=False) if early else {}
-        n_pair = 2 * args.mirror_pairs
+        n_pair = 2 * (args.mirror_pairs + args.reverse_pairs)
         clips, caps, cover = caption_batch(rng, args.batch - n_pair, T, S, with_coverage=True,
                                            p_directed=args.p_directed, **kw)
         caps = ["" if rng.random() < args.p_uncond else c for c in caps]
-        if n_pair:  # the pairs come first and keep their captions: they exist to teach the caption's direction
-            m_clips, m_caps, m_cover = mirror_pair_batch(rng, args.mirror_pairs, T, S, args.p_directed, **kw)
-            clips, caps, cover = (np.concatenate([m_clips, clips]), m_caps + caps,
-                                  np.concatenate([m_cover, cover]))
+        for twin, pairs in (("reverse", args.reverse_pairs), ("mirror", args.mirror_pairs)):
+            if pairs:  # the pairs come first and keep their captions: they exist to teach the caption's direction
+                t_clips, t_caps, t_cover = twin_batch(rng, pairs, twin, T, S, args.p_directed, **kw)
+                clips, caps, cover = np.concatenate([t_clips, clips]), t_caps + caps, np.concatenate([t_cover, cover])
         ids = encode(tok, caps, MAX_LENGTH)
         drop = (torch.from_numpy(rng.random(ids.shape) < args.p_unk)) & (ids != PAD_ID) & (ids != BOS_ID) & (ids != EOS_ID)
         ids = ids.masked_fill(drop, UNK_ID)

@@ -168,26 +168,35 @@ def test_directed_start_puts_objects_where_their_motion_comes_from():
     assert np.array_equal(a, b) and caps_a == caps_b
 
 
-def test_mirror_pairs_are_left_right_mirror_images_with_mirrored_captions():
+def test_twins_are_mirror_images_or_played_backwards_with_their_captions():
     spec = data.make_spec("red", "ball", "blue", "sliding right", np.random.default_rng(0))
     spec.objects[0].x = 0.3
-    mirror = data.mirror_spec(spec)
+    mirror = data.twin_spec(spec, "mirror")
     assert mirror.caption() == "a red ball sliding left on a blue background" and spec.objects[0].x == 0.3
     # the mirror spec, rendered from the mirrored start, is the original's pixels flipped left-right
     mirror.objects[0].x = 0.7
     assert np.array_equal(data.render_clip(mirror), data.render_clip(spec)[:, :, ::-1])
-    assert data.mirror_spec(data.make_spec("red", "ball", "blue", "sliding up", np.random.default_rng(0))) is None
+    # played backwards: "growing" becomes "shrinking", the same frames in reverse order
+    grow = data.make_spec("red", "ball", "green", "growing", np.random.default_rng(0))
+    shrink = data.twin_spec(grow, "reverse")
+    assert shrink.caption() == "a red ball shrinking on a green background"
+    shrink.objects[0].phase = shrink.objects[0].grow_period - grow.objects[0].phase - 15
+    assert np.array_equal(data.render_clip(shrink), data.render_clip(grow)[::-1])
+    up = data.make_spec("red", "ball", "blue", "sliding up", np.random.default_rng(0))
+    assert data.twin_spec(up, "mirror") is None and "sliding down" in data.twin_spec(up, "reverse").caption()
     held = next(c for c in data.held_out_combos() if c[3] in data.MIRRORED_MOTION)
     source = data.make_spec(*held[:3], data.MIRRORED_MOTION[held[3]], np.random.default_rng(0))
-    assert data.mirror_spec(source) is None  # its mirror would show a held-out tuple
-    clips, caps, cover = data.mirror_pair_batch(np.random.default_rng(1), 4, 4, 32, p_directed=0.5)
-    assert clips.shape == (8, 4, 32, 32, 3) and cover.shape == (8, 4, 32, 32)
-    swap = {"left": "right", "right": "left"}
-    for i in range(0, 8, 2):
-        assert np.array_equal(clips[i + 1], clips[i][:, :, ::-1]) and np.array_equal(cover[i + 1], cover[i][:, :, ::-1])
-        assert caps[i + 1] == " ".join(swap.get(w.rstrip(","), w.rstrip(",")) + ("," if w.endswith(",") else "")
-                                       for w in caps[i].split()) != caps[i]
-        assert not any(data.is_held_out(*combo) for combo in _combos(caps[i + 1]))
+    assert data.twin_spec(source, "mirror") is None  # its mirror would show a held-out tuple
+    swap = {"left": "right", "right": "left", "up": "down", "down": "up", "growing": "shrinking", "shrinking": "growing"}
+    for twin, flip in (("mirror", (slice(None), slice(None), slice(None, None, -1))), ("reverse", (slice(None, None, -1),))):
+        clips, caps, cover = data.twin_batch(np.random.default_rng(1), 4, twin, 4, 32, p_directed=0.5)
+        assert clips.shape == (8, 4, 32, 32, 3) and cover.shape == (8, 4, 32, 32)
+        for i in range(0, 8, 2):
+            assert np.array_equal(clips[i + 1], clips[i][flip]) and np.array_equal(cover[i + 1], cover[i][flip])
+            words = [(w.rstrip(","), "," * w.endswith(",")) for w in caps[i].split()]
+            said = " ".join((swap.get(w, w) if twin == "reverse" or w in ("left", "right") else w) + c for w, c in words)
+            assert caps[i + 1] == said != caps[i]
+            assert not any(data.is_held_out(*combo) for combo in _combos(caps[i + 1]))
 
 
 def _combos(caption: str) -> list[tuple[str, str, str, str]]:
@@ -555,12 +564,12 @@ def test_train_script_runs_and_resumes(tmp_path):
     assert (st / "loss.csv").read_text().strip().splitlines()[-1].endswith(" pos phrases")
     assert "sliding_left" in json.loads((out / "tokenizer" / "tokenizer.json").read_text())["model"]["vocab"]
     assert "is one token, e.g. `sliding_left`" in (out / "TRAINING.md").read_text()
-    # mirror pairs need room in the batch; on record in the loss curve and TRAINING.md
+    # twin pairs need room in the batch; on record in the loss curve and TRAINING.md
     with pytest.raises(SystemExit):
         train.parse_args(common + ["--mirror-pairs", "1"])
-    four = [a if a != "2" else "4" for a in common]
-    assert train.main(four + ["--steps", "9", "--resume", "--mirror-pairs", "1"]) == 9
-    assert (st / "loss.csv").read_text().strip().splitlines()[-1].endswith(" mirror1 pos phrases")
+    six = [a if a != "2" else "6" for a in common]
+    assert train.main(six + ["--steps", "9", "--resume", "--mirror-pairs", "1", "--reverse-pairs", "1"]) == 9
+    assert (st / "loss.csv").read_text().strip().splitlines()[-1].endswith(" mirror1 reverse1 pos phrases")
     assert "Each batch starts with 1 clip(s) that say left or right" in (out / "TRAINING.md").read_text()
     # a new machine (no state) warm-starts from the export and keeps its record of runs
     assert train.main([a if a != str(st) else str(tmp_path / "state2") for a in common] + ["--steps", "10", "--resume"]) == 10
