@@ -69,6 +69,12 @@ def same_seed_pairs(pipe, seeds: int, guidance: float | None, steps: int) -> lis
     return rows
 
 
+def _shown(path: str) -> str:
+    """The weights' path relative to the repository when inside it (results do not carry the machine's paths)."""
+    p = Path(path).resolve()
+    return str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else path
+
+
 def main(argv=None) -> dict:
     from bench.generator_quality import x0_errors
     from generate.pipeline import KinoVideoPipeline
@@ -101,7 +107,7 @@ def main(argv=None) -> dict:
     cos_other = float(torch.nn.functional.cosine_similarity(pr, pr.roll(1, 0)).mean())
     d = pipe.describe()
     samples = same_seed_pairs(pipe, args.seeds, None, args.steps) if args.seeds else []
-    report = {"model": f"{d['model']} {d['version']}", "weights": args.weights, "clips": args.n, "levels": rows,
+    report = {"model": f"{d['model']} {d['version']}", "weights": _shown(args.weights), "clips": args.n, "levels": rows,
               "pooled_cosine_flipped": cos, "pooled_cosine_other_caption": cos_other,
               "same_seed_samples": samples, "seeds": args.seeds, "guidance": float(pipe.config.default_guidance)}
     out = Path(args.out)
