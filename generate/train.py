@@ -476,6 +476,22 @@ def _write_training_md(dirpath: Path, meta: dict, state_dir: Path):
         " From step 21,933 each phrase with 'left' or 'right' is one token (`--phrase-tokens`, e.g."
         " `sliding_left`; the new embedding rows start as the mean of the words' rows).",
         "",
+        "At step 23,954 phrase tokens had not yet separated left from right in same-seed samples, so from then"
+        " each batch also holds caption twins that differ only in direction, trained with the same noise and"
+        " noise level: `--mirror-pairs` (a left/right clip and its mirror image; 2 per batch to step 24,296, then"
+        " 1) and `--reverse-pairs 1` (a clip and the same clip played backwards). kino-tiny 0.4 is step 27,895."
+        " On the 127 held-out prompts it is better than 0.3 (colour 80% vs 76%, motion 46% vs 36%), almost"
+        " always on the right axis, but the sign still follows the noise: for one seed, 'sliding left' and"
+        " 'sliding right' move the same way (`bench/results/direction_sensitivity.md`). Two probes on this"
+        " state, not in the weights: replacing the unconditional branch of guidance with the direction-flipped"
+        " prompt (a negative prompt, guidance 3 and 8) left 0% of same-seed pairs drawn as said; 600 steps on"
+        " mirror pairs of horizontal movers at t >= 700 (lr 2e-4) left the loss flat and 0%, and 300 steps at"
+        " t >= 950 (lr 1e-3) reached 2 of 9 pairs. The likely limit is the architecture: the text reaches the"
+        " frames only through per-frame spatial cross-attention and an additive bias on the timestep embedding,"
+        " while the temporal layers, which make the motion, see no text. Candidates for 0.5: text"
+        " cross-attention in the temporal transformers, scale-and-shift (FiLM) conditioning of the ResNet"
+        " blocks on the pooled caption.",
+        "",
         "## Loss curve (mean training loss per interval; v-MSE)",
         "",
         "| up to step | loss |",
