@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass, field, replace
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -417,20 +417,26 @@ def _render_training_clip(spec: ClipSpec, rng: np.random.Generator, frames: int,
     return render_clip_with_coverage(spec, frames, size, start=start)
 
 
+def _per_clip(p: "float | Sequence[float]", i: int) -> float:
+    return float(p[i]) if np.ndim(p) else float(p)
+
+
 def caption_batch(rng: np.random.Generator, n: int, frames: int = 16, size: int = 32, with_coverage: bool = False,
-                  p_directed: float = 0.0, **kw):
+                  p_directed: "float | Sequence[float]" = 0.0, **kw):
     """n random clips [n,T,H,W,3] uint8 and their captions (random start time on the torus).
 
     With probability ``p_directed`` a clip starts at time 0 with its objects where their
     motion says they come from (:func:`_directed_start`); the others start anywhere on the
     torus, as chunk continuations of long clips do. With ``with_coverage`` also the objects'
     coverage [n,T,H,W] (same clips: the random draws do not depend on it). With the default
-    ``p_directed=0`` the random draws are those of earlier versions.
+    ``p_directed=0`` the random draws are those of earlier versions. ``p_directed`` may also be
+    one probability per clip (``generate.train --directed-unless-context``: 1 for clips without
+    known frames, 0 for those with).
     """
     clips, caps, covs = [], [], []
-    for _ in range(n):
+    for i in range(n):
         spec = sample_spec(rng, **kw)
-        img, cov = _render_training_clip(spec, rng, frames, size, p_directed)
+        img, cov = _render_training_clip(spec, rng, frames, size, _per_clip(p_directed, i))
         clips.append(img)
         covs.append(cov)
         caps.append(spec.caption())
@@ -471,7 +477,7 @@ def twin_spec(spec: ClipSpec, twin: str) -> ClipSpec | None:
 
 
 def twin_batch(rng: np.random.Generator, pairs: int, twin: str = "mirror", frames: int = 16, size: int = 32,
-               p_directed: float = 0.0, **kw):
+               p_directed: "float | Sequence[float]" = 0.0, **kw):
     """``pairs`` clips whose caption says a direction, each followed by its twin (flipped
     left-right or played backwards, :func:`twin_spec`) with the twin's caption: clips
     [2*pairs,T,H,W,3] uint8, captions, coverage [2*pairs,T,H,W].
@@ -488,7 +494,7 @@ def twin_batch(rng: np.random.Generator, pairs: int, twin: str = "mirror", frame
         other = twin_spec(spec, twin)
         if other is None:
             continue
-        img, cov = _render_training_clip(spec, rng, frames, size, p_directed)
+        img, cov = _render_training_clip(spec, rng, frames, size, _per_clip(p_directed, len(caps) // 2))
         clips += [img, img[flip]]
         covs += [cov, cov[flip]]
         caps += [spec.caption(), other.caption()]

@@ -168,6 +168,32 @@ def test_directed_start_puts_objects_where_their_motion_comes_from():
     assert np.array_equal(a, b) and caps_a == caps_b
 
 
+def test_directed_unless_context_starts_every_clip_without_known_frames_where_its_motion_comes_from():
+    # a first chunk is generated without known frames, so that is where the caption's start must be learnt
+    from generate import train
+
+    args = train.parse_args(["--batch", "8", "--mirror-pairs", "1", "--p-context", "0.5", "--p-uncond", "0",
+                             "--directed-unless-context"])
+    at_source: dict[bool, list[bool]] = {False: [], True: []}  # keyed by "has known frames"
+    for step in range(40):
+        clips, caps, _, ctx = train.training_clips(np.random.default_rng([0, step]), args, 2, 32,
+                                                   max_objects=1, textures=False, pans=False)
+        assert clips.shape[0] == len(caps) == len(ctx) == 8 and ctx[0] == ctx[1]  # a twin shares its known frames
+        for clip, cap, c in zip(clips, caps, ctx):
+            x = _first_centroid_x(clip, cap.split()[-2])
+            if "sliding right" in cap or "sliding left" in cap:
+                at_source[bool(c)].append(x < 0.45 if "sliding right" in cap else x > 0.55)
+    assert len(at_source[False]) >= 10 and all(at_source[False])
+    assert len(at_source[True]) >= 10 and not all(at_source[True])  # continued chunks start anywhere
+    # without the flag the caller draws the known frames later, as earlier runs did
+    assert train.training_clips(np.random.default_rng(0), train.parse_args(["--batch", "2"]), 2, 32)[3] is None
+    # one probability per clip, or one for all: the same stream
+    for p in (0.0, 1.0):
+        a = data.caption_batch(np.random.default_rng(5), 3, 4, 32, p_directed=p)
+        b = data.caption_batch(np.random.default_rng(5), 3, 4, 32, p_directed=[p] * 3)
+        assert np.array_equal(a[0], b[0]) and a[1] == b[1]
+
+
 def test_twins_are_mirror_images_or_played_backwards_with_their_captions():
     spec = data.make_spec("red", "ball", "blue", "sliding right", np.random.default_rng(0))
     spec.objects[0].x = 0.3
@@ -571,9 +597,12 @@ def test_train_script_runs_and_resumes(tmp_path):
     assert train.main(six + ["--steps", "9", "--resume", "--mirror-pairs", "1", "--reverse-pairs", "1"]) == 9
     assert (st / "loss.csv").read_text().strip().splitlines()[-1].endswith(" mirror1 reverse1 pos phrases")
     assert "Each batch starts with 1 clip(s) that say left or right" in (out / "TRAINING.md").read_text()
+    assert train.main(six + ["--steps", "10", "--resume", "--mirror-pairs", "1", "--directed-unless-context"]) == 10
+    assert (st / "loss.csv").read_text().strip().splitlines()[-1].endswith(" dir-unless-ctx mirror1 pos phrases")
+    assert "Every clip without known frames starts at time 0" in (out / "TRAINING.md").read_text()
     # a new machine (no state) warm-starts from the export and keeps its record of runs
-    assert train.main([a if a != str(st) else str(tmp_path / "state2") for a in common] + ["--steps", "10", "--resume"]) == 10
-    assert [r["start_step"] for r in train._runs(out)] == ["0", "2", "3", "4", "5", "6", "7", "8", "9"]
+    assert train.main([a if a != str(st) else str(tmp_path / "state2") for a in common] + ["--steps", "11", "--resume"]) == 11
+    assert [r["start_step"] for r in train._runs(out)] == ["0", "2", "3", "4", "5", "6", "7", "8", "9", "10"]
     assert (tmp_path / "state2" / "loss.csv").read_text().strip().splitlines()[-1].endswith(" pos phrases")
     pipe = KinoVideoPipeline.from_pretrained(out, local_files_only=True)
     assert len(list(pipe._iter_frames(PROMPT, seconds=0.25, fps=8, seed=0, steps=2, out_size=32))) == 2
