@@ -114,8 +114,8 @@ def parse_args(argv=None):
                          "anywhere on the torus (--p-directed is then unused): a first chunk is generated without "
                          "known frames and starts where the caption says, a continued chunk can be anywhere. At the top "
                          "noise levels the best x0 guess is the caption's mean clip; predicting a held-out 'sliding "
-                         "right' clip by the 'sliding left' mean costs 1.15x the error of its own mean with 70%% "
-                         "directed starts, 1.5x with all")
+                         "right' clip by the 'sliding left' mean costs 1.18x the error of its own mean with 70%% "
+                         "directed starts, 1.51x with all (bench/direction_sensitivity.py --ideal)")
     ap.add_argument("--mirror-pairs", type=int, default=0,
                     help="per batch, this many clips that say left or right, each with its left-right mirror image "
                          "(data.twin_batch), the two trained with the same noise and noise level, so only the "
@@ -532,6 +532,13 @@ def _write_training_md(dirpath: Path, meta: dict, state_dir: Path):
         " while the temporal layers, which make the motion, see no text. Candidates for 0.5: text"
         " cross-attention in the temporal transformers, scale-and-shift (FiLM) conditioning of the ResNet"
         " blocks on the pooled caption.",
+        "",
+        "After 0.4: the direction word can lower the x0 error only as far as the caption's mean clip differs"
+        " from the flipped caption's. For an ideal denoiser at t ~ 999 the flipped/right ratio is 1.17-1.18 with 70%"
+        " directed starts and 1.42-1.51 with all (`bench/direction_sensitivity.py --ideal`); 0.4 reached 1.006 at"
+        " t = 950. From step 27,895 `--directed-unless-context` starts every clip without known frames where its"
+        " motion comes from (continued chunks, which have known frames, start anywhere). At step 32,745 the ratio"
+        " had doubled (1.023 at t = 850, 1.018 at 950) but same-seed pairs were still drawn the same way (0 of 36).",
         "",
         "## Loss curve (mean training loss per interval; v-MSE)",
         "",
