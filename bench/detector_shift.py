@@ -24,10 +24,10 @@ import io
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tarfile
-import time
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -37,12 +37,9 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-RESULTS = ROOT / "bench" / "results"
+from bench.detector import RESULTS, features, log, probs  # noqa: E402
+
 WEIGHTS = "generate/weights/kino-tiny"
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
 def checkout_weights(commit: str, dst: Path) -> Path:
@@ -55,6 +52,7 @@ def checkout_weights(commit: str, dst: Path) -> Path:
     with tarfile.open(fileobj=io.BytesIO(blob)) as tar:
         tar.extractall(part, filter="data")
     (part / WEIGHTS).rename(dst)
+    shutil.rmtree(part)
     return dst
 
 
@@ -107,18 +105,14 @@ def main(argv=None) -> None:
         versions.append({"name": name, "commit": commit, "model_version": cfg.get("model_version"),
                          "folder": folder})
 
-    def p_gen(clips):
-        out = []
-        for c in clips:
-            t = det.tubes(args.data / c["path"])
-            out.append(float(det.head.predict_proba(det.window_features(t.tubes)[None])[0, 1]))
-        return np.asarray(out)
-
-    pr = p_gen(reals)
+    clips = list(man.items.values())
+    cache: dict = {}
+    features(det, args.data, clips, cache)
+    pr = probs(det, reals, cache)
     rows = []
     for v in versions:
         gen = [c for c in man.items.values() if c["path"].startswith(v["folder"] + "/")]
-        pg = p_gen(gen)
+        pg = probs(det, gen, cache)
         m = metrics(np.r_[np.zeros(len(pr)), np.ones(len(pg))], np.r_[pr, pg], det.threshold)
         at25 = np.asarray([c.get("steps") == 25 for c in gen])
         rows.append({**v, "clips": len(gen), "clips_at_25_steps": int(at25.sum()),
