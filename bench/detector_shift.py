@@ -4,7 +4,7 @@
 generator is retrained, its output drifts; this benchmark measures how far the classifier's
 detection falls, side by side for the snapshot it was trained on and later versions:
 
-    .venv/bin/python bench/detector_shift.py [--n 40] [--versions 0.2=cca88b6,0.3=21a45a9,0.4=current]
+    .venv/bin/python bench/detector_shift.py [--n 40] [--versions 0.2=cca88b6,0.3=21a45a9,0.4=a9219e1,0.5=current]
 
 Each version is a git commit whose ``generate/weights/kino-tiny`` is checked out (``git archive``)
 or ``current`` (the working tree's). Every version renders the same held-out prompts with the same
@@ -67,7 +67,7 @@ def main(argv=None) -> None:
     ap.add_argument("--n", type=int, default=40, help="generated clips per version, at 4-8 sampling steps as in training")
     ap.add_argument("--n25", type=int, default=20, help="more clips per version at the default 25 steps")
     ap.add_argument("--n-real", type=int, default=30, help="clips of each held-out real source")
-    ap.add_argument("--versions", default="0.2=cca88b6,0.3=21a45a9,0.4=current",
+    ap.add_argument("--versions", default="0.2=cca88b6,0.3=21a45a9,0.4=a9219e1,0.5=current",
                     help="comma-separated NAME=COMMIT (COMMIT 'current': the working tree); the first is the baseline of the ratios")
     ap.add_argument("--data", type=Path, default=ROOT / "tmp" / "detect" / "shift")
     ap.add_argument("--model", type=Path, default=None)

@@ -144,13 +144,16 @@ def main(argv=None) -> dict:
     ideal = [r for p in (0.7, 1.0) for r in ideal_flip_ratios(pipe, args.ideal, p)] if args.ideal else []
     report = {"model": f"{d['model']} {d['version']}", "weights": _shown(args.weights), "clips": args.n, "levels": rows,
               "pooled_cosine_flipped": cos, "pooled_cosine_other_caption": cos_other,
-              "same_seed_samples": samples, "seeds": args.seeds, "ideal": ideal, "guidance": float(pipe.config.default_guidance)}
+              "same_seed_samples": samples, "seeds": args.seeds, "ideal": ideal, "guidance": float(pipe.config.default_guidance),
+              "plans": pipe._plans()}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(report, indent=1))
     md = [f"# Direction sensitivity: {report['model']}", "",
           f"{args.n} rendered training clips, objects starting where their motion comes from. x0 error with the "
-          "right caption and with the direction word flipped; 1.000 = the word is ignored.", "",
+          "right caption and with the direction word flipped; 1.000 = the word is ignored" +
+          ("; without layout channels, so this is what the denoiser takes from the text alone (the samples below"
+           " get the layout planner's layout)" if report["plans"] else "") + ".", "",
           "| noise level t | right | flipped | flipped / right |", "|---:|---:|---:|---:|",
           *[f"| {r['t']} | {r['right']:.4f} | {r['flipped']:.4f} | {r['flipped_over_right']:.3f} |" for r in rows], "",
           *([f"The ceiling: an ideal denoiser at t ~ 999 predicts the caption's mean clip ({args.ideal} rendered clips"

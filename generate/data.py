@@ -26,6 +26,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from .layout import layout_map
+
 # ----------------------------------------------------------------------------- vocabulary
 
 COLOURS: dict[str, tuple[int, int, int]] = {
@@ -341,6 +343,29 @@ def _sdf(shape: str, px: np.ndarray, py: np.ndarray, r: np.ndarray, ang: np.ndar
     raise ValueError(shape)
 
 
+def _pan_dx(spec: ClipSpec, t: np.ndarray) -> np.ndarray:
+    """How far the scene has moved right at frames t (a camera panning left moves it right)."""
+    if spec.pan == "left":
+        return spec.pan_speed * t
+    if spec.pan == "right":
+        return -spec.pan_speed * t
+    return np.zeros_like(t)
+
+
+def object_tracks(spec: ClipSpec, frames: int = 16, start: float = 0.0) -> np.ndarray:
+    """Where :func:`render_clip` draws each object: [n_objects, frames, 3] of (x, y, radius) in
+    fractions of the frame, camera pan included. x is not wrapped (the scene is a torus, the
+    renderer wraps it); what the layout planner learns to predict (generate.layout)."""
+    t = np.arange(frames, dtype=np.float64) + start
+    out = np.empty((len(spec.objects), frames, 3))
+    for i, o in enumerate(spec.objects):
+        x, y, scale, _ = _object_track(o, t)
+        out[i, :, 0] = x + _pan_dx(spec, t)
+        out[i, :, 1] = y
+        out[i, :, 2] = o.radius * scale
+    return out
+
+
 def render_clip(spec: ClipSpec, frames: int = 16, size: int = 32, rng: np.random.Generator | None = None,
                 start: float = 0.0) -> np.ndarray:
     """Render ``spec`` to a uint8 array [T, H, W, 3]. ``start`` offsets time (in frames).
@@ -361,11 +386,7 @@ def render_clip_with_coverage(spec: ClipSpec, frames: int = 16, size: int = 32,
     coords = (np.arange(H, dtype=np.float64) + 0.5) / H  # pixel centres in [0, 1)
     X = coords[None, None, :]  # [1,1,W]
     Y = coords[None, :, None]  # [1,H,1]
-    pan_dx = np.zeros_like(t)
-    if spec.pan == "left":
-        pan_dx = spec.pan_speed * t  # camera moves left -> scene moves right
-    elif spec.pan == "right":
-        pan_dx = -spec.pan_speed * t
+    pan_dx = _pan_dx(spec, t)
     pan_b = pan_dx[:, None, None]
 
     bg = np.array(COLOURS[spec.background], dtype=np.float64)
@@ -406,15 +427,17 @@ def render_clip_with_coverage(spec: ClipSpec, frames: int = 16, size: int = 32,
 
 
 def _render_training_clip(spec: ClipSpec, rng: np.random.Generator, frames: int, size: int,
-                          p_directed: float) -> tuple[np.ndarray, np.ndarray]:
+                          p_directed: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Render ``spec`` from a random time on the torus or, with probability ``p_directed``,
-    from time 0 with its objects where their motion comes from. Returns (clip, coverage)."""
+    from time 0 with its objects where their motion comes from. Returns (clip, coverage,
+    object tracks)."""
     start = float(rng.uniform(0, 40))
     if p_directed > 0 and rng.random() < p_directed:
         for o in spec.objects:
             _directed_start(o, rng)
         start = 0.0
-    return render_clip_with_coverage(spec, frames, size, start=start)
+    img, cov = render_clip_with_coverage(spec, frames, size, start=start)
+    return img, cov, object_tracks(spec, frames, start)
 
 
 def _per_clip(p: "float | Sequence[float]", i: int) -> float:
@@ -422,7 +445,7 @@ def _per_clip(p: "float | Sequence[float]", i: int) -> float:
 
 
 def caption_batch(rng: np.random.Generator, n: int, frames: int = 16, size: int = 32, with_coverage: bool = False,
-                  p_directed: "float | Sequence[float]" = 0.0, **kw):
+                  p_directed: "float | Sequence[float]" = 0.0, layout_cells: int = 0, **kw):
     """n random clips [n,T,H,W,3] uint8 and their captions (random start time on the torus).
 
     With probability ``p_directed`` a clip starts at time 0 with its objects where their
@@ -431,18 +454,24 @@ def caption_batch(rng: np.random.Generator, n: int, frames: int = 16, size: int 
     coverage [n,T,H,W] (same clips: the random draws do not depend on it). With the default
     ``p_directed=0`` the random draws are those of earlier versions. ``p_directed`` may also be
     one probability per clip (``generate.train --directed-unless-context``: 1 for clips without
-    known frames, 0 for those with).
+    known frames, 0 for those with). With ``layout_cells`` also the objects' layout maps
+    [n,T,cells,cells] (:func:`generate.layout.layout_map` of their true tracks).
     """
-    clips, caps, covs = [], [], []
+    clips, caps, covs, layouts = [], [], [], []
     for i in range(n):
         spec = sample_spec(rng, **kw)
-        img, cov = _render_training_clip(spec, rng, frames, size, _per_clip(p_directed, i))
+        img, cov, tracks = _render_training_clip(spec, rng, frames, size, _per_clip(p_directed, i))
         clips.append(img)
         covs.append(cov)
         caps.append(spec.caption())
+        if layout_cells:
+            layouts.append(layout_map(tracks, layout_cells))
+    out = (np.stack(clips), caps)
     if with_coverage:
-        return np.stack(clips), caps, np.stack(covs).astype(np.float32)
-    return np.stack(clips), caps
+        out += (np.stack(covs).astype(np.float32),)
+    if layout_cells:
+        out += (np.stack(layouts),)
+    return out
 
 
 #: motion phrases and their left-right mirror images
@@ -477,10 +506,11 @@ def twin_spec(spec: ClipSpec, twin: str) -> ClipSpec | None:
 
 
 def twin_batch(rng: np.random.Generator, pairs: int, twin: str = "mirror", frames: int = 16, size: int = 32,
-               p_directed: "float | Sequence[float]" = 0.0, **kw):
+               p_directed: "float | Sequence[float]" = 0.0, layout_cells: int = 0, **kw):
     """``pairs`` clips whose caption says a direction, each followed by its twin (flipped
     left-right or played backwards, :func:`twin_spec`) with the twin's caption: clips
-    [2*pairs,T,H,W,3] uint8, captions, coverage [2*pairs,T,H,W].
+    [2*pairs,T,H,W,3] uint8, captions, coverage [2*pairs,T,H,W] (and, with ``layout_cells``,
+    layout maps [2*pairs,T,cells,cells], flipped with their clips).
 
     Why: trained with the same noise and noise level, the two clips of a pair start from
     nearly the same input at high noise, and only the caption tells which way things move.
@@ -488,17 +518,42 @@ def twin_batch(rng: np.random.Generator, pairs: int, twin: str = "mirror", frame
     seed: the noise, not the prompt, chose the side.
     """
     flip = (slice(None), slice(None), slice(None, None, -1)) if twin == "mirror" else (slice(None, None, -1),)
-    clips, caps, covs = [], [], []
+    clips, caps, covs, layouts = [], [], [], []
     while len(caps) < 2 * pairs:
         spec = sample_spec(rng, **kw)
         other = twin_spec(spec, twin)
         if other is None:
             continue
-        img, cov = _render_training_clip(spec, rng, frames, size, _per_clip(p_directed, len(caps) // 2))
+        img, cov, tracks = _render_training_clip(spec, rng, frames, size, _per_clip(p_directed, len(caps) // 2))
         clips += [img, img[flip]]
         covs += [cov, cov[flip]]
         caps += [spec.caption(), other.caption()]
-    return np.ascontiguousarray(np.stack(clips)), caps, np.ascontiguousarray(np.stack(covs)).astype(np.float32)
+        if layout_cells:
+            lay = layout_map(tracks, layout_cells)
+            layouts += [lay, lay[flip]]
+    out = np.ascontiguousarray(np.stack(clips)), caps, np.ascontiguousarray(np.stack(covs)).astype(np.float32)
+    if layout_cells:
+        out += (np.ascontiguousarray(np.stack(layouts)),)
+    return out
+
+
+def planner_batch(rng: np.random.Generator, n: int, frames: int = 16, max_objects: int = 3, **kw):
+    """Captions and their objects' true tracks for training the layout planner: every clip
+    starts at time 0 with its objects where their motion comes from (a generated clip's first
+    chunk is the start of what its caption says). Returns captions, tracks [n, max_objects,
+    frames, 3] (zeros for absent objects) and which slots hold an object [n, max_objects]."""
+    caps = []
+    tracks = np.zeros((n, max_objects, frames, 3), np.float32)
+    exists = np.zeros((n, max_objects), np.float32)
+    for i in range(n):
+        spec = sample_spec(rng, max_objects=max_objects, **kw)
+        for o in spec.objects:
+            _directed_start(o, rng)
+        k = len(spec.objects)
+        tracks[i, :k] = object_tracks(spec, frames, 0.0)
+        exists[i, :k] = 1.0
+        caps.append(spec.caption())
+    return caps, tracks, exists
 
 
 

@@ -8,11 +8,16 @@ Components (all diffusers/transformers classes, saved in diffusers layout):
 * ``unet`` -- ``UNet3DConditionModel`` denoiser over those 8x8 grids. One extra
   input channel is the known-frame mask used for chunk continuation (see
   below); with ``position_channels`` (kino-tiny 0.4) three more hold the
-  frame index and the row and column, as ramps from -1 to 1. Predicts v. The
-  pooled caption is added to its timestep embedding.
+  frame index and the row and column, as ramps from -1 to 1; with
+  ``layout_channels`` (kino-tiny 0.5) two more hold the planned object layout
+  of the first chunk (see ``planner``). Predicts v. The pooled caption is added
+  to its timestep embedding.
 * ``text_encoder`` -- a tiny ``CLIPTextModel`` trained from scratch.
 * ``tokenizer`` -- word-level tokenizer built from the caption vocabulary.
 * ``scheduler`` -- ``DDIMScheduler`` (cosine betas, v-prediction, trailing spacing).
+* ``planner`` -- optional ``generate.layout.LayoutPlanner`` (kino-tiny 0.5): reads
+  the caption and draws each object's track for the first chunk, which the
+  denoiser gets as its layout channels (why: see ``generate.layout``).
 
 Long clips are generated chunk by chunk: a chunk is ``frames_per_chunk`` (16)
 frames; every chunk after the first gets the last ``context_frames`` (4) frames
@@ -43,12 +48,13 @@ from diffusers import AutoencoderKL, DDIMScheduler, DiffusionPipeline, UNet3DCon
 from PIL import Image
 from transformers import CLIPTextConfig, CLIPTextModel
 
+from .layout import LAYOUT_CHANNELS, LayoutPlanner, layout_input, layout_map
 from .tokenizer import EOS_ID, MAX_LENGTH, PAD_ID, build_tokenizer, encode
 
 ProgressFn = Callable[[str, int, int], None]
 
 MODEL_NAME = "kino-tiny"
-MODEL_VERSION = "0.4.0"
+MODEL_VERSION = "0.5.0"
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -132,17 +138,22 @@ def position_ramps(shape: tuple[int, ...]) -> torch.Tensor:
 POSITION_CHANNELS = 3  # position_ramps: frame, row, column
 
 
-def unet_in_channels(latent_channels: int, position_channels: bool) -> int:
-    """What :func:`unet_input` stacks: latents, the known-frame mask, the ramps if any."""
-    return latent_channels + 1 + (POSITION_CHANNELS if position_channels else 0)
+def unet_in_channels(latent_channels: int, position_channels: bool, layout_channels: bool = False) -> int:
+    """What :func:`unet_input` stacks: latents, the known-frame mask, the ramps and layout if any."""
+    return (latent_channels + 1 + (POSITION_CHANNELS if position_channels else 0)
+            + (LAYOUT_CHANNELS if layout_channels else 0))
 
 
-def unet_input(x: torch.Tensor, mask: torch.Tensor, position_channels: bool) -> torch.Tensor:
+def unet_input(x: torch.Tensor, mask: torch.Tensor, position_channels: bool,
+               layout: torch.Tensor | None = None) -> torch.Tensor:
     """The denoiser's input: latents [B, C, T, h, w], the known-frame mask [B, 1, T, h, w]
-    and, for models trained with them, :func:`position_ramps`."""
+    and, for models trained with them, :func:`position_ramps` and the layout channels
+    (:func:`generate.layout.layout_input`)."""
     parts = [x, mask.to(x.dtype)]
     if position_channels:
         parts.append(position_ramps(tuple(x.shape)).to(x.dtype))
+    if layout is not None:
+        parts.append(layout.to(x.dtype))
     return torch.cat(parts, dim=1)
 
 
@@ -205,7 +216,7 @@ def _to_native(frame: np.ndarray, size: int) -> np.ndarray:
 def default_unet_config(patch_size: int = 4, native_size: int = 32, block_out_channels=(48, 96),
                         layers_per_block: int = 1, heads: int = 8, cross_attention_dim: int = 128,
                         pooled_text: bool = True, latent_channels: int | None = None,
-                        position_channels: bool = False) -> dict:
+                        position_channels: bool = False, layout_channels: bool = False) -> dict:
     """UNet over patch space (latent_channels None: 3*p*p channels) or over VAE latents
     (latent_channels channels); either way the grid is native_size / patch_size (the VAE
     downsamples by 4 = the default patch size)."""
@@ -217,7 +228,7 @@ def default_unet_config(patch_size: int = 4, native_size: int = 32, block_out_ch
         # denoiser (see generate/weights/kino-tiny/TRAINING.md).
         time_cond_proj_dim=cross_attention_dim if pooled_text else None,
         sample_size=native_size // patch_size,
-        in_channels=unet_in_channels(c, position_channels),
+        in_channels=unet_in_channels(c, position_channels, layout_channels),
         out_channels=c,
         down_block_types=("DownBlock3D",) + ("CrossAttnDownBlock3D",) * (n - 1),
         up_block_types=("CrossAttnUpBlock3D",) * (n - 1) + ("UpBlock3D",),
@@ -282,7 +293,7 @@ class KinoVideoPipeline(DiffusionPipeline):
     """Tiny text-to-video pipeline (see module docstring)."""
 
     model_cpu_offload_seq = "text_encoder->unet->vae"
-    _optional_components = ["vae"]
+    _optional_components = ["vae", "planner"]
 
     def __init__(
         self,
@@ -291,6 +302,7 @@ class KinoVideoPipeline(DiffusionPipeline):
         tokenizer,
         scheduler: DDIMScheduler,
         vae: AutoencoderKL | None = None,
+        planner: LayoutPlanner | None = None,
         patch_size: int = 4,
         native_size: int = 32,
         frames_per_chunk: int = 16,
@@ -303,12 +315,15 @@ class KinoVideoPipeline(DiffusionPipeline):
         model_version: str = MODEL_VERSION,
         text_pooling: str = "mean",
         position_channels: bool = False,
+        layout_channels: bool = False,
     ):
         super().__init__()
-        self.register_modules(unet=unet, text_encoder=text_encoder, tokenizer=tokenizer, scheduler=scheduler, vae=vae)
+        self.register_modules(unet=unet, text_encoder=text_encoder, tokenizer=tokenizer, scheduler=scheduler, vae=vae,
+                              planner=planner)
         self.register_to_config(
             text_pooling=text_pooling,
             position_channels=bool(position_channels),
+            layout_channels=bool(layout_channels),
             patch_size=patch_size,
             native_size=native_size,
             frames_per_chunk=frames_per_chunk,
@@ -320,12 +335,13 @@ class KinoVideoPipeline(DiffusionPipeline):
             model_name=model_name,
             model_version=model_version,
         )
-        expected = unet_in_channels(self._latent_channels(), position_channels)
+        expected = unet_in_channels(self._latent_channels(), position_channels, layout_channels)
         if int(unet.config.in_channels) != expected:
             raise ValueError(
                 f"the unet takes {unet.config.in_channels} input channels but this pipeline feeds it {expected} "
-                f"(latents + known-frame mask{' + 3 position ramps' if position_channels else ''}); "
-                "model_index.json's position_channels does not match the unet's weights")
+                f"(latents + known-frame mask{' + 3 position ramps' if position_channels else ''}"
+                f"{' + 2 layout channels' if layout_channels else ''}); "
+                "model_index.json's position_channels/layout_channels do not match the unet's weights")
         speed_up_temporal_convs(self.unet)
 
     # ------------------------------------------------------------------ construction
@@ -347,7 +363,8 @@ class KinoVideoPipeline(DiffusionPipeline):
             pk["patch_size"] = 2 ** (len(vae.config.block_out_channels) - 1)
             clip_range = 4.0  # generate.train sets the range measured on real latents
         unet_cfg = default_unet_config(patch_size=pk.get("patch_size", 4), native_size=pk.get("native_size", 32),
-                                       position_channels=bool(pk.get("position_channels", False)), **uk)
+                                       position_channels=bool(pk.get("position_channels", False)),
+                                       layout_channels=bool(pk.get("layout_channels", False)), **uk)
         text_kw = dict(text_kwargs or {})
         text_cfg = default_text_config(len(tok.get_vocab()), **text_kw)
         if "cross_attention_dim" not in (unet_kwargs or {}):
@@ -398,9 +415,15 @@ class KinoVideoPipeline(DiffusionPipeline):
                if c.get("continuation_guidance") is not None else {}),
             "parameters": int(n_params),
             "architecture": (f"UNet3DConditionModel ({self._space()}"
-                             f"{', frame/row/column inputs' if self.config.position_channels else ''}, "
-                             "v-prediction) + CLIPTextModel + word-level tokenizer, DDIM"),
+                             f"{', frame/row/column inputs' if self.config.position_channels else ''}"
+                             f"{', layout inputs' if self._plans() else ''}, "
+                             "v-prediction) + CLIPTextModel + word-level tokenizer, DDIM"
+                             f"{' + LayoutPlanner' if self._plans() else ''}"),
         }
+
+    def _plans(self) -> bool:
+        """True when the first chunk of a generated clip is drawn on a planned layout."""
+        return bool(self.config.get("layout_channels")) and self.planner is not None
 
     def _space(self) -> str:
         g = int(self.config.native_size) // int(self.config.patch_size)
@@ -454,9 +477,11 @@ class KinoVideoPipeline(DiffusionPipeline):
         init: torch.Tensor | None = None,
         strength: float | None = None,
         progress: ProgressFn | None = None,
+        layout: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Denoise one chunk in patch space. context: [C, k, h, w] known leading frames;
-        init: [C, T, h, w] clean frames to SDEdit from. Returns [C, T, h, w]."""
+        init: [C, T, h, w] clean frames to SDEdit from; layout: [T, h, w] planned object
+        discs (models with layout channels; None: "no layout"). Returns [C, T, h, w]."""
         c = self.config
         T = int(c.frames_per_chunk)
         h = int(c.native_size) // int(c.patch_size)
@@ -481,10 +506,9 @@ class KinoVideoPipeline(DiffusionPipeline):
         dtype = next(self.unet.parameters()).dtype
         use_cfg = guidance is not None and guidance != 1.0
         emb = TextCond.cat([emb_uncond, emb_cond]) if use_cfg else emb_cond
-        position_channels = bool(c.position_channels)
         for i, t in enumerate(timesteps):
             x_in = lat * (1 - mask) + known * mask
-            inp = unet_input(x_in, mask, position_channels)
+            inp = self._denoiser_input(x_in, mask, None if layout is None else layout[None])
             if use_cfg:
                 inp = torch.cat([inp, inp])
             out = denoise(self.unet, inp.to(dtype), t, emb.to(dtype)).float()
@@ -496,6 +520,24 @@ class KinoVideoPipeline(DiffusionPipeline):
                 progress("step", i + 1, len(timesteps))
         lat = lat * (1 - mask) + known * mask
         return lat[0]
+
+    def _denoiser_input(self, x: torch.Tensor, mask: torch.Tensor, layout: torch.Tensor | None = None) -> torch.Tensor:
+        """:func:`unet_input` with the channels this model's denoiser was trained with; layout
+        [B, T, h, w] object discs, or None for "no layout" (also what models with layout
+        channels see on continued chunks and edits)."""
+        lay = layout_input(layout, tuple(x.shape)) if self.config.get("layout_channels") else None
+        return unet_input(x, mask, bool(self.config.position_channels), lay)
+
+    @torch.no_grad()
+    def _plan_layout(self, prompt: str, generator: torch.Generator) -> torch.Tensor | None:
+        """The planner's object discs [T, h, w] for ``prompt`` (one draw from ``generator``), or
+        None for models without a planner."""
+        if not self._plans():
+            return None
+        h = int(self.config.native_size) // int(self.config.patch_size)
+        ids = encode(self.tokenizer, [prompt], int(self.planner.config.max_length))
+        tracks = self.planner.plan(ids, generator)[0]
+        return torch.from_numpy(layout_map(tracks, h))
 
     def _continuation_guidance(self, guidance: float) -> float:
         """Guidance for a chunk that continues known frames: at most ``continuation_guidance``.
@@ -564,10 +606,13 @@ class KinoVideoPipeline(DiffusionPipeline):
                 n_take = new if n_frames is None else min(new, n_frames - produced)
             if progress is not None:
                 progress("chunk", chunk_i, max(n_chunks, chunk_i + 1))
+            # Only a clip's first chunk is planned: later ones continue their known frames,
+            # edits follow their input.
+            layout = self._plan_layout(prompt, generator) if context is None and source is None else None
             lat = self._denoise_chunk(emb_c, emb_u, generator, steps,
                                       guidance if context is None else self._continuation_guidance(guidance),
                                       context=context, init=init,
-                                      strength=strength, progress=progress)
+                                      strength=strength, progress=progress, layout=layout)
             px = self._decode_latents(lat[None])[0]  # [3, T, S, S]
             frames = tensor_to_frames(px)
             for f in frames[k:k + n_take]:

@@ -176,7 +176,7 @@ def test_directed_unless_context_starts_every_clip_without_known_frames_where_it
                              "--directed-unless-context"])
     at_source: dict[bool, list[bool]] = {False: [], True: []}  # keyed by "has known frames"
     for step in range(40):
-        clips, caps, _, ctx = train.training_clips(np.random.default_rng([0, step]), args, 2, 32,
+        clips, caps, _, ctx, _ = train.training_clips(np.random.default_rng([0, step]), args, 2, 32,
                                                    max_objects=1, textures=False, pans=False)
         assert clips.shape[0] == len(caps) == len(ctx) == 8 and ctx[0] == ctx[1]  # a twin shares its known frames
         for clip, cap, c in zip(clips, caps, ctx):
@@ -600,10 +600,22 @@ def test_train_script_runs_and_resumes(tmp_path):
     assert train.main(six + ["--steps", "10", "--resume", "--mirror-pairs", "1", "--directed-unless-context"]) == 10
     assert (st / "loss.csv").read_text().strip().splitlines()[-1].endswith(" dir-unless-ctx mirror1 pos phrases")
     assert "Every clip without known frames starts at time 0" in (out / "TRAINING.md").read_text()
+    # layout channels: conv_in widened, the planner beside the weights is exported with them, later runs keep both
+    from generate import train_planner
+
+    train_planner.main(["--out", str(out), "--steps", "2", "--batch", "4", "--width", "16", "--layers", "1",
+                        "--threads", "1"])
+    assert train.main(six + ["--steps", "11", "--resume", "--mirror-pairs", "1", "--directed-unless-context",
+                             "--layout-channels"]) == 11
+    assert (st / "loss.csv").read_text().strip().splitlines()[-1].endswith(" dir-unless-ctx mirror1 pos layout0.8 phrases")
+    index = json.loads((out / "model_index.json").read_text())
+    assert index["layout_channels"] is True and index["planner"] == ["generate.layout", "LayoutPlanner"]
+    md = (out / "TRAINING.md").read_text()
+    assert "+2 layout channels" in md and "80% of the clips without known frames get their objects' true tracks" in md
     # a new machine (no state) warm-starts from the export and keeps its record of runs
-    assert train.main([a if a != str(st) else str(tmp_path / "state2") for a in common] + ["--steps", "11", "--resume"]) == 11
-    assert [r["start_step"] for r in train._runs(out)] == ["0", "2", "3", "4", "5", "6", "7", "8", "9", "10"]
-    assert (tmp_path / "state2" / "loss.csv").read_text().strip().splitlines()[-1].endswith(" pos phrases")
+    assert train.main([a if a != str(st) else str(tmp_path / "state2") for a in common] + ["--steps", "12", "--resume"]) == 12
+    assert [r["start_step"] for r in train._runs(out)] == ["0", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11"]
+    assert (tmp_path / "state2" / "loss.csv").read_text().strip().splitlines()[-1].endswith(" pos layout0.8 phrases")
     pipe = KinoVideoPipeline.from_pretrained(out, local_files_only=True)
     assert len(list(pipe._iter_frames(PROMPT, seconds=0.25, fps=8, seed=0, steps=2, out_size=32))) == 2
 
