@@ -54,7 +54,7 @@ from .tokenizer import EOS_ID, MAX_LENGTH, PAD_ID, build_tokenizer, encode
 ProgressFn = Callable[[str, int, int], None]
 
 MODEL_NAME = "kino-tiny"
-MODEL_VERSION = "0.5.0"
+MODEL_VERSION = "0.5.1"
 
 
 # ----------------------------------------------------------------------------- helpers

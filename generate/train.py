@@ -575,10 +575,11 @@ def _write_training_md(dirpath: Path, meta: dict, state_dir: Path):
            " their tracks (the true tracks in training, for 80% of the clips without known frames) and a 'layout"
            " given' flag. The signal is strong where the text's was weak (the layout says where the object is at"
            " every frame): 667 steps later the live weights drew 36 of 36 same-seed pairs of opposite directions"
-           " as said. kino-tiny 0.5 is step 37,542 (4,797 steps at a constant lr 2.5e-4 from the step-32,745"
-           " state). On the 127 held-out prompts: motion 100% (0.4: 46%), colour 88% (80%), shape 41% (28%),"
-           " same-seed pairs drawn as said 100% (0%; `bench/results/`). Chunks that continue known frames and"
-           " edits get no layout; they follow their known frames.",
+           " as said. kino-tiny 0.5.0 was step 37,542 (4,797 steps at a constant lr 2.5e-4 from the step-32,745"
+           " state); on the 127 held-out prompts: motion 100% (0.4: 46%), colour 88% (80%), shape 41% (28%),"
+           " same-seed pairs drawn as said 100% (0%). kino-tiny 0.5.1 is step 39,171, 1,629 steps later with the"
+           " same command (numbers in `bench/results/generator_quality.md`). Chunks that continue known frames"
+           " and edits get no layout; they follow their known frames.",
            ""] if meta.get("layout_channels") else []),
         "## Loss curve (mean training loss per interval; v-MSE)",
         "",
