@@ -18,7 +18,7 @@ from pathlib import Path
 
 from credentials.identity import SigningIdentity
 from credentials.pki import chain_pem, make_ca, make_leaf
-from credentials.trust import TrustStore
+from credentials.trust import TrustConfig
 from kinoseal.config import Settings
 from kinoseal.errors import CredentialError
 
@@ -100,14 +100,26 @@ def ensure_dev_pki(settings: Settings) -> DevPki:
     return pki
 
 
-def trust_store(settings: Settings, extra: list[Path] | tuple[Path, ...] = ()) -> TrustStore:
-    """Roots in ``<home>/trust`` plus configured and per-call extra PEM bundles."""
-    paths: list[Path] = []
-    if settings.trust_dir.is_dir():
-        paths.append(settings.trust_dir)
-    paths.extend(settings.extra_trust)
-    paths.extend(extra)
-    for p in paths:
-        if not Path(p).exists():
-            raise CredentialError(f"trust anchors file {p} does not exist")
-    return TrustStore.from_paths(paths)
+def trust_store(
+    settings: Settings,
+    extra: list[Path] | tuple[Path, ...] = (),
+    *,
+    allowed: list[Path] | tuple[Path, ...] = (),
+    trust_config: list[Path] | tuple[Path, ...] = (),
+    cawg: list[Path] | tuple[Path, ...] = (),
+    tsa: list[Path] | tuple[Path, ...] = (),
+    settings_files: list[Path] | tuple[Path, ...] = (),
+) -> TrustConfig:
+    """This installation's trust configuration: the roots in ``<home>/trust``, the files the
+    settings name (``KINOSEAL_TRUST*``), then the per-call files. Each part adds to the last."""
+    anchors: list[Path] = [settings.trust_dir] if settings.trust_dir.is_dir() else []
+    config = TrustConfig.from_paths(
+        [*anchors, *settings.extra_trust, *extra],
+        allowed=[*settings.trust_allowed, *allowed],
+        trust_config=[*settings.trust_ekus, *trust_config],
+        cawg_anchors=[*settings.cawg_trust, *cawg],
+        tsa_anchors=[*settings.tsa_trust, *tsa],
+    )
+    for f in (*settings.trust_settings, *settings_files):
+        config = config + TrustConfig.from_settings_file(Path(f))
+    return config

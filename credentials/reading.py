@@ -14,26 +14,31 @@ from typing import Any
 import c2pa
 
 from credentials.bmff import has_c2pa_box
-from credentials.manifests import KINOSEAL_ASSERTION, SOFT_BINDING_LABEL
-from credentials.trust import TrustStore
+from credentials.manifests import CAPTURE_SOURCE_TYPES, IPTC, KINOSEAL_ASSERTION, SOFT_BINDING_LABEL
+from credentials.status_codes import CODES, Category, category
+from credentials.trust import TrustConfig
 
 # Failure codes that mean "the signer is not (or no longer) trusted" rather than
-# "the bytes or the signature do not match". Everything else that fails is integrity.
-TRUST_FAILURES = frozenset(
-    {
-        "signingCredential.untrusted",
-        "signingCredential.expired",
-        "signingCredential.revoked",
-        "signingCredential.ocsp.revoked",
-        "signingCredential.ocsp.unknown",
-        "timeStamp.untrusted",
-        "timeStamp.outsideValidity",
-    }
-)
-
+# "the bytes or the signature do not match" (kept for older importers; the full
+# mapping is ``credentials.status_codes``).
+TRUST_FAILURES = frozenset(c for c, cat in CODES.items() if cat is Category.TRUST)
 
 # Our own code (not a C2PA status) for a manifest whose asset cannot be parsed.
 UNVERIFIABLE = "kinoseal.manifest.unverifiable"
+
+# IPTC digital source types that disclose AI content, and how much of the asset they
+# cover. "full": the content was made by the model (trainedAlgorithmicMedia) or purely
+# by an algorithm (algorithmicMedia). "partial": the content mixes recorded or
+# human-made material with AI/synthetic elements (compositeWithTrainedAlgorithmicMedia,
+# compositeSynthetic). algorithmicallyEnhanced (noise reduction, upscaling of recorded
+# content) is not an AI-content disclosure and is not listed.
+AI_EXTENT = {
+    IPTC + "trainedAlgorithmicMedia": "full",
+    IPTC + "algorithmicMedia": "full",
+    IPTC + "compositeWithTrainedAlgorithmicMedia": "partial",
+    IPTC + "compositeSynthetic": "partial",
+}
+MAX_INGREDIENT_DEPTH = 16  # guard against hostile deep or cyclic ingredient graphs
 
 
 @dataclass
@@ -62,10 +67,34 @@ class C2paEvidence:
     soft_binding: dict[str, Any] | None = None
     kinoseal: dict[str, Any] | None = None
     error: str | None = None  # why the manifest could not be read, if it could not
+    # The media type the active manifest was made for ("video/mp4", "audio/mpeg", "image/jpeg").
+    format: str | None = None
+    # Every AI source type declared in the active manifest or any ingredient manifest:
+    # {"source_type", "extent": "full"|"partial", "where": "active manifest"|"ingredient",
+    #  "title", "manifest_label", "action"}. See ``AI_EXTENT`` and ``ai_disclosure``.
+    ai_disclosure: list[dict[str, Any]] = field(default_factory=list)
+    # Where a capture claim comes from when the active manifest has no source type of its
+    # own but only passes on a parent (opened -> watermarked, transcoded, published):
+    # {"source_type", "title", "manifest_label", "signer"}; None otherwise.
+    origin: dict[str, Any] | None = None
+
+    def codes_in(self, *cats: Category) -> list[str]:
+        """Active-manifest failure codes (with ``ingredient:`` deltas) of the given categories."""
+        return [c for c in self.failure_codes if category(c) in cats]
 
     @property
     def integrity_failures(self) -> list[str]:
-        return [c for c in self.failure_codes if c not in TRUST_FAILURES]
+        """Failures that mean the signed bytes were changed (``tampered``)."""
+        return self.codes_in(Category.INTEGRITY)
+
+    @property
+    def trust_failures(self) -> list[str]:
+        return self.codes_in(Category.TRUST)
+
+    @property
+    def unclassified(self) -> list[str]:
+        """Failure codes the status table does not know, here and in the ingredient history."""
+        return [c for c in self.failure_codes + self.ingredient_codes if category(c) is Category.UNKNOWN]
 
     @property
     def ingredient_codes(self) -> list[str]:
@@ -83,7 +112,7 @@ class C2paEvidence:
     @property
     def ingredient_failures(self) -> list[str]:
         """Integrity failures in the ingredient history (trust problems excluded)."""
-        return [c for c in self.ingredient_codes if c not in TRUST_FAILURES]
+        return [c for c in self.ingredient_codes if category(c) is Category.INTEGRITY]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -139,7 +168,7 @@ def _codes(results: dict[str, Any] | None) -> list[str]:
 
 def _ingredients(store: dict[str, Any], manifest: dict[str, Any], depth: int = 0) -> list[IngredientInfo]:
     out: list[IngredientInfo] = []
-    if depth > 16:  # guard against hostile cyclic ingredient graphs
+    if depth > MAX_INGREDIENT_DEPTH:
         return out
     for ing in manifest.get("ingredients", []) or []:
         label = ing.get("active_manifest")
@@ -170,7 +199,89 @@ def _ingredients(store: dict[str, Any], manifest: dict[str, Any], depth: int = 0
     return out
 
 
-def read_c2pa(path: Path, trust: TrustStore) -> C2paEvidence:
+def _children(store: dict[str, Any], manifest: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(ingredient entry, its manifest) for every ingredient that carries a manifest in the store."""
+    out = []
+    for ing in manifest.get("ingredients", []) or []:
+        child = store.get("manifests", {}).get(ing.get("active_manifest") or "")
+        if isinstance(ing, dict) and isinstance(child, dict):
+            out.append((ing, child))
+    return out
+
+
+def _has_parent(manifest: dict[str, Any]) -> bool:
+    return any(isinstance(i, dict) and i.get("relationship") == "parentOf" for i in manifest.get("ingredients") or [])
+
+
+def ai_disclosure(store: dict[str, Any], label: str | None) -> list[dict[str, Any]]:
+    """Every AI source type declared in the active manifest and, recursively, in its
+    ingredients' manifests, each with its extent for the asset being read.
+
+    An entry is "full" when the asset itself was made by the model: a full-AI type
+    (``AI_EXTENT``) on the active manifest's ``c2pa.created`` action, or on any of its
+    actions when it has no parent; or a full-AI parent reached only through manifests
+    that pass it on without content of their own (no source type: opened, trimmed,
+    watermarked, re-published). Everything else is "partial": a composite type, an
+    AI edit of a parent, or an AI ingredient placed into other material (componentOf).
+    """
+    manifests = store.get("manifests", {}) if isinstance(store, dict) else {}
+    out: list[dict[str, Any]] = []
+    seen: set[str] = set()
+
+    def walk(lbl: str, title: str | None, where: str, through_parents: bool, depth: int) -> None:
+        manifest = manifests.get(lbl)
+        if not isinstance(manifest, dict) or lbl in seen or depth > MAX_INGREDIENT_DEPTH:
+            return
+        seen.add(lbl)
+        _, actions = _source_type_and_actions(manifest)
+        own_types = [a for a in actions if a.get("digitalSourceType")]
+        for act in own_types:
+            extent = AI_EXTENT.get(act["digitalSourceType"])
+            if extent is None:
+                continue
+            whole = act.get("action") == "c2pa.created" or not _has_parent(manifest)
+            out.append({
+                "source_type": act["digitalSourceType"],
+                "extent": "full" if extent == "full" and whole and through_parents else "partial",
+                "where": where,
+                "title": title if where == "ingredient" else manifest.get("title"),
+                "manifest_label": lbl,
+                "action": act.get("action"),
+            })
+        for ing, _child in _children(store, manifest):
+            # A parent's content stays the asset's content only while no manifest on the
+            # way adds content of its own (a source type of any kind).
+            passes = through_parents and not own_types and ing.get("relationship") == "parentOf"
+            walk(ing["active_manifest"], ing.get("title"), "ingredient", passes, depth + 1)
+
+    if label:
+        walk(label, None, "active manifest", True, 0)
+    return out
+
+
+def capture_origin(store: dict[str, Any], label: str | None) -> dict[str, Any] | None:
+    """The capture claim of the parent chain when the active manifest only passes on a
+    parent (no source type of its own): the first parentOf manifest down the chain that
+    declares a source type, if that type is a capture type."""
+    manifests = store.get("manifests", {}) if isinstance(store, dict) else {}
+    manifest = manifests.get(label or "")
+    if not isinstance(manifest, dict) or _source_type_and_actions(manifest)[0]:
+        return None  # no manifest, or the active manifest speaks for itself
+    for _ in range(MAX_INGREDIENT_DEPTH):
+        parents = [(i, c) for i, c in _children(store, manifest) if i.get("relationship") == "parentOf"]
+        if len(parents) != 1:
+            return None
+        ing, manifest = parents[0]
+        source, _actions = _source_type_and_actions(manifest)
+        if source:
+            if source not in CAPTURE_SOURCE_TYPES:
+                return None
+            return {"source_type": source, "title": ing.get("title"), "manifest_label": ing.get("active_manifest"),
+                    "signer": _signer(manifest)}
+    return None
+
+
+def read_c2pa(path: Path, trust: TrustConfig) -> C2paEvidence:
     """Read the active manifest of ``path``; never raises for bad files."""
     try:
         with open(path, "rb") as fh:
@@ -223,10 +334,13 @@ def read_c2pa(path: Path, trust: TrustStore) -> C2paEvidence:
         manifest_label=label,
         soft_binding=_assertion(manifest, SOFT_BINDING_LABEL),
         kinoseal=_assertion(manifest, KINOSEAL_ASSERTION),
+        format=manifest.get("format"),
+        ai_disclosure=ai_disclosure(store, label),
+        origin=capture_origin(store, label),
     )
 
 
-def read_manifest_store(path: Path, trust: TrustStore) -> dict[str, Any] | None:
+def read_manifest_store(path: Path, trust: TrustConfig) -> dict[str, Any] | None:
     """The full manifest store as JSON (for the provenance registry and reports)."""
     try:
         with open(path, "rb") as fh, c2pa.Reader(fh, context=trust.context()) as reader:

@@ -46,6 +46,15 @@ class Settings:
     limits: Limits = field(default_factory=Limits)
     # Extra PEM bundles of trusted roots (beyond <home>/trust/*.pem).
     extra_trust: tuple[Path, ...] = ()
+    # The rest of a C2PA trust configuration (credentials.trust.TrustConfig), as files:
+    # end-entity certificates trusted directly (PEM or base64 SHA-256 lines), EKU
+    # configurations (store.cfg), CAWG identity anchors, time-stamp authority anchors, and
+    # snapshots in the c2pa-rs settings shape (JSON/TOML). Loaded from disk, never fetched.
+    trust_allowed: tuple[Path, ...] = ()
+    trust_ekus: tuple[Path, ...] = ()
+    cawg_trust: tuple[Path, ...] = ()
+    tsa_trust: tuple[Path, ...] = ()
+    trust_settings: tuple[Path, ...] = ()
     # Encoder defaults for labeled output.
     crf: int = 18
     preset: str = "medium"
@@ -62,6 +71,9 @@ class Settings:
     # only when the manifest and watermark leave the verdict open (rules 6-7), which
     # saves about one decode per labeled or signed clip; verdicts are identical.
     classifier_policy: str = "always"
+    # RFC 3161 time-stamp authority for signatures ("" = none). With one, a clip stays
+    # valid after its signing certificate expires; signing then needs that server.
+    tsa_url: str = ""
 
     def __post_init__(self) -> None:
         if self.classifier_policy not in CLASSIFIER_POLICIES:
@@ -74,12 +86,17 @@ class Settings:
         kwargs: dict[str, object] = {}
         if env.get("KINOSEAL_HOME"):
             kwargs["home"] = Path(env["KINOSEAL_HOME"]).expanduser()
-        if env.get("KINOSEAL_TRUST"):
-            kwargs["extra_trust"] = tuple(Path(p) for p in env["KINOSEAL_TRUST"].split(os.pathsep) if p)
+        for name, key in (("KINOSEAL_TRUST", "extra_trust"), ("KINOSEAL_TRUST_ALLOWED", "trust_allowed"),
+                          ("KINOSEAL_TRUST_CONFIG", "trust_ekus"), ("KINOSEAL_CAWG_TRUST", "cawg_trust"),
+                          ("KINOSEAL_TSA_TRUST", "tsa_trust"), ("KINOSEAL_TRUST_SETTINGS", "trust_settings")):
+            if env.get(name):
+                kwargs[key] = tuple(Path(p).expanduser() for p in env[name].split(os.pathsep) if p)
         if env.get("KINOSEAL_CLASSIFIER"):
             kwargs["classifier_model"] = env["KINOSEAL_CLASSIFIER"]
         if env.get("KINOSEAL_CLASSIFIER_POLICY"):
             kwargs["classifier_policy"] = env["KINOSEAL_CLASSIFIER_POLICY"]
+        if env.get("KINOSEAL_TSA_URL"):
+            kwargs["tsa_url"] = env["KINOSEAL_TSA_URL"]
         kwargs.update(overrides)
         return cls(**kwargs)  # type: ignore[arg-type]
 

@@ -68,6 +68,12 @@ class Report:
     provenance: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
     kinoseal_version: str = ""
+    # AI content disclosed in the provenance chain: "full" (made by the model) or "partial"
+    # (real or made footage edited with / containing AI elements); None when nothing says.
+    ai_extent: str | None = None
+    # The C2PA status codes found, grouped by category (credentials.status_codes): which
+    # ones made the verdict (integrity) and which only lowered trust.
+    c2pa_status: dict[str, list[str]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

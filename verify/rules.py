@@ -1,28 +1,40 @@
 """Evidence -> verdict. A pure function, documented in the README ("Verdict rules").
 
+The C2PA part follows the C2PA validation model: every validation status code has
+a category (``credentials.status_codes``), and only *integrity* codes (the signed
+bytes, signature or hashed references do not match) can make a clip ``tampered``.
+A credential that cannot be relied on (untrusted, expired, revoked, invalid, a
+CAWG identity nobody vouches for) lowers trust and never reads as tampering.
+
 Order matters and is deliberate:
-1. A manifest whose bytes or signature do not match -> ``tampered`` (cryptographic
-   fact; the watermark result is reported beside it). A tampered ingredient in
-   the history counts too.
+1. An integrity failure in the active manifest or anywhere in its ingredient
+   history -> ``tampered`` (cryptographic fact; the watermark is reported beside it).
 2. A detected watermark -> ``ai_generated`` (p-value below the threshold). This
    comes before any capture claim: a capture manifest on a watermarked clip is
    never ``authentic``.
-3. A manifest that declares an AI source type -> ``ai_generated`` (trusted or
-   not; the evidence says which).
-4. A Trusted manifest, no failures (its own or in its ingredient history), a
-   capture source type (and no watermark, by rule 2) -> ``authentic``. Nothing
-   else yields ``authentic``.
-5. A valid capture manifest from an untrusted (or expired) signer -> ``untrusted_signature``.
+3. An AI source type declared anywhere in the provenance chain (the active
+   manifest's actions or any ingredient manifest's) -> ``ai_generated``, trusted or
+   not (the evidence says which), with ``ai_extent`` "full" or "partial".
+4. A trusted manifest, no failure of any kind (its own or in its ingredient
+   history), a capture source type (its own, or its parent's when it only passes a
+   parent on), and no watermark (rule 2) -> ``authentic``. Nothing else yields it.
+5. A signed clip whose credential (or an ingredient's, or its CAWG identity) cannot
+   be relied on, with a capture claim or with no claim at all -> ``untrusted_signature``
+   ("a valid signature from an unknown signer").
 6. Classifier probability >= its threshold -> ``likely_ai_generated`` (never more).
-7. Otherwise ``unknown``.
+7. Otherwise ``unknown`` (including a manifest that is malformed, incomplete, only
+   remote, or carries a status code the table does not know: none of these is
+   evidence of tampering, and none can make a clip authentic).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from credentials.manifests import AI_SOURCE_TYPES, CAPTURE_SOURCE_TYPES
-from credentials.reading import C2paEvidence
+from credentials.reading import AI_EXTENT, C2paEvidence
+from credentials.status_codes import Category, category
 from verify.report import ClassifierEvidence, Verdict, WatermarkEvidence
 
 
@@ -31,10 +43,19 @@ class Decision:
     verdict: Verdict
     confidence: float
     evidence: list[str]
+    # The evidence line that decided the verdict (the report's summary says it).
+    reason: str = ""
+    # For AI verdicts from the provenance chain: "full" (the asset was made by the
+    # model) or "partial" (real or human-made material with AI elements); None when
+    # nothing declares it (e.g. only the watermark speaks).
+    ai_extent: str | None = None
+    # Per category, the failure codes that were found (active manifest, ``ingredient:`` deltas
+    # and the ingredients' recorded results), for reports that want the grouping.
+    status: dict[str, list[str]] = field(default_factory=dict)
 
 
-def _signer_text(c2pa: C2paEvidence) -> str:
-    s = c2pa.signer or {}
+def _signer_text(signer: dict[str, Any] | None) -> str:
+    s = signer or {}
     cn = s.get("common_name") or "an unnamed signer"
     issuer = s.get("issuer")
     return f"{cn!r}" + (f" (issued by {issuer!r})" if issuer else "")
@@ -42,6 +63,58 @@ def _signer_text(c2pa: C2paEvidence) -> str:
 
 def _short_type(uri: str | None) -> str:
     return (uri or "none").rsplit("/", 1)[-1]
+
+
+def _bare(code: str) -> str:
+    return code.split(":", 1)[1] if code.startswith("ingredient:") else code
+
+
+def _trust_problem(codes: list[str]) -> str:
+    """What is wrong with a credential, in words, from its trust-category codes."""
+    bare = {_bare(c) for c in codes}
+    if bare & {"signingCredential.ocsp.revoked"}:
+        return "its signing certificate was revoked"
+    if bare & {"signingCredential.invalid"}:
+        return ("its signing certificate may not sign C2PA claims (for example it lacks an allowed "
+                "extended key usage: load the signer's EKU configuration with --trust-config)")
+    if bare & {"signingCredential.expired", "claimSignature.outsideValidity"}:
+        return "its signing certificate has expired and no trusted time-stamp shows it was valid when it signed"
+    if bare & {"signingCredential.ocsp.unknown"}:
+        return "the certificate authority does not know its signing certificate"
+    return "its signer is not on the trust list (a valid signature from an unknown signer)"
+
+
+def _ai_entries(c2pa: C2paEvidence) -> list[dict[str, Any]]:
+    """The chain's AI disclosures; evidence built by hand with only a source type counts as one."""
+    if c2pa.ai_disclosure:
+        return list(c2pa.ai_disclosure)
+    if c2pa.digital_source_type in AI_EXTENT:
+        return [{"source_type": c2pa.digital_source_type, "extent": AI_EXTENT[c2pa.digital_source_type],
+                 "where": "active manifest", "title": c2pa.title, "manifest_label": c2pa.manifest_label}]
+    return []
+
+
+def _ai_line(entries: list[dict[str, Any]], trusted: bool) -> tuple[str, str]:
+    """(evidence line, extent) for the chain's AI disclosures."""
+    extent = "full" if any(e["extent"] == "full" for e in entries) else "partial"
+    how = "A trusted" if trusted else "An untrusted"
+    main = next(e for e in entries if e["extent"] == extent)
+    if extent == "full":
+        where = "" if main["where"] == "active manifest" else f" (passed on from ingredient {main['title']!r})"
+        line = f"{how} manifest declares AI-generated content ({_short_type(main['source_type'])}){where}"
+    else:
+        if main["where"] == "ingredient":
+            what = f"ingredient {main['title']!r} declares {_short_type(main['source_type'])}"
+        else:
+            what = f"the manifest declares {_short_type(main['source_type'])}"
+        line = (f"{how} provenance chain discloses AI content in part of the clip: {what} "
+                f"(real or made footage edited with, or containing, AI elements)")
+    others = [e for e in entries if e is not main]
+    if others:
+        line += "; also " + ", ".join(
+            f"{_short_type(e['source_type'])} in {e['title']!r}" if e["where"] == "ingredient"
+            else f"{_short_type(e['source_type'])} in the active manifest" for e in others[:3])
+    return line, extent
 
 
 def decide(
@@ -54,28 +127,60 @@ def decide(
 ) -> Decision:
     ev: list[str] = []
     wm_found = bool(watermark.detected and watermark.p_value is not None and watermark.p_value < watermark_threshold)
-    trusted = c2pa.present and c2pa.validation_state == "Trusted" and not c2pa.failure_codes
+    present = c2pa.present
+    all_codes = list(c2pa.failure_codes) + list(c2pa.ingredient_codes) if present else []
+    by_cat: dict[str, list[str]] = {}
+    for code in all_codes:
+        by_cat.setdefault(category(code).value, []).append(code)
+    status = {k: sorted(set(v)) for k, v in by_cat.items()}
+    integrity = status.get(Category.INTEGRITY.value, [])
+    trust_codes = status.get(Category.TRUST.value, [])
+    identity = status.get(Category.IDENTITY.value, [])
+    malformed = status.get(Category.MALFORMED.value, [])
+    unavailable = status.get(Category.UNAVAILABLE.value, [])
+    incomplete = status.get(Category.INCOMPLETE.value, [])
+    unknown_codes = status.get(Category.UNKNOWN.value, [])
+    trusted = present and c2pa.validation_state == "Trusted" and not c2pa.failure_codes
     clean_history = not c2pa.ingredient_codes
     source = c2pa.digital_source_type
+    origin = c2pa.origin if present and not source else None
+    capture_type = source if source in CAPTURE_SOURCE_TYPES else (origin or {}).get("source_type")
+    capture = present and capture_type in CAPTURE_SOURCE_TYPES
+    ai = _ai_entries(c2pa) if present else []
 
     # Describe every piece of evidence first; the verdict below only picks from it.
-    if c2pa.present:
-        state = "trusted" if trusted else ("valid but untrusted" if not c2pa.integrity_failures else "invalid")
-        ev.append(
-            f"C2PA manifest signed by {_signer_text(c2pa)}: {state}; source type {_short_type(source)}"
-        )
+    if present:
+        if trusted:
+            state = "trusted"
+        elif integrity:
+            state = "invalid"
+        elif {_bare(c) for c in trust_codes if c in c2pa.failure_codes} - {"signingCredential.untrusted"}:
+            state = "valid signature, credential not usable"
+        elif trust_codes or c2pa.validation_state in ("Valid", "Trusted"):
+            state = "valid signature, signer not trusted"
+        else:
+            state = "not verified"
+        ev.append(f"C2PA manifest signed by {_signer_text(c2pa.signer)}: {state}; source type {_short_type(source)}")
+        if origin:
+            ev.append(f"It passes on a parent, {origin.get('title')!r}, whose manifest (signed by "
+                      f"{_signer_text(origin.get('signer'))}) declares {_short_type(origin.get('source_type'))}")
         if c2pa.failure_codes:
             ev.append("C2PA validation failures: " + ", ".join(sorted(set(c2pa.failure_codes))))
+        hist = sorted(set(c2pa.ingredient_codes) - set(c2pa.failure_codes))
+        if hist:
+            ev.append("Recorded in the ingredient history: " + ", ".join(hist))
+        if unknown_codes:
+            ev.append("Unclassified C2PA status codes (treated as lowering trust, never as tampering): "
+                      + ", ".join(unknown_codes))
     elif c2pa.error:
         ev.append(f"No usable C2PA manifest ({c2pa.error})")
     else:
         ev.append("No C2PA manifest")
     if wm_found:
         pid = f", payload {watermark.payload_id}" if watermark.payload_id else ", payload not recovered"
-        ev.append(
-            f"kinoseal watermark detected (p = {watermark.p_value:.1e} < {watermark_threshold:.0e}{pid}, "
-            f"{watermark.frames_analyzed} frames)"
-        )
+        wm_line = (f"kinoseal watermark detected (p = {watermark.p_value:.1e} < {watermark_threshold:.0e}{pid}, "
+                   f"{watermark.frames_analyzed} frames)")
+        ev.append(wm_line)
     elif watermark.error:
         ev.append(f"Watermark check failed: {watermark.error}")
     else:
@@ -88,40 +193,76 @@ def decide(
 
     wm_conf = 1.0 - (watermark.p_value or 0.0) if wm_found else 0.0
 
-    # 1. tampered
-    ingredient_bad = c2pa.ingredient_failures
-    if c2pa.present and (c2pa.integrity_failures or ingredient_bad):
-        if ingredient_bad and not c2pa.integrity_failures:
-            ev.insert(0, "An ingredient in the edit history failed validation: " + ", ".join(sorted(set(ingredient_bad))))
+    def done(verdict: Verdict, confidence: float, reason: str, *extra: str, ai_extent: str | None = None) -> Decision:
+        lines = [reason, *extra] + [e for e in ev if e != reason]
+        return Decision(verdict, confidence, lines, reason, ai_extent, status)
+
+    # 1. tampered: integrity failures only
+    if integrity:
+        own = [c for c in integrity if c in c2pa.failure_codes and not c.startswith("ingredient:")]
+        if own:
+            reason = ("The signed content was altered after signing (hash, signature or hashed reference "
+                      "mismatch: " + ", ".join(sorted({_bare(c) for c in own})) + ")")
         else:
-            ev.insert(0, "The signed content was altered after signing (hash or signature mismatch)")
-        if wm_found:
-            ev.insert(1, "The watermark says the clip is AI-generated")
-        return Decision(Verdict.TAMPERED, 1.0, ev)
+            reason = ("An ingredient in the edit history was altered after it was signed: "
+                      + ", ".join(sorted({_bare(c) for c in integrity})))
+        extra = ("The watermark says the clip is AI-generated",) if wm_found else ()
+        return done(Verdict.TAMPERED, 1.0, reason, *extra)
     # 2. watermark
     if wm_found:
-        if c2pa.present and source in CAPTURE_SOURCE_TYPES:
-            ev.insert(0, "The manifest claims a camera capture, but the pixels carry the AI watermark")
-        return Decision(Verdict.AI_GENERATED, wm_conf, ev)
-    # 3. declared AI source type
-    if c2pa.present and source in AI_SOURCE_TYPES:
-        how = "a trusted" if trusted else "an untrusted"
-        ev.insert(0, f"{how.capitalize()} manifest declares AI-generated content ({_short_type(source)})")
-        return Decision(Verdict.AI_GENERATED, 0.99 if trusted else 0.7, ev)
+        extent = _ai_line(ai, trusted)[1] if ai else None
+        if capture:
+            return done(Verdict.AI_GENERATED, wm_conf,
+                        "The manifest claims a camera capture, but the pixels carry the AI watermark",
+                        ai_extent=extent)
+        return done(Verdict.AI_GENERATED, wm_conf, wm_line, ai_extent=extent)
+    # 3. AI declared anywhere in the provenance chain
+    if ai:
+        line, extent = _ai_line(ai, trusted)
+        return done(Verdict.AI_GENERATED, 0.99 if trusted else 0.7, line, ai_extent=extent)
     # 4. authentic
-    if trusted and clean_history and source in CAPTURE_SOURCE_TYPES:
-        ev.insert(0, "A trusted signer states this is a camera recording and nothing was altered")
-        return Decision(Verdict.AUTHENTIC, 0.99, ev)
-    # 5. untrusted capture claim
-    if c2pa.present and source in CAPTURE_SOURCE_TYPES:
-        if trusted:
-            ev.insert(0, "The capture is trusted, but an ingredient in its history is signed by an untrusted signer")
+    if trusted and clean_history and capture:
+        reason = "A trusted signer states this is a camera recording and nothing was altered"
+        if origin:
+            reason += f" (the capture is declared by its parent {origin.get('title')!r})"
+        return done(Verdict.AUTHENTIC, 0.99, reason)
+    # 5. a signature that holds, from a credential that cannot be relied on
+    doubtful = bool(trust_codes or identity or unknown_codes)
+    blocked = bool(malformed or unavailable or incomplete)
+    if present and (doubtful or not trusted) and (capture or not blocked):
+        claim = "The capture claim" if capture else "The manifest (it makes no capture or AI claim)"
+        own_trust = [c for c in trust_codes if c in c2pa.failure_codes and not c.startswith("ingredient:")]
+        ingredient_trust = [c for c in trust_codes if c not in own_trust]
+        if own_trust or not doubtful:
+            reason = f"{claim} has a valid signature, but {_trust_problem(own_trust)}"
+        elif identity and not ingredient_trust:
+            reason = (f"{claim} is signed by a trusted signer, but the CAWG identity assertion's credential is "
+                      f"not trusted ({', '.join(identity)}); CAWG identity anchors are loaded with --cawg-trust")
+        elif ingredient_trust:
+            reason = (f"{claim} is signed by a trusted signer, but an ingredient's credential cannot be relied on ("
+                      + ", ".join(sorted({_bare(c) for c in ingredient_trust}))
+                      + "); an expired or untrusted ingredient credential is not tampering")
         else:
-            ev.insert(0, "The capture claim is signed by a certificate that is not in the trust list (or has expired)")
-        return Decision(Verdict.UNTRUSTED_SIGNATURE, 0.5, ev)
+            reason = f"{claim} carries C2PA status codes kinoseal does not classify: " + ", ".join(unknown_codes)
+        return done(Verdict.UNTRUSTED_SIGNATURE, 0.5, reason)
     # 6. classifier only
     if classifier.available and classifier.score is not None and classifier.score >= classifier_threshold:
-        ev.insert(0, "Only the classifier points to generated video; labels are absent")
-        return Decision(Verdict.LIKELY_AI_GENERATED, float(classifier.score), ev)
+        return done(Verdict.LIKELY_AI_GENERATED, float(classifier.score),
+                    "Only the classifier points to generated video; labels are absent")
     # 7. unknown
-    return Decision(Verdict.UNKNOWN, 0.0, ev)
+    if present and (malformed or unavailable or incomplete):
+        parts = []
+        if malformed:
+            parts.append("the manifest is malformed as its signer wrote it (" + ", ".join(malformed) + ")")
+        if unavailable:
+            parts.append("part of the provenance could not be checked offline (" + ", ".join(unavailable) + ")")
+        if incomplete:
+            parts.append("only part of the asset was given (" + ", ".join(incomplete) + ")")
+        reason = "The C2PA manifest cannot be relied on: " + "; ".join(parts) + " - this is not evidence of tampering"
+        return done(Verdict.UNKNOWN, 0.0, reason)
+    if present and trusted:
+        return done(Verdict.UNKNOWN, 0.0, "A trusted signer signed this clip, but its manifest makes no capture or AI claim")
+    return done(Verdict.UNKNOWN, 0.0, ev[0])
+
+
+__all__ = ["AI_SOURCE_TYPES", "Decision", "decide"]
