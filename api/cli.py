@@ -64,6 +64,10 @@ def print_report(report: dict) -> None:
     out.print(Panel("\n".join(lines), title=report["file"], expand=False))
 
 
+TSA_HELP = ("RFC 3161 time-stamp authority URL, so the signature stays valid after the certificate expires "
+            "(default: KINOSEAL_TSA_URL; '' for none).")
+
+
 @app.command()
 def label(
     src: Annotated[Path, typer.Argument(help="A video made by an AI model.")],
@@ -73,13 +77,15 @@ def label(
     cert: Annotated[Optional[Path], typer.Option(help="Signing certificate chain (PEM).")] = None,
     key: Annotated[Optional[Path], typer.Option(help="Private key (PEM) of the certificate.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    tsa_url: Annotated[Optional[str], typer.Option(help=TSA_HELP)] = None,
 ) -> None:
     """Watermark every frame, encode H.264 and sign a C2PA manifest (trainedAlgorithmicMedia)."""
     from generate.label import GeneratorInfo, Labeler
 
     if (cert is None) != (key is None):
         raise KinosealError("pass both --cert and --key, or neither")
-    labeler = Labeler.from_settings(settings(), chain=cert, key=key)
+    s = settings() if tsa_url is None else settings().with_(tsa_url=tsa_url)
+    labeler = Labeler.from_settings(s, chain=cert, key=key)
     with _progress() as bar:
         task = bar.add_task("watermark + encode", total=None)
         result = labeler.label_file(
@@ -102,6 +108,7 @@ def sign_capture_cmd(
     cert: Annotated[Optional[Path], typer.Option(help="Camera/newsroom certificate chain (PEM).")] = None,
     key: Annotated[Optional[Path], typer.Option(help="Private key (PEM) of the certificate.")] = None,
     device: Annotated[Optional[str], typer.Option(help="Camera or device name to record.")] = None,
+    tsa_url: Annotated[Optional[str], typer.Option(help=TSA_HELP)] = None,
 ) -> None:
     """Sign an authentic recording (digitalCapture) as it is: no re-encode, no watermark."""
     from credentials.capture import sign_capture
@@ -115,7 +122,8 @@ def sign_capture_cmd(
     s = settings()
     identity = SigningIdentity.from_files(cert, key) if cert and key else ensure_dev_pki(s).identity("capture")
     probe(src, s.limits)
-    sign_capture(src, output, identity, software=SOFTWARE, trust=trust_store(s), device=device)
+    sign_capture(src, output, identity, software=SOFTWARE, trust=trust_store(s), device=device,
+                 tsa_url=s.tsa_url if tsa_url is None else tsa_url)
     out.print(f"[green]signed[/] {output} as a capture by {identity.subject_cn!r}")
 
 
@@ -124,15 +132,28 @@ def verify(
     clips: Annotated[list[Path], typer.Argument(help="Clips to check.")],
     json_out: Annotated[bool, typer.Option("--json", help="One JSON report per clip (JSON lines).")] = False,
     trust: Annotated[Optional[list[Path]], typer.Option(help="Extra trusted root certificates (PEM); repeatable.")] = None,
+    allowed: Annotated[Optional[list[Path]], typer.Option(
+        help="End-entity certificates trusted directly (PEM, or base64 SHA-256 lines); repeatable.")] = None,
+    trust_config: Annotated[Optional[list[Path]], typer.Option(
+        help="Allowed EKU OIDs of signing certificates (a trust list's store.cfg); repeatable.")] = None,
+    cawg_trust: Annotated[Optional[list[Path]], typer.Option(
+        help="Trust anchors for CAWG identity assertions (PEM), apart from signer anchors; repeatable.")] = None,
+    trust_settings: Annotated[Optional[list[Path]], typer.Option(
+        help="A trust-list snapshot in the c2pa-rs settings shape (JSON/TOML, as c2patool reads); repeatable.")] = None,
     isolate: Annotated[bool, typer.Option(help="Decode each clip in a child process with time/memory limits "
                                                 "(for untrusted files).")] = False,
 ) -> None:
     """Say whether each clip is AI-generated, authentic, tampered or unknown, with the evidence."""
+    from credentials.home import trust_store
     from mediaio.probe import check_file
     from verify.sandbox import verify_isolated
     from verify.verifier import Verifier
 
     s = settings()
+    s = s.with_(trust_allowed=(*s.trust_allowed, *(allowed or ())), trust_ekus=(*s.trust_ekus, *(trust_config or ())),
+                cawg_trust=(*s.cawg_trust, *(cawg_trust or ())),
+                trust_settings=(*s.trust_settings, *(trust_settings or ())))
+    trust_store(s, trust or [])  # a wrong trust file fails the command once, before any clip
     verifier = None
     failed = 0
 

@@ -1,14 +1,17 @@
 """What the HTTP handlers and the queue workers call: one ``Service`` per process.
 
 It owns the store, the upload folder and one ``Verifier`` per tenant trust list
-(each ``Verifier`` builds its own c2pa ``Context`` from its ``TrustStore``, so
-tenants never see each other's anchors). Handlers stay thin: parse, call, answer.
+(each ``Verifier`` builds its own c2pa ``Context`` from its ``TrustConfig``, so
+tenants never see each other's anchors). A tenant's stored trust is a plain PEM bundle
+of anchors or a whole ``TrustConfig`` (``TrustConfig.to_text``: anchors, allowed list,
+EKU configuration, CAWG and TSA anchors). Handlers stay thin: parse, call, answer.
 """
 
 from __future__ import annotations
 
 import base64
 import io
+import json
 import threading
 from pathlib import Path
 from typing import Any
@@ -16,7 +19,7 @@ from typing import Any
 from api.config import ServiceSettings
 from api.store import Store, UploadStore
 from api.store.db import Tenant
-from credentials.trust import TrustStore
+from credentials.trust import TrustConfig
 from kinoseal.errors import InputError, KinosealError
 
 HTTP_STATUS = {"invalid_input": 422, "limit_exceeded": 413, "credentials": 400, "output": 500, "error": 400,
@@ -76,13 +79,14 @@ class Service:
 
         t = tenant if isinstance(tenant, Tenant) else (self.store.tenant(tenant) if tenant else None)
         pem, mode = (t.trust_pem, t.trust_mode) if t else ("", "add")
-        cache_key = (self._home_state(), TrustStore(pem).fingerprint if pem else "", mode)
+        tenant_trust = TrustConfig.from_text(pem) if pem else None
+        cache_key = (self._home_state(), tenant_trust.fingerprint if tenant_trust else "", mode)
         with self._lock:
             v = self._verifiers.get(cache_key)
             if v is None:
                 base = Verifier.from_settings(self.settings.verify_settings)
-                if pem:
-                    trust = TrustStore(pem) if mode == "replace" else base.trust + TrustStore(pem)
+                if tenant_trust:
+                    trust = tenant_trust if mode == "replace" else base.trust + tenant_trust
                     v = Verifier(settings=base.settings, trust=trust, keyring=base.keyring, registry=base.registry)
                 else:
                     v = base
@@ -91,13 +95,17 @@ class Service:
                 self._verifiers[cache_key] = v
         return v
 
-    def _tenant_pem_file(self, t: Tenant) -> Path:
+    def _tenant_trust_file(self, t: Tenant) -> Path:
+        """The tenant's trust as a file for the isolated child: a PEM bundle of anchors, or a
+        c2pa settings JSON (``trust.anchors`` entries) when it holds more than anchors."""
+        config = TrustConfig.from_text(t.trust_pem)
+        only_anchors = config == TrustConfig(anchors=config.anchors)
         d = self.settings.home / "tenant-trust"
         d.mkdir(parents=True, exist_ok=True, mode=0o700)
-        f = d / f"{TrustStore(t.trust_pem).fingerprint}.pem"
+        f = d / f"{config.fingerprint}.{'pem' if only_anchors else 'json'}"
         if not f.exists():
             tmp = f.with_suffix(f".tmp{threading.get_ident()}")
-            tmp.write_text(t.trust_pem)
+            tmp.write_text(config.anchors if only_anchors else json.dumps(config.settings_dict()))
             tmp.replace(f)
         return f
 
@@ -108,8 +116,11 @@ class Service:
         if t is not None and t.trust_pem and t.trust_mode == "replace":
             raise KinosealError("this tenant trusts only its own roots, which isolated verification "
                                 "does not support; ask the operator to turn KINOSEAL_VERIFY_ISOLATE off")
-        extra = [self._tenant_pem_file(t)] if t is not None and t.trust_pem else []
-        return verify_isolated(path, self.settings.verify_settings, extra_trust=extra)
+        f = self._tenant_trust_file(t) if t is not None and t.trust_pem else None
+        core = self.settings.verify_settings
+        if f is not None and f.suffix == ".json":
+            return verify_isolated(path, core.with_(trust_settings=(*core.trust_settings, f)))
+        return verify_isolated(path, core, extra_trust=[f] if f else [])
 
     def verify_path(self, path: Path, tenant: str | None, filename: str | None = None) -> dict[str, Any]:
         if self.settings.isolate:

@@ -50,6 +50,9 @@ class IngredientInfo:
     signer: dict[str, str | None] | None
     failure_codes: list[str]
     ingredients: list["IngredientInfo"] = field(default_factory=list)
+    # True when the ingredient's manifest is in the store, so the reader validated it
+    # again now (its trust under *this* trust configuration is in the ingredient deltas).
+    revalidated: bool = False
 
 
 @dataclass
@@ -104,6 +107,26 @@ class C2paEvidence:
         def walk(items: list[IngredientInfo]) -> None:
             for ing in items:
                 out.extend(ing.failure_codes)
+                walk(ing.ingredients)
+
+        walk(self.ingredients)
+        return out
+
+    @property
+    def history_codes(self) -> list[str]:
+        """The ingredient history's recorded failure codes that still speak today.
+
+        An ingredient's recorded results are frozen when it was added, under the trust list
+        of whoever added it. Integrity findings stay true (the bytes were wrong then), but
+        for an ingredient whose manifest the reader validated again, trust and identity
+        are judged by this reader's configuration (``ingredient:`` deltas), not the old list.
+        """
+        out: list[str] = []
+
+        def walk(items: list[IngredientInfo]) -> None:
+            for ing in items:
+                out.extend(c for c in ing.failure_codes
+                           if not (ing.revalidated and category(c) in (Category.TRUST, Category.IDENTITY)))
                 walk(ing.ingredients)
 
         walk(self.ingredients)
@@ -194,6 +217,7 @@ def _ingredients(store: dict[str, Any], manifest: dict[str, Any], depth: int = 0
                 signer=_signer(child) if isinstance(child, dict) else None,
                 failure_codes=codes,
                 ingredients=_ingredients(store, child, depth + 1) if isinstance(child, dict) else [],
+                revalidated=isinstance(child, dict),
             )
         )
     return out

@@ -128,7 +128,7 @@ def decide(
     ev: list[str] = []
     wm_found = bool(watermark.detected and watermark.p_value is not None and watermark.p_value < watermark_threshold)
     present = c2pa.present
-    all_codes = list(c2pa.failure_codes) + list(c2pa.ingredient_codes) if present else []
+    all_codes = list(c2pa.failure_codes) + list(c2pa.history_codes) if present else []
     by_cat: dict[str, list[str]] = {}
     for code in all_codes:
         by_cat.setdefault(category(code).value, []).append(code)
@@ -141,7 +141,7 @@ def decide(
     incomplete = status.get(Category.INCOMPLETE.value, [])
     unknown_codes = status.get(Category.UNKNOWN.value, [])
     trusted = present and c2pa.validation_state == "Trusted" and not c2pa.failure_codes
-    clean_history = not c2pa.ingredient_codes
+    clean_history = not c2pa.history_codes
     source = c2pa.digital_source_type
     origin = c2pa.origin if present and not source else None
     capture_type = source if source in CAPTURE_SOURCE_TYPES else (origin or {}).get("source_type")
@@ -166,7 +166,7 @@ def decide(
                       f"{_signer_text(origin.get('signer'))}) declares {_short_type(origin.get('source_type'))}")
         if c2pa.failure_codes:
             ev.append("C2PA validation failures: " + ", ".join(sorted(set(c2pa.failure_codes))))
-        hist = sorted(set(c2pa.ingredient_codes) - set(c2pa.failure_codes))
+        hist = sorted(set(c2pa.history_codes) - set(c2pa.failure_codes))
         if hist:
             ev.append("Recorded in the ingredient history: " + ", ".join(hist))
         if unknown_codes:
