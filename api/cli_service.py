@@ -65,11 +65,15 @@ def register(app: typer.Typer) -> None:
     def worker(
         queue_url: Annotated[Optional[str], typer.Option(help="redis://... (default: KINOSEAL_QUEUE_URL).")] = None,
         burst: Annotated[bool, typer.Option(help="Exit when the queue is empty.")] = False,
+        grace: Annotated[Optional[float], typer.Option(
+            help="Seconds a running job may take to finish after SIGTERM before it is handed back "
+                 "(default: KINOSEAL_SHUTDOWN_GRACE_S or 20).")] = None,
     ) -> None:
         """Run jobs from the Redis queue (RQ). Start as many as you like, on any host that
         shares KINOSEAL_HOME (keys, uploads) and KINOSEAL_DATABASE_URL with the server."""
         from api.config import ServiceSettings
         from api.jobs.runner import RQRunner, run_worker
+        from api.jobs.shutdown import STATE
         from api.jobs.tasks import _worker_service
         from api.observability import configure_logging
 
@@ -83,7 +87,9 @@ def register(app: typer.Typer) -> None:
         reaper = RQRunner(service)
         reaper.start()
         s = ServiceSettings.from_env()
-        run_worker(url, s.queue_name, burst=burst, announce=lambda text: out.print(text, highlight=False))
+        STATE.grace_s = grace if grace is not None else s.shutdown_grace_s
+        run_worker(url, s.queue_name, burst=burst, announce=lambda text: out.print(text, highlight=False),
+                   requeue=reaper.enqueue, release=service.store.release)
 
     @keys.command("create")
     def key_create(

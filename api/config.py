@@ -67,6 +67,9 @@ class ServiceSettings:
     # uploads, slower (one interpreter start per clip). Tenants in "replace" trust mode are not
     # supported in this mode (the child always trusts the installation roots too).
     isolate: bool = False
+    # After SIGTERM a running job may finish within this many seconds, then it is handed back
+    # (api/jobs/shutdown.py). Under the 30 s Kubernetes default, so the hand-back beats SIGKILL.
+    shutdown_grace_s: float = 20.0
     # Generator model for /v1/generate and /v1/edit (None: the shipped default model).
     generator_model_dir: Path | None = None
 
@@ -92,6 +95,7 @@ class ServiceSettings:
             "reaper_interval_s": _env_num("KINOSEAL_REAPER_INTERVAL_S", 5.0),
             "debug_job_delay_s": _env_num("KINOSEAL_DEBUG_JOB_DELAY_S", 0.0),
             "webhook_backoff_s": _env_num("KINOSEAL_WEBHOOK_BACKOFF_S", 0.5),
+            "shutdown_grace_s": _env_num("KINOSEAL_SHUTDOWN_GRACE_S", 20.0),
             "generator_model_dir": Path(e["KINOSEAL_GENERATOR_MODEL"]) if e.get("KINOSEAL_GENERATOR_MODEL") else None,
             "callback_allow_hosts": tuple(h for h in e.get("KINOSEAL_CALLBACK_HOSTS", "").split(",") if h),
         }

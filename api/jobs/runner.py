@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import calendar
 import logging
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING
 from starlette.concurrency import run_in_threadpool
 
 from api.jobs import tasks
+from api.jobs.shutdown import install_worker_handlers
 from api.services import Service
 from api.store.db import Job
 
@@ -264,38 +264,98 @@ def _alive(rq_job: RQJob, now: float, lease_s: float) -> bool:
     return False
 
 
-def run_worker(url: str, queue_name: str, *, burst: bool = False, announce: Callable[[str], None] = print) -> None:
-    """An RQ SimpleWorker that outlives Redis restarts. RQ leaves its loop when Redis fails while a
-    job is being finished (and cannot start while Redis is down); only a stop request (SIGTERM,
-    SIGINT) or burst mode should end a kinoseal worker."""
+def run_worker(url: str, queue_name: str, *, burst: bool = False, announce: Callable[[str], None] = print,
+               requeue: Callable[[str, int, str], None] | None = None, release=None) -> None:
+    """An RQ SimpleWorker that outlives Redis restarts and stops gracefully.
+
+    RQ leaves its loop when Redis fails while a job is being finished (and cannot start while
+    Redis is down), so this loop starts it again; only a stop request or burst mode ends it.
+    Signals are handled here, not by RQ (``shutdown.install_worker_handlers``): the first
+    SIGTERM/SIGINT stops taking jobs and lets the running one finish within the grace period;
+    the second one, or the end of the grace period, hands the job back (``requeue``/``release``)
+    and stops. An idle worker notices within a second, also while Redis is down: it waits for
+    jobs (and for Redis) in short steps and checks for a stop request between them."""
     from redis import Redis
     from rq import Queue, SimpleWorker
+    from rq.exceptions import StopRequested
 
+    from api.jobs.shutdown import STATE, HandBack
+
+    class GracefulWorker(SimpleWorker):
+        def _install_signal_handlers(self) -> None:  # ours stay in place
+            pass
+
+        def heartbeat(self, *args, **kwargs):
+            # RQ's idle loop beats before every wait (also while it retries a lost Redis):
+            # the one place where leaving the loop interrupts nothing.
+            if self._polling and STATE.requested:
+                raise StopRequested()
+            return super().heartbeat(*args, **kwargs)
+
+        def unsubscribe(self) -> None:
+            # RQ's unsubscribe waits on the pub/sub connection's lock, which its listener thread
+            # can hold for good (seen: 2 of 4 stops hung there, after the job was done). The
+            # channel goes with the connection when the process exits: give it two seconds.
+            t = threading.Thread(target=super().unsubscribe, name="ks-rq-unsubscribe", daemon=True)
+            t.start()
+            t.join(2.0)
+
+        def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
+            self._polling = True
+            try:
+                while True:
+                    step = 1 if timeout is None or timeout > 1 else timeout
+                    got = super().dequeue_job_and_maintain_ttl(None if burst else step, max_idle_time=None if burst
+                                                              else 1)
+                    if got is not None or burst or STATE.requested:
+                        return got
+            finally:
+                self._polling = False
+
+    STATE.requeue, STATE.release = requeue, release
+    current: list[SimpleWorker] = []
+
+    def on_first() -> None:
+        for w in current:
+            w._stop_requested = True  # RQ's flag: leave the loop after the running job
+
+    install_worker_handlers(STATE, on_first)
     conn = Redis.from_url(url)
-    while True:
-        _wait_for_redis(conn)
-        w = SimpleWorker([Queue(queue_name, connection=conn)], connection=conn)
-        # An idle RQ worker retries a lost Redis with a doubling wait of up to 60 s; cap it so the
-        # queue moves again within seconds of Redis coming back.
-        w.max_connection_wait_time = 5.0
-        announce(f"kinoseal worker {w.name} on {url} queue {queue_name}")
-        try:
-            w.work(burst=burst, with_scheduler=False)
-        except Exception as exc:  # noqa: BLE001 - e.g. ConnectionError while registering: go round again
-            log.warning("worker %s stopped on %s; restarting", w.name, type(exc).__name__)
-        if burst or w._stop_requested:  # RQ's own flag for a warm shutdown request
-            return
-        # RQ's signal handlers expect a running loop; while we wait for Redis a signal just ends us.
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        log.warning("worker %s lost Redis; reconnecting", w.name)
+    try:
+        while not STATE.requested:
+            _wait_for_redis(conn, STATE)
+            if STATE.requested:
+                break
+            w = GracefulWorker([Queue(queue_name, connection=conn)], connection=conn)
+            w._polling = False
+            current[:] = [w]
+            # An idle RQ worker retries a lost Redis with a doubling wait of up to 60 s; cap it so the
+            # queue moves again soon after Redis comes back, and a stop request is seen soon.
+            w.max_connection_wait_time = 1.0
+            announce(f"kinoseal worker {w.name} on {url} queue {queue_name}")
+            try:
+                w.work(burst=burst, with_scheduler=False)
+            except (StopRequested, HandBack):
+                pass
+            except Exception as exc:  # noqa: BLE001 - e.g. ConnectionError while registering: go round again
+                if not STATE.requested:
+                    log.warning("worker %s stopped on %s; restarting", w.name, type(exc).__name__)
+            if burst:
+                return
+            if not STATE.requested:
+                log.warning("worker %s lost Redis; reconnecting", w.name)
+    except HandBack:
+        pass
+    finally:
+        STATE.cancel_timer()
+    log.warning("worker stopped%s", f"; handed back {len(STATE.handed_back)} job(s)" if STATE.handed_back else "")
 
 
-def _wait_for_redis(conn: Redis) -> None:
+def _wait_for_redis(conn: Redis, state=None) -> None:
     from redis.exceptions import RedisError
 
     delay, said = 0.2, False
-    while True:
+    while state is None or not state.requested:
         try:
             if conn.ping():
                 return
@@ -303,7 +363,9 @@ def _wait_for_redis(conn: Redis) -> None:
             if not said:
                 log.warning("waiting for Redis (%s)", exc)
                 said = True
-        time.sleep(delay)
+        end = time.monotonic() + delay
+        while time.monotonic() < end and not (state is not None and state.requested):
+            time.sleep(0.05)
         delay = min(delay * 2, 5.0)
 
 

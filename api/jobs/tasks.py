@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from api.jobs.shutdown import STATE, HandBack
 from api.services import Service, error_dict
 from api.store.db import Job
 from kinoseal.errors import InputError, KinosealError
@@ -32,6 +33,13 @@ def _heartbeat(service: Service, job_id: str, attempt: int, stop: threading.Even
     while not stop.wait(max(0.2, lease / 3)):
         if not service.store.renew(job_id, attempt, lease):
             return
+
+
+def _debug_delay(seconds: float) -> None:
+    # Small steps: a hand-back (an asynchronous exception) lands between two of them.
+    end = time.monotonic() + seconds
+    while (left := end - time.monotonic()) > 0:
+        time.sleep(min(0.05, left))
 
 
 def _run(service: Service, job: Job) -> tuple[Any, str | None]:
@@ -59,13 +67,23 @@ def _run(service: Service, job: Job) -> tuple[Any, str | None]:
 
 
 def execute(service: Service, job_id: str, attempt: int, worker: str | None = None) -> str:
-    """Run one attempt of a job. Returns "done", "failed", "skipped" (not ours) or "lost"."""
+    """Run one attempt of a job. Returns "done", "failed", "skipped" (not ours), "lost" or
+    "handed_back" (the process stopped; the next attempt is queued)."""
     s = service.settings
     worker = worker or worker_name()
-    if not service.store.claim(job_id, attempt, worker, s.job_lease_s):
-        return "skipped"
-    job = service.store.job(job_id)
-    assert job is not None
+    # Registered before the claim: a stop request that lands between the two still sees a busy
+    # worker (which then finishes or hands back this attempt) instead of an idle one.
+    with STATE.running(job_id, attempt, "verify") as current:
+        if not service.store.claim(job_id, attempt, worker, s.job_lease_s):
+            return "skipped"
+        job = service.store.job(job_id)
+        assert job is not None
+        current.kind = job.kind
+        return _execute(service, job, attempt, worker)
+
+
+def _execute(service: Service, job: Job, attempt: int, worker: str) -> str:
+    s, job_id = service.settings, job.id
     stop = threading.Event()
     threading.Thread(target=_heartbeat, args=(service, job_id, attempt, stop), daemon=True).start()
     result: Any = None
@@ -74,8 +92,16 @@ def execute(service: Service, job_id: str, attempt: int, worker: str | None = No
     t0 = time.perf_counter()
     try:
         if s.debug_job_delay_s:
-            time.sleep(s.debug_job_delay_s)
+            _debug_delay(s.debug_job_delay_s)
         result, result_path = _run(service, job)
+    except HandBack:
+        # This process is stopping: the attempt goes back to the queue (idempotent if the
+        # shutdown handler released it already) and this thread ends without finishing the job.
+        stop.set()
+        service.store.release(job_id, attempt)
+        log.warning("job %s attempt %d handed back by %s after %.2fs", job_id, attempt, worker,
+                    time.perf_counter() - t0)
+        return "handed_back"
     except KinosealError as exc:
         names = service.upload_names(job.upload_id, job.filename or "upload") if job.upload_id else {}
         error = error_dict(exc, {**names, str(s.results_dir): "results"})

@@ -412,3 +412,16 @@ class Store:
                 .values(status="queued", attempt=job.attempt + 1, worker=None, lease_until=None)
             ).rowcount
         return job.attempt + 1 if n == 1 else None
+
+    def release(self, job_id: str, attempt: int) -> int | None:
+        """A running attempt handed back by a stopping process -> queued with attempt + 1.
+        Unlike ``requeue`` it does not use up an attempt (max_attempts moves up too): the job
+        did nothing wrong. The old attempt can no longer finish the job. Returns the new
+        attempt, or None when the job finished or moved on meanwhile."""
+        with self.engine.begin() as c:
+            n = c.execute(
+                jobs.update().where(jobs.c.id == job_id, jobs.c.status == "running", jobs.c.attempt == attempt)
+                .values(status="queued", attempt=attempt + 1, max_attempts=jobs.c.max_attempts + 1, worker=None,
+                        lease_until=None)
+            ).rowcount
+        return attempt + 1 if n == 1 else None

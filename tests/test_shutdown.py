@@ -1,0 +1,213 @@
+"""Graceful shutdown with real processes and real signals (issue 25).
+
+`kinoseal worker` on a real Redis, and `kinoseal serve`: SIGTERM when idle, when busy (the
+job finishes within the grace period, or is handed back when the grace period ends), a
+second SIGTERM (hand back, exit at once), and SIGTERM to a worker whose Redis is down.
+Every case: exit status 0, and no job lost or completed twice. The jobs here fail fast
+after the debug delay (their upload does not exist), so a test takes seconds: what is
+tested is the life cycle of an attempt, not verification.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.service_fixtures import KINOSEAL, ROOT, Server, start_redis
+
+needs_redis = pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
+
+
+def _wait(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = predicate()
+        if got:
+            return got
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _exit_within(proc: subprocess.Popen, seconds: float, log: Path) -> float:
+    """Seconds the process took to exit; fails (and kills it) past ``seconds`` or on a non-zero status."""
+    t0 = time.monotonic()
+    try:
+        rc = proc.wait(seconds)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+        raise AssertionError(f"still running {seconds} s after SIGTERM:\n{log.read_text()[-3000:]}") from None
+    assert rc == 0, f"exit status {rc}:\n{log.read_text()[-3000:]}"
+    return time.monotonic() - t0
+
+
+class Worker:
+    def __init__(self, tmp: Path, env: dict[str, str], name: str = "worker", grace: float | None = None) -> None:
+        self.log_path = tmp / f"{name}.log"
+        self._log = open(self.log_path, "wb")  # noqa: SIM115
+        args = [str(KINOSEAL), "worker"] + (["--grace", str(grace)] if grace is not None else [])
+        self.proc = subprocess.Popen(args, env={**os.environ, **env}, cwd=ROOT, stdout=self._log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def signal(self, sig: int = signal.SIGTERM) -> None:
+        os.kill(self.proc.pid, sig)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(5)
+        self._log.close()
+
+
+@pytest.fixture()
+def queue_env(tmp_path):
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    proc, url = start_redis(tmp_path)
+    home = tmp_path / "home"
+    env = {"KINOSEAL_HOME": str(home), "KINOSEAL_QUEUE_URL": url,
+           "KINOSEAL_DATABASE_URL": f"sqlite:///{tmp_path / 'jobs.sqlite3'}", "KINOSEAL_JOB_LEASE_S": "30",
+           "KINOSEAL_REAPER_INTERVAL_S": "0.5"}
+    yield env, proc
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+
+
+def _submit(env: dict[str, str], n: int = 1) -> list[str]:
+    """Jobs straight into the store and the queue (what the API does on POST /v1/verify)."""
+    from api.config import ServiceSettings
+    from api.jobs.runner import RQRunner
+    from api.services import Service
+    from kinoseal.config import Settings
+
+    settings = ServiceSettings(core=Settings(home=Path(env["KINOSEAL_HOME"])), queue_url=env["KINOSEAL_QUEUE_URL"],
+                               database_url=env["KINOSEAL_DATABASE_URL"])
+    service = Service(settings)
+    runner = RQRunner(service)
+    ids = []
+    for _ in range(n):
+        job = service.store.create_job(tenant="t", kind="verify", params={}, upload_id="0" * 32,
+                                       filename="gone.mp4", backend="rq")
+        runner.submit(job)
+        ids.append(job.id)
+    service.close()
+    return ids
+
+
+def _store(env):
+    from api.store.db import Store
+
+    return Store(env["KINOSEAL_DATABASE_URL"])
+
+
+def _started(w: Worker) -> None:
+    _wait(lambda: "kinoseal worker" in w.log(), 60, f"the worker to start:\n{w.log()}")
+
+
+@needs_redis
+def test_worker_idle_sigterm_exits_0_at_once(queue_env, tmp_path):
+    env, _ = queue_env
+    w = Worker(tmp_path, env)
+    try:
+        _started(w)
+        w.signal()
+        assert _exit_within(w.proc, 5, w.log_path) < 5
+        assert "SIGTERM: stopping" in w.log()
+    finally:
+        w.close()
+
+
+@needs_redis
+def test_worker_with_redis_down_ends_on_sigterm(queue_env, tmp_path):
+    """Redis dies under an idle worker (it keeps reconnecting), and a worker starts while Redis is
+    down (it waits for it): one SIGTERM ends each, with status 0."""
+    env, redis = queue_env
+    w1 = Worker(tmp_path, env, "w1")
+    try:
+        _started(w1)
+        os.killpg(redis.pid, signal.SIGKILL)
+        redis.wait(5)
+        w2 = Worker(tmp_path, env, "w2")
+        try:
+            _wait(lambda: "waiting for Redis" in w2.log(), 60, "the second worker to wait for Redis")
+            time.sleep(1.5)  # the first one is in RQ's reconnect loop by now
+            w1.signal()
+            w2.signal()
+            _exit_within(w1.proc, 5, w1.log_path)
+            _exit_within(w2.proc, 5, w2.log_path)
+        finally:
+            w2.close()
+    finally:
+        w1.close()
+
+
+@needs_redis
+def test_worker_busy_finishes_the_job_within_grace_and_takes_no_more(queue_env, tmp_path):
+    env, _ = queue_env
+    env = {**env, "KINOSEAL_DEBUG_JOB_DELAY_S": "2"}
+    store = _store(env)
+    w = Worker(tmp_path, env, grace=20)
+    try:
+        _started(w)
+        first, second = _submit(env, 2)
+        _wait(lambda: store.job(first).status == "running", 30, "the job to start")
+        w.signal()
+        took = _exit_within(w.proc, 15, w.log_path)
+        assert took < 10
+        j1, j2 = store.job(first), store.job(second)
+        assert j1.finished and j1.completions == 1 and j1.attempt == 1, (j1.status, j1.completions, j1.attempt)
+        assert j2.status == "queued" and j2.attempt == 1, "a stopping worker took another job"
+    finally:
+        w.close()
+        store.dispose()
+
+
+@needs_redis
+def test_worker_hands_the_job_back_at_end_of_grace_and_on_second_signal(queue_env, tmp_path):
+    """A job longer than the grace period is handed back when it ends (exit 0 after ~grace);
+    with a second SIGTERM at once. Another worker then completes each job exactly once."""
+    env, _ = queue_env
+    slow = {**env, "KINOSEAL_DEBUG_JOB_DELAY_S": "60"}
+    store = _store(env)
+    workers: list[Worker] = []
+    try:
+        for how in ("grace", "second-signal"):
+            w = Worker(tmp_path, slow, f"slow-{how}", grace=1.5 if how == "grace" else 30)
+            workers.append(w)
+            _started(w)
+            (job_id,) = _submit(env)
+            _wait(lambda: store.job(job_id).status == "running", 30, "the job to start")
+            t0 = time.monotonic()
+            w.signal()
+            if how == "second-signal":
+                time.sleep(0.3)
+                w.signal()
+            _exit_within(w.proc, 10, w.log_path)
+            took = time.monotonic() - t0
+            assert took < (5 if how == "grace" else 3), took
+            if how == "grace":
+                assert took >= 1.4, f"handed back before the grace period ended ({took:.1f} s)"
+            j = store.job(job_id)
+            assert j.status == "queued" and j.attempt == 2 and j.completions == 0, (j.status, j.attempt)
+            assert "handed back" in w.log()
+            # a healthy worker picks the handed-back attempt up from Redis and completes it once
+            fast = Worker(tmp_path, {**env, "KINOSEAL_DEBUG_JOB_DELAY_S": "0"}, f"fast-{how}")
+            workers.append(fast)
+            done = _wait(lambda: store.job(job_id) if store.job(job_id).finished else None, 60, "the job to finish")
+            assert done.completions == 1 and done.attempt == 2 and str(w.proc.pid) not in (done.worker or "")
+            fast.signal()
+            _exit_within(fast.proc, 5, fast.log_path)
+    finally:
+        for w in workers:
+            w.close()
+        store.dispose()
