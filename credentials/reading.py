@@ -233,6 +233,18 @@ def _children(store: dict[str, Any], manifest: dict[str, Any]) -> list[tuple[dic
     return out
 
 
+def _declared_type(action: dict[str, Any]) -> tuple[str | None, str]:
+    """An action's IPTC source type: the standard field, else a vendor parameter that
+    carries one (Adobe Firefly writes ``parameters["com.adobe.digitalSourceType"]`` on
+    ``c2pa.opened`` for third-party models)."""
+    if action.get("digitalSourceType"):
+        return str(action["digitalSourceType"]), "digitalSourceType"
+    for key, value in (action.get("parameters") or {}).items():
+        if str(key).lower().endswith("digitalsourcetype") and isinstance(value, str) and value.startswith(IPTC):
+            return value, f"parameters.{key}"
+    return None, ""
+
+
 def _has_parent(manifest: dict[str, Any]) -> bool:
     return any(isinstance(i, dict) and i.get("relationship") == "parentOf" for i in manifest.get("ingredients") or [])
 
@@ -258,20 +270,25 @@ def ai_disclosure(store: dict[str, Any], label: str | None) -> list[dict[str, An
             return
         seen.add(lbl)
         _, actions = _source_type_and_actions(manifest)
-        own_types = [a for a in actions if a.get("digitalSourceType")]
+        own_types = [a for a in actions if _declared_type(a)[0]]
         for act in own_types:
-            extent = AI_EXTENT.get(act["digitalSourceType"])
+            uri, declared_in = _declared_type(act)
+            extent = AI_EXTENT.get(uri)
             if extent is None:
                 continue
-            whole = act.get("action") == "c2pa.created" or not _has_parent(manifest)
-            out.append({
-                "source_type": act["digitalSourceType"],
+            # created: the asset is what the model made; opened: the parent it opened is.
+            whole = act.get("action") in ("c2pa.created", "c2pa.opened") or not _has_parent(manifest)
+            entry = {
+                "source_type": uri,
                 "extent": "full" if extent == "full" and whole and through_parents else "partial",
                 "where": where,
                 "title": title if where == "ingredient" else manifest.get("title"),
                 "manifest_label": lbl,
                 "action": act.get("action"),
-            })
+            }
+            if declared_in != "digitalSourceType":
+                entry["declared_in"] = declared_in
+            out.append(entry)
         for ing, _child in _children(store, manifest):
             # A parent's content stays the asset's content only while no manifest on the
             # way adds content of its own (a source type of any kind).
@@ -317,6 +334,12 @@ def read_c2pa(path: Path, trust: TrustConfig) -> C2paEvidence:
         return C2paEvidence(present=False)
     except c2pa.C2paError as exc:
         text = str(exc)
+        if "must fetch remote manifests" in text:
+            # Content Credentials stored in the cloud: they exist, they are just not here.
+            # kinoseal never fetches at run time, so this is "unavailable", not "absent".
+            url = text.rsplit(" ", 1)[-1][:300]
+            return C2paEvidence(present=True, failure_codes=["manifest.inaccessible"],
+                                error=f"the manifest is stored remotely ({url}) and kinoseal does not fetch it")
         if "not supported" in text.lower() or "unsupported" in text.lower():
             return C2paEvidence(present=False, error=f"container not supported for C2PA: {text}")
         if has_c2pa_box(Path(path)):

@@ -160,7 +160,10 @@ def decide(
             state = "valid signature, signer not trusted"
         else:
             state = "not verified"
-        ev.append(f"C2PA manifest signed by {_signer_text(c2pa.signer)}: {state}; source type {_short_type(source)}")
+        if c2pa.signer is None and c2pa.error:
+            ev.append(f"C2PA manifest present but not read: {c2pa.error}")
+        else:
+            ev.append(f"C2PA manifest signed by {_signer_text(c2pa.signer)}: {state}; source type {_short_type(source)}")
         if origin:
             ev.append(f"It passes on a parent, {origin.get('title')!r}, whose manifest (signed by "
                       f"{_signer_text(origin.get('signer'))}) declares {_short_type(origin.get('source_type'))}")
@@ -227,39 +230,41 @@ def decide(
             reason += f" (the capture is declared by its parent {origin.get('title')!r})"
         return done(Verdict.AUTHENTIC, 0.99, reason)
     # 5. a signature that holds, from a credential that cannot be relied on
+    parts = []
+    if malformed:
+        parts.append("the manifest is malformed as its signer wrote it (" + ", ".join(malformed) + ")")
+    if unavailable:
+        parts.append("part of the provenance could not be checked offline (" + ", ".join(unavailable) + ")")
+    if incomplete:
+        parts.append("only part of the asset was given (" + ", ".join(incomplete) + ")")
+    unreliable = "; ".join(parts) + " - this is not evidence of tampering" if parts else ""
     doubtful = bool(trust_codes or identity or unknown_codes)
-    blocked = bool(malformed or unavailable or incomplete)
-    if present and (doubtful or not trusted) and (capture or not blocked):
+    if present and (doubtful or parts or not trusted) and (capture or not parts):
         claim = "The capture claim" if capture else "The manifest (it makes no capture or AI claim)"
         own_trust = [c for c in trust_codes if c in c2pa.failure_codes and not c.startswith("ingredient:")]
         ingredient_trust = [c for c in trust_codes if c not in own_trust]
-        if own_trust or not doubtful:
+        if own_trust or not (doubtful or parts):
             reason = f"{claim} has a valid signature, but {_trust_problem(own_trust)}"
         elif identity and not ingredient_trust:
-            reason = (f"{claim} is signed by a trusted signer, but the CAWG identity assertion's credential is "
+            whose = "an ingredient's" if all(c.startswith("ingredient:") for c in identity) else "the"
+            reason = (f"{claim} is signed by a trusted signer, but {whose} CAWG identity assertion's credential is "
                       f"not trusted ({', '.join(identity)}); CAWG identity anchors are loaded with --cawg-trust")
         elif ingredient_trust:
             reason = (f"{claim} is signed by a trusted signer, but an ingredient's credential cannot be relied on ("
                       + ", ".join(sorted({_bare(c) for c in ingredient_trust}))
                       + "); an expired or untrusted ingredient credential is not tampering")
-        else:
+        elif unknown_codes:
             reason = f"{claim} carries C2PA status codes kinoseal does not classify: " + ", ".join(unknown_codes)
+        else:
+            reason = f"{claim} cannot be relied on: {unreliable}"
         return done(Verdict.UNTRUSTED_SIGNATURE, 0.5, reason)
     # 6. classifier only
     if classifier.available and classifier.score is not None and classifier.score >= classifier_threshold:
         return done(Verdict.LIKELY_AI_GENERATED, float(classifier.score),
                     "Only the classifier points to generated video; labels are absent")
     # 7. unknown
-    if present and (malformed or unavailable or incomplete):
-        parts = []
-        if malformed:
-            parts.append("the manifest is malformed as its signer wrote it (" + ", ".join(malformed) + ")")
-        if unavailable:
-            parts.append("part of the provenance could not be checked offline (" + ", ".join(unavailable) + ")")
-        if incomplete:
-            parts.append("only part of the asset was given (" + ", ".join(incomplete) + ")")
-        reason = "The C2PA manifest cannot be relied on: " + "; ".join(parts) + " - this is not evidence of tampering"
-        return done(Verdict.UNKNOWN, 0.0, reason)
+    if present and parts:
+        return done(Verdict.UNKNOWN, 0.0, f"The C2PA manifest cannot be relied on: {unreliable}")
     if present and trusted:
         return done(Verdict.UNKNOWN, 0.0, "A trusted signer signed this clip, but its manifest makes no capture or AI claim")
     return done(Verdict.UNKNOWN, 0.0, ev[0])
