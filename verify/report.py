@@ -50,6 +50,12 @@ class ClassifierEvidence:
     model: str | None = None
     threshold: float | None = None
     note: str | None = None
+    # Time-stamped scores [{"start_s", "end_s", "probability"}], the closest known generator family
+    # (None = unknown family) with its confidence, and plain-language lines for the report.
+    segments: list[dict[str, Any]] = field(default_factory=list)
+    family: str | None = None
+    family_confidence: float | None = None
+    explanation: list[str] = field(default_factory=list)
 
 
 @dataclass
