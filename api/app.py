@@ -8,11 +8,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api import problems
+from api import docs, problems
 from api.config import ServiceSettings
 from api.jobs.runner import make_runner
-from api.observability import Metrics, RequestContextMiddleware, install_log_record_factory
-from api.ratelimit import RateLimiter
+from api.observability import Metrics, RequestContextMiddleware, install_log_record_factory, start_metrics_server
+from api.jobs.shutdown import STATE
+from api.ratelimit import make_limiter
 from api.routers import generate, health, jobs, manifests, sign, verify, web
 from api.routers.web import WEB_DIR
 from api.services import Service
@@ -37,28 +38,35 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     metrics = Metrics(service, runner)
     runner.on_finish = lambda job: job and metrics.jobs_finished.labels(job.kind, job.status).inc()
 
+    # A job handed back at shutdown goes back to the store as queued (the next start runs it).
+    STATE.grace_s, STATE.release = settings.shutdown_grace_s, service.store.release
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         runner.start()
-        log.info("kinoseal service %s: home %s, queue %s, public verify %s", __version__, settings.home,
-                 runner.backend, settings.public_verify)
+        metrics_server = start_metrics_server(settings.metrics_bind, metrics) if settings.metrics_bind else None
+        log.info("kinoseal service %s: home %s, queue %s, public verify %s, rate limits in %s", __version__,
+                 settings.home, runner.backend, settings.public_verify, app.state.limiter.backend)
         try:
             yield
         finally:
+            if metrics_server is not None:
+                metrics_server.shutdown()
             runner.stop()
             service.close()
 
     app = FastAPI(title="kinoseal", version=__version__, description=DESCRIPTION, lifespan=lifespan,
-                  docs_url="/docs", openapi_url="/openapi.json", redoc_url=None)
+                  docs_url=None, openapi_url="/openapi.json", redoc_url=None)  # api.docs serves both offline
     app.state.service = service
     app.state.runner = runner
     app.state.metrics = metrics
-    app.state.limiter = RateLimiter()
+    app.state.limiter = make_limiter(settings.ratelimit_redis_url)
     problems.install(app)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     for r in (verify.router, jobs.router, generate.router, sign.router, manifests.router, health.router, web.router):
         app.include_router(r)
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
+    docs.install(app, docs_url="/docs", redoc_url="/redoc")
     return app
 
 

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Annotated, Optional
@@ -16,7 +17,6 @@ from rich.table import Table
 from kinoseal.errors import CredentialError, InputError
 
 out = Console(soft_wrap=True)
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 def _store():
@@ -26,6 +26,60 @@ def _store():
     s = ServiceSettings.from_env()
     s.home.mkdir(parents=True, exist_ok=True, mode=0o700)
     return Store(s.db_url)
+
+
+def mode_lines(s, host: str) -> list[str]:
+    """What ``serve`` says about its security settings, so an operator sees them at start."""
+    lines = []
+    if s.public_verify:
+        lines.append(f"keyless public verify: ON (anyone who reaches {host} may verify, "
+                     f"{s.public_rate_limit_per_minute}/min per client address; --no-public-verify turns it off)")
+    else:
+        lines.append("keyless public verify: off (every request needs an API key; --public-verify for a local demo)")
+    proxies = ", ".join(s.trusted_proxies) if s.trusted_proxies else "none (X-Forwarded-For is ignored)"
+    lines.append(f"trusted proxies: {proxies}")
+    if s.metrics_bind:
+        lines.append(f"metrics: on http://{s.metrics_bind}/metrics only")
+    else:
+        lines.append("metrics: /metrics " + ("needs KINOSEAL_METRICS_KEY" if s.metrics_key else "is open"))
+    lines.append(f"rate limits: {'shared in Redis' if s.ratelimit_redis_url else 'per process'}; "
+                 f"shutdown grace period {s.shutdown_grace_s:g} s")
+    return lines
+
+
+def _serve_one(config, grace_s: float) -> None:
+    """One server process with the shutdown of api/jobs/shutdown.py: the first SIGTERM/SIGINT
+    stops accepting and lets requests and jobs finish within the grace period, a second one hands
+    the running jobs back at once; the process exits 0 either way."""
+    import signal
+    import sys
+
+    import uvicorn
+
+    from api.jobs.shutdown import STATE
+
+    STATE.grace_s = grace_s
+
+    class GracefulServer(uvicorn.Server):
+        def handle_exit(self, sig: int, frame) -> None:
+            if not STATE.request(signal.Signals(sig).name):
+                self.force_exit = True
+                STATE.hand_back(interrupt=True)
+            super().handle_exit(sig, frame)
+
+    # uvicorn raises the signals it caught again once it is done, with the handlers it found:
+    # these no-ops make that an exit 0 instead of a death by SIGTERM.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)
+    GracefulServer(config).run()
+    if STATE.busy():
+        # A job thread stuck in native code past the hand-back: it has been handed back in the
+        # store already; do not wait for it (thread pools join their threads at exit).
+        logging.getLogger("kinoseal.shutdown").warning("exiting with %d job thread(s) still unwinding",
+                                                       len(STATE.attempts()))
+        logging.shutdown()
+        sys.stdout.flush()
+        os._exit(0)
 
 
 def register(app: typer.Typer) -> None:
@@ -42,24 +96,41 @@ def register(app: typer.Typer) -> None:
         pool_size: Annotated[Optional[int], typer.Option(help="Verification threads per process.")] = None,
         public_verify: Annotated[Optional[bool], typer.Option(
             "--public-verify/--no-public-verify",
-            help="Let the web page verify without a key (rate limited per IP). Default: on for loopback only.")] = None,
+            help="Let anyone verify without a key (the web page; rate limited per client address). "
+                 "Default: off (KINOSEAL_PUBLIC_VERIFY).")] = None,
+        grace: Annotated[Optional[float], typer.Option(
+            help="Seconds running requests and jobs may take after SIGTERM before jobs are handed back "
+                 "(default: KINOSEAL_SHUTDOWN_GRACE_S or 20).")] = None,
         log_level: Annotated[str, typer.Option(help="Log level.")] = "info",
     ) -> None:
-        """Run the HTTP API and the web page (OpenAPI at /docs)."""
+        """Run the HTTP API and the web page (OpenAPI at /docs). Every request needs an API key
+        unless --public-verify is given."""
         import uvicorn
 
+        from api.config import ServiceSettings
         from api.observability import configure_logging
 
-        if public_verify is None and not os.environ.get("KINOSEAL_PUBLIC_VERIFY"):
-            public_verify = host in LOOPBACK
         if public_verify is not None:
             os.environ["KINOSEAL_PUBLIC_VERIFY"] = "1" if public_verify else "0"
         if pool_size:
             os.environ["KINOSEAL_POOL_SIZE"] = str(pool_size)
+        if grace is not None:
+            os.environ["KINOSEAL_SHUTDOWN_GRACE_S"] = str(grace)
+        s = ServiceSettings.from_env()
         configure_logging(log_level.upper())
         out.print(f"kinoseal service on http://{host}:{port} (docs /docs, web page /)", highlight=False)
-        uvicorn.run("api.app:app_from_env", factory=True, host=host, port=port, workers=workers,
-                    log_level=log_level, access_log=False, log_config=None)
+        for line in mode_lines(s, host):
+            out.print(line, highlight=False)
+        # No proxy headers in uvicorn: api/deps.py reads X-Forwarded-For itself, and only from the
+        # proxies named in KINOSEAL_TRUSTED_PROXIES (uvicorn would trust any loopback peer).
+        kw = dict(factory=True, host=host, port=port, workers=workers, log_level=log_level, access_log=False,
+                  log_config=None, proxy_headers=False, timeout_graceful_shutdown=max(1, int(s.shutdown_grace_s)))
+        if workers > 1:
+            # Each process stops on its own SIGTERM (the supervisor forwards it) with the grace period
+            # of its lifespan shutdown; the second-signal hand-back is the single-process server's.
+            uvicorn.run("api.app:app_from_env", **kw)
+            return
+        _serve_one(uvicorn.Config("api.app:app_from_env", **kw), s.shutdown_grace_s)
 
     @app.command()
     def worker(

@@ -49,7 +49,19 @@ class ServiceSettings:
     rate_limit_per_minute: int = 120
     public_rate_limit_per_minute: int = 30
     # Browser mode: /, /v1/uploads, /v1/verify and /v1/jobs without a key, as tenant "public".
+    # Off unless asked for (--public-verify, KINOSEAL_PUBLIC_VERIFY=1): a server on loopback behind
+    # a reverse proxy is reachable from the world.
     public_verify: bool = False
+    # Peers (IPs or CIDR networks) whose X-Forwarded-For is believed: the rate limit of keyless
+    # callers then counts the forwarded client address. Empty: the peer address counts.
+    trusted_proxies: tuple[str, ...] = ()
+    # Token buckets in Redis (shared by every API process) at this URL; None: in process memory.
+    # Defaults to the queue's Redis (KINOSEAL_RATE_LIMIT_URL=memory keeps them per process).
+    ratelimit_redis_url: str | None = None
+    # /metrics: with a key, only "Authorization: Bearer <key>" reads it; with a bind address
+    # ("127.0.0.1:9100") it is served there only, not on the API port.
+    metrics_key: str | None = None
+    metrics_bind: str | None = None
     # Webhooks: attempts (1 + retries), first backoff (doubles), timeout per attempt.
     webhook_attempts: int = 4
     webhook_backoff_s: float = 0.5
@@ -99,6 +111,11 @@ class ServiceSettings:
             "generator_model_dir": Path(e["KINOSEAL_GENERATOR_MODEL"]) if e.get("KINOSEAL_GENERATOR_MODEL") else None,
             "callback_allow_hosts": tuple(h for h in e.get("KINOSEAL_CALLBACK_HOSTS", "").split(",") if h),
         }
+        rl = e.get("KINOSEAL_RATE_LIMIT_URL") or kw["queue_url"]
+        kw["ratelimit_redis_url"] = rl if rl and str(rl).startswith(("redis://", "rediss://", "unix://")) else None
+        kw["trusted_proxies"] = tuple(p.strip() for p in e.get("KINOSEAL_TRUSTED_PROXIES", "").split(",") if p.strip())
+        kw["metrics_key"] = e.get("KINOSEAL_METRICS_KEY") or None
+        kw["metrics_bind"] = e.get("KINOSEAL_METRICS_BIND") or None
         kw.update(overrides)
         return cls(**kw)  # type: ignore[arg-type]
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
+from functools import lru_cache
 
 from fastapi import Depends, Request
 
@@ -43,8 +45,37 @@ def get_metrics(request: Request) -> Metrics:
     return request.app.state.metrics
 
 
+def client_address(peer: str | None, forwarded_for: str | None, trusted: tuple[str, ...]) -> str:
+    """The caller's address for rate limits and logs. ``X-Forwarded-For`` counts only when the
+    peer is a trusted proxy; then the rightmost address that is not a trusted proxy is the client
+    (addresses further left were written by the client itself and may be forged)."""
+    peer = peer or "unknown"
+    if not trusted or not forwarded_for or not _trusted(peer, trusted):
+        return peer
+    hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not _trusted(hop, trusted):
+            return hop
+    return hops[0] if hops else peer
+
+
+@lru_cache(maxsize=64)
+def _networks(trusted: tuple[str, ...]) -> tuple:
+    return tuple(ipaddress.ip_network(t, strict=False) for t in trusted)
+
+
+def _trusted(addr: str, trusted: tuple[str, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(addr)
+    except ValueError:
+        return False
+    return any(ip in net for net in _networks(trusted))
+
+
 def _client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    settings: ServiceSettings = request.app.state.service.settings
+    return client_address(request.client.host if request.client else None, request.headers.get("x-forwarded-for"),
+                          settings.trusted_proxies)
 
 
 def _caller(request: Request, *, public_ok: bool) -> Caller:

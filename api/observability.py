@@ -72,6 +72,19 @@ class Metrics:
             r.register(_StoreCollector(service, runner))
 
 
+def start_metrics_server(bind: str, metrics: Metrics):
+    """Serve /metrics of this process on its own address (``host:port``), e.g. a private
+    interface that only the Prometheus scraper reaches. Returns the server (``.shutdown()``)."""
+    from prometheus_client import start_wsgi_server
+
+    host, _, port = bind.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"KINOSEAL_METRICS_BIND must be host:port, not {bind!r}")
+    httpd, _thread = start_wsgi_server(int(port), addr=host.strip("[]"), registry=metrics.registry)
+    log.info("metrics on http://%s/metrics", bind)
+    return httpd
+
+
 class _StoreCollector:
     def __init__(self, service, runner) -> None:
         self.service, self.runner = service, runner

@@ -211,3 +211,64 @@ def test_worker_hands_the_job_back_at_end_of_grace_and_on_second_signal(queue_en
         for w in workers:
             w.close()
         store.dispose()
+
+
+# -- kinoseal serve (in-process job pool) ----------------------------------------------------
+def _serve(tmp: Path, name: str, env: dict[str, str], *args: str) -> Server:
+    return Server(tmp / "serve-home", tmp / f"{name}.log", env={"KINOSEAL_CLASSIFIER": "none", **env},
+                  args=("--public-verify", *args))
+
+
+def test_serve_idle_sigterm_exits_0(tmp_path):
+    srv = _serve(tmp_path, "idle", {})
+    try:
+        os.kill(srv.proc.pid, signal.SIGTERM)
+        assert _exit_within(srv.proc, 10, srv.log_path) < 10
+    finally:
+        srv.stop()
+
+
+def test_serve_hands_back_running_job_and_next_start_completes_it(ai_source, tmp_path):
+    """Grace period over (1.5 s) with a job that takes 60 s: the job goes back to the queue and the
+    server exits 0; a second SIGTERM to another server hands back at once. The next start of the
+    server runs each handed-back job, exactly once."""
+    from api.store.db import Store
+
+    (tmp_path / "serve-home").mkdir()
+    store = Store(f"sqlite:///{tmp_path / 'serve-home' / 'service.sqlite3'}")
+    job_ids = []
+    try:
+        for how in ("grace", "second-signal"):
+            srv = _serve(tmp_path, f"slow-{how}", {"KINOSEAL_DEBUG_JOB_DELAY_S": "60"},
+                         "--grace", "1.5" if how == "grace" else "30")
+            try:
+                with srv.client() as c, open(ai_source, "rb") as fh:
+                    r = c.post("/v1/verify", params={"async": "true"}, files={"file": ("a.mp4", fh, "video/mp4")})
+                assert r.status_code == 202, r.text
+                job_id = r.json()["job_id"]
+                job_ids.append(job_id)
+                _wait(lambda: store.job(job_id).status == "running", 30, "the job to start")
+                t0 = time.monotonic()
+                os.kill(srv.proc.pid, signal.SIGTERM)
+                if how == "second-signal":
+                    time.sleep(0.3)
+                    os.kill(srv.proc.pid, signal.SIGTERM)
+                _exit_within(srv.proc, 15, srv.log_path)
+                took = time.monotonic() - t0
+                assert took < (6 if how == "grace" else 3), (how, took)
+                j = store.job(job_id)
+                assert j.status == "queued" and j.attempt == 2 and j.completions == 0, (how, j.status, j.attempt)
+                assert "handed back" in srv.log()
+            finally:
+                srv.stop()
+        srv = _serve(tmp_path, "restart", {})
+        try:
+            done = _wait(lambda: all(store.job(i).finished for i in job_ids) and [store.job(i) for i in job_ids],
+                         90, "the handed-back jobs to finish after a restart")
+            # the second server also picked up the first job at its start, and handed it back too
+            assert [(j.status, j.completions) for j in done] == [("done", 1)] * 2
+            assert [j.attempt for j in done] == [3, 2]
+        finally:
+            srv.stop()
+    finally:
+        store.dispose()

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from starlette.concurrency import run_in_threadpool
 
 from api.jobs import tasks
-from api.jobs.shutdown import install_worker_handlers
+from api.jobs.shutdown import STATE, HandBack, install_worker_handlers
 from api.services import Service
 from api.store.db import Job
 
@@ -136,6 +136,8 @@ class LocalRunner(Runner):
                 if self.on_finish:
                     self.on_finish(self.service.store.job(job_id))
                 self.webhooks.submit(tasks.notify, self.service, job_id)
+        except HandBack:
+            pass  # landed outside the job's own handler; the store has the attempt back already
         except Exception:  # noqa: BLE001
             log.exception("job %s: runner error", job_id)
         finally:
@@ -177,9 +179,20 @@ class LocalRunner(Runner):
         super().start()
 
     def stop(self) -> None:
+        """Stop taking work, let running jobs finish until the shutdown deadline (the grace
+        period from the first SIGTERM), then hand the rest back. Jobs that had not started stay
+        queued in the store; the next start of the server runs them."""
         super().stop()
         self.pool.shutdown(wait=False, cancel_futures=True)
         self.gen_pool.shutdown(wait=False, cancel_futures=True)
+        state = STATE
+        if state.busy():
+            until = state.deadline if state.deadline is not None else time.monotonic() + state.grace_s
+            log.info("waiting up to %.0f s for %d running job(s)", max(0.0, until - time.monotonic()),
+                     len(state.attempts()))
+            if not state.wait_idle(until):
+                state.hand_back(interrupt=True)
+                state.wait_idle(time.monotonic() + 2.0)  # the threads unwind at their next bytecode
         self.webhooks.shutdown(wait=False, cancel_futures=True)
 
 
@@ -278,8 +291,6 @@ def run_worker(url: str, queue_name: str, *, burst: bool = False, announce: Call
     from redis import Redis
     from rq import Queue, SimpleWorker
     from rq.exceptions import StopRequested
-
-    from api.jobs.shutdown import STATE, HandBack
 
     class GracefulWorker(SimpleWorker):
         def _install_signal_handlers(self) -> None:  # ours stay in place

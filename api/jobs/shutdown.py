@@ -77,13 +77,17 @@ class Shutdown:
             with self._lock:
                 self._running.pop((job_id, attempt), None)
 
+    def attempts(self) -> list[tuple[str, int]]:
+        with self._lock:
+            return list(self._running)
+
     def busy(self) -> bool:
         with self._lock:
             return bool(self._running)
 
     def wait_idle(self, until: float) -> bool:
         """Wait until no job runs here or ``until`` (monotonic) passes; True when idle."""
-        while self.busy() and time.monotonic() < until and not self.forced:
+        while self.busy() and time.monotonic() < until:
             time.sleep(0.05)
         return not self.busy()
 

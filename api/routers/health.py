@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -9,7 +11,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from api.deps import Caller, VerifyCaller, get_metrics, get_runner, get_service
 from api.jobs.runner import Runner
 from api.observability import Metrics
-from api.routers.common import AUTH_ERRORS
+from api.problems import ApiProblem
+from api.routers.common import AUTH_ERRORS, errors
 from api.schemas import Health, WhoAmI
 from api.services import Service
 from kinoseal import __version__
@@ -29,8 +32,18 @@ def healthz(service: Service = Depends(get_service), runner: Runner = Depends(ge
     return JSONResponse(body.model_dump(), status_code=200 if body.status == "ok" else 503)
 
 
-@router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
-def metrics(m: Metrics = Depends(get_metrics)):
+@router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}, **errors(401, 404)})
+def metrics(request: Request, m: Metrics = Depends(get_metrics), service: Service = Depends(get_service)):
+    """Prometheus metrics. With KINOSEAL_METRICS_KEY only `Authorization: Bearer <that key>`
+    reads them; with KINOSEAL_METRICS_BIND they are served on that address, not here."""
+    s = service.settings
+    if s.metrics_bind:
+        raise ApiProblem(404, "metrics are served on their own address on this server")
+    if s.metrics_key:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), s.metrics_key.encode()):
+            raise ApiProblem(401, "the metrics need the metrics key: Authorization: Bearer <KINOSEAL_METRICS_KEY>",
+                             headers={"WWW-Authenticate": "Bearer"})
     return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)
 
 
