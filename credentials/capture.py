@@ -8,6 +8,7 @@ from credentials.identity import SigningIdentity
 from credentials.manifests import capture_manifest
 from credentials.signing import sign_mp4
 from credentials.trust import TrustStore
+from credentials.tsa import with_tsa
 from kinoseal.errors import InputError
 
 
@@ -19,9 +20,13 @@ def sign_capture(
     software: dict[str, str],
     trust: TrustStore | None = None,
     device: str | None = None,
+    tsa_url: str | None = None,
 ) -> bytes:
+    """``tsa_url``: an RFC 3161 time-stamp authority, so the signature outlives its certificate."""
     src, dst = Path(src), Path(dst)
     if src.resolve() == dst.resolve():
         raise InputError("the output must be a different file from the input")
     manifest = capture_manifest(title=dst.name, software=software, device=device)
+    if tsa_url:
+        identity = with_tsa(identity, tsa_url)
     return sign_mp4(src, dst, manifest, identity, trust=trust)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import json
 from typing import Any
 
 IPTC = "http://cv.iptc.org/newscodes/digitalsourcetype/"
@@ -32,6 +33,38 @@ CAPTURE_SOURCE_TYPES = frozenset(
 
 KINOSEAL_ASSERTION = "io.kinoseal.watermark"
 SOFT_BINDING_LABEL = "c2pa.soft-binding"
+# C2PA 2.2 18.14.5: the action that says "an invisible watermark was inserted to
+# create a soft binding"; c2pa-rs requires a soft-binding assertion beside it.
+WATERMARKED_ACTION = "c2pa.watermarked"
+SOFT_BINDING_ALG_PREFIX = "io.kinoseal."
+
+
+def soft_binding_alg(method: str) -> str:
+    """The ``alg`` of kinoseal's soft binding for a watermark method, e.g.
+    ``io.kinoseal.kinoseal-wm-v2``. Not on the C2PA soft-binding algorithm list:
+    a verifier that restricts algorithms (c2pa-rs settings
+    ``soft_binding.soft_binding_algorithms``) must list it, see ``soft_binding_settings``."""
+    return SOFT_BINDING_ALG_PREFIX + method
+
+
+def soft_binding_settings(methods: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """The c2pa-rs settings fragment that allows kinoseal's soft-binding algorithms."""
+    return {"soft_binding": {"soft_binding_algorithms": [soft_binding_alg(m) for m in methods]}}
+
+
+def _cbor_safe(value: Any, key: str = "") -> Any:
+    """c2pa-rs turns a JSON array of numbers in action parameters into a CBOR byte
+    string (``[32, 32]`` was stored as ``"ICA="``, ``[32, 300]`` lost a byte, floats
+    vanished). Sizes become ``{"width", "height"}``; other numeric lists JSON text."""
+    if isinstance(value, dict):
+        return {k: _cbor_safe(v, str(k)) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        if value and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+            if len(value) == 2 and key.endswith("_size"):
+                return {"width": value[0], "height": value[1]}
+            return json.dumps(list(value))
+        return [_cbor_safe(v) for v in value]
+    return value
 
 
 def _now_iso() -> str:
@@ -64,7 +97,7 @@ def generated_manifest(
     """
     when = _now_iso()
     agent = {"name": str(generator.get("name", "unknown")), "version": str(generator.get("version", "unknown"))}
-    params = {k: v for k, v in generator.items() if k not in ("name", "version")}
+    params = _cbor_safe({k: v for k, v in generator.items() if k not in ("name", "version")})
     if parent_label is None:
         actions: list[dict[str, Any]] = [
             {
@@ -87,6 +120,16 @@ def generated_manifest(
                 "parameters": params,
             },
         ]
+    alg = soft_binding_alg(str(watermark["method"]))
+    actions.append(
+        {
+            "action": WATERMARKED_ACTION,
+            "softwareAgent": {"name": "kinoseal", "version": str(software.get("version", "unknown"))},
+            "when": when,
+            "description": f"invisible watermark {watermark['method']} embedded in every frame; "
+            f"its payload is the value of the {alg} soft binding",
+        }
+    )
     scope: dict[str, Any] = {}
     if duration_ms:
         scope = {"timespan": {"start": 0, "end": int(duration_ms)}}
@@ -99,7 +142,7 @@ def generated_manifest(
             {
                 "label": SOFT_BINDING_LABEL,
                 "data": {
-                    "alg": f"io.kinoseal.{watermark['method']}",
+                    "alg": alg,
                     "blocks": [{"scope": scope, "value": payload_value(int(watermark["payload_id"]))}],
                 },
             },

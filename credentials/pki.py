@@ -98,9 +98,11 @@ def make_leaf(
     not_before: dt.datetime | None = None,
     not_after: dt.datetime | None = None,
     days: int = 5 * 365,
+    eku: x509.ObjectIdentifier = ExtendedKeyUsageOID.EMAIL_PROTECTION,
+    eku_critical: bool = False,
 ) -> CertKey:
-    """A C2PA signing certificate. Without a time-stamp authority an asset goes
-    Invalid when its leaf expires, hence the long default validity."""
+    """A C2PA signing certificate (with another ``eku``, a time-stamping unit's). Without a
+    time-stamp authority an asset goes Invalid when its leaf expires, hence the long default validity."""
     key = ec.generate_private_key(ec.SECP256R1())
     start = not_before or (_now() - dt.timedelta(days=1))
     end = not_after or (_now() + dt.timedelta(days=days))
@@ -121,7 +123,7 @@ def make_leaf(
             ),
             critical=True,
         )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([eku]), critical=eku_critical)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()), critical=False
@@ -129,6 +131,11 @@ def make_leaf(
         .sign(issuer.key, hashes.SHA256())
     )
     return CertKey(cert, key)
+
+
+def make_tsa(common_name: str, issuer: CertKey, org: str = "kinoseal development", *, days: int = 3650) -> CertKey:
+    """An RFC 3161 time-stamping unit certificate: critical EKU timeStamping only (RFC 3161 2.3)."""
+    return make_leaf(common_name, issuer, org, days=days, eku=ExtendedKeyUsageOID.TIME_STAMPING, eku_critical=True)
 
 
 def chain_pem(leaf: CertKey, *intermediates: CertKey) -> bytes:

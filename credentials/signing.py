@@ -10,6 +10,7 @@ import c2pa
 
 from credentials.identity import SigningIdentity
 from credentials.trust import TrustStore
+from credentials.tsa import is_tsa_failure
 from kinoseal.errors import CredentialError, InputError, OutputError
 from mediaio.atomic import atomic_output
 
@@ -90,6 +91,11 @@ def sign_mp4(
     except c2pa.C2paError as exc:
         name = type(exc).__name__
         text = str(exc)
+        if is_tsa_failure(identity, text):
+            raise CredentialError(
+                f"no time stamp: the time-stamp authority {identity.ta_url} did not answer",
+                hint=f"{text[:200]}; set another TSA URL (--tsa-url / KINOSEAL_TSA_URL) or none",
+            ) from None
         # (the library's class names carry a prefix: "_C2paSignature"; a key that does not match
         # the certificate reads "Signature: the signature does not match ...")
         if "certificate" in text or "Signature" in name or text.startswith("Signature"):

@@ -24,6 +24,7 @@ from credentials.reading import read_manifest_store
 from credentials.registry import SqliteRegistry, default_registry
 from credentials.signing import sign_mp4
 from credentials.trust import TrustStore
+from credentials.tsa import with_tsa
 from kinoseal import __version__
 from kinoseal.config import Settings
 from kinoseal.errors import InputError
@@ -93,6 +94,7 @@ class Labeler:
     ) -> "Labeler":
         pki = ensure_dev_pki(settings)
         identity = SigningIdentity.from_files(chain, key) if chain and key else pki.identity("generator")
+        identity = with_tsa(identity, settings.tsa_url)
         keyring = load_keyring(settings.keys_dir / "watermark")
         return cls(settings, identity, keyring, trust_store(settings))
 

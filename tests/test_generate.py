@@ -92,7 +92,7 @@ def test_edit_keeps_the_parent_chain(run_cli, tiny_model, signed_capture, tmp_pa
     c = r["c2pa"]
     assert c["validation_state"] == "Trusted"
     assert c["digital_source_type"].endswith("/compositeWithTrainedAlgorithmicMedia")
-    assert [a["action"] for a in c["actions"]] == ["c2pa.opened", "c2pa.edited"]
+    assert [a["action"] for a in c["actions"]] == ["c2pa.opened", "c2pa.edited", "c2pa.watermarked"]
     [parent] = c["ingredients"]
     assert parent["relationship"] == "parentOf"
     assert parent["digital_source_type"].endswith("/digitalCapture")
