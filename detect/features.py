@@ -23,7 +23,7 @@ The backbone adds its own per-window statistics (see ``detect.backbone``).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +47,7 @@ class ClipTubes:
     n_distinct: int  # windows that are really different (short clips repeat windows to fill W)
     frames_used: int
     size: tuple[int, int]  # (width, height) of the decoded frames
+    spans: list[tuple[float, float]] = field(default_factory=list)  # (start_s, end_s) of each distinct window
 
 
 def window_starts(frame_count: int, n_windows: int, win_len: int) -> list[int]:
@@ -196,25 +197,78 @@ def read_tubes(path: Path, limits: Limits | None, *, n_windows: int, win_len: in
             got = None
     if not got:
         got = _read_sequential(Path(path), limits, starts, win_len)
+    return tubes_from_windows(got, starts, win_len, crop=crop, n_crops=n_crops, n_windows=n_windows,
+                              name=Path(path).name, fps=float(info.fps or 0.0))
+
+
+def tubes_from_windows(got: dict[int, np.ndarray], starts: list[int], win_len: int, *, crop: int, n_crops: int,
+                       n_windows: int, name: str, fps: float = 0.0) -> ClipTubes:
+    """Frames decoded by index -> tubes. Windows whose frames were not all decoded (the
+    declared length was wrong, the stream ended early) are rebuilt from the frames that exist."""
     if not got:
-        raise InputError(f"{Path(path).name} contains no decodable video frames")
-    # Windows whose frames were not all decoded (the declared length was wrong, the
-    # stream ended early) are rebuilt from the frames that exist.
+        raise InputError(f"{name} contains no decodable video frames")
     have = sorted(got)
     frames_by_window: list[list[np.ndarray]] = []
+    kept: list[int] = []
     for s in starts:
         idx = [s + j for j in range(win_len)]
         if all(i in got for i in idx):
             frames_by_window.append([got[i] for i in idx])
+            kept.append(s)
     if not frames_by_window:
         pool = [got[i] for i in have][-win_len:]
+        kept.append(have[-len(pool)])
         while len(pool) < win_len:
             pool.append(pool[-1])
         frames_by_window.append(pool)
+    rate = fps if fps > 0 else 25.0
+    spans = [(s / rate, (s + win_len) / rate) for s in kept]
     h, w = frames_by_window[0][0].shape[:2]
     tubes = tubes_from_frames(frames_by_window, crop, n_crops, n_windows)
     return ClipTubes(tubes=tubes, n_distinct=len(frames_by_window), frames_used=sum(len(f) for f in frames_by_window),
-                     size=(int(w), int(h)))
+                     size=(int(w), int(h)), spans=spans)
+
+
+class TubeCollector:
+    """The detector's share of the verifier's one decode (a ``mediaio.stream.FrameConsumer``):
+    the same windows and crops as :func:`read_tubes`, taken from frames decoded for everyone."""
+
+    def __init__(self, *, n_windows: int, win_len: int, crop: int, n_crops: int) -> None:
+        self.n_windows, self.win_len, self.crop, self.n_crops = n_windows, win_len, crop, n_crops
+        self.starts: list[int] = []
+        self._wanted: set[int] = set()
+        self._spans: list[tuple[float, float]] = []
+        self._got: dict[int, np.ndarray] = {}
+        self._last_index = -1
+        self._name = "clip"
+        self._fps = 0.0
+
+    def start(self, info) -> None:
+        count = int(info.frame_count or 0) or self.win_len  # unknown length: look at the start of the clip
+        fps = float(info.fps) or 25.0
+        self._fps = fps
+        self._name = Path(info.path).name
+        self.starts = window_starts(count, self.n_windows, self.win_len)
+        self._wanted = {s + j for s in self.starts for j in range(self.win_len)}
+        # Half a frame either side: a window's frames sit at s/fps ... (s+L-1)/fps.
+        self._spans = [((s - 0.5) / fps, (s + self.win_len - 0.5) / fps) for s in self.starts]
+
+    def wants(self, index: int, time: float) -> bool:
+        return index in self._wanted and index not in self._got
+
+    def needs_every_frame(self, t_from: float, t_to: float) -> bool:
+        return any(a <= t_to and t_from <= b for a, b in self._spans)
+
+    def feed(self, frame) -> None:
+        self._got[frame.index] = frame.rgb().copy()
+        self._last_index = max(self._last_index, frame.index)
+
+    def finished(self) -> bool:
+        return bool(self._wanted) and self._last_index >= max(self._wanted)
+
+    def tubes(self) -> ClipTubes:
+        return tubes_from_windows(self._got, self.starts, self.win_len, crop=self.crop, n_crops=self.n_crops,
+                                  n_windows=self.n_windows, name=self._name, fps=self._fps)
 
 
 # ----------------------------------------------------------------------------- hand-made features

@@ -26,8 +26,9 @@ from kinoseal.config import Limits
 from kinoseal.errors import InputError
 
 from .backbone import BACKBONE_FEATURES, backbone_features, build_backbone
-from .features import HAND_FEATURES, hand_features, read_tubes
-from .head import WindowLogisticHead
+from .features import HAND_FEATURES, ClipTubes, TubeCollector, hand_features, read_tubes
+from .head import FamilyHead, WindowLogisticHead
+from .resid import RESID_FEATURES, resid_features
 
 FORMAT = "kinoseal-detector"
 FORMAT_VERSION = 1
@@ -39,7 +40,13 @@ METRICS = "metrics.json"
 
 @dataclass
 class ClipScore:
-    """Calibrated probability that a clip is generated, and where it came from."""
+    """Calibrated probability that a clip is generated, and where it came from.
+
+    ``segments``: one per distinct window, ``{"start_s", "end_s", "probability"}`` (time-stamped
+    scores, as moderation platforms show them). ``family``: the known generator family the clip
+    looks most like, ``None`` for "unknown family" (below the model's attribution threshold, or a
+    model without attribution); ``family_confidence`` its probability among the known families,
+    ``family_top`` the three closest. ``evidence``: plain sentences for a report."""
 
     probability: float
     per_window: list[float]
@@ -47,14 +54,27 @@ class ClipScore:
     model: str
     logit: float = 0.0
     windows: int = 0
+    segments: list[dict] = field(default_factory=list)
+    family: str | None = None
+    family_confidence: float | None = None
+    family_top: list[tuple[str, float]] = field(default_factory=list)
+    evidence: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {"probability": self.probability, "per_window": list(self.per_window), "frames_used": self.frames_used,
-                "model": self.model, "logit": self.logit, "windows": self.windows}
+                "model": self.model, "logit": self.logit, "windows": self.windows,
+                "segments": [dict(s) for s in self.segments], "family": self.family,
+                "family_confidence": self.family_confidence, "family_top": [list(t) for t in self.family_top],
+                "evidence": list(self.evidence)}
 
 
-def feature_names() -> list[str]:
+def feature_names(config: dict | None = None) -> list[str]:
+    if (config or {}).get("features") == "resid":
+        return list(RESID_FEATURES)
     return list(HAND_FEATURES) + list(BACKBONE_FEATURES)
+
+
+UNKNOWN_FAMILY = "unknown family"
 
 
 @dataclass
@@ -62,11 +82,12 @@ class Detector:
     name: str
     version: str
     config: dict
-    backbone: torch.nn.Module
+    backbone: torch.nn.Module | None
     head: WindowLogisticHead | None = None
     threshold: float = 0.95
     card: dict = field(default_factory=dict)
     replay: dict[str, np.ndarray] | None = None
+    family_head: FamilyHead | None = None
 
     # ------------------------------------------------------------------ features
 
@@ -81,6 +102,8 @@ class Detector:
 
     def window_features(self, tubes: np.ndarray) -> np.ndarray:
         """tubes [W, C, L, S, S, 3] -> [W, F]"""
+        if self.config.get("features") == "resid":
+            return resid_features(tubes)
         return np.concatenate([hand_features(tubes), backbone_features(self.backbone, tubes)], axis=1)
 
     # ------------------------------------------------------------------ scoring
@@ -90,26 +113,68 @@ class Detector:
             raise InputError(f"detector {self.tag} is not trained yet")
         return self.head
 
-    def score_features(self, X: np.ndarray, n_distinct: int | None = None, frames_used: int = 0) -> ClipScore:
+    def score_features(self, X: np.ndarray, n_distinct: int | None = None, frames_used: int = 0,
+                       spans: list[tuple[float, float]] | None = None) -> ClipScore:
         head = self._require_head()
         zw = head.window_logits(X[None])[0]
         n = len(zw) if not n_distinct else min(len(zw), int(n_distinct))
         z = float(zw.mean())
-        return ClipScore(
-            probability=float(head.calibrate(z)),
-            per_window=[round(float(p), 6) for p in head.calibrate(zw[:n])],
-            frames_used=int(frames_used),
-            model=self.tag,
-            logit=z,
-            windows=n,
-        )
+        per_window = [round(float(p), 6) for p in head.calibrate(zw[:n])]
+        segments = [{"start_s": round(a, 3), "end_s": round(b, 3), "probability": p}
+                    for (a, b), p in zip(spans or [], per_window)]
+        s = ClipScore(probability=float(head.calibrate(z)), per_window=per_window, frames_used=int(frames_used),
+                      model=self.tag, logit=z, windows=n, segments=segments)
+        if self.family_head is not None:
+            fam, conf, top = self.family_head.attribute(np.asarray(X, np.float64)[:n].mean(axis=0))
+            s.family, s.family_confidence, s.family_top = fam, round(conf, 4), top
+        s.evidence = self.explain(s, X[:n])
+        return s
+
+    def explain(self, s: ClipScore, X: np.ndarray) -> list[str]:
+        """Sentences a journalist can read: the score against the threshold, where in the clip, which
+        cues weighed most, and which generator family it resembles (or that none fits)."""
+        from .resid import describe_cues
+
+        lines = [f"Classifier {self.tag}: probability {s.probability:.2f} that the clip is AI-generated "
+                 f"(it reports 'likely AI-generated' from {self.threshold:.2f}; on its own it never proves anything)."]
+        if s.segments:
+            top = max(s.segments, key=lambda g: g["probability"])
+            hi = sum(g["probability"] >= self.threshold for g in s.segments)
+            lines.append(f"Most AI-like moment: {top['start_s']:.1f}-{top['end_s']:.1f} s ({top['probability']:.2f}); "
+                         f"{hi} of {len(s.segments)} sampled segments at or above the threshold.")
+        if self.config.get("features") == "resid" and self.head is not None and len(X):
+            cues = describe_cues(self.head, np.asarray(X, np.float64).mean(axis=0), s.probability >= 0.5)
+            if cues:
+                lines.append(("What points to AI: " if s.probability >= 0.5 else "What points to a camera or non-AI source: ")
+                             + "; ".join(cues) + ".")
+        if self.family_head is not None and s.probability >= 0.5:
+            if s.family:
+                lines.append(f"It looks most like {s.family} (confidence {s.family_confidence:.2f} among "
+                             f"{len(self.family_head.names)} known families); attribution is a hint, not proof.")
+            else:
+                lines.append(f"Generator family: unknown (no known family fits; the closest, {s.family_top[0][0]}, "
+                             f"at {s.family_confidence:.2f}, is below {self.family_head.threshold:.2f}).")
+        return lines
+
+    def collector(self) -> TubeCollector:
+        """A ``mediaio.stream.FrameConsumer`` that gathers this model's windows from a
+        decode shared with other consumers; score it with :meth:`score_tubes`."""
+        c = self.config
+        return TubeCollector(n_windows=int(c["n_windows"]), win_len=int(c["win_len"]), crop=int(c["crop"]),
+                             n_crops=int(c["n_crops"]))
+
+    def score_collected(self, collector: TubeCollector) -> ClipScore:
+        """The score of what :meth:`collector` gathered during a shared decode."""
+        return self.score_tubes(collector.tubes())
+
+    def score_tubes(self, t: ClipTubes) -> ClipScore:
+        self._require_head()
+        return self.score_features(self.window_features(t.tubes), t.n_distinct, t.frames_used, t.spans)
 
     def score_clip(self, path: Path, limits: Limits | None = None) -> ClipScore:
         """Calibrated probability that the clip at ``path`` is generated (reads a fixed number of frames)."""
         self._require_head()
-        t = self.tubes(path, limits)
-        X = self.window_features(t.tubes)
-        return self.score_features(X, t.n_distinct, t.frames_used)
+        return self.score_tubes(self.tubes(path, limits))
 
     # ------------------------------------------------------------------ storage
 
@@ -121,10 +186,12 @@ class Detector:
         head = self._require_head()
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        tensors: dict[str, np.ndarray] = {
+        tensors: dict[str, np.ndarray] = {} if self.backbone is None else {
             f"backbone.{k}": v.detach().cpu().contiguous().numpy() for k, v in self.backbone.state_dict().items()
         }
         tensors.update({k: np.ascontiguousarray(v) for k, v in head.to_arrays().items()})
+        if self.family_head is not None:
+            tensors.update({k: np.ascontiguousarray(v) for k, v in self.family_head.to_arrays().items()})
         for k, v in (self.replay or {}).items():
             tensors[f"replay.{k}"] = np.ascontiguousarray(v)
         cfg = {
@@ -134,9 +201,12 @@ class Detector:
             "version": self.version,
             "threshold": float(self.threshold),
             "config": self.config,
-            "feature_names": feature_names(),
+            "feature_names": feature_names(self.config),
             "head_params": head.get_params(),
         }
+        if self.family_head is not None:
+            cfg["families"] = list(self.family_head.names)
+            cfg["family_threshold"] = float(self.family_head.threshold)
         with atomic_path(directory / WEIGHTS) as tmp:
             save_file(tensors, str(tmp), metadata={"format": FORMAT, "name": self.name, "version": self.version})
         with atomic_path(directory / CONFIG) as tmp:
@@ -180,7 +250,7 @@ class Detector:
             raise InputError(bad, hint=f"{CONFIG} lacks a field: {exc}") from None
         if not 0.0 < threshold < 1.0:
             raise InputError(bad, hint=f"threshold {threshold} is not a probability in (0, 1)")
-        if list(cfg.get("feature_names") or []) != feature_names():
+        if list(cfg.get("feature_names") or []) != feature_names(config):
             raise InputError(bad, hint="its features do not match this kinoseal version")
         try:
             arrays = load_file(str(directory / WEIGHTS))
@@ -190,18 +260,25 @@ class Detector:
             raise InputError(bad, hint=f"{WEIGHTS} is unreadable: {str(exc)[:120]}") from None
         try:
             backbone = build_backbone(config)
-            state = {k[len("backbone."):]: torch.from_numpy(v.copy()) for k, v in arrays.items()
-                     if k.startswith("backbone.")}
-            backbone.load_state_dict(state, strict=True)
-            backbone.eval()
+            if backbone is not None:
+                state = {k[len("backbone."):]: torch.from_numpy(v.copy()) for k, v in arrays.items()
+                         if k.startswith("backbone.")}
+                backbone.load_state_dict(state, strict=True)
+                backbone.eval()
         except Exception as exc:  # noqa: BLE001 - any mismatch is a corrupt model for the user
             raise InputError(bad, hint=f"backbone weights do not match {config.get('backbone')!r}: {str(exc)[:160]}") from None
         try:
             head = WindowLogisticHead.from_arrays(arrays, cfg.get("head_params") or {})
         except (KeyError, ValueError, TypeError) as exc:
             raise InputError(bad, hint=f"head arrays are missing or invalid: {str(exc)[:120]}") from None
-        if head.n_features_in_ != len(feature_names()):
+        if head.n_features_in_ != len(feature_names(config)):
             raise InputError(bad, hint="the head does not match the feature count")
+        family_head = None
+        if cfg.get("families"):
+            try:
+                family_head = FamilyHead.from_arrays(arrays, list(cfg["families"]), float(cfg.get("family_threshold", 0.5)))
+            except (KeyError, ValueError, TypeError) as exc:
+                raise InputError(bad, hint=f"family attribution arrays are missing or invalid: {str(exc)[:120]}") from None
         replay = {k[len("replay."):]: v for k, v in arrays.items() if k.startswith("replay.")} or None
         card = {}
         if (directory / METRICS).exists():
@@ -210,7 +287,7 @@ class Detector:
             except ValueError:
                 raise InputError(bad, hint=f"{METRICS} is not valid JSON") from None
         det = cls(name=name, version=version, config=config, backbone=backbone, head=head, threshold=threshold,
-                  card=card, replay=replay)
+                  card=card, replay=replay, family_head=family_head)
         # A smoke run on a synthetic tube: shapes and numbers must work end to end.
         S, L = int(config["crop"]), int(config["win_len"])
         probe = np.random.default_rng(0).integers(0, 256, (1, int(config["n_crops"]), L, S, S, 3), dtype=np.uint8)

@@ -15,29 +15,31 @@ from credentials.trust import TrustStore
 from kinoseal import __version__
 from kinoseal.config import Limits, Settings
 from kinoseal.errors import InputError, LimitExceeded
-from mediaio.probe import VideoInfo, check_file, probe
-from mediaio.reader import DecodeReport, iter_frames, sample_stride
+from mediaio.probe import check_file
+from mediaio.reader import DecodeReport
+from mediaio.stream import stream_frames
 from mediaio.writer import sha256_file
 from verify.report import PLAIN_WORDS, ClassifierEvidence, Report, Verdict, WatermarkEvidence
 from verify.rules import decide
 from watermark import get_method, list_methods
 from watermark.keyring import KeyRing, load_keyring
+from watermark.scan import WatermarkScan
 
 
 def classifier_evidence(detector, path: Path, limits: Limits) -> ClassifierEvidence:
-    """A ``detect.Detector``'s clip score, as the report's classifier evidence."""
+    """A ``detect.Detector``'s score of the clip at ``path`` (its own decode), as evidence."""
+    return _score_evidence(detector, lambda: detector.score_clip(path, limits))
+
+
+def _score_evidence(detector, score) -> ClassifierEvidence:
     tag, threshold = getattr(detector, "tag", None), getattr(detector, "threshold", None)
     try:
-        s = detector.score_clip(path, limits)
+        s = score()
     except InputError as exc:
         return ClassifierEvidence(available=False, model=tag, threshold=threshold,
                                   note=f"the classifier could not read the clip: {exc}")
     return ClassifierEvidence(available=True, score=round(s.probability, 6), per_frame=s.per_window,
                               model=tag, threshold=threshold, note=f"{s.windows} windows, {s.frames_used} frames")
-
-
-# Below this many pixels on a side a frame cannot carry the watermark's grid.
-MIN_WATERMARK_SIDE = 16
 
 
 @dataclass
@@ -106,40 +108,23 @@ class Verifier:
             "link": f"/v1/manifests/by-watermark/{record.payload_id}",
         }
 
-    def _watermark(self, path: Path, info: VideoInfo, report: DecodeReport) -> WatermarkEvidence:
-        """Run every registered watermark version over one pass of sampled frames.
-
-        The configured version comes first; older versions keep clips marked
-        before an upgrade verifiable. Testing several versions is multiple
-        testing, so the best p-value is multiplied by their number (Bonferroni).
-
-        Every frame carries the mark, so any sample will do: at most
-        ``verify_max_frames`` are taken, evenly spaced in time, and when the clip
-        has at least twice that many frames the decoder skips non-reference
-        frames (about 40% of a typical H.264 decode) - the reference frames
-        alone still fill the sample. Short clips keep every frame.
-        """
+    def _watermark_scan(self) -> tuple[WatermarkScan | None, list[str]]:
+        """Every registered watermark version, configured one first: older versions keep
+        clips marked before an upgrade verifiable."""
         names = [self.settings.watermark_method] + [m for m in list_methods() if m != self.settings.watermark_method]
-        methods = [get_method(n) for n in names]
         if self.keyring is None:
-            return WatermarkEvidence(detected=False, method=methods[0].name, error="no watermark keys installed")
-        extractors = [m.extractor(list(self.keyring.keys)) for m in methods]
-        max_frames = self.settings.limits.verify_max_frames
-        gap = info.duration_s / max_frames if info.duration_s > 0 else 0.0
-        stride = 1 if gap > 0 else sample_stride(info.frame_count, max_frames)
-        for frame in iter_frames(
-            path, self.settings.limits, fmt="gray", select=lambda i: i % stride == 0, tolerant=True, report=report,
-            refs_only=info.frame_count >= 2 * max_frames, min_gap_s=gap * 0.999,
-        ):
-            y = frame.planes[0]
-            if min(y.shape) < MIN_WATERMARK_SIDE:
-                return WatermarkEvidence(
-                    detected=False, method=methods[0].name,
-                    error=f"frames of {y.shape[1]}x{y.shape[0]} are too small to carry a watermark",
-                )
-            for ex in extractors:
-                ex.update(y)
-        results = [ex.result() for ex in extractors]
+            return None, names
+        keys = list(self.keyring.keys)
+        return WatermarkScan([get_method(n).extractor(keys) for n in names], self.settings.limits.verify_max_frames), names
+
+    def _watermark_evidence(self, scan: WatermarkScan | None, names: list[str]) -> WatermarkEvidence:
+        """Testing several versions is multiple testing, so the best p-value is multiplied
+        by their number (Bonferroni)."""
+        if scan is None:
+            return WatermarkEvidence(detected=False, method=names[0], error="no watermark keys installed")
+        if scan.error:
+            return WatermarkEvidence(detected=False, method=names[0], error=scan.error)
+        results = scan.results()
         res = min(results, key=lambda r: r.log10_p_value)
         log10_p = min(0.0, float(res.log10_p_value) + math.log10(len(results)))
         p_value = 10.0**log10_p
@@ -156,40 +141,65 @@ class Verifier:
             per_frame=[float(x) for x in res.per_frame_scores],
         )
 
-    def _classifier(self, path: Path, c2pa: C2paEvidence, watermark: WatermarkEvidence) -> ClassifierEvidence:
-        self.ensure_classifier()
-        if self.classifier is None:
-            return ClassifierEvidence(available=False, note="no classifier model installed")
+    def _classifier_plan(self, c2pa: C2paEvidence) -> ClassifierEvidence | None:
+        """The classifier's evidence when it will not look at the pixels, else None."""
         if self.settings.classifier_policy == "when_needed":
-            # Rules 1-5 never look at the classifier: if they already settle the
-            # verdict, its score could not change it.
-            settled = decide(c2pa, watermark, ClassifierEvidence(available=False),
+            # Rules 1-5 never look at the classifier. If the manifest alone settles the
+            # verdict, a watermark found or not cannot reopen it (rules 1-5 all come
+            # first), so the classifier's score could not change it.
+            settled = decide(c2pa, WatermarkEvidence(detected=False), ClassifierEvidence(available=False),
                              watermark_threshold=self.settings.watermark_p_threshold).verdict
             if settled is not Verdict.UNKNOWN:
                 return ClassifierEvidence(
                     available=False,
-                    note="not run: the manifest or watermark settles the verdict (classifier policy when_needed)",
+                    note="not run: the manifest settles the verdict (classifier policy when_needed)",
                 )
-        return classifier_evidence(self.classifier, path, self.settings.limits)
+        self.ensure_classifier()
+        if self.classifier is None:
+            return ClassifierEvidence(available=False, note="no classifier model installed")
+        return None
 
     def verify(self, path: Path) -> Report:
+        """One pass over the clip: the manifest is read from the file's bytes, then the
+        container is opened once and decoded once, each frame going to the watermark
+        sample and the classifier's windows (``mediaio.stream``)."""
         path = Path(path)
         check_file(path, self.settings.limits)
         c2pa: C2paEvidence = read_c2pa(path, self.trust)
         decode = DecodeReport()
+        scan, names = self._watermark_scan()
+        classifier: ClassifierEvidence | None = None
+        collector = None
+
+        def after_probe(_info) -> list:
+            # The classifier (~10 s to load on 2 cores) is loaded only for a file that is a video.
+            nonlocal classifier, collector
+            classifier = self._classifier_plan(c2pa)
+            if classifier is None and hasattr(self.classifier, "collector"):
+                collector = self.classifier.collector()
+            return [collector] if collector is not None else []
+
+        max_frames = self.settings.limits.verify_max_frames
+        info = None
         try:
-            info = probe(path, self.settings.limits)
+            # Non-reference frames are skipped outside the classifier's windows only when
+            # the clip has at least twice the watermark sample: short clips keep every frame.
+            info = stream_frames(path, [scan] if scan is not None else [], self.settings.limits, report=decode,
+                                 on_info=after_probe, allow_skip=lambda i: i.frame_count >= 2 * max_frames).info
         except InputError as exc:
             if not c2pa.present or isinstance(exc, LimitExceeded):
                 raise  # not a video, or over a limit: nothing to report on
             # A signed file whose media no longer decodes (e.g. truncated): the
             # manifest evidence still stands; there are no pixels to check.
-            info = None
             watermark = WatermarkEvidence(detected=False, error=f"the media could not be decoded: {exc}")
             classifier = ClassifierEvidence(available=False, note="the media could not be decoded")
         if info is not None:
-            watermark = self._watermark(path, info, decode)
-            classifier = self._classifier(path, c2pa, watermark)
+            watermark = self._watermark_evidence(scan, names)
+            if classifier is None and collector is not None:
+                classifier = _score_evidence(self.classifier, lambda: self.classifier.score_collected(collector))
+            elif classifier is None:
+                # A classifier object without a collector reads the clip itself.
+                classifier = classifier_evidence(self.classifier, path, self.settings.limits)
         provenance = self._provenance(watermark)
         d = decide(
             c2pa,

@@ -1,0 +1,122 @@
+"""One decode feeds every consumer: the verifier opens a clip's container once, the
+classifier's windows get consecutive frames even where the decoder skips others,
+and broken time stamps do not collapse a clip onto one instant."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from detect.features import TubeCollector, read_tubes
+from kinoseal.config import Limits
+from mediaio.reader import DecodeReport, iter_frames
+from mediaio.stream import stream_frames
+from tests.clips import synthetic_frames, write_clip
+
+
+class Recorder:
+    """A consumer that takes every n-th frame, or every frame of given index windows."""
+
+    def __init__(self, windows: list[range] | None = None, every: int = 0) -> None:
+        self.windows, self.every = windows or [], every
+        self.fps = 25.0
+        self.got: dict[int, np.ndarray] = {}
+
+    def start(self, info) -> None:
+        self.fps = float(info.fps)
+
+    def wants(self, index: int, time: float) -> bool:
+        return any(index in w for w in self.windows) or (self.every > 0 and index % self.every == 0)
+
+    def needs_every_frame(self, t_from: float, t_to: float) -> bool:
+        return any(w.start / self.fps <= t_to and t_from <= (w.stop - 1) / self.fps for w in self.windows)
+
+    def feed(self, frame) -> None:
+        self.got[frame.index] = frame.gray().copy()
+
+    def finished(self) -> bool:
+        return False
+
+
+@pytest.fixture(scope="module")
+def long_clip(tmp_path_factory) -> Path:
+    # 240 frames with B-frames (x264 veryfast): long enough that skipping pays.
+    return write_clip(tmp_path_factory.mktemp("stream") / "long.mp4", synthetic_frames(240, 96, 128), fps=24)
+
+
+def test_windows_are_consecutive_and_exact_while_the_rest_is_skipped(long_clip):
+    truth = [f.planes[0] for f in iter_frames(long_clip, fmt="gray")]
+    windows = [range(40, 44), range(150, 153), range(230, 233)]
+    dense, sparse_ = Recorder(windows=windows), Recorder(every=7)
+    report = DecodeReport()
+    res = stream_frames(long_clip, [dense, sparse_], Limits(), allow_skip=True, report=report)
+    assert res.info.frame_count == 240
+    assert 0 < report.frames_decoded < 240  # non-reference frames were skipped somewhere
+    for w in windows:
+        for i in w:
+            assert i in dense.got, f"frame {i} of a dense window was skipped"
+            assert np.array_equal(dense.got[i], truth[i])
+    for i, y in sparse_.got.items():  # whatever the sampler got is the frame its index says
+        assert np.array_equal(y, truth[i])
+
+
+def test_without_skipping_every_frame_is_decoded(long_clip):
+    rec = Recorder(every=1)
+    report = DecodeReport()
+    stream_frames(long_clip, [rec], Limits(), allow_skip=False, report=report)
+    assert report.frames_decoded == 240 and sorted(rec.got) == list(range(240))
+
+
+def test_classifier_windows_from_the_shared_decode_equal_its_own_read(long_clip):
+    kw = dict(n_windows=8, win_len=3, crop=64, n_crops=4)
+    own = read_tubes(long_clip, Limits(), **kw)
+    col = TubeCollector(**kw)
+    stream_frames(long_clip, [col, Recorder(every=5)], Limits(), allow_skip=True)
+    shared = col.tubes()
+    assert shared.n_distinct == own.n_distinct == 8
+    assert np.array_equal(shared.tubes, own.tubes)
+
+
+def test_broken_time_stamps_are_counted_not_collapsed(tmp_path):
+    # 30 frames at 10 fps whose time stamps a broken muxer squeezed into 30 microseconds.
+    dst = tmp_path / "squeezed.mp4"
+    with av.open(str(dst), "w", format="mp4") as o:
+        s = o.add_stream("libx264", rate=10, options={"bf": "0"})
+        s.width, s.height, s.pix_fmt = 64, 64, "yuv420p"
+        s.time_base = Fraction(1, 1_000_000)
+        for n, f in enumerate(synthetic_frames(30, 64, 64)):
+            vf = av.VideoFrame.from_ndarray(f, format="rgb24")
+            vf.pts, vf.time_base = n, Fraction(1, 1_000_000)
+            for p in s.encode(vf):
+                o.mux(p)
+        for p in s.encode():
+            o.mux(p)
+    with av.open(str(dst)) as c:
+        assert max(f.time for f in c.decode(video=0)) < 0.001
+    rec = Recorder(every=1)
+    report = DecodeReport()
+    stream_frames(dst, [rec], Limits(), allow_skip=True, report=report)
+    assert report.frames_decoded == 30 and sorted(rec.got) == list(range(30))
+    assert any("time stamps" in n for n in report.notes)
+
+
+def test_verify_opens_the_container_once(settings, labeled, monkeypatch):
+    from verify.verifier import Verifier
+
+    verifier = Verifier.from_settings(settings)
+    opened: list[str] = []
+    real_open = av.open
+
+    def counting_open(*args, **kwargs):
+        opened.append(str(args[0]))
+        return real_open(*args, **kwargs)
+
+    monkeypatch.setattr(av, "open", counting_open)
+    report = verifier.verify(labeled)
+    assert report.verdict.value == "ai_generated"
+    assert report.classifier.available and report.classifier.score is not None
+    assert opened == [str(labeled)]
