@@ -105,7 +105,7 @@ class Service:
         f = d / f"{config.fingerprint}.{'pem' if only_anchors else 'json'}"
         if not f.exists():
             tmp = f.with_suffix(f".tmp{threading.get_ident()}")
-            tmp.write_text(config.anchors if only_anchors else json.dumps(config.settings_dict()))
+            tmp.write_text(config.anchors if only_anchors else json.dumps(config.snapshot_dict()))
             tmp.replace(f)
         return f
 

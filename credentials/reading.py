@@ -322,6 +322,43 @@ def capture_origin(store: dict[str, Any], label: str | None) -> dict[str, Any] |
     return None
 
 
+def _state(results: dict[str, Any]) -> str:
+    """c2pa-rs's rule: Invalid on any failure (active or ingredient delta), Trusted when the
+    active manifest's signer is trusted, else Valid."""
+    groups = [results.get("activeManifest") or {}] + [
+        d.get("validationDeltas") or {} for d in results.get("ingredientDeltas") or []]
+    if any(g.get("failure") for g in groups):
+        return "Invalid"
+    success = (results.get("activeManifest") or {}).get("success") or []
+    return "Trusted" if any(s.get("code") == "signingCredential.trusted" for s in success) else "Valid"
+
+
+def _with_identity_pass(path: Path, trust: TrustConfig, results: dict[str, Any], state: Any) -> tuple[dict, Any]:
+    """CAWG identity results judged against the CAWG anchors alone.
+
+    c2pa-rs 0.91.3 pools every ``trust.anchors`` entry whatever its ``trust_kind``
+    (measured: a clip whose claim signer chains only to a ``cawg`` entry reads Trusted).
+    So the claim signer is judged without the CAWG anchors (``trust.context()``), and
+    the identity assertions in a second read with only them; the ``cawg.*`` statuses of
+    the second read replace those of the first.
+    """
+    active = results.get("activeManifest") or {}
+    if not any(str(s.get("code", "")).startswith("cawg.") for k in ("success", "informational", "failure")
+               for s in active.get(k) or []):
+        return results, state
+    try:
+        with open(path, "rb") as fh, c2pa.Reader(fh, context=trust.identity_context()) as reader:
+            second = (reader.get_validation_results() or {}).get("activeManifest") or {}
+    except (c2pa.C2paError, OSError):
+        return results, state
+    merged = dict(active)
+    for kind in ("success", "informational", "failure"):
+        keep = [s for s in active.get(kind) or [] if not str(s.get("code", "")).startswith("cawg.")]
+        merged[kind] = keep + [s for s in second.get(kind) or [] if str(s.get("code", "")).startswith("cawg.")]
+    out = {**results, "activeManifest": merged}
+    return out, _state(out)
+
+
 def read_c2pa(path: Path, trust: TrustConfig) -> C2paEvidence:
     """Read the active manifest of ``path``; never raises for bad files."""
     try:
@@ -355,6 +392,8 @@ def read_c2pa(path: Path, trust: TrustConfig) -> C2paEvidence:
     except OSError as exc:
         return C2paEvidence(present=False, error=f"cannot open: {exc.strerror or exc}")
 
+    if trust.cawg_anchors and isinstance(results, dict):
+        results, state = _with_identity_pass(path, trust, results, state)
     label = store.get("active_manifest")
     manifest = store.get("manifests", {}).get(label, {}) if label else {}
     source, actions = _source_type_and_actions(manifest)

@@ -243,18 +243,42 @@ class TrustConfig:
         }
 
     def settings_dict(self) -> dict[str, Any]:
-        """The c2pa-rs settings for this configuration (``Context.from_dict``)."""
-        settings: dict[str, Any] = {"verify": dict(OFFLINE)}
+        """The c2pa-rs settings for reading and signing: claim-signer anchors (with the
+        allowed list), TSA anchors and the EKU configuration - not the CAWG anchors.
+
+        c2pa-rs 0.91.3 pools all ``trust.anchors`` entries whatever their ``trust_kind``
+        (measured: a claim signer chaining only to a ``cawg`` entry read Trusted), so the
+        CAWG anchors go only into ``identity_context``, read separately
+        (``credentials.reading``). The TSA anchors cannot be separated that way (the
+        time-stamp is checked in the same pass as the signer): a TSA root loaded here can
+        also vouch for a claim signer, and the README says so.
+        """
         entries: list[dict[str, str]] = []
         if self.anchors or self.allowed_list:
             entry = {"trust_kind": "manifest", "trust_uri": "kinoseal:manifest", "trust_anchors": self.anchors}
             if self.allowed_list:
                 entry["allowed_list"] = self.allowed_list
             entries.append(entry)
-        if self.cawg_anchors:
-            entries.append({"trust_kind": "cawg", "trust_uri": "kinoseal:cawg", "trust_anchors": self.cawg_anchors})
         if self.tsa_anchors:
             entries.append({"trust_kind": "tsa", "trust_uri": "kinoseal:tsa", "trust_anchors": self.tsa_anchors})
+        return self._settings(entries)
+
+    def identity_settings_dict(self) -> dict[str, Any]:
+        """Settings whose only anchors are the CAWG identity anchors (see ``settings_dict``)."""
+        entries = [{"trust_kind": "cawg", "trust_uri": "kinoseal:cawg", "trust_anchors": self.cawg_anchors}] \
+            if self.cawg_anchors else []
+        return self._settings(entries)
+
+    def snapshot_dict(self) -> dict[str, Any]:
+        """Every part, in the c2pa-rs settings shape, for a file (``from_settings_file``
+        reads it back). Not for a Context: it pools the CAWG anchors with the others."""
+        doc = self.settings_dict()
+        if self.cawg_anchors:
+            doc.setdefault("trust", {}).setdefault("anchors", []).extend(self.identity_settings_dict()["trust"]["anchors"])
+        return doc
+
+    def _settings(self, entries: list[dict[str, str]]) -> dict[str, Any]:
+        settings: dict[str, Any] = {"verify": dict(OFFLINE)}
         # With no entries the library's default applies, which trusts nothing (an empty
         # anchor string with nothing else is rejected by c2pa-rs as an unparsable certificate).
         trust: dict[str, Any] = {}
@@ -267,8 +291,15 @@ class TrustConfig:
         return settings
 
     def context(self) -> c2pa.Context:
+        return self._context(self.settings_dict())
+
+    def identity_context(self) -> c2pa.Context:
+        return self._context(self.identity_settings_dict())
+
+    @staticmethod
+    def _context(settings: dict[str, Any]) -> c2pa.Context:
         try:
-            return c2pa.Context.from_dict(self.settings_dict())
+            return c2pa.Context.from_dict(settings)
         except c2pa.C2paError as exc:
             raise CredentialError("the trust configuration was rejected by the C2PA library",
                                   hint=str(exc)[:200]) from None

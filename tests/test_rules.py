@@ -111,3 +111,130 @@ def test_only_trusted_clean_capture_is_authentic(present, state, source, failure
         assert cls_score is not None and cls_score >= 0.95
     assert 0.0 <= d.confidence <= 1.0
     assert d.evidence
+
+
+# -- issue 20: the deciding line, AI extent, capture through a parent, trust lowering --
+
+from credentials.manifests import COMPOSITE_TRAINED, IPTC  # noqa: E402
+from credentials.reading import ai_disclosure, capture_origin  # noqa: E402
+
+
+def test_reason_of_a_watermarked_clip_without_manifest_is_the_watermark():
+    d = decide(C2paEvidence(present=False), WM, NO_CLS)
+    assert d.verdict == Verdict.AI_GENERATED
+    assert d.reason.startswith("kinoseal watermark detected") and d.evidence[0] == d.reason
+    assert d.ai_extent is None  # the watermark does not say how much the model made
+
+
+def test_reason_is_always_the_first_evidence_line():
+    for ev, wm in [(c2pa(), NO_WM), (c2pa("Valid", failures=["signingCredential.untrusted"]), NO_WM),
+                   (c2pa("Invalid", failures=["assertion.bmffHash.mismatch"]), WM), (C2paEvidence(present=False), NO_WM)]:
+        d = decide(ev, wm, NO_CLS)
+        assert d.reason and d.evidence[0] == d.reason
+
+
+def test_untrusted_manifest_without_claims_is_untrusted_signature_not_unknown():
+    ev = C2paEvidence(present=True, validation_state="Valid", failure_codes=["signingCredential.untrusted"])
+    d = decide(ev, NO_WM, ClassifierEvidence(available=True, score=0.99))
+    assert d.verdict == Verdict.UNTRUSTED_SIGNATURE and "unknown signer" in d.reason
+
+
+def test_invalid_credential_is_not_tampering():
+    ev = c2pa("Invalid", failures=["signingCredential.untrusted", "signingCredential.invalid"])
+    d = decide(ev, NO_WM, NO_CLS)
+    assert d.verdict == Verdict.UNTRUSTED_SIGNATURE and "may not sign C2PA claims" in d.reason
+
+
+def test_cawg_identity_untrusted_lowers_trust_only():
+    d = decide(c2pa("Valid", failures=["cawg.x509.credential.untrusted"]), NO_WM, NO_CLS)
+    assert d.verdict == Verdict.UNTRUSTED_SIGNATURE and "CAWG identity" in d.reason
+
+
+def test_expired_ingredient_credential_is_not_tampering():
+    ev = c2pa("Invalid", failures=["ingredient:signingCredential.expired", "ingredient:signingCredential.untrusted"])
+    d = decide(ev, NO_WM, NO_CLS)
+    assert d.verdict == Verdict.UNTRUSTED_SIGNATURE and "not tampering" in d.reason
+
+
+def _store(manifests: dict, active: str) -> dict:
+    return {"active_manifest": active, "manifests": manifests}
+
+
+def _manifest(title, actions=(), ingredients=()):
+    return {"title": title, "assertions": [{"label": "c2pa.actions.v2", "data": {"actions": list(actions)}}],
+            "ingredients": list(ingredients), "signature_info": {"common_name": title}}
+
+
+def _ing(title, label, relationship="parentOf"):
+    return {"title": title, "active_manifest": label, "relationship": relationship}
+
+
+GEN = {"action": "c2pa.created", "digitalSourceType": TRAINED}
+CAP = {"action": "c2pa.created", "digitalSourceType": DIGITAL_CAPTURE}
+OPENED = {"action": "c2pa.opened"}
+
+
+def test_generated_clip_is_full():
+    s = _store({"a": _manifest("gen.mp4", [GEN])}, "a")
+    assert [(e["extent"], e["where"]) for e in ai_disclosure(s, "a")] == [("full", "active manifest")]
+
+
+def test_ai_edit_of_real_footage_is_partial_and_names_nothing_else():
+    # kinoseal's own AI edit: opened a camera parent, then composited AI content.
+    s = _store({"a": _manifest("edit.mp4", [OPENED, {"action": "c2pa.edited", "digitalSourceType": COMPOSITE_TRAINED}],
+                               [_ing("cam.mp4", "p")]),
+                "p": _manifest("cam.mp4", [CAP])}, "a")
+    out = ai_disclosure(s, "a")
+    assert [(e["extent"], e["source_type"]) for e in out] == [("partial", COMPOSITE_TRAINED)]
+
+
+def test_ai_ingredient_inside_real_footage_is_partial_and_named():
+    s = _store({"a": _manifest("cut.mp4", [OPENED], [_ing("cam.mp4", "p"), _ing("sky.png", "g", "componentOf")]),
+                "p": _manifest("cam.mp4", [CAP]), "g": _manifest("sky.png", [GEN])}, "a")
+    out = ai_disclosure(s, "a")
+    assert [(e["extent"], e["where"], e["title"]) for e in out] == [("partial", "ingredient", "sky.png")]
+    d = decide(C2paEvidence(present=True, validation_state="Trusted", ai_disclosure=out), NO_WM, NO_CLS)
+    assert d.verdict == Verdict.AI_GENERATED and d.ai_extent == "partial" and "sky.png" in d.reason
+
+
+def test_generated_parent_passed_on_unchanged_stays_full():
+    # A newsroom re-signs a generated clip (opened, watermarked): still fully AI-generated.
+    s = _store({"a": _manifest("pub.mp4", [OPENED, {"action": "c2pa.watermarked"}], [_ing("gen.mp4", "g")]),
+                "g": _manifest("gen.mp4", [GEN])}, "a")
+    out = ai_disclosure(s, "a")
+    assert [(e["extent"], e["where"], e["title"]) for e in out] == [("full", "ingredient", "gen.mp4")]
+    d = decide(C2paEvidence(present=True, validation_state="Valid", ai_disclosure=out,
+                            failure_codes=["signingCredential.untrusted"]), NO_WM, NO_CLS)
+    assert d.ai_extent == "full" and "gen.mp4" in d.reason and "untrusted" in d.reason.lower()
+
+
+def test_disclosure_walk_survives_cycles():
+    s = _store({"a": _manifest("a", [GEN], [_ing("b", "b")]), "b": _manifest("b", [GEN], [_ing("a", "a")])}, "a")
+    assert len(ai_disclosure(s, "a")) == 2
+
+
+def test_algorithmically_enhanced_is_not_ai_disclosure():
+    s = _store({"a": _manifest("x", [{"action": "c2pa.edited", "digitalSourceType": IPTC + "algorithmicallyEnhanced"}])}, "a")
+    assert ai_disclosure(s, "a") == []
+
+
+def test_capture_through_a_parent_is_authentic_only_when_trusted_and_clean():
+    s = _store({"a": _manifest("pub.mp4", [OPENED, {"action": "c2pa.watermarked"}], [_ing("cam.mp4", "p")]),
+                "p": _manifest("cam.mp4", [CAP])}, "a")
+    origin = capture_origin(s, "a")
+    assert origin and origin["source_type"] == DIGITAL_CAPTURE and origin["title"] == "cam.mp4"
+    ok = C2paEvidence(present=True, validation_state="Trusted", origin=origin)
+    assert decide(ok, NO_WM, NO_CLS).verdict == Verdict.AUTHENTIC
+    shaky = C2paEvidence(present=True, validation_state="Valid", origin=origin,
+                         failure_codes=["ingredient:signingCredential.untrusted"])
+    assert decide(shaky, NO_WM, NO_CLS).verdict == Verdict.UNTRUSTED_SIGNATURE
+    # A manifest with a source type of its own speaks for itself.
+    own = _store({"a": _manifest("x", [{"action": "c2pa.created", "digitalSourceType": IPTC + "screenCapture"}],
+                                 [_ing("cam.mp4", "p")]), "p": _manifest("cam.mp4", [CAP])}, "a")
+    assert capture_origin(own, "a") is None
+
+
+def test_malformed_manifest_without_claims_is_unknown_not_tampered():
+    ev = C2paEvidence(present=True, validation_state="Invalid", failure_codes=["assertion.cbor.invalid"])
+    d = decide(ev, NO_WM, NO_CLS)
+    assert d.verdict == Verdict.UNKNOWN and "malformed" in d.reason and "not evidence of tampering" in d.reason
