@@ -60,7 +60,7 @@ def test_labeled_clip_shows_ai_generated(page, labeled, tmp_path):
     page.set_input_files("#file", str(labeled))
     assert _verdict(page) == "AI-generated"
     assert "v-ai_generated" in page.get_attribute("#verdict", "class")
-    assert "made or changed by AI" in page.inner_text("#verdict-words")
+    assert "made by an AI model" in page.inner_text("#verdict-words")
     assert "watermark detected" in page.inner_text("#evidence")
     c2pa = page.inner_text("#c2pa")
     assert "kinoseal generator" in c2pa and "trainedAlgorithmicMedia" in c2pa
@@ -124,3 +124,177 @@ def test_drag_and_drop_and_stripped_clip_provenance(page, labeled, tmp_path):
     assert "none found" in page.inner_text("#c2pa")
     prov = page.inner_text("#provenance")
     assert "Original Content Credentials" in prov and "kinoseal generator" in prov
+
+
+# --- What the page says, built from the evidence (issue 24) -------------------------------------
+
+def _svg_y(points: str) -> list[float]:
+    return [float(p.split(",")[1]) for p in points.split()]
+
+
+def _check_plot(page) -> None:
+    """Each quantity on its own axis: the classifier's 1.0 sits on its own "1" tick, not at the
+    bottom of the watermark scale; the threshold line, the legend and labels are there and readable."""
+    svg = "#plot svg.score-plot"
+    wm = page.locator(f"{svg} g.panel[data-series=watermark]")
+    cl = page.locator(f"{svg} g.panel[data-series=classifier]")
+    assert wm.count() == 1 and cl.count() == 1
+    assert "Watermark statistic" in wm.locator("text.axis-title").text_content()
+    assert "Classifier probability" in cl.locator("text.axis-title").text_content()
+    ticks = {t.get_attribute("data-value"): float(t.get_attribute("y")) for t in cl.locator("text.tick").all()}
+    assert set(ticks) == {"0", "0.5", "1"}
+    line = cl.locator("polyline.series")
+    ys = _svg_y(line.get_attribute("points"))
+    assert max(abs(y - (ticks["1"] - 4)) for y in ys) < 0.2, "classifier 1.0 must sit on the 1 tick of its own axis"
+    thr = cl.locator("line.threshold")
+    assert thr.get_attribute("data-value") == "0.95" and "threshold 0.95" in cl.text_content()
+    wm_ticks = [float(t.get_attribute("data-value")) for t in wm.locator("text.tick").all()]
+    assert max(wm_ticks) >= 18, "the watermark axis covers its own scale (t ~ 19 on a marked clip)"
+    legend = {g.get_attribute("data-series"): g.locator(".swatch").get_attribute("stroke")
+              for g in page.locator(f"{svg} g.legend g.legend-item").all()}
+    assert legend["watermark"] == wm.locator("polyline.series").get_attribute("stroke")
+    assert legend["classifier"] == line.get_attribute("stroke") and legend["watermark"] != legend["classifier"]
+    heights = page.evaluate(f"[...document.querySelectorAll('{svg} text')].map(t => t.getBoundingClientRect().height)")
+    assert min(heights) >= 10, f"plot labels too small to read: {min(heights):.1f} px"
+    assert "when a classifier is installed" not in page.inner_text("#result")
+
+
+def test_labeled_clip_page_and_html_report_agree(page, labeled):
+    page.set_input_files("#file", str(labeled))
+    assert _verdict(page) == "AI-generated"
+    assert page.inner_text("#ai-extent") == "Fully AI-generated"
+    words = page.inner_text("#verdict-words")
+    assert words.startswith("Fully AI-generated") and "watermark" in words and "Content Credentials" in words
+    assert page.inner_text("#reason-text").strip()
+    _check_plot(page)
+    page.wait_for_selector("#thumbs img")
+    c2pa = page.inner_text("#c2pa")
+    with page.expect_download() as dl:
+        page.click("#dl-html")
+    html = Path(dl.value.path()).read_text()
+    # The report is the page: same verdict colour class and stylesheet, same words and numbers.
+    assert "v-ai_generated" in html and "--ai: #b3261e" in html
+    assert page.inner_text("#verdict-words") in html.replace("&nbsp;", " ")
+    assert "kinoseal development" in c2pa and "kinoseal development" in html  # issuer
+    assert "Signed at" in html and "Deciding evidence" in html
+    assert '<svg class="score-plot"' in html and 'class="threshold"' in html
+    report = json.loads(page.evaluate("JSON.stringify(state.report)"))
+    assert repr(report["watermark"]["p_value"]) not in html, "numbers are rounded as on the page"
+    assert "<button" not in html and "<script" not in html
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "web-report.html").write_text(html)
+
+
+def test_trusted_screen_capture_is_described_not_called_empty(page, settings, capture_src, tmp_path):
+    """A trusted manifest whose source type is neither camera nor AI: the headline says what it is."""
+    from credentials.home import ensure_dev_pki, trust_store
+    from credentials.manifests import IPTC, capture_manifest
+    from credentials.signing import sign_mp4
+    from generate.label import SOFTWARE
+
+    clip = tmp_path / "screen.mp4"
+    manifest = capture_manifest(title=clip.name, software=SOFTWARE)
+    manifest["assertions"][0]["data"]["actions"][0]["digitalSourceType"] = IPTC + "screenCapture"
+    sign_mp4(capture_src, clip, manifest, ensure_dev_pki(settings).identity("capture"), trust=trust_store(settings))
+    page.set_input_files("#file", str(clip))
+    assert _verdict(page) == "Unknown origin"
+    words = page.inner_text("#verdict-words")
+    assert "No watermark and no Content Credentials" not in words
+    assert "Screen capture (screenCapture)" in words and "neither a camera recording nor AI" in words
+    assert "Screen capture" in page.inner_text("#c2pa")
+    wm = page.inner_text("#watermark")
+    assert "not found" in wm and "Bit accuracy" not in wm and "Method" not in wm
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "web-screen-capture.png"), full_page=True)
+
+
+@pytest.fixture(scope="module")
+def labeled_report(web_server, labeled) -> dict:
+    with web_server.client() as c:
+        up = c.post("/v1/uploads", files={"file": (labeled.name, labeled.read_bytes(), "video/mp4")})
+        assert up.status_code == 201, up.text
+        r = c.post("/v1/verify", json={"upload_id": up.json()["upload_id"]})
+        assert r.status_code == 200, r.text
+        return r.json()
+
+
+def _show(page, clip: Path, report: dict) -> None:
+    """Render ``report`` for an upload of ``clip`` (the verify answer replaced, the rest real)."""
+    page.route("**/v1/verify", lambda route: route.fulfill(status=200, content_type="application/json",
+                                                           body=json.dumps(report)))
+    page.set_input_files("#file", str(clip))
+    page.wait_for_selector("#result:not(.hidden)")
+
+
+def test_ai_edit_of_real_footage_differs_from_synthetic(page, labeled, labeled_report):
+    edit = json.loads(json.dumps(labeled_report))
+    edit["c2pa"]["digital_source_type"] = "http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia"
+    edit["ai_extent"] = "partial"
+    edit["c2pa"]["ai_disclosure"] = [{"source_type": edit["c2pa"]["digital_source_type"], "extent": "partial",
+                                      "where": "the active manifest", "title": "street.mp4", "manifest_label": "urn:c2pa:1234"}]
+    _show(page, labeled, edit)
+    assert page.inner_text("#ai-extent") == "AI edit of real footage"
+    assert "extent-partial" in page.get_attribute("#verdict", "class")
+    assert page.inner_text("#verdict-words").startswith("Real footage edited with AI")
+    disc = page.inner_text("#disclosure")
+    assert "Edited with AI" in disc and "part of the clip" in disc and "street.mp4" in disc
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "web-ai-edit.png"), full_page=True)
+
+    # A server without the new fields: the extent comes from the source type, no disclosure list.
+    synthetic = {k: v for k, v in labeled_report.items() if k != "ai_extent"}
+    synthetic["c2pa"] = {k: v for k, v in labeled_report["c2pa"].items() if k != "ai_disclosure"}
+    page.unroute("**/v1/verify")
+    _show(page, labeled, synthetic)
+    assert page.inner_text("#ai-extent") == "Fully AI-generated"
+    assert "extent-full" in page.get_attribute("#verdict", "class")
+    assert page.locator("#disclosure-box.hidden").count() == 1  # no ai_disclosure: nothing to list
+
+
+def test_lost_payload_and_long_words(page, labeled, labeled_report):
+    r = json.loads(json.dumps(labeled_report))
+    r["watermark"]["payload_id"] = None
+    r["provenance"] = None
+    word = "x" * 300
+    r["file"] = "clip-" + word + ".mp4"
+    r["evidence"] = r["evidence"] + ["unbroken " + word]
+    r["c2pa"]["signer"]["common_name"] = "signer-" + word
+    r["c2pa"]["title"] = word
+    for width in (1200, 390):
+        page.set_viewport_size({"width": width, "height": 1600})
+        page.unroute("**/v1/verify")
+        _show(page, labeled, r)
+        assert "lost" in page.inner_text("#watermark") and "payload bits did not survive" in page.inner_text("#watermark")
+        over = page.evaluate("""() => [...document.querySelectorAll('#result .card')]
+            .filter(c => c.scrollWidth > c.clientWidth + 1).map(c => c.querySelector('h2,h3').textContent)""")
+        assert over == [], f"at {width} px these cards overflow: {over}"
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "web-long-words-390.png"), full_page=True)
+
+
+def test_api_docs_work_offline(browser, web_server):
+    """/docs (Swagger UI) and /redoc load their scripts from this server and render the API. ReDoc's
+    decorative Redocly logo points at a CDN; the page's Content-Security-Policy blocks it before
+    it is sent, so nothing goes out."""
+    ctx = browser.new_context()
+    pg = ctx.new_page()
+    sent: list[str] = []
+    blocked: list[str] = []
+    pg.on("requestfinished", lambda r: r.url.startswith((web_server.url, "data:", "blob:")) or sent.append(r.url))
+    pg.on("requestfailed", lambda r: r.url.startswith(web_server.url) or
+          (blocked if "csp" in (r.failure or "").lower() else sent).append(f"{r.url} ({r.failure})"))
+    try:
+        pg.goto(web_server.url + "/docs")
+        pg.wait_for_selector(".swagger-ui .info .title", timeout=60_000)
+        assert "kinoseal" in pg.inner_text(".swagger-ui .info .title")
+        assert pg.locator(".opblock").count() > 5
+        pg.goto(web_server.url + "/redoc")
+        pg.wait_for_selector("redoc .api-content h1", timeout=60_000)
+        assert "kinoseal" in pg.inner_text("redoc .api-content h1")
+        assert pg.locator("redoc [data-section-id]").count() > 5
+        pg.wait_for_timeout(500)
+        assert sent == [], f"the docs fetched outside resources: {sent}"
+        assert blocked == ["https://cdn.redoc.ly/redoc/logo-mini.svg (csp)"] or blocked == []
+    finally:
+        ctx.close()

@@ -5,21 +5,7 @@
 const $ = (id) => document.getElementById(id);
 const state = { config: null, report: null, thumbs: [], manifest: null };
 
-const PLAIN = {
-  ai_generated: "This clip was made or changed by AI. Its invisible watermark or its signed Content Credentials say so.",
-  likely_ai_generated: "A classifier thinks this clip is AI-generated, but no watermark or signature confirms it.",
-  authentic: "Authentic recording: it carries a trusted capture signature and its pixels were not changed.",
-  untrusted_signature: "The clip is signed, but by a signer this server does not trust. Check who signed it.",
-  tampered: "The clip was altered after it was signed: its Content Credentials no longer match.",
-  unknown: "No watermark and no Content Credentials were found, so its origin cannot be told.",
-};
-const SOURCE_TYPES = {
-  trainedAlgorithmicMedia: "AI-generated (trained model)",
-  compositeWithTrainedAlgorithmicMedia: "Edited with AI",
-  algorithmicMedia: "Computer-generated",
-  compositeSynthetic: "Composite with synthetic elements",
-  digitalCapture: "Recorded by a camera",
-};
+const W = KinoWords;
 
 function el(tag, attrs, ...children) {
   const e = document.createElement(tag);
@@ -147,19 +133,14 @@ function fact(dl, k, v) {
   if (v == null || v === "") return;
   dl.append(el("dt", { text: k }), el("dd", { text: String(v) }));
 }
-
-function sourceType(uri) {
-  if (!uri) return null;
-  const short = uri.split("/").pop();
-  return (SOURCE_TYPES[short] || short) + " (" + short + ")";
-}
+const facts = (dl, pairs) => { dl.replaceChildren(); for (const [k, v] of pairs) fact(dl, k, v); };
 
 function ingredientTree(items) {
   if (!items || !items.length) return el("p", { class: "none", text: "No ingredients: this is the first manifest of the clip." });
   const ul = el("ul");
   for (const ing of items) {
     const bits = [ing.title || "untitled", ing.relationship ? " · " + ing.relationship : ""];
-    if (ing.digital_source_type) bits.push(" · " + sourceType(ing.digital_source_type));
+    if (ing.digital_source_type) bits.push(" · " + W.describeType(ing.digital_source_type));
     if (ing.signer && ing.signer.common_name) bits.push(" · signed by " + ing.signer.common_name);
     const li = el("li", {}, bits.join(""));
     if (ing.failure_codes && ing.failure_codes.length) li.append(el("div", { class: "bad", text: "problems: " + ing.failure_codes.join(", ") }));
@@ -169,103 +150,59 @@ function ingredientTree(items) {
   return ul;
 }
 
-function plot(report) {
-  const wm = (report.watermark && report.watermark.per_frame) || [];
-  const cl = (report.classifier && report.classifier.per_frame) || [];
-  const W = 480, H = 200, P = 32;
-  const NS = "http://www.w3.org/2000/svg";
-  const svg = document.createElementNS(NS, "svg");
-  svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
-  svg.setAttribute("role", "img");
-  svg.setAttribute("aria-label", "per-frame scores");
-  const mk = (tag, attrs) => { const e = document.createElementNS(NS, tag); for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v); return e; };
-  const all = wm.concat(cl);
-  if (!all.length) {
-    const t = mk("text", { x: W / 2, y: H / 2, "text-anchor": "middle", fill: "#5b6573", "font-size": 14 });
-    t.textContent = "no per-frame scores";
-    svg.append(t);
-    return svg;
-  }
-  const lo = Math.min(0, ...all), hi = Math.max(1e-9, ...all);
-  const y = (v) => H - P - (v - lo) / (hi - lo || 1) * (H - 2 * P);
-  svg.append(mk("line", { x1: P, y1: H - P, x2: W - 8, y2: H - P, stroke: "#aab3bf" }));
-  svg.append(mk("line", { x1: P, y1: P - 8, x2: P, y2: H - P, stroke: "#aab3bf" }));
-  const label = (x, yy, text, anchor) => { const t = mk("text", { x, y: yy, "font-size": 11, fill: "#5b6573", "text-anchor": anchor || "start" }); t.textContent = text; svg.append(t); };
-  label(P - 4, y(hi) + 4, hi.toFixed(2), "end");
-  label(P - 4, y(lo) + 4, lo.toFixed(2), "end");
-  label(W - 8, H - 10, "frame", "end");
-  const series = (vals, colour) => {
-    if (!vals.length) return;
-    const x = (i) => P + (vals.length === 1 ? 0.5 : i / (vals.length - 1)) * (W - P - 12);
-    svg.append(mk("polyline", { points: vals.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(" "), fill: "none", stroke: colour, "stroke-width": 2 }));
-  };
-  series(wm, "#2f6fde");
-  series(cl, "#b3261e");
-  label(P + 6, 14, "watermark", "start");
-  if (cl.length) label(P + 90, 14, "classifier", "start");
-  return svg;
+function actionText(a) {
+  const sa = a.softwareAgent;
+  const agent = sa ? (typeof sa === "string" ? sa : [sa.name, sa.version].filter(Boolean).join(" ")) : "";
+  return [a.action, agent && "by " + agent, W.fmtTime(a.when), a.description].filter(Boolean).join(" · ");
 }
 
 function render(r) {
   $("error").classList.add("hidden");
   const card = $("verdict");
-  card.className = "card verdict v-" + r.verdict;
+  const extent = W.extentLabel(r);
+  card.className = "card verdict v-" + r.verdict + (extent ? " extent-" + W.aiExtent(r) : "");
   $("verdict-label").textContent = r.verdict_label;
-  $("verdict-words").textContent = PLAIN[r.verdict] || r.summary;
+  $("ai-extent").textContent = extent || "";
+  $("ai-extent").classList.toggle("hidden", !extent);
+  $("verdict-words").textContent = W.headline(r);
+  const why = W.reason(r);
+  $("reason-text").textContent = why;
+  $("reason").classList.toggle("hidden", !why);
   $("file-name").textContent = r.file;
-  $("confidence").textContent = (100 * r.confidence).toFixed(r.confidence > 0.999 && r.confidence < 1 ? 4 : 0) + "%";
+  $("confidence").textContent = W.fmtConfidence(r.confidence);
+  $("sha256").textContent = r.sha256 || "";
 
-  const ev = $("evidence"); ev.replaceChildren(...r.evidence.map((e) => el("li", { text: e })));
+  $("evidence").replaceChildren(...(r.evidence || []).map((e) => el("li", { text: e })));
   $("notes").replaceChildren(...(r.notes || []).map((n) => el("li", { text: "note: " + n })));
 
   const c = r.c2pa || {};
-  const dl = $("c2pa"); dl.replaceChildren();
-  if (!c.present) {
-    fact(dl, "Manifest", "none found in this file");
-    $("actions").replaceChildren();
-    $("ingredients").replaceChildren(el("p", { class: "none", text: "—" }));
-  } else {
-    fact(dl, "State", c.validation_state + (c.failure_codes && c.failure_codes.length ? " (" + c.failure_codes.join(", ") + ")" : ""));
-    fact(dl, "Signer", c.signer && c.signer.common_name);
-    fact(dl, "Issuer", c.signer && c.signer.issuer);
-    fact(dl, "Signed at", (c.signer && c.signer.time) || "no trusted time stamp");
-    fact(dl, "Source type", sourceType(c.digital_source_type));
-    fact(dl, "Made with", c.claim_generator);
-    fact(dl, "Title", c.title);
-    $("actions").replaceChildren(...(c.actions || []).map((a) => {
-      const agent = a.softwareAgent ? (typeof a.softwareAgent === "string" ? a.softwareAgent : [a.softwareAgent.name, a.softwareAgent.version].filter(Boolean).join(" ")) : "";
-      return el("li", { text: [a.action, agent && "by " + agent, a.when, a.description].filter(Boolean).join(" · ") });
-    }));
-    $("ingredients").replaceChildren(ingredientTree(c.ingredients));
-  }
+  facts($("c2pa"), W.c2paFacts(r));
+  const disc = W.disclosures(r);
+  $("disclosure").replaceChildren(...disc.map((d) => el("li", { text: d })));
+  $("disclosure-box").classList.toggle("hidden", !disc.length);
+  $("actions").replaceChildren(...(c.present ? (c.actions || []).map((a) => el("li", { text: actionText(a) })) : []));
+  $("ingredients").replaceChildren(c.present ? ingredientTree(c.ingredients) : el("p", { class: "none", text: "—" }));
 
-  const w = r.watermark || {};
-  const wdl = $("watermark"); wdl.replaceChildren();
-  fact(wdl, "Result", w.detected ? "found" : "not found");
-  if (w.p_value != null) fact(wdl, "p-value", w.p_value.toExponential(2) + (w.detected ? " (chance of a false alarm)" : ""));
-  fact(wdl, "Payload id", w.payload_id);
-  fact(wdl, "Bit accuracy", w.bit_accuracy != null ? (100 * w.bit_accuracy).toFixed(1) + "%" : null);
-  fact(wdl, "Frames analysed", w.frames_analyzed);
-  fact(wdl, "Method", w.method);
-  fact(wdl, "Note", w.error);
+  facts($("watermark"), W.watermarkFacts(r));
   const prov = $("provenance"); prov.replaceChildren();
-  if (r.provenance && r.provenance.found) {
-    prov.append(el("h4", { text: "Original Content Credentials (from the watermark)" }));
+  const pf = W.provenanceFacts(r, state.manifest);
+  if (pf.length) {
     const pdl = el("dl", { class: "facts" });
-    fact(pdl, "Title", r.provenance.title);
-    fact(pdl, "Labeled at", r.provenance.labeled_at);
-    fact(pdl, "Signer", r.provenance.signer);
-    fact(pdl, "Generator", r.provenance.claim_generator);
-    if (state.manifest) fact(pdl, "Manifest", state.manifest.manifest_label);
-    prov.append(pdl);
+    facts(pdl, pf);
+    prov.append(el("h4", { text: "Original Content Credentials (from the watermark)" }), pdl);
   }
 
-  $("plot").replaceChildren(plot(r));
+
+  const k = r.classifier || {};
+  $("plot-note").textContent = k.available ? (k.model ? "Classifier " + k.model + (k.note ? ", " + k.note : "") + "." : "")
+    : "Classifier: " + (k.note || "not available") + ".";
   $("thumbs").replaceChildren(...state.thumbs.map((t) => el("figure", {},
     el("img", { src: "data:image/jpeg;base64," + t.jpeg_base64, alt: "frame " + t.index, width: t.width, height: t.height }),
     el("figcaption", { text: "frame " + t.index + " · " + t.time.toFixed(2) + " s" }))));
   $("result").classList.remove("hidden");
-  $("verdict-label").focus && $("verdict-label").focus();
+  // Drawn once the box has its width, at 1:1 scale (readable labels on a phone too).
+  $("plot").replaceChildren(KinoPlot.scorePlot(r, Math.min(900, $("plot").clientWidth)));
+  $("verdict-label").focus();
 }
 
 function download(name, type, text) {
@@ -275,22 +212,21 @@ function download(name, type, text) {
 
 function esc(s) { return String(s == null ? "" : s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c])); }
 
-function htmlReport(r) {
-  const c = r.c2pa || {}, w = r.watermark || {};
-  const css = "body{font:15px/1.5 system-ui,sans-serif;max-width:800px;margin:30px auto;color:#1d232b}h1{font-size:26px}" +
-    ".v{padding:12px 16px;border-radius:8px;border:2px solid #999}dt{color:#5b6573}dd{margin:0 0 6px}img{max-width:180px;margin:4px}";
-  const li = (xs) => xs.map((x) => "<li>" + esc(x) + "</li>").join("");
-  return "<!doctype html><html><head><meta charset='utf-8'><title>kinoseal report: " + esc(r.file) + "</title><style>" + css + "</style></head><body>" +
-    "<h1>Provenance report</h1><p>" + esc(r.file) + "<br>SHA-256 " + esc(r.sha256) + "</p>" +
-    "<div class='v'><h2>" + esc(r.verdict_label) + "</h2><p>" + esc(PLAIN[r.verdict] || "") + "</p><p>confidence " + esc(r.confidence) + "</p></div>" +
-    "<h3>Evidence</h3><ul>" + li(r.evidence) + "</ul>" +
-    "<h3>Content Credentials</h3><dl>" + (c.present ?
-      "<dt>State</dt><dd>" + esc(c.validation_state) + "</dd><dt>Signer</dt><dd>" + esc(c.signer && c.signer.common_name) + "</dd>" +
-      "<dt>Source type</dt><dd>" + esc(sourceType(c.digital_source_type)) + "</dd><dt>Actions</dt><dd>" + esc((c.actions || []).map((a) => a.action).join(", ")) + "</dd>"
-      : "<dt>Manifest</dt><dd>none</dd>") + "</dl>" +
-    "<h3>Watermark</h3><dl><dt>Result</dt><dd>" + (w.detected ? "found" : "not found") + "</dd><dt>p-value</dt><dd>" + esc(w.p_value) + "</dd><dt>Payload</dt><dd>" + esc(w.payload_id) + "</dd></dl>" +
-    "<h3>Frames</h3>" + state.thumbs.map((t) => "<img alt='frame' src='data:image/jpeg;base64," + t.jpeg_base64 + "'>").join("") +
-    "<p><small>kinoseal " + esc(r.kinoseal_version) + " · generated " + esc(new Date().toISOString()) + "</small></p></body></html>";
+// The standalone HTML report is the rendered result itself (same words, colours, numbers and
+// plot as the page), without the buttons, with the page's stylesheet inlined.
+async function htmlReport(r) {
+  let css = "";
+  try { css = await (await fetch("/static/app.css")).text(); } catch (e) { /* the report still reads without it */ }
+  const body = $("result").cloneNode(true);
+  body.removeAttribute("id");
+  body.classList.remove("hidden");
+  for (const x of body.querySelectorAll(".actions, #again")) x.remove();
+  for (const x of body.querySelectorAll("[id]")) x.removeAttribute("id");
+  return "<!doctype html><html lang='en'><head><meta charset='utf-8'><meta name='viewport' content='width=device-width, initial-scale=1'>" +
+    "<title>kinoseal report: " + esc(r.file) + "</title><style>" + css + "</style></head><body class='report'>" +
+    "<header class='top'><h1>Provenance report</h1><p class='lead'>" + esc(r.file) + " · checked " +
+    esc(W.fmtTime(new Date().toISOString())) + " by kinoseal " + esc(r.kinoseal_version) + "</p></header><main>" +
+    body.outerHTML + "</main></body></html>";
 }
 
 async function init() {
@@ -303,7 +239,7 @@ async function init() {
   for (const t of ["dragleave", "drop"]) drop.addEventListener(t, (e) => { e.preventDefault(); drop.classList.remove("over"); });
   drop.addEventListener("drop", (e) => handleFile(e.dataTransfer.files[0]));
   $("dl-json").addEventListener("click", () => download(state.report.file + ".report.json", "application/json", JSON.stringify(state.report, null, 2)));
-  $("dl-html").addEventListener("click", () => download(state.report.file + ".report.html", "text/html", htmlReport(state.report)));
+  $("dl-html").addEventListener("click", async () => download(state.report.file + ".report.html", "text/html", await htmlReport(state.report)));
   $("print").addEventListener("click", () => window.print());
   $("again").addEventListener("click", () => { $("result").classList.add("hidden"); $("drop").scrollIntoView(); $("file").click(); });
   try {
