@@ -29,9 +29,13 @@ CREATE TABLE IF NOT EXISTS provenance (
     file_sha256 TEXT,
     title TEXT,
     created_at TEXT NOT NULL,
-    manifest_json TEXT NOT NULL
+    manifest_json TEXT NOT NULL,
+    manifest_c2pa BLOB
 )
 """
+# Registries made before the C2PA bytes were kept get the column (NULL for their rows).
+_ADD_C2PA = "ALTER TABLE provenance ADD COLUMN manifest_c2pa BLOB"
+_COLUMNS = "payload_id, key_id, method, manifest_label, file_sha256, title, created_at, manifest_json"
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,8 @@ class SqliteRegistry:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
             db.execute(_SCHEMA)
+            if "manifest_c2pa" not in {r[1] for r in db.execute("PRAGMA table_info(provenance)")}:
+                db.execute(_ADD_C2PA)
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -82,24 +88,37 @@ class SqliteRegistry:
     def record(
         self, *, payload_id: str, key_id: str, method: str, manifest: dict[str, Any],
         manifest_label: str | None = None, file_sha256: str | None = None, title: str | None = None,
+        manifest_c2pa: bytes | None = None,
     ) -> None:
+        """``manifest_c2pa``: the signed manifest store as embedded (``application/c2pa``), which
+        the Soft Binding Resolution API serves at /manifests/{manifest_label}."""
         now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
         with self._lock, self._connect() as db:
             db.execute(
-                "INSERT OR REPLACE INTO provenance VALUES (?,?,?,?,?,?,?,?)",
-                (payload_id, key_id, method, manifest_label, file_sha256, title, now, json.dumps(manifest)),
+                f"INSERT OR REPLACE INTO provenance ({_COLUMNS}, manifest_c2pa) VALUES (?,?,?,?,?,?,?,?,?)",
+                (payload_id, key_id, method, manifest_label, file_sha256, title, now, json.dumps(manifest),
+                 manifest_c2pa),
             )
 
     def lookup(self, payload_id: str) -> ProvenanceRecord | None:
         with self._connect() as db:
             row = db.execute(
-                "SELECT payload_id, key_id, method, manifest_label, file_sha256, title, created_at, manifest_json "
-                "FROM provenance WHERE payload_id = ?",
+                f"SELECT {_COLUMNS} FROM provenance WHERE payload_id = ?",
                 (payload_id.lower(),),
             ).fetchone()
         if row is None:
             return None
         return ProvenanceRecord(*row[:7], manifest=json.loads(row[7]))
+
+    def lookup_label(self, manifest_label: str) -> tuple[ProvenanceRecord, bytes | None] | None:
+        """The record whose active manifest has this label, with its ``application/c2pa`` bytes
+        (None for records made before they were kept)."""
+        with self._connect() as db:
+            row = db.execute(f"SELECT {_COLUMNS}, manifest_c2pa FROM provenance WHERE manifest_label = ?",
+                             (manifest_label,)).fetchone()
+        if row is None:
+            return None
+        return ProvenanceRecord(*row[:7], manifest=json.loads(row[7])), row[8]
 
     def count(self) -> int:
         with self._connect() as db:
