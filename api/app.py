@@ -14,7 +14,7 @@ from api.jobs.runner import make_runner
 from api.observability import Metrics, RequestContextMiddleware, install_log_record_factory, start_metrics_server
 from api.jobs.shutdown import STATE
 from api.ratelimit import make_limiter
-from api.routers import generate, health, jobs, manifests, sign, verify, web
+from api.routers import generate, health, jobs, manifests, resolution, sign, verify, web
 from api.routers.web import WEB_DIR
 from api.services import Service
 from kinoseal import __version__
@@ -63,7 +63,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.state.limiter = make_limiter(settings.ratelimit_redis_url)
     problems.install(app)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
-    for r in (verify.router, jobs.router, generate.router, sign.router, manifests.router, health.router, web.router):
+    for r in (verify.router, jobs.router, generate.router, sign.router, manifests.router, resolution.router,
+              health.router, web.router):
         app.include_router(r)
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
     docs.install(app, docs_url="/docs", redoc_url="/redoc")

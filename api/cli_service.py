@@ -165,7 +165,7 @@ def register(app: typer.Typer) -> None:
     @keys.command("create")
     def key_create(
         tenant: Annotated[str, typer.Option(help="Tenant the key belongs to.")],
-        scopes: Annotated[str, typer.Option(help="Comma-separated: verify, generate, sign.")] = "verify",
+        scopes: Annotated[str, typer.Option(help="Comma-separated: verify, generate, sign, fetch:manifests.")] = "verify",
         name: Annotated[Optional[str], typer.Option(help="A label for the key.")] = None,
         rate: Annotated[Optional[int], typer.Option(help="Requests per minute (default: the server's).")] = None,
     ) -> None:

@@ -19,7 +19,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 
-SCOPES = ("verify", "generate", "sign")
+# "fetch:manifests": the Soft Binding Resolution API (/matches/*, /manifests/*), the scope
+# name its OpenAPI description gives.
+SCOPES = ("verify", "generate", "sign", "fetch:manifests")
 PUBLIC_TENANT = "public"
 
 meta = sa.MetaData()

@@ -1,0 +1,99 @@
+"""The C2PA Soft Binding Resolution API over real HTTP (issue 20 item 8).
+
+The soft binding is read from the labeled clip's own ``c2pa.soft-binding`` assertion with
+c2pa-python, sent to a real `kinoseal serve`, and the manifest that comes back is read with
+c2pa-python again; /matches/byContent gets the clip with its manifest stripped (remuxed), so
+only the watermark can lead back to it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from tests.clips import remux
+from tests.service_fixtures import Server, create_key
+
+
+@pytest.fixture(scope="module")
+def resolver(home, labeled, run_cli, tmp_path_factory):
+    srv = Server(home, tmp_path_factory.mktemp("resolution") / "server.log", env={"KINOSEAL_CLASSIFIER": "none"})
+    try:
+        yield srv, create_key(run_cli, "resolver", "fetch:manifests"), create_key(run_cli, "resolver", "verify")
+    finally:
+        srv.stop()
+
+
+def _binding(clip) -> tuple[str, str, str]:
+    """(active manifest label, alg, value) of the clip's own soft-binding assertion."""
+    import c2pa
+
+    with c2pa.Reader(str(clip)) as r:
+        store = json.loads(r.json())
+    label = store["active_manifest"]
+    sb = next(a for a in store["manifests"][label]["assertions"] if a["label"] == "c2pa.soft-binding")
+    return label, sb["data"]["alg"], sb["data"]["blocks"][0]["value"]
+
+
+def test_supported_algorithms_and_scope(resolver, labeled):
+    srv, key, verify_key = resolver
+    _, alg, value = _binding(labeled)
+    with srv.client() as c:
+        r = c.get("/services/supportedAlgorithms")  # no key needed, as in the OpenAPI description
+        assert r.status_code == 200
+        body = r.json()
+        assert {"alg": alg} in body["watermarks"] and body["fingerprints"] == []
+        assert c.get("/matches/byBinding", params={"alg": alg, "value": value}).status_code == 401
+    with srv.client(verify_key) as c:
+        r = c.get("/matches/byBinding", params={"alg": alg, "value": value})
+        assert r.status_code == 403 and "fetch:manifests" in r.json()["detail"]
+
+
+def test_by_binding_get_and_post_then_fetch_the_manifest(resolver, labeled):
+    import c2pa
+
+    srv, key, _ = resolver
+    label, alg, value = _binding(labeled)
+    with srv.client(key) as c:
+        r = c.get("/matches/byBinding", params={"alg": alg, "value": value})
+        assert r.status_code == 200, r.text
+        assert r.json() == {"matches": [{"manifestId": label, "similarityScore": 100}]}
+        assert c.post("/matches/byBinding", json={"alg": alg, "value": value}).json() == r.json()
+        # nothing recorded for another payload; a foreign algorithm or a malformed value is a 400
+        assert c.get("/matches/byBinding", params={"alg": alg, "value": "AAAAAAAAAAA="}).json() == {"matches": []}
+        assert c.get("/matches/byBinding", params={"alg": "com.example.other.1", "value": value}).status_code == 400
+        assert c.get("/matches/byBinding", params={"alg": alg, "value": "bm90IDggYnl0ZXM="}).status_code == 400
+        assert c.post("/matches/byBinding", json={"alg": alg}).status_code == 400
+
+        m = c.get(f"/manifests/{label}")
+        assert m.status_code == 200 and m.headers["content-type"] == "application/c2pa"
+        with c2pa.Reader("application/c2pa", io.BytesIO(m.content)) as r:
+            store = json.loads(r.json())
+        assert store["active_manifest"] == label
+        # the store as embedded in the clip: the same bytes c2pa reads from the file
+        with c2pa.Reader(str(labeled)) as r:
+            assert json.loads(r.json())["manifests"][label]["signature_info"] == store["manifests"][label]["signature_info"]
+        only = c.get(f"/manifests/{label}", params={"returnActiveManifest": "true"})
+        assert only.status_code == 200
+        with c2pa.Reader("application/c2pa", io.BytesIO(only.content)) as r:
+            assert list(json.loads(r.json())["manifests"]) == [label]
+        assert c.get("/manifests/urn:c2pa:00000000-0000-0000-0000-000000000000").status_code == 404
+        bad = c.get("/manifests/not-a-urn")
+        assert bad.status_code == 400 and bad.headers["content-type"].startswith("application/problem+json")
+
+
+def test_by_content_finds_the_manifest_of_a_stripped_clip(resolver, labeled, tmp_path):
+    srv, key, _ = resolver
+    label, alg, _ = _binding(labeled)
+    stripped = remux(labeled, tmp_path / "stripped.mp4")
+    assert b"c2pa" not in stripped.read_bytes(), "the remux must drop the manifest"
+    with srv.client(key) as c:
+        r = c.post("/matches/byContent", params={"alg": alg}, content=stripped.read_bytes(),
+                   headers={"Content-Type": "video/mp4"})
+        assert r.status_code == 200, r.text
+        (match,) = r.json()["matches"]
+        assert match["manifestId"] == label and 90 <= match["similarityScore"] <= 100
+        r = c.post("/matches/byContent", content=b"not a video", headers={"Content-Type": "video/mp4"})
+        assert r.status_code == 415, r.text
