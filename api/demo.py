@@ -88,3 +88,6 @@ def run_demo(settings: Settings, out_dir: Path, *, console: Console, progress: C
         console.print(f"{name}: [bold]{verdict}[/]")
     if verdicts != expected:
         raise KinosealError(f"the demo verdicts {verdicts} differ from the expected {expected}")
+    # The web page without a key is an explicit choice (keyless verify is off by default).
+    console.print(f"see them on the web page: [bold]kinoseal serve --public-verify[/] "
+                  f"(http://127.0.0.1:8000, keyless, local only), then drop a clip from {out_dir}")
