@@ -33,3 +33,19 @@ if [ ! -f "$STAMP" ]; then
   if [ -n "$EXTRAS" ]; then .venv/bin/pip install -q -e ".[$EXTRAS]"; else .venv/bin/pip install -q -e .; fi
   touch "$STAMP"
 fi
+
+# The independent C2PA reader the tests run on kinoseal's outputs (tests/test_c2pa_ts.py):
+# @trustnxt/c2pa-ts, pinned by tests/c2pa_ts/package-lock.json; reinstalled when the lock changes.
+if [ -n "$EXTRAS" ] && command -v node >/dev/null; then
+  if ! command -v npm >/dev/null; then
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq npm >/dev/null
+  fi
+  NPM_STAMP="tests/c2pa_ts/node_modules/.kinoseal-$(sha256sum tests/c2pa_ts/package-lock.json | cut -c1-16)"
+  if [ ! -f "$NPM_STAMP" ]; then
+    # (npm install --no-save, not npm ci: npm 11 leaves cbor-x's optional native helpers out of the
+    # lock file and then npm ci refuses it; --no-save installs the locked versions, lock untouched)
+    (cd tests/c2pa_ts && npm install --no-save --no-audit --no-fund --loglevel=error)
+    touch "$NPM_STAMP"
+  fi
+fi
