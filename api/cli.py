@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from kinoseal import __version__
 from kinoseal.config import Settings
-from kinoseal.errors import KinosealError
+from kinoseal.errors import InputError, KinosealError
 
 app = typer.Typer(
     name="kinoseal",
@@ -142,6 +142,9 @@ def verify(
         help="A trust-list snapshot in the c2pa-rs settings shape (JSON/TOML, as c2patool reads); repeatable.")] = None,
     isolate: Annotated[bool, typer.Option(help="Decode each clip in a child process with time/memory limits "
                                                 "(for untrusted files).")] = False,
+    fragment: Annotated[Optional[list[Path]], typer.Option(
+        "--fragment", help="A media fragment (.m4s) of a fragmented MP4 whose init segment is the one CLIP; "
+                           "repeatable, in playback order.")] = None,
 ) -> None:
     """Say whether each clip is AI-generated, authentic, tampered or unknown, with the evidence."""
     from credentials.home import trust_store
@@ -154,6 +157,8 @@ def verify(
                 cawg_trust=(*s.cawg_trust, *(cawg_trust or ())),
                 trust_settings=(*s.trust_settings, *(trust_settings or ())))
     trust_store(s, trust or [])  # a wrong trust file fails the command once, before any clip
+    if fragment and (len(clips) != 1 or isolate):
+        raise InputError("--fragment goes with exactly one CLIP, the init segment (and not with --isolate)")
     verifier = None
     failed = 0
 
@@ -179,7 +184,8 @@ def verify(
             if verifier.classifier_pending and _decodes(clip, s.limits):
                 verifier.ensure_classifier()
         try:
-            report = verify_isolated(clip, s, extra_trust=trust or []) if isolate else verifier.verify(clip).to_dict()
+            report = verify_isolated(clip, s, extra_trust=trust or []) if isolate else (
+                    verifier.verify(clip, fragments=fragment) if fragment else verifier.verify(clip)).to_dict()
         except KinosealError as exc:
             failed += 1
             clip_error(clip, exc)
