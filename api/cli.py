@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
+from rich.console import Console, Group
 from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from kinoseal import __version__
@@ -45,6 +49,29 @@ def _progress() -> Progress:
     )
 
 
+@contextlib.contextmanager
+def busy(text: str) -> Iterator[None]:
+    """A spinner with ``text`` on stderr while something slow runs; only on a terminal, so pipes,
+    logs and --json consumers get nothing."""
+    if not err.is_terminal:
+        yield
+        return
+    with err.status(text):
+        yield
+
+
+def emit_json(obj: dict) -> None:
+    """One JSON document on one line of stdout (JSON Lines), results and errors alike."""
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+def error_line(message: str, file: str | None = None) -> None:
+    """``error: <message>`` on stderr, naming ``file`` unless the message already does."""
+    text = message if not file or file in message else f"{file}: {message}"
+    err.print(Text.assemble(("error:", "red"), " ", text))
+
+
 VERDICT_STYLE = {
     "ai_generated": "bold red",
     "likely_ai_generated": "bold yellow",
@@ -56,12 +83,21 @@ VERDICT_STYLE = {
 
 
 def print_report(report: dict) -> None:
+    """One panel per clip, wrapped at the console's width (the terminal's; $COLUMNS or 80 in a
+    pipe): long evidence folds onto more lines, it is never cut. Report text is never markup."""
     style = VERDICT_STYLE.get(report["verdict"], "bold")
-    lines = [f"[{style}]{report['verdict_label']}[/] ({report['verdict']}, confidence {report['confidence']:.2f})", ""]
-    lines += [f"• {e}" for e in report["evidence"]]
+    head = Text.assemble((report["verdict_label"], style), f" ({report['verdict']}, confidence {report['confidence']:.2f})")
+    rows = Table.grid(padding=(0, 1))
+    rows.add_column(no_wrap=True)
+    rows.add_column(overflow="fold")
+    for e in report["evidence"]:
+        rows.add_row("•", Text(e))
     for n in report.get("notes", []):
-        lines.append(f"[dim]note: {n}[/]")
-    out.print(Panel("\n".join(lines), title=report["file"], expand=False))
+        rows.add_row("", Text(f"note: {n}", style="dim"))
+    name = report["file"]
+    fits = len(name) + 8 <= out.width
+    body = Group(head, "", rows) if fits else Group(Text(name, style="bold", overflow="fold"), head, "", rows)
+    out.print(Panel(body, title=Text(name) if fits else None, expand=False), soft_wrap=False)
 
 
 TSA_HELP = ("RFC 3161 time-stamp authority URL, so the signature stays valid after the certificate expires "
@@ -93,7 +129,7 @@ def label(
             progress=lambda n, total: bar.update(task, completed=n, total=total or None),
         )
     if json_out:
-        out.print_json(json.dumps(result.to_dict()))
+        emit_json(result.to_dict())
     else:
         out.print(
             f"[green]labeled[/] {output} ({result.frames} frames, watermark payload {result.payload_id}, "
@@ -129,7 +165,7 @@ def sign_capture_cmd(
 
 @app.command()
 def verify(
-    clips: Annotated[list[Path], typer.Argument(help="Clips to check.")],
+    clips: Annotated[list[Path], typer.Argument(help="Clips to check.", metavar="CLIP")],
     json_out: Annotated[bool, typer.Option("--json", help="One JSON report per clip (JSON lines).")] = False,
     trust: Annotated[Optional[list[Path]], typer.Option(help="Extra trusted root certificates (PEM); repeatable.")] = None,
     allowed: Annotated[Optional[list[Path]], typer.Option(
@@ -164,11 +200,11 @@ def verify(
 
     def clip_error(clip: Path, exc: KinosealError) -> None:
         if json_out:
-            out.print_json(json.dumps({"file": clip.name, "error": exc.kind, "detail": str(exc)}))
+            emit_json({"file": clip.name, "error": exc.kind, "detail": str(exc)})
         else:
-            err.print(f"[red]error:[/] {clip.name}: {exc}")
+            error_line(str(exc), clip.name)
 
-    for clip in clips:
+    for i, clip in enumerate(clips, 1):
         if not isolate:
             # A missing, empty or oversized file fails here in milliseconds. The classifier
             # (torch, timm and the weights: ~10 s) loads for the first clip that decodes, outside
@@ -180,18 +216,21 @@ def verify(
                 clip_error(clip, exc)
                 continue
             if verifier is None:
-                verifier = Verifier.from_settings(s, extra_trust=trust or [], load_classifier=False)
+                with busy("loading the verifier…"):
+                    verifier = Verifier.from_settings(s, extra_trust=trust or [], load_classifier=False)
             if verifier.classifier_pending and _decodes(clip, s.limits):
-                verifier.ensure_classifier()
+                with busy("loading the classifier model (once, about 10 s)…"):
+                    verifier.ensure_classifier()
         try:
-            report = verify_isolated(clip, s, extra_trust=trust or []) if isolate else (
+            with busy(f"checking {clip.name}" + (f" ({i} of {len(clips)})" if len(clips) > 1 else "") + "…"):
+                report = verify_isolated(clip, s, extra_trust=trust or []) if isolate else (
                     verifier.verify(clip, fragments=fragment) if fragment else verifier.verify(clip)).to_dict()
         except KinosealError as exc:
             failed += 1
             clip_error(clip, exc)
             continue
         if json_out:
-            sys.stdout.write(json.dumps(report) + "\n")
+            emit_json(report)
         else:
             print_report(report)
     if failed:
@@ -243,7 +282,7 @@ def generate(
                                guidance=guidance, model_dir=model, record_prompt=record_prompt,
                                progress=_GenProgress(bar))
     if json_out:
-        out.print_json(json.dumps(result.to_dict()))
+        emit_json(result.to_dict())
     else:
         out.print(f"[green]generated[/] {output} ({result.frames} frames {result.width}x{result.height} at "
                   f"{result.fps:g} fps, watermark payload {result.payload_id})")
@@ -268,7 +307,7 @@ def edit(
         result = edit_clip(settings(), src, prompt, output, strength=strength, seed=seed, steps=steps,
                            model_dir=model, record_prompt=record_prompt, progress=_GenProgress(bar))
     if json_out:
-        out.print_json(json.dumps(result.to_dict()))
+        emit_json(result.to_dict())
     else:
         out.print(f"[green]edited[/] {output} ({result.frames} frames, watermark payload {result.payload_id})")
 
@@ -320,29 +359,50 @@ def _root(
         raise typer.Exit()
 
 
+def _usage_errors() -> tuple[type[BaseException], ...]:
+    """Click's usage errors (a missing argument, an unknown option or command), as this Typer raises
+    them: Typer >= 0.16 vendors click as typer._click, whose exceptions derive from TyperException."""
+    import click
+
+    kinds: list[type[BaseException]] = [click.ClickException]
+    with contextlib.suppress(ImportError):
+        from typer.exceptions import TyperException
+
+        kinds.append(TyperException)
+    return tuple(kinds)
+
+
 def main() -> None:
-    """Entry point: turn every error into one clear line and a non-zero exit (no tracebacks)."""
+    """Entry point: turn every error into one clear line and a non-zero exit (no tracebacks).
+    With --json, errors are also one JSON line on stdout (JSON Lines, like the results)."""
+    as_json = "--json" in sys.argv[1:]
+
+    def fail(kind: str, message: str, code: int) -> None:
+        if as_json:
+            emit_json({"error": kind, "detail": message})
+        sys.exit(code)
+
     try:
         rc = app(standalone_mode=False)
         sys.exit(rc if isinstance(rc, int) else 0)
     except KinosealError as exc:
-        err.print(f"[red]error:[/] {exc}")
-        sys.exit(EXIT_CODES.get(exc.kind, 1))
+        error_line(str(exc))
+        fail(exc.kind, str(exc), EXIT_CODES.get(exc.kind, 1))
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except (typer.Abort, KeyboardInterrupt):
         err.print("[red]aborted[/]")
-        sys.exit(130)
+        fail("aborted", "aborted", 130)
+    except _usage_errors() as exc:
+        exc.show()  # the usage line, "Try 'kinoseal CMD --help'", and what was wrong
+        code = getattr(exc, "exit_code", 2)
+        fail("usage", exc.format_message() if hasattr(exc, "format_message") else str(exc), code)
     except Exception as exc:  # noqa: BLE001 - the user gets one line, developers set KINOSEAL_DEBUG=1
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
         if os.environ.get("KINOSEAL_DEBUG"):
             raise
-        err.print(f"[red]internal error:[/] {type(exc).__name__}: {str(exc)[:300]} (set KINOSEAL_DEBUG=1 for details)")
-        sys.exit(70)
+        err.print(Text.assemble(("internal error:", "red"),
+                                f" {type(exc).__name__}: {str(exc)[:300]} (set KINOSEAL_DEBUG=1 for details)"))
+        fail("internal", f"{type(exc).__name__}: {str(exc)[:300]}", 70)
 
 
 # Commands of the HTTP service (serve, api-key) live beside this file.

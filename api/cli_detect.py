@@ -115,8 +115,9 @@ def register(app: typer.Typer) -> None:
         rep = evaluate_detector(det, r, g, out_dir=report_dir, log=_log, name=name)
         m = rep["metrics"]
         if json_out:
-            out.print_json(json.dumps({"model": det.tag, **{k: v for k, v in m.items()}, "roc_png": rep["roc_png"],
-                                       "json": rep["json"]}))
+            from api.cli import emit_json
+
+            emit_json({"model": det.tag, **{k: v for k, v in m.items()}, "roc_png": rep["roc_png"], "json": rep["json"]})
             return
         t = Table(title=f"{det.tag} on {m['n_real']} real + {m['n_generated']} generated clips", show_header=False)
         for label, key, fmt in [

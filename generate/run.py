@@ -57,6 +57,7 @@ def load_model(model_dir: Path | None = None):
             diffusers.utils.logging.set_verbosity_error()
             diffusers.utils.logging.disable_progress_bar()
             transformers.utils.logging.set_verbosity_error()
+            transformers.utils.logging.disable_progress_bar()  # "Loading weights" bar of transformers 5
 
             try:
                 model = KinoVideoPipeline.from_pretrained(str(path), local_files_only=True)
