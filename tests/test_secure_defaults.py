@@ -34,63 +34,53 @@ def test_client_address_rules():
     assert client_address(None, None, trusted) == "unknown"
 
 
-def test_serve_defaults_to_keys_and_says_so(home, tmp_path):
-    srv = Server(home, tmp_path / "default.log")
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
+def test_secure_defaults_over_http(home, run_cli, tmp_path):
+    """Two API processes on one Redis.
+
+    A starts with no flags: keyless verify is off and it says so; a key limited to 4/min gets 4
+    answers from A and B together, not 4 from each; its /metrics needs the metrics key.
+    B starts with --public-verify and 127.0.0.1 as its trusted proxy: each forwarded client has its
+    own bucket (2/min), so one client's flood does not lock out the next, and a forged entry on
+    the left of X-Forwarded-For buys nothing; a peer that is not the trusted proxy (127.0.0.2)
+    gets one bucket whatever it forwards (uvicorn's own proxy headers, which trust any loopback
+    peer, are off); its /metrics is only on its own bind address.
+    """
+    redis, url = start_redis(tmp_path)
+    env = {"KINOSEAL_QUEUE_URL": url, "KINOSEAL_DATABASE_URL": f"sqlite:///{tmp_path / 'jobs.sqlite3'}",
+           "KINOSEAL_PUBLIC_RATE_LIMIT": "2"}
+    mport = free_port()
+    a = Server(home, tmp_path / "a.log", env={**env, "KINOSEAL_METRICS_KEY": "m3trics-k3y"})
+    b = Server(home, tmp_path / "b.log", args=("--public-verify",),
+               env={**env, "KINOSEAL_TRUSTED_PROXIES": "127.0.0.1", "KINOSEAL_METRICS_BIND": f"127.0.0.1:{mport}"})
     try:
-        log = srv.log()
-        assert "keyless public verify: off" in log and "trusted proxies: none" in log, log
-        with srv.client() as c:
+        assert "keyless public verify: off" in a.log() and "trusted proxies: none" in a.log(), a.log()
+        assert "rate limits: shared in Redis" in a.log()
+        assert "keyless public verify: ON" in b.log() and "trusted proxies: 127.0.0.1" in b.log(), b.log()
+        with a.client() as c:
             assert c.get("/healthz").json()["public_verify"] is False
             r = c.get("/v1/whoami")
             assert r.status_code == 401 and r.headers["content-type"].startswith("application/problem+json")
             with open(__file__, "rb") as fh:
                 assert c.post("/v1/verify", files={"file": ("x.mp4", fh, "video/mp4")}).status_code == 401
-            assert c.get("/metrics").status_code == 200  # open unless a key or a bind address is set
-    finally:
-        srv.stop()
-
-
-def test_public_mode_trusted_proxy_and_metrics_bind(home, tmp_path):
-    """--public-verify with 127.0.0.1 as the trusted proxy: each forwarded client has its own
-    bucket (2/min), so one client's flood does not lock out the next; /metrics only on its port."""
-    mport = free_port()
-    srv = Server(home, tmp_path / "proxy.log", args=("--public-verify",),
-                 env={"KINOSEAL_PUBLIC_RATE_LIMIT": "2", "KINOSEAL_TRUSTED_PROXIES": "127.0.0.1",
-                      "KINOSEAL_METRICS_BIND": f"127.0.0.1:{mport}"})
-    try:
-        assert "keyless public verify: ON" in srv.log() and "trusted proxies: 127.0.0.1" in srv.log()
-        with srv.client() as c:
-            assert [_whoami(c, "203.0.113.1") for _ in range(3)] == [200, 200, 429]
-            assert [_whoami(c, "203.0.113.2") for _ in range(2)] == [200, 200]
-            # a forged entry on the left does not buy a new bucket
-            assert _whoami(c, "6.6.6.6, 203.0.113.1") == 429
-            assert c.get("/metrics").status_code == 404
-        m = httpx.get(f"http://127.0.0.1:{mport}/metrics", timeout=10, trust_env=False)
-        assert m.status_code == 200 and "kinoseal_rate_limited_total 2.0" in m.text
-    finally:
-        srv.stop()
-
-
-@pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
-def test_limits_shared_across_processes_in_redis_and_xff_ignored_untrusted(home, run_cli, tmp_path):
-    """Two API processes on one Redis: a key limited to 4/min gets 4 answers in all, not 4 from
-    each. The second server is public without trusted proxies: X-Forwarded-For changes nothing.
-    Its /metrics needs the metrics key."""
-    redis, url = start_redis(tmp_path)
-    env = {"KINOSEAL_QUEUE_URL": url, "KINOSEAL_DATABASE_URL": f"sqlite:///{tmp_path / 'jobs.sqlite3'}",
-           "KINOSEAL_PUBLIC_RATE_LIMIT": "2", "KINOSEAL_METRICS_KEY": "m3trics-k3y"}
-    a = Server(home, tmp_path / "a.log", env=env)
-    b = Server(home, tmp_path / "b.log", env=env, args=("--public-verify",))
-    try:
-        assert "rate limits: shared in Redis" in a.log()
-        key = create_key(run_cli, "shared-limit", "verify", "--rate", "4", env=env)
-        with a.client(key) as ca, b.client(key) as cb:
-            assert [_whoami(c) for c in (ca, cb, ca, cb, ca, cb)] == [200, 200, 200, 200, 429, 429]
-        with b.client() as c:
-            assert [_whoami(c, f"203.0.113.{i}") for i in range(3)] == [200, 200, 429]
             assert c.get("/metrics").status_code == 401
             assert c.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
             assert c.get("/metrics", headers={"Authorization": "Bearer m3trics-k3y"}).status_code == 200
+
+        key = create_key(run_cli, "shared-limit", "verify", "--rate", "4", env=env)
+        with a.client(key) as ca, b.client(key) as cb:
+            assert [_whoami(c) for c in (ca, cb, ca, cb, ca, cb)] == [200, 200, 200, 200, 429, 429]
+
+        with b.client() as c:
+            assert [_whoami(c, "203.0.113.1") for _ in range(3)] == [200, 200, 429]
+            assert [_whoami(c, "203.0.113.2") for _ in range(2)] == [200, 200]
+            assert _whoami(c, "6.6.6.6, 203.0.113.1") == 429
+            assert c.get("/metrics").status_code == 404
+        untrusted = httpx.HTTPTransport(local_address="127.0.0.2")
+        with httpx.Client(base_url=b.url, transport=untrusted, timeout=30, trust_env=False) as c:
+            assert [_whoami(c, f"198.51.100.{i}") for i in range(3)] == [200, 200, 429]
+        m = httpx.get(f"http://127.0.0.1:{mport}/metrics", timeout=10, trust_env=False)
+        assert m.status_code == 200 and "kinoseal_rate_limited_total 4.0" in m.text, m.text[-2000:]
     finally:
         a.stop()
         b.stop()

@@ -306,10 +306,10 @@ def run_worker(url: str, queue_name: str, *, burst: bool = False, announce: Call
         def unsubscribe(self) -> None:
             # RQ's unsubscribe waits on the pub/sub connection's lock, which its listener thread
             # can hold for good (seen: 2 of 4 stops hung there, after the job was done). The
-            # channel goes with the connection when the process exits: give it two seconds.
+            # channel goes with the connection when the process exits: wait a moment, no more.
             t = threading.Thread(target=super().unsubscribe, name="ks-rq-unsubscribe", daemon=True)
             t.start()
-            t.join(2.0)
+            t.join(0.3)
 
         def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
             self._polling = True

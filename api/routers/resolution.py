@@ -32,9 +32,7 @@ from api.observability import Metrics
 from api.problems import ApiProblem
 from api.routers.common import AUTH_ERRORS, errors
 from api.services import Service
-from credentials.manifests import soft_binding_alg
 from kinoseal.errors import KinosealError
-from watermark import list_methods
 
 router = APIRouter(tags=["soft-binding resolution"])
 FetchCaller = require("fetch:manifests")
@@ -68,6 +66,9 @@ class SoftBindingAlgList(BaseModel):
 
 def _algorithms() -> dict[str, str]:
     """alg name -> watermark method, for every registered method (old clips stay resolvable)."""
+    from credentials.manifests import soft_binding_alg  # imported here: the watermark brings scipy
+    from watermark import list_methods
+
     return {soft_binding_alg(m): m for m in list_methods()}
 
 
