@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import shutil
+import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -29,8 +31,7 @@ import c2pa
 from credentials.bmff import top_level_types
 from credentials.reading import C2paEvidence, read_c2pa
 from credentials.trust import TrustStore
-from kinoseal.errors import InputError
-from mediaio.atomic import scratch_path
+from kinoseal.errors import InputError, OutputError
 
 # kinoseal's own code (not a C2PA status): the manifest is an init segment's and no
 # fragment was given, so the content binding was not checked. Not an integrity failure.
@@ -186,13 +187,21 @@ def read_c2pa_fragments(init: Path, fragments: Sequence[Path], trust: TrustStore
 
 
 @contextlib.contextmanager
-def joined_media(init: Path, fragments: Sequence[Path], beside: Path | None = None) -> Iterator[Path]:
+def joined_media(init: Path, fragments: Sequence[Path], directory: Path | None = None) -> Iterator[Path]:
     """The init segment and its fragments concatenated into one temporary MP4 that
-    PyAV/FFmpeg decode like any fragmented file; deleted afterwards."""
-    init = Path(init)
-    with scratch_path(beside or init, suffix=".joined.mp4") as tmp:
-        with open(tmp, "wb") as out:
-            for part in (init, *fragments):
-                with open(part, "rb") as fh:
-                    shutil.copyfileobj(fh, out, 1024 * 1024)
+    PyAV/FFmpeg decode like any fragmented file; deleted afterwards. It goes to the
+    system's temporary folder by default: the segments' own folder may be read-only."""
+    fd, name = tempfile.mkstemp(prefix=".kinoseal-", suffix=".joined.mp4", dir=directory)
+    tmp = Path(name)
+    try:
+        try:
+            with os.fdopen(fd, "wb") as out:
+                for part in (init, *fragments):
+                    with open(part, "rb") as fh:
+                        shutil.copyfileobj(fh, out, 1024 * 1024)
+        except OSError as exc:
+            raise OutputError(f"cannot join the segments into a temporary file: {exc.strerror or exc}") from None
         yield tmp
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
