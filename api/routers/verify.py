@@ -183,13 +183,21 @@ async def verify(
             raise ApiProblem(422, "send a file (multipart field 'file'), an upload_id or the url of an upload")
         rec = _own(service, caller, uid)
     info = await _probe(service, rec)
+    return await _verify_job(request, rec, {}, callback, run_async or info.duration_s > s.sync_max_duration_s,
+                             caller, service, runner, metrics)
+
+
+async def _verify_job(request: Request, rec: UploadRecord, params: dict, callback: str | None, run_async: bool,
+                      caller: Caller, service: Service, runner: Runner, metrics: Metrics):
+    """Queue a verify job for ``rec``; answer with the report when it is small and done in time, else 202."""
+    s = service.settings
     job = service.store.create_job(
-        tenant=caller.tenant, kind="verify", params={}, api_key_id=caller.key.id if caller.key else None,
+        tenant=caller.tenant, kind="verify", params=params, api_key_id=caller.key.id if caller.key else None,
         upload_id=rec.id, filename=rec.filename, callback_url=callback, backend=runner.backend,
         max_attempts=s.job_max_attempts,
     )
     runner.submit(job)
-    if run_async or rec.size > s.sync_max_bytes or info.duration_s > s.sync_max_duration_s:
+    if run_async or rec.size > s.sync_max_bytes:
         return _accepted(job.id)
     done = await runner.wait_async(job.id, s.sync_timeout_s)
     if done is None or not done.finished:
@@ -204,6 +212,62 @@ async def verify(
                                 **({"kind": err["kind"]} if "kind" in err else {}))
     metrics.verdicts.labels(done.result.get("verdict", "?")).inc()
     return JSONResponse(done.result, headers=headers)
+
+
+_FRAGMENTED_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"multipart/form-data": {"schema": {"type": "object", "required": ["files"], "properties": {
+            "files": {"type": "array", "items": {"type": "string", "format": "binary"},
+                      "description": "the init segment and its media fragments (.m4s), fragments in playback order"},
+            "callback_url": {"type": "string"}}}}},
+    }
+}
+MAX_FRAGMENTS_PER_REQUEST = 256
+
+
+@router.post(
+    "/verify/fragmented", openapi_extra=_FRAGMENTED_BODY, summary="Verify a fragmented MP4 (DASH/CMAF)",
+    responses={200: {"model": VerifyReport, "description": "The report (as `kinoseal verify INIT --fragment F`)"},
+               202: {"model": JobAccepted, "description": "Queued: poll /v1/jobs/{id}"},
+               **AUTH_ERRORS, **errors(413, 415, 422, 501)},
+)
+async def verify_fragmented(
+    request: Request,
+    run_async: bool = Query(False, alias="async", description="always answer 202 with a job id"),
+    caller: Caller = VerifyCaller,
+    service: Service = Depends(get_service),
+    runner: Runner = Depends(get_runner),
+    metrics: Metrics = Depends(get_metrics),
+):
+    """An init segment with its media fragments (multipart fields `files`; the init segment is found by
+    its structure, the fragments keep their order). Its C2PA manifest is validated fragment by fragment;
+    the watermark and classifier look at the joined media."""
+    import inspect
+
+    from credentials.fragments import is_init_segment, is_media_fragment
+
+    if "fragments" not in inspect.signature(service.verify_path).parameters:
+        # Without the job side the fragments would be dropped and the init segment read alone.
+        raise ApiProblem(501, "this server cannot verify fragmented MP4 yet")
+    s = service.settings
+    got = await uploading.receive(request, service.uploads, limit=s.max_upload_bytes, tenant=caller.tenant,
+                                  ephemeral=True, file_fields=("files",), max_files=MAX_FRAGMENTS_PER_REQUEST + 1,
+                                  metrics=metrics)
+    paths = {r.id: service.uploads.path(r.id) for r in got.files}
+    inits = [r for r in got.files if await run_in_threadpool(is_init_segment, paths[r.id])]
+    fragments = [r for r in got.files if r not in inits]
+    bad = [r.filename for r in fragments if not await run_in_threadpool(is_media_fragment, paths[r.id])]
+    if len(inits) != 1 or not fragments or bad:
+        for r in got.files:
+            service.uploads.remove(r.id)
+        detail = (f"not media fragments: {', '.join(bad)}" if bad and len(inits) == 1 else
+                  "send one init segment (moov with mvex) and at least one media fragment (moof), as files")
+        raise ApiProblem(422, detail)
+    callback = check_callback(got.fields.get("callback_url"), s, caller.key is not None)
+    return await _verify_job(request, inits[0], {"fragments": [r.id for r in fragments]}, callback,
+                             run_async or sum(r.size for r in got.files) > s.sync_max_bytes,
+                             caller, service, runner, metrics)
 
 
 @router.post("/verify/batch", status_code=202, response_model=BatchOut, openapi_extra=_BATCH_BODY,
