@@ -72,6 +72,17 @@ class Server:
         self._log.close()
 
 
+def wait_for(predicate, timeout: float, what: str, step: float = 0.05):
+    """Poll ``predicate`` until it returns something truthy (returned); fail after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = predicate()
+        if got:
+            return got
+        time.sleep(step)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 def create_key(run_cli, tenant: str, scopes: str, *extra: str, env: dict | None = None) -> str:
     proc = run_cli("api-key", "create", "--tenant", tenant, "--scopes", scopes, *extra, env=env, check=True)
     return proc.stdout.strip().splitlines()[-1].split()[-1]

@@ -17,6 +17,7 @@ import time
 import pytest
 
 from tests.service_fixtures import KINOSEAL, ROOT, Server, create_key, start_postgres, start_redis
+from tests.service_fixtures import wait_for as _wait
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
 N_JOBS = 6
@@ -46,16 +47,6 @@ def redis_url(tmp_path):
 def _worker(env: dict, log) -> subprocess.Popen:
     return subprocess.Popen([str(KINOSEAL), "worker"], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
-
-
-def _wait(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = predicate()
-        if got:
-            return got
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_workers_on_redis_kill_one_mid_job(home, labeled, run_cli, redis_url, database_url, tmp_path):

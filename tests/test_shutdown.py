@@ -20,18 +20,9 @@ from pathlib import Path
 import pytest
 
 from tests.service_fixtures import KINOSEAL, ROOT, Server, start_redis
+from tests.service_fixtures import wait_for as _wait
 
 needs_redis = pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
-
-
-def _wait(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = predicate()
-        if got:
-            return got
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _exit_within(proc: subprocess.Popen, seconds: float, log: Path) -> float:
