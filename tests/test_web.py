@@ -164,7 +164,7 @@ def test_labeled_clip_page_and_html_report_agree(page, labeled):
     assert _verdict(page) == "AI-generated"
     assert page.inner_text("#ai-extent") == "Fully AI-generated"
     words = page.inner_text("#verdict-words")
-    assert words.startswith("Fully AI-generated") and "watermark" in words and "Content Credentials" in words
+    assert words.startswith("This clip was made by an AI model.") and "watermark" in words and "Content Credentials" in words
     assert page.inner_text("#reason-text").strip()
     _check_plot(page)
     page.wait_for_selector("#thumbs img")
@@ -235,7 +235,7 @@ def test_ai_edit_of_real_footage_differs_from_synthetic(page, labeled, labeled_r
     _show(page, labeled, edit)
     assert page.inner_text("#ai-extent") == "AI edit of real footage"
     assert "extent-partial" in page.get_attribute("#verdict", "class")
-    assert page.inner_text("#verdict-words").startswith("Real footage edited with AI")
+    assert page.inner_text("#verdict-words").startswith("This is real footage with parts changed by an AI model.")
     disc = page.inner_text("#disclosure")
     assert "Edited with AI" in disc and "part of the clip" in disc and "street.mp4" in disc
     ARTIFACTS.mkdir(exist_ok=True)

@@ -116,14 +116,14 @@ const KinoPlot = (() => {
     svg.append(legendG);
     svg.append(panel(W, {
       series: "watermark", top: top1, height: 120, lo, hi, step, values: wm, colour: COLOURS.watermark, xUnit: "frame",
-      title: tStat ? "Watermark statistic t per frame (higher = stronger mark)" : "Watermark score per frame (" + w.method + ")",
+      title: tStat ? "Watermark statistic t per frame" : "Watermark score per frame (" + w.method + ")",
       band: tStat ? [-3, 3] : null,
       empty: w.error ? "no frames: " + w.error : "no frames analysed",
     }));
     svg.append(panel(W, {
       series: "classifier", top: top2, height: 90, lo: 0, hi: 1, step: 0.5, values: k.available ? cl : [],
       colour: COLOURS.classifier, xUnit: "window", threshold: thr,
-      title: "Classifier probability of generated video (0 to 1)",
+      title: "Classifier probability (0 to 1)",
       empty: "classifier not run",
     }));
     return svg;

@@ -88,9 +88,8 @@ const KinoWords = (() => {
     switch (r.verdict) {
       case "ai_generated": {
         const extent = aiExtent(r);
-        const what = extent === "partial" ? "Real footage edited with AI: parts of this clip were changed by an AI model."
-          : extent === "full" ? "Fully AI-generated: this clip was made by an AI model."
-          : "This clip was made or changed by AI.";
+        const what = extent === "partial" ? "This is real footage with parts changed by an AI model."
+          : extent === "full" ? "This clip was made by an AI model." : "This clip was made or changed by AI.";
         const why = [];
         if (w.detected) why.push("its invisible kinoseal watermark");
         if (c.present && (kind === "full" || kind === "partial")) {
