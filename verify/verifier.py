@@ -3,11 +3,13 @@ and combine the three into a ``Report`` with ``verify.rules.decide``."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 import math
 import threading
 from pathlib import Path
 
+from credentials.fragments import is_init_segment, joined_media, read_c2pa_fragments
 from credentials.home import trust_store
 from credentials.reading import C2paEvidence, read_c2pa
 from credentials.registry import SqliteRegistry, default_registry
@@ -159,13 +161,34 @@ class Verifier:
             return ClassifierEvidence(available=False, note="no classifier model installed")
         return None
 
-    def verify(self, path: Path) -> Report:
+    def verify(self, path: Path, fragments: Sequence[Path] | None = None) -> Report:
         """One pass over the clip: the manifest is read from the file's bytes, then the
         container is opened once and decoded once, each frame going to the watermark
-        sample and the classifier's windows (``mediaio.stream``)."""
+        sample and the classifier's windows (``mediaio.stream``).
+
+        ``fragments``: ``path`` is the init segment of a fragmented MP4 (DASH/CMAF) and
+        these are its media fragments, validated against it and decoded joined. An init
+        segment given alone is reported as incomplete, not as altered."""
         path = Path(path)
         check_file(path, self.settings.limits)
-        c2pa: C2paEvidence = read_c2pa(path, self.trust)
+        if fragments:
+            frags = [Path(f) for f in fragments]
+            total = 0
+            for f in frags:
+                total += check_file(f, self.settings.limits)
+            if total > self.settings.limits.max_file_bytes:
+                raise LimitExceeded(f"the fragments of {path.name} add up to {total} bytes, over the limit of "
+                                    f"{self.settings.limits.max_file_bytes} bytes")
+            c2pa = read_c2pa_fragments(path, frags, self.trust)
+            with joined_media(path, frags) as media:
+                return self._verify_media(path, media, c2pa)
+        if is_init_segment(path):
+            return self._verify_media(path, path, read_c2pa_fragments(path, [], self.trust))
+        return self._verify_media(path, path, read_c2pa(path, self.trust))
+
+    def _verify_media(self, path: Path, media: Path, c2pa: C2paEvidence) -> Report:
+        """The pixels of ``media`` (``path`` itself, or an init segment joined with its
+        fragments) against the manifest evidence already read."""
         decode = DecodeReport()
         scan, names = self._watermark_scan()
         classifier: ClassifierEvidence | None = None
@@ -184,7 +207,7 @@ class Verifier:
         try:
             # Non-reference frames are skipped outside the classifier's windows only when
             # the clip has at least twice the watermark sample: short clips keep every frame.
-            info = stream_frames(path, [scan] if scan is not None else [], self.settings.limits, report=decode,
+            info = stream_frames(media, [scan] if scan is not None else [], self.settings.limits, report=decode,
                                  on_info=after_probe, allow_skip=lambda i: i.frame_count >= 2 * max_frames).info
         except InputError as exc:
             if not c2pa.present or isinstance(exc, LimitExceeded):
@@ -199,7 +222,7 @@ class Verifier:
                 classifier = _score_evidence(self.classifier, lambda: self.classifier.score_collected(collector))
             elif classifier is None:
                 # A classifier object without a collector reads the clip itself.
-                classifier = classifier_evidence(self.classifier, path, self.settings.limits)
+                classifier = classifier_evidence(self.classifier, media, self.settings.limits)
         provenance = self._provenance(watermark)
         d = decide(
             c2pa,
@@ -216,12 +239,12 @@ class Verifier:
                 f"The watermark payload {provenance['payload_id']} resolves to original Content Credentials "
                 f"({provenance['title']!r}, labeled {provenance['labeled_at']} by {provenance['signer']!r})"
             )
-        media = info.to_dict() if info is not None else {}
-        media.pop("path", None)
-        media["frames_decoded"] = decode.frames_decoded
+        facts = info.to_dict() if info is not None else {}
+        facts.pop("path", None)
+        facts["frames_decoded"] = decode.frames_decoded
         return Report(
             file=path.name,
-            sha256=sha256_file(path),
+            sha256=sha256_file(media),
             verdict=d.verdict,
             confidence=round(float(d.confidence), 6),
             summary=f"{PLAIN_WORDS[d.verdict]}: {d.evidence[0]}",
@@ -229,7 +252,7 @@ class Verifier:
             c2pa=c2pa,
             watermark=watermark,
             classifier=classifier,
-            media=media,
+            media=facts,
             provenance=provenance,
             notes=list(decode.notes),
             kinoseal_version=__version__,
