@@ -43,11 +43,14 @@ def page(browser, web_server):
     pg.set_default_timeout(120_000)
     outside: list[str] = []
     pg.on("request", lambda r: None if r.url.startswith((web_server.url, "data:", "blob:")) else outside.append(r.url))
+    script_errors: list[str] = []
+    pg.on("pageerror", lambda e: script_errors.append(str(e)))
     pg.goto(web_server.url + "/")
     pg.wait_for_selector("body[data-ready='1']")
     yield pg
     ctx.close()
     assert outside == [], f"the page fetched outside resources: {outside}"
+    assert script_errors == [], f"the page's script failed: {script_errors}"
 
 
 def _verdict(page) -> str:
