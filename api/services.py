@@ -109,7 +109,7 @@ class Service:
             tmp.replace(f)
         return f
 
-    def _verify_isolated(self, path: Path, tenant: str | None) -> dict[str, Any]:
+    def _verify_isolated(self, path: Path, tenant: str | None, fragments: list[Path] | None = None) -> dict[str, Any]:
         from verify.sandbox import verify_isolated
 
         t = self.store.tenant(tenant) if tenant else None
@@ -118,15 +118,18 @@ class Service:
                                 "does not support; ask the operator to turn KINOSEAL_VERIFY_ISOLATE off")
         f = self._tenant_trust_file(t) if t is not None and t.trust_pem else None
         core = self.settings.verify_settings
+        frags = tuple(fragments or ())
         if f is not None and f.suffix == ".json":
-            return verify_isolated(path, core.with_(trust_settings=(*core.trust_settings, f)))
-        return verify_isolated(path, core, extra_trust=[f] if f else [])
+            return verify_isolated(path, core.with_(trust_settings=(*core.trust_settings, f)), fragments=frags)
+        return verify_isolated(path, core, extra_trust=[f] if f else [], fragments=frags)
 
-    def verify_path(self, path: Path, tenant: str | None, filename: str | None = None) -> dict[str, Any]:
+    def verify_path(self, path: Path, tenant: str | None, filename: str | None = None,
+                    fragments: list[Path] | None = None) -> dict[str, Any]:
+        """``fragments``: ``path`` is a fragmented MP4's init segment and these its fragments."""
         if self.settings.isolate:
-            report = self._verify_isolated(path, tenant)
+            report = self._verify_isolated(path, tenant, fragments)
         else:
-            report = self.verifier(tenant).verify(path).to_dict()
+            report = self.verifier(tenant).verify(path, fragments=fragments or None).to_dict()
         if filename:
             report["file"] = filename
         return report

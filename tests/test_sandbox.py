@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -34,3 +35,26 @@ def test_memory_limit_stops_the_child_not_the_parent(settings, labeled):
 def test_time_limit_stops_the_child(settings, labeled):
     with pytest.raises(SandboxError, match="longer than"):
         verify_isolated(labeled, settings, limits=SandboxLimits(wall_seconds=0.05))
+
+
+def test_the_child_gets_every_setting():
+    # The whole Settings crosses into the child: no option (trust configuration,
+    # classifier policy...) is silently dropped on the way.
+    from pathlib import Path
+
+    from kinoseal.config import Limits, Settings
+    from verify.sandbox import _decode, _encode
+
+    s = Settings(home=Path("/tmp/h"), limits=Limits(verify_max_frames=7), extra_trust=(Path("/a.pem"),),
+                 classifier_policy="when_needed", classifier_threshold=0.9)
+    assert _decode(json.loads(json.dumps(_encode(s)))) == s
+
+
+_DASH = Path(__file__).resolve().parents[2] / "shared" / "data" / "c2pa_conformance" / "video"
+
+
+@pytest.mark.skipif(not (_DASH / "c2pars_dashinit.mp4").is_file(), reason="../shared/data/c2pa_conformance is absent")
+def test_isolated_verify_of_an_init_segment_with_its_fragment(settings):
+    report = verify_isolated(_DASH / "c2pars_dashinit.mp4", settings, fragments=[_DASH / "c2pars_dash1.m4s"])
+    assert report["verdict"] != "tampered" and report["c2pa"]["validation_state"] == "Valid"
+    assert report["media"]["frames_decoded"] > 0

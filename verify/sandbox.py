@@ -13,7 +13,7 @@ import os
 import resource
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,21 +49,21 @@ def verify_isolated(
     extra_trust: list[Path] | tuple[Path, ...] = (),
     limits: SandboxLimits | None = None,
     stats: dict[str, Any] | None = None,
+    fragments: list[Path] | tuple[Path, ...] = (),
 ) -> dict[str, Any]:
-    """The report dict for ``path``, computed in a resource-limited child process.
+    """The report dict for ``path`` (with its ``fragments``, for a fragmented MP4's init
+    segment), computed in a resource-limited child process.
 
     ``stats`` (optional) receives the child's peak RSS (kB), wall seconds and exit code.
     """
     limits = limits or SandboxLimits()
+    settings = replace(settings, extra_trust=(*settings.extra_trust, *extra_trust))
     request = {
         "path": str(Path(path).resolve()),
-        "home": str(settings.home),
-        "extra_trust": [str(p) for p in (*settings.extra_trust, *extra_trust)],
-        "limits": settings.limits.__dict__,
-        "watermark_method": settings.watermark_method,
-        "watermark_p_threshold": settings.watermark_p_threshold,
-        "classifier_threshold": settings.classifier_threshold,
-        "classifier_model": settings.classifier_model,
+        "fragments": [str(Path(f).resolve()) for f in fragments],
+        # The whole Settings, so that no option (trust configuration, policies...) is
+        # silently dropped on the way into the child.
+        "settings": _encode(settings),
     }
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2")}
     import time
@@ -97,24 +97,49 @@ def verify_isolated(
     raise cls(answer.get("message", "verification failed"))
 
 
-def _child() -> None:
-    from dataclasses import replace
+def _encode(value: Any) -> Any:
+    """Settings -> JSON, tagging what JSON cannot say (paths, tuples, nested dataclasses)."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {"__dataclass__": type(value).__name__,
+                "fields": {f.name: _encode(getattr(value, f.name)) for f in fields(value)}}
+    if isinstance(value, Path):
+        return {"__path__": str(value)}
+    if isinstance(value, tuple):
+        return {"__tuple__": [_encode(v) for v in value]}
+    if isinstance(value, list):
+        return [_encode(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _encode(v) for k, v in value.items()}
+    return value
 
-    from kinoseal.config import Limits
+
+def _decode(value: Any) -> Any:
+    from kinoseal import config
+
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if "__path__" in value:
+        return Path(value["__path__"])
+    if "__tuple__" in value:
+        return tuple(_decode(v) for v in value["__tuple__"])
+    if "__dataclass__" in value:
+        cls = getattr(config, value["__dataclass__"])  # only kinoseal.config's own classes
+        return cls(**{k: _decode(v) for k, v in value["fields"].items()})
+    return {k: _decode(v) for k, v in value.items()}
+
+
+def _child() -> None:
     from verify.verifier import Verifier
 
     request = json.loads(sys.stdin.read())
     try:
-        settings = Settings(
-            home=Path(request["home"]),
-            limits=Limits(**request["limits"]),
-            watermark_method=request["watermark_method"],
-            watermark_p_threshold=request["watermark_p_threshold"],
-            classifier_threshold=request["classifier_threshold"],
-            classifier_model=request.get("classifier_model", ""),
-        )
-        settings = replace(settings, extra_trust=tuple(Path(p) for p in request["extra_trust"]))
-        report = Verifier.from_settings(settings, load_classifier=False).verify(Path(request["path"])).to_dict()
+        settings = _decode(request["settings"])
+        assert isinstance(settings, Settings)
+        fragments = [Path(f) for f in request.get("fragments") or []]
+        report = Verifier.from_settings(settings, load_classifier=False).verify(
+            Path(request["path"]), fragments=fragments or None).to_dict()
         print(json.dumps({"report": report, "peak_rss_kb": _peak()}))
     except KinosealError as exc:
         print(json.dumps({"kind": exc.kind, "message": str(exc), "peak_rss_kb": _peak()}))

@@ -49,7 +49,15 @@ def _run(service: Service, job: Job) -> tuple[Any, str | None]:
     if job.kind == "verify":
         if not job.upload_id or service.uploads.get(job.upload_id) is None:
             raise InputError("the uploaded file of this job is no longer available")
-        return service.verify_path(service.uploads.path(job.upload_id), job.tenant, job.filename), None
+        records = [service.uploads.get(i) for i in (job.params or {}).get("fragments") or []]
+        if any(r is None for r in records):
+            raise InputError("a fragment of this job is no longer available")
+        report = service.verify_path(service.uploads.path(job.upload_id), job.tenant, job.filename,
+                                     fragments=[service.uploads.path(r.id) for r in records] or None)
+        # The fragments were stored under upload ids: name them as the client did.
+        for check, rec in zip((report.get("c2pa") or {}).get("fragments") or [], records):
+            check["file"] = rec.filename
+        return report, None
     if job.kind in ("generate", "edit"):
         dst = s.results_dir / f"{job.id}.mp4"
         if job.kind == "generate":

@@ -230,7 +230,7 @@ MAX_FRAGMENTS_PER_REQUEST = 256
     "/verify/fragmented", openapi_extra=_FRAGMENTED_BODY, summary="Verify a fragmented MP4 (DASH/CMAF)",
     responses={200: {"model": VerifyReport, "description": "The report (as `kinoseal verify INIT --fragment F`)"},
                202: {"model": JobAccepted, "description": "Queued: poll /v1/jobs/{id}"},
-               **AUTH_ERRORS, **errors(413, 415, 422, 501)},
+               **AUTH_ERRORS, **errors(413, 415, 422)},
 )
 async def verify_fragmented(
     request: Request,
@@ -247,9 +247,6 @@ async def verify_fragmented(
 
     from credentials.fragments import is_init_segment, is_media_fragment
 
-    if "fragments" not in inspect.signature(service.verify_path).parameters:
-        # Without the job side the fragments would be dropped and the init segment read alone.
-        raise ApiProblem(501, "this server cannot verify fragmented MP4 yet")
     s = service.settings
     got = await uploading.receive(request, service.uploads, limit=s.max_upload_bytes, tenant=caller.tenant,
                                   ephemeral=True, file_fields=("files",), max_files=MAX_FRAGMENTS_PER_REQUEST + 1,
