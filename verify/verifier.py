@@ -247,7 +247,10 @@ class Verifier:
             sha256=sha256_file(media),
             verdict=d.verdict,
             confidence=round(float(d.confidence), 6),
-            summary=f"{PLAIN_WORDS[d.verdict]}: {d.evidence[0]}",
+            # The line that decided the verdict, not merely the first one written.
+            summary=f"{PLAIN_WORDS[d.verdict]}: {d.reason or d.evidence[0]}",
+            ai_extent=d.ai_extent,
+            c2pa_status=dict(d.status),
             evidence=evidence,
             c2pa=c2pa,
             watermark=watermark,
