@@ -193,8 +193,8 @@ def verify(
                 cawg_trust=(*s.cawg_trust, *(cawg_trust or ())),
                 trust_settings=(*s.trust_settings, *(trust_settings or ())))
     trust_store(s, trust or [])  # a wrong trust file fails the command once, before any clip
-    if fragment and (len(clips) != 1 or isolate):
-        raise InputError("--fragment goes with exactly one CLIP, the init segment (and not with --isolate)")
+    if fragment and len(clips) != 1:
+        raise InputError("--fragment goes with exactly one CLIP, the init segment")
     verifier = None
     failed = 0
 
@@ -223,8 +223,8 @@ def verify(
                     verifier.ensure_classifier()
         try:
             with busy(f"checking {clip.name}" + (f" ({i} of {len(clips)})" if len(clips) > 1 else "") + "…"):
-                report = verify_isolated(clip, s, extra_trust=trust or []) if isolate else (
-                    verifier.verify(clip, fragments=fragment) if fragment else verifier.verify(clip)).to_dict()
+                report = (verify_isolated(clip, s, extra_trust=trust or [], fragments=fragment or ()) if isolate
+                          else verifier.verify(clip, fragments=fragment or None).to_dict())
         except KinosealError as exc:
             failed += 1
             clip_error(clip, exc)
