@@ -243,8 +243,6 @@ async def verify_fragmented(
     """An init segment with its media fragments (multipart fields `files`; the init segment is found by
     its structure, the fragments keep their order). Its C2PA manifest is validated fragment by fragment;
     the watermark and classifier look at the joined media."""
-    import inspect
-
     from credentials.fragments import is_init_segment, is_media_fragment
 
     s = service.settings
