@@ -15,13 +15,8 @@ import c2pa
 
 from credentials.bmff import has_c2pa_box
 from credentials.manifests import CAPTURE_SOURCE_TYPES, IPTC, KINOSEAL_ASSERTION, SOFT_BINDING_LABEL
-from credentials.status_codes import CODES, Category, category
+from credentials.status_codes import Category, category
 from credentials.trust import TrustConfig
-
-# Failure codes that mean "the signer is not (or no longer) trusted" rather than
-# "the bytes or the signature do not match" (kept for older importers; the full
-# mapping is ``credentials.status_codes``).
-TRUST_FAILURES = frozenset(c for c, cat in CODES.items() if cat is Category.TRUST)
 
 # Our own code (not a C2PA status) for a manifest whose asset cannot be parsed.
 UNVERIFIABLE = "kinoseal.manifest.unverifiable"
