@@ -224,13 +224,9 @@ def verifier_settings(tmp_path_factory):
     return Settings(home=tmp_path_factory.mktemp("conformance-home"), classifier_model="none")
 
 
-# Signed audio and stills carry a readable manifest; the Verifier reports on a signed file whose
-# video no longer decodes, so it needs ``verify.media_kind`` to refuse them (the lead's wiring in
-# verify/verifier.py). Strict: once wired these pass, and the marker must go.
-NEEDS_WIRING = pytest.mark.xfail(strict=True, reason="verify/verifier.py does not refuse media_kind() audio/image yet")
-REFUSED = [pytest.param(r, marks=NEEDS_WIRING, id=r.file)
-           if r.file.split("/")[0] in ("audio", "image") and r.file != "image/pt_adobe-20220124-A.jpg"
-           else pytest.param(r, id=r.file) for r in ROWS if r.refused]
+# Signed audio and stills carry a readable manifest: the Verifier refuses them (verify.media_kind)
+# rather than report on them like a clip whose video no longer decodes.
+REFUSED = [pytest.param(r, id=r.file) for r in ROWS if r.refused]
 
 
 def test_media_kind_of_every_refused_file():

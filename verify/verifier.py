@@ -21,6 +21,7 @@ from mediaio.probe import check_file
 from mediaio.reader import DecodeReport
 from mediaio.stream import stream_frames
 from mediaio.writer import sha256_file
+from verify.media_kind import media_kind
 from verify.report import PLAIN_WORDS, ClassifierEvidence, Report, Verdict, WatermarkEvidence
 from verify.rules import decide
 from watermark import get_method, list_methods
@@ -212,6 +213,13 @@ class Verifier:
         except InputError as exc:
             if not c2pa.present or isinstance(exc, LimitExceeded):
                 raise  # not a video, or over a limit: nothing to report on
+            kind = media_kind(media)
+            if kind in ("audio", "image"):
+                # A signed WAV or JPEG has a perfectly readable manifest: it must not be
+                # reported like a clip whose video no longer decodes.
+                what = "an audio file" if kind == "audio" else "a still image"
+                raise InputError(f"{path.name} is {what} with Content Credentials, not a video",
+                                 hint="kinoseal verifies video; read the manifest with a C2PA tool such as c2patool") from None
             # A signed file whose media no longer decodes (e.g. truncated): the
             # manifest evidence still stands; there are no pixels to check.
             watermark = WatermarkEvidence(detected=False, error=f"the media could not be decoded: {exc}")
