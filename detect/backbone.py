@@ -27,7 +27,10 @@ BACKBONE_FEATURES = (
 _BLUR = torch.tensor([1.0, 2.0, 1.0]) / 4.0
 
 
-def build_backbone(cfg: dict) -> torch.nn.Module:
+def build_backbone(cfg: dict) -> torch.nn.Module | None:
+    """The CNN of ``cfg``, or ``None`` for feature-only architectures (``backbone: null``)."""
+    if not cfg.get("backbone"):
+        return None
     import timm
 
     kw = dict(cfg.get("backbone_kwargs") or {})

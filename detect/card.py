@@ -11,6 +11,30 @@ def _fmt(v) -> str:
     return str(v)
 
 
+def _arch_lines(det) -> list[str]:
+    c = det.config
+    inp = (f"- input: {c['n_windows']} windows x {c['win_len']} consecutive frames x {c['n_crops']} crops of "
+           f"{c['crop']}x{c['crop']} px at native resolution (any size/aspect; cost bounded whatever the clip length)")
+    if c.get("features") == "resid":
+        fams = det.family_head.names if det.family_head is not None else []
+        return [f"- architecture: `{c.get('arch', det.name)}`; no CNN: generator-agnostic features (`detect.resid`: "
+                "noise residual, flat-area noise, radial spectrum, 2/4/8-pixel decoder periodicity, colour, temporal "
+                "consistency)", inp,
+                "- head: standardiser + L2 logistic regression per window, clip logit = mean of windows, Platt "
+                "calibration on out-of-fold (by source) clip logits; classes balanced and every generator family "
+                "weighted equally",
+                f"- family attribution: multinomial logistic regression over {len(fams)} known families; below "
+                f"{det.family_head.threshold if det.family_head else 0.5:.2f} confidence the answer is 'unknown family'"
+                + (f" (families: {', '.join(fams)})" if fams else "")]
+    return [f"- architecture: `{c.get('arch', det.name)}`; backbone timm `{c['backbone']}` "
+            f"{json.dumps(c.get('backbone_kwargs', {}))}, created with `pretrained=False` and trained here", inp,
+            "- features per window: hand-made spatial (residual energy, spectrum band ratios, kurtosis) and temporal "
+            "(frame-difference energy, residual-difference ratio, residual correlation, duplicate frames) plus "
+            "backbone logit statistics and the temporal consistency of backbone embeddings",
+            "- head: standardiser + L2 logistic regression per window (scikit-learn), clip logit = mean of windows, "
+            "Platt calibration fitted on out-of-fold (by source) clip logits"]
+
+
 def render_card(det) -> str:
     c = det.card or {}
     lines = [
@@ -22,16 +46,7 @@ def render_card(det) -> str:
         "",
         "## Model",
         "",
-        f"- architecture: `{det.config.get('arch', det.name)}`; backbone timm `{det.config['backbone']}` "
-        f"{json.dumps(det.config.get('backbone_kwargs', {}))}, created with `pretrained=False` and trained here",
-        f"- input: {det.config['n_windows']} windows x {det.config['win_len']} consecutive frames x "
-        f"{det.config['n_crops']} crops of {det.config['crop']}x{det.config['crop']} px at native resolution "
-        "(any size/aspect; cost bounded whatever the clip length)",
-        "- features per window: hand-made spatial (residual energy, spectrum band ratios, kurtosis) and temporal "
-        "(frame-difference energy, residual-difference ratio, residual correlation, duplicate frames) plus "
-        "backbone logit statistics and the temporal consistency of backbone embeddings",
-        "- head: standardiser + L2 logistic regression per window (scikit-learn), clip logit = mean of windows, "
-        "Platt calibration fitted on out-of-fold (by source) clip logits",
+        *(_arch_lines(det)),
         f"- threshold for `likely_ai_generated`: **{det.threshold:.4g}**"
         + (f" ({c['threshold_rule']})" if c.get("threshold_rule") else ""),
         "",

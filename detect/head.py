@@ -141,3 +141,58 @@ class WindowLogisticHead(ClassifierMixin, BaseEstimator):
         if not np.all(np.isfinite(head.coef_)) or not np.all(np.isfinite(head.scale_)) or np.any(head.scale_ <= 0):
             raise ValueError("head arrays contain invalid values")
         return head
+
+
+class FamilyHead:
+    """Which known generator family a clip looks most like: multinomial logistic regression over the
+    clip's mean window features, fitted on generated clips only. Below ``threshold`` confidence the
+    answer is "unknown family" (``None``): a new generator should land there, not in the nearest
+    known name. Plain arrays, stored beside the detector head."""
+
+    def __init__(self, names: list[str], mean: np.ndarray, scale: np.ndarray, coef: np.ndarray, intercept: np.ndarray,
+                 threshold: float = 0.5) -> None:
+        self.names, self.threshold = list(names), float(threshold)
+        self.mean, self.scale = np.asarray(mean, np.float64), np.asarray(scale, np.float64)
+        self.coef, self.intercept = np.asarray(coef, np.float64), np.asarray(intercept, np.float64)
+        if self.coef.shape != (len(self.names), self.mean.shape[0]) or self.intercept.shape != (len(self.names),):
+            raise ValueError("family head arrays have inconsistent shapes")
+
+    @classmethod
+    def fit(cls, X: np.ndarray, families: list[str], C: float = 0.3, threshold: float = 0.5) -> "FamilyHead":
+        """X [n, F] clip features of generated clips, their family names."""
+        X = np.asarray(X, np.float64)
+        names = sorted(set(families))
+        y = np.array([names.index(f) for f in families])
+        mean, scale = X.mean(axis=0), X.std(axis=0)
+        scale[scale < 1e-6] = 1.0
+        if len(names) == 1:
+            return cls(names, mean, scale, np.zeros((1, X.shape[1])), np.zeros(1), threshold)
+        lr = LogisticRegression(C=C, max_iter=3000, class_weight="balanced")
+        lr.fit((X - mean) / scale, y)
+        coef, icpt = lr.coef_, lr.intercept_
+        if len(names) == 2:  # sklearn gives one logit for two classes: softmax over (0, z)
+            coef, icpt = np.vstack([np.zeros_like(coef), coef]), np.r_[0.0, icpt]
+        return cls(names, mean, scale, coef, icpt, threshold)
+
+    def proba(self, x: np.ndarray) -> np.ndarray:
+        z = ((np.asarray(x, np.float64) - self.mean) / self.scale) @ self.coef.T + self.intercept
+        z = z - z.max(axis=-1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=-1, keepdims=True)
+
+    def attribute(self, x: np.ndarray) -> tuple[str | None, float, list[tuple[str, float]]]:
+        """(family or None for unknown, confidence, top-3 [(name, p)]) for one clip's features [F]."""
+        p = self.proba(np.asarray(x)[None])[0]
+        order = np.argsort(p)[::-1][:3]
+        top = [(self.names[i], round(float(p[i]), 4)) for i in order]
+        best = float(p[order[0]])
+        return (self.names[order[0]] if best >= self.threshold else None), best, top
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        return {"family.mean": self.mean, "family.scale": self.scale, "family.coef": self.coef,
+                "family.intercept": self.intercept}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], names: list[str], threshold: float) -> "FamilyHead":
+        return cls(names, arrays["family.mean"], arrays["family.scale"], arrays["family.coef"],
+                   arrays["family.intercept"], threshold)

@@ -33,6 +33,23 @@ def kinodet_r10t_64(**overrides) -> dict:
 
 
 @register_model
+def kinodet_xgen(**overrides) -> dict:
+    """Cross-generator default: no CNN; generator-agnostic residual, spectrum, decoder-periodicity,
+    colour and temporal features (``detect.resid``) of 8 windows x 3 frames x 3 crops of 96 px at
+    native resolution, a calibrated logistic head and a generator-family head."""
+    cfg = dict(backbone=None, features="resid", crop=96, n_crops=3, n_windows=8, win_len=3, backbone_steps=0,
+               head_C=0.1)
+    cfg.update(overrides)
+    return cfg
+
+
+@register_model
+def kinodet_xgen_tiny(**overrides) -> dict:
+    """``kinodet_xgen`` for tests: 4 windows x 2 crops of 64 px."""
+    return kinodet_xgen(crop=64, n_crops=2, n_windows=4, **overrides)
+
+
+@register_model
 def kinodet_tiny(**overrides) -> dict:
     """For tests and quick experiments: (8, 16, 32, 64) channels, 48x48 crops, 4 windows x 2 crops."""
     cfg = dict(backbone="resnet10t", backbone_kwargs={"channels": [8, 16, 32, 64], "stem_width": 8},
@@ -62,4 +79,5 @@ def create_model(name: str = "kinodet_r10t_64", *, version: str = "0.0.0", seed:
 
     cfg = model_config(name, **overrides)
     torch.manual_seed(seed)
-    return Detector(name=name, version=version, config=cfg, backbone=build_backbone(cfg).eval())
+    backbone = build_backbone(cfg)
+    return Detector(name=name, version=version, config=cfg, backbone=backbone.eval() if backbone is not None else None)

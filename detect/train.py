@@ -110,6 +110,8 @@ def fit_detector(
     if len(np.unique(labels_arr)) < 2:
         raise InputError("training needs at least one readable real clip and one readable generated clip")
     steps = int(det.config.get("backbone_steps", 400) if backbone_steps is None else backbone_steps)
+    if det.backbone is None:  # feature-only architectures (kinodet_xgen): nothing to train but the head
+        steps = 0
     S = tubes.shape[-2]
     crops = tubes.reshape(-1, S, S, 3)
     per_clip = int(np.prod(tubes.shape[1:4]))

