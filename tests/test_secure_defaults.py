@@ -81,6 +81,10 @@ def test_secure_defaults_over_http(home, run_cli, tmp_path):
             assert [_whoami(c, f"198.51.100.{i}") for i in range(3)] == [200, 200, 429]
         m = httpx.get(f"http://127.0.0.1:{mport}/metrics", timeout=10, trust_env=False)
         assert m.status_code == 200 and "kinoseal_rate_limited_total 4.0" in m.text, m.text[-2000:]
+        # graceful shutdown of an idle server (issue 25): SIGTERM, exit status 0, promptly
+        for srv in (a, b):
+            os.kill(srv.proc.pid, signal.SIGTERM)
+            assert srv.proc.wait(15) == 0, srv.log()[-2000:]
     finally:
         a.stop()
         b.stop()
