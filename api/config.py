@@ -6,11 +6,13 @@ the CLI and the workers see the same keys, trust anchors and limits.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from kinoseal.config import Limits, Settings
+from kinoseal.errors import InputError
 
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -23,6 +25,19 @@ def _env_bool(name: str, default: bool) -> bool:
 def _env_num(name: str, default: float, cast=float):
     v = os.environ.get(name)
     return default if not v else cast(v)
+
+
+def _check_network_settings(proxies: tuple[str, ...], metrics_bind: str | None) -> None:
+    """Refuse a malformed proxy list or metrics address at start, not at the first request."""
+    for p in proxies:
+        try:
+            ipaddress.ip_network(p, strict=False)
+        except ValueError:
+            raise InputError(f"KINOSEAL_TRUSTED_PROXIES: {p!r} is not an IP address or network") from None
+    if metrics_bind:
+        host, _, port = metrics_bind.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise InputError(f"KINOSEAL_METRICS_BIND must be host:port (e.g. 127.0.0.1:9100), not {metrics_bind!r}")
 
 
 @dataclass(frozen=True)
@@ -117,6 +132,7 @@ class ServiceSettings:
         kw["metrics_key"] = e.get("KINOSEAL_METRICS_KEY") or None
         kw["metrics_bind"] = e.get("KINOSEAL_METRICS_BIND") or None
         kw.update(overrides)
+        _check_network_settings(kw["trusted_proxies"], kw["metrics_bind"])  # type: ignore[arg-type]
         return cls(**kw)  # type: ignore[arg-type]
 
     def with_(self, **changes: object) -> "ServiceSettings":

@@ -34,6 +34,23 @@ def test_client_address_rules():
     assert client_address(None, None, trusted) == "unknown"
 
 
+def test_malformed_network_settings_are_refused_at_start(monkeypatch, tmp_path):
+    from api.config import ServiceSettings
+    from kinoseal.errors import InputError
+
+    monkeypatch.setenv("KINOSEAL_HOME", str(tmp_path))
+    monkeypatch.setenv("KINOSEAL_TRUSTED_PROXIES", "10.0.0.0/8, proxy.local")
+    with pytest.raises(InputError, match="proxy.local"):
+        ServiceSettings.from_env()
+    monkeypatch.setenv("KINOSEAL_TRUSTED_PROXIES", "10.0.0.0/8, ::1")
+    monkeypatch.setenv("KINOSEAL_METRICS_BIND", "9100")
+    with pytest.raises(InputError, match="host:port"):
+        ServiceSettings.from_env()
+    monkeypatch.setenv("KINOSEAL_METRICS_BIND", "127.0.0.1:9100")
+    s = ServiceSettings.from_env()
+    assert s.trusted_proxies == ("10.0.0.0/8", "::1") and s.public_verify is False
+
+
 @pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
 def test_secure_defaults_over_http(home, run_cli, tmp_path):
     """Two API processes on one Redis.
