@@ -39,6 +39,7 @@ def test_malformed_network_settings_are_refused_at_start(monkeypatch, tmp_path):
     from kinoseal.errors import InputError
 
     monkeypatch.setenv("KINOSEAL_HOME", str(tmp_path))
+    monkeypatch.delenv("KINOSEAL_PUBLIC_VERIFY", raising=False)
     monkeypatch.setenv("KINOSEAL_TRUSTED_PROXIES", "10.0.0.0/8, proxy.local")
     with pytest.raises(InputError, match="proxy.local"):
         ServiceSettings.from_env()
