@@ -31,7 +31,8 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log
         e = {**os.environ, "KINOSEAL_HOME": str(home), "COLUMNS": "200", **(env or {})}
-        for k in ("KINOSEAL_QUEUE_URL", "KINOSEAL_DATABASE_URL"):
+        for k in ("KINOSEAL_QUEUE_URL", "KINOSEAL_DATABASE_URL", "KINOSEAL_PUBLIC_VERIFY", "KINOSEAL_TRUSTED_PROXIES",
+                  "KINOSEAL_METRICS_KEY", "KINOSEAL_METRICS_BIND", "KINOSEAL_RATE_LIMIT_URL"):
             if k not in (env or {}):
                 e.pop(k, None)
         self._log = open(log, "wb")  # noqa: SIM115
