@@ -201,27 +201,41 @@ def register(app: typer.Typer) -> None:
     @tenants.command("trust")
     def tenant_trust(
         tenant: Annotated[str, typer.Option(help="Tenant name.")],
-        pem: Annotated[Path, typer.Argument(help="PEM bundle of the roots this tenant trusts.")],
+        pem: Annotated[Optional[Path], typer.Argument(help="PEM bundle of the roots this tenant trusts.")] = None,
+        allowed: Annotated[Optional[list[Path]], typer.Option(
+            help="End-entity certificates trusted as they are (PEM, or a list of base64 SHA-256 hashes).")] = None,
+        trust_config: Annotated[Optional[list[Path]], typer.Option(
+            help="EKU configuration: one OID per line (a c2pa *_store.cfg).")] = None,
+        cawg_trust: Annotated[Optional[list[Path]], typer.Option(help="Roots for CAWG identity assertions (PEM).")] = None,
+        trust_settings: Annotated[Optional[Path], typer.Option(
+            help="A c2pa-rs settings snapshot (JSON/TOML) of an official trust list.")] = None,
         replace: Annotated[bool, typer.Option(help="Trust only these roots (not the installation's).")] = False,
     ) -> None:
-        """Set a tenant's trusted roots (used for every verification by its keys)."""
-        from credentials.trust import TrustStore
+        """Set a tenant's trust configuration (used for every verification by its keys)."""
+        from credentials.trust import TrustConfig
 
-        ts = TrustStore.from_paths([pem]) if pem.exists() else None
-        if ts is None:
-            raise CredentialError(f"{pem} does not exist")
-        if not ts.certificates:
-            raise CredentialError(f"{pem} holds no certificate")
-        _store().set_tenant_trust(tenant, ts.pem, "replace" if replace else "add")
-        out.print(f"tenant {tenant} trusts {len(ts.certificates)} root(s) from {pem.name}"
-                  f"{' only' if replace else ' plus the installation roots'}", highlight=False)
+        if pem is None and not (allowed or trust_settings):
+            raise InputError("give a PEM bundle of roots, --allowed certificates or --trust-settings",
+                             hint="kinoseal tenant trust --tenant NAME roots.pem [--trust-config store.cfg]")
+        cfg = TrustConfig.from_paths([pem] if pem else [], allowed=allowed or [], trust_config=trust_config or [],
+                                     cawg_anchors=cawg_trust or [])
+        if trust_settings is not None:
+            cfg = cfg + TrustConfig.from_settings_file(trust_settings)
+        counts = cfg.summary()
+        if not (counts["anchors"] or counts["allowed"]):
+            raise CredentialError("the trust configuration holds no root and no allowed certificate")
+        _store().set_tenant_trust(tenant, cfg.to_text(), "replace" if replace else "add")
+        parts = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
+        out.print(f"tenant {tenant} trusts {parts}{' only' if replace else ' plus the installation roots'}",
+                  highlight=False)
 
     @tenants.command("list")
     def tenant_list() -> None:
-        """Tenants and how many roots each trusts."""
-        from credentials.trust import TrustStore
+        """Tenants and what each trusts."""
+        from credentials.trust import TrustConfig
 
-        t = Table("tenant", "own roots", "mode")
+        t = Table("tenant", "own trust", "mode")
         for x in _store().tenants():
-            t.add_row(x.name, str(len(TrustStore(x.trust_pem).certificates)), x.trust_mode)
+            counts = TrustConfig.from_text(x.trust_pem).summary() if x.trust_pem else {}
+            t.add_row(x.name, ", ".join(f"{n} {k}" for k, n in counts.items() if n) or "-", x.trust_mode)
         out.print(t)

@@ -149,7 +149,8 @@ class Service:
         core = self.settings.verify_settings
         identity = ensure_dev_pki(core).identity("capture")
         self.probe(src)
-        sign_capture(src, dst, identity, software=SOFTWARE, trust=trust_store(core), device=device)
+        sign_capture(src, dst, identity, software=SOFTWARE, trust=trust_store(core), device=device,
+                     tsa_url=core.tsa_url or None)
         return identity.subject_cn
 
     def manifest_by_watermark(self, payload_id: str) -> dict[str, Any] | None:

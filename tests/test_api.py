@@ -391,6 +391,14 @@ def test_tenant_trust_lists_are_separate(server, run_cli, capture_src, tmp_path)
         assert upload(c, signed).json()["verdict"] == "authentic"
     with server.client(kb) as c:
         assert upload(c, signed).json()["verdict"] == "untrusted_signature"
+    # A tenant may trust one end-entity certificate as it is (an allowed list), not a root.
+    (tmp_path / "leaf.pem").write_bytes(leaf.cert_pem)
+    kc = create_key(run_cli, "tenant-c", "verify")
+    run_cli("tenant", "trust", "--tenant", "tenant-c", "--allowed", tmp_path / "leaf.pem", check=True)
+    with server.client(kc) as c:
+        assert upload(c, signed).json()["verdict"] == "authentic"
+    listing = run_cli("tenant", "list", check=True).stdout
+    assert "1 anchors" in listing and "1 allowed" in listing
 
 
 def test_request_id_is_echoed_and_logged(server, key):

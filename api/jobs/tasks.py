@@ -124,9 +124,11 @@ def _execute(service: Service, job: Job, attempt: int, worker: str) -> str:
              "failed" if error else "done", time.perf_counter() - t0)
     if not finished:
         return "lost"
-    upload = service.uploads.get(job.upload_id) if job.upload_id else None
-    if upload is not None and upload.ephemeral:
-        service.uploads.remove(upload.id)
+    # Uploads made for this job alone (the clip, or an init segment and its fragments) go with it.
+    for upload_id in [job.upload_id, *((job.params or {}).get("fragments") or [])]:
+        upload = service.uploads.get(upload_id) if upload_id else None
+        if upload is not None and upload.ephemeral:
+            service.uploads.remove(upload.id)
     return "failed" if error else "done"
 
 
