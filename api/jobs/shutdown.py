@@ -113,19 +113,25 @@ class Shutdown:
 
     def hand_back(self, *, interrupt: bool) -> int:
         """Give every running attempt back to the queue; interrupt its thread (``HandBack``)
-        unless it is the calling thread (which raises it itself). Returns how many."""
+        unless it is the calling thread (which raises it itself). Returns how many were
+        interrupted (``handed_back_attempts``)."""
         self.forced = True
         with self._lock:
             attempts = list(self._running.values())
-        self.handed_back_attempts = attempts
         me = threading.get_ident()
+        interrupted: list[_Attempt] = []
         for a in attempts:
-            new = None
+            new, stop_it = None, True
             if self.release is not None:
                 try:
                     new = self.release(a.job_id, a.attempt)
+                    # None: the attempt finished (or was handed back) meanwhile; its thread is in
+                    # bookkeeping now, or unwinding already, and must not be interrupted there.
+                    stop_it = new is not None
                 except Exception:  # noqa: BLE001 - the store is down: the lease runs out, the reaper re-queues it
                     log.exception("job %s: could not hand back attempt %d; its lease will expire", a.job_id, a.attempt)
+            if stop_it:
+                interrupted.append(a)
             if new is not None:
                 self.handed_back.append((a.job_id, new))
                 log.warning("job %s: handed back; attempt %d is queued for another worker", a.job_id, new)
@@ -134,9 +140,10 @@ class Shutdown:
                         self.requeue(a.job_id, new, a.kind)
                     except Exception:  # noqa: BLE001 - the store holds it as queued; reconcile sends it later
                         log.warning("job %s: queue unavailable; attempt %d stays queued in the store", a.job_id, new)
-            if interrupt and a.thread_id != me:
+            if interrupt and stop_it and a.thread_id != me:
                 ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(a.thread_id), ctypes.py_object(HandBack))
-        return len(attempts)
+        self.handed_back_attempts = interrupted
+        return len(interrupted)
 
     def cancel_timer(self) -> None:
         if self._timer is not None:
