@@ -46,6 +46,15 @@ def test_supported_algorithms_and_scope(resolver, labeled):
         body = r.json()
         assert {"alg": alg} in body["watermarks"] and body["fingerprints"] == []
         assert c.get("/matches/byBinding", params={"alg": alg, "value": value}).status_code == 401
+        # the operations of the published description, under its operationIds, with its result shape
+        paths = c.get("/openapi.json").json()["paths"]
+        ops = {op["operationId"]: (path, method) for path, item in paths.items() for method, op in item.items()}
+        assert {k: ops[k] for k in ("queryByBinding", "queryByLargeBinding", "uploadFile", "getManifestById",
+                                    "getSupportedBindings")} == {
+            "queryByBinding": ("/matches/byBinding", "get"), "queryByLargeBinding": ("/matches/byBinding", "post"),
+            "uploadFile": ("/matches/byContent", "post"), "getManifestById": ("/manifests/{manifestId}", "get"),
+            "getSupportedBindings": ("/services/supportedAlgorithms", "get")}
+        assert "application/c2pa" in paths["/manifests/{manifestId}"]["get"]["responses"]["200"]["content"]
     with srv.client(verify_key) as c:
         r = c.get("/matches/byBinding", params={"alg": alg, "value": value})
         assert r.status_code == 403 and "fetch:manifests" in r.json()["detail"]
