@@ -106,3 +106,15 @@ def test_by_content_finds_the_manifest_of_a_stripped_clip(resolver, labeled, tmp
         assert match["manifestId"] == label and 90 <= match["similarityScore"] <= 100
         r = c.post("/matches/byContent", content=b"not a video", headers={"Content-Type": "video/mp4"})
         assert r.status_code == 415, r.text
+
+
+def test_binding_values_as_clients_send_them():
+    """Standard, unpadded and URL-safe base64, and a '+' that an unescaped query turned into a space."""
+    from api.problems import ApiProblem
+    from api.routers.resolution import _payload_id
+
+    for v in ("++++AAAAAAE=", "++++AAAAAAE", "----AAAAAAE=", "    AAAAAAE="):
+        assert _payload_id(v) == "fbefbe0000000001", v
+    for bad in ("", "AAAA", "!!!!AAAAAAE=", "AAAAAAAAAAAAAAAA"):
+        with pytest.raises(ApiProblem):
+            _payload_id(bad)

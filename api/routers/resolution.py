@@ -92,8 +92,10 @@ def _check_alg(alg: str | None) -> str:
 def _payload_id(value: str | None) -> str:
     if not value:
         raise ApiProblem(400, "value is required (base64)")
+    # A "+" sent unescaped in a query string arrives as a space; URL-safe base64 is accepted too.
+    text = value.strip("\t\r\n").replace(" ", "+").replace("-", "+").replace("_", "/")
     try:
-        raw = base64.b64decode(value.strip() + "=" * (-len(value.strip()) % 4), validate=True)
+        raw = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
     except (binascii.Error, ValueError):
         raw = b""
     if len(raw) != 8:
