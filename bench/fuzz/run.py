@@ -92,6 +92,13 @@ def main() -> None:
     ]
     (args.out / "fuzz.md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
+    # the corpus the fuzzer grew (its seeds folder): kept in the ignored tmp/ for the hostile
+    # campaign (bench/hostile/campaign.py --fuzz-corpus, the default folder)
+    corpus_keep = ROOT / "tmp" / "fuzz-corpus"
+    corpus_keep.mkdir(parents=True, exist_ok=True)
+    for p in seeds.iterdir():
+        if p.is_file():
+            shutil.copy(p, corpus_keep / p.name)
     if found:
         keep = ROOT / "bench" / "results" / "fuzz_findings"
         keep.mkdir(exist_ok=True)
