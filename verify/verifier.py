@@ -104,6 +104,8 @@ class Verifier:
             "found": True,
             "payload_id": record.payload_id,
             "manifest_label": record.manifest_label,
+            # The id the C2PA Soft Binding Resolution API serves it under (GET /manifests/{id}).
+            "manifest_id": record.manifest_label,
             "title": record.title,
             "labeled_at": record.created_at,
             "signer": signer.get("common_name"),
@@ -128,8 +130,13 @@ class Verifier:
         if scan.error:
             return WatermarkEvidence(detected=False, method=names[0], error=scan.error)
         results = scan.results()
-        res = min(results, key=lambda r: r.log10_p_value)
-        log10_p = min(0.0, float(res.log10_p_value) + math.log10(len(results)))
+        bonferroni = math.log10(len(results))
+        # A mark bound to the content (v3) outranks a pattern that is merely present (v1/v2, or a
+        # v3 pattern without its content binding): only the former may call the clip ai_generated.
+        bound_hits = [r for r in results if r.bound and r.binding_log10_p is not None
+                      and 10.0 ** (r.binding_log10_p + bonferroni) < self.settings.watermark_p_threshold]
+        res = min(bound_hits or results, key=lambda r: r.log10_p_value)
+        log10_p = min(0.0, float(res.log10_p_value) + bonferroni)
         p_value = 10.0**log10_p
         detected = p_value < self.settings.watermark_p_threshold
         return WatermarkEvidence(
@@ -142,6 +149,7 @@ class Verifier:
             frames_analyzed=int(res.frames_analyzed),
             key_id=res.key_id if detected else None,
             per_frame=[float(x) for x in res.per_frame_scores],
+            bound=any(res is r for r in bound_hits) if detected else None,
         )
 
     def _classifier_plan(self, c2pa: C2paEvidence) -> ClassifierEvidence | None:
