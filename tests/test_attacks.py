@@ -244,3 +244,19 @@ def test_screen_recording_rescale(short):
     out, _ = apply_attack("screen_720p", frames, fps)
     assert _shape(out) == _shape(frames) and len(out) == len(frames)
     assert 25 < _y_psnr(frames, out) < 50
+
+
+def test_forgery_attacks_paint_the_estimate_on_another_clip(short):
+    """copy_* returns an unrelated real clip carrying the clip's estimated mark; removal_* the clip minus it."""
+    frames, fps = short
+    for n in ["copy_g1", "copy_g2", "copy_g4", "copy_1.5x_crf18_g2", "removal_g1", "removal_g4"]:
+        assert n in list_attacks()
+    out, _ = apply_attack("copy_g2", frames, fps)
+    _check_i420(out)
+    assert _shape(out) == _shape(frames) and len(out) == len(frames)
+    assert _y_psnr(frames, out) < 20  # another scene, not the marked clip
+    big, _ = apply_attack("copy_1.5x_crf18_g2", frames, fps)
+    assert _shape(big) == (_even(_shape(frames)[0] * 1.5), _even(_shape(frames)[1] * 1.5))
+    r1, _ = apply_attack("removal_g1", frames, fps)
+    r4, _ = apply_attack("removal_g4", frames, fps)
+    assert _y_psnr(frames, r4) < _y_psnr(frames, r1) < 50  # the estimate carries host detail too

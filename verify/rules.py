@@ -9,9 +9,13 @@ CAWG identity nobody vouches for) lowers trust and never reads as tampering.
 Order matters and is deliberate:
 1. An integrity failure in the active manifest or anywhere in its ingredient
    history -> ``tampered`` (cryptographic fact; the watermark is reported beside it).
-2. A detected watermark -> ``ai_generated`` (p-value below the threshold). This
-   comes before any capture claim: a capture manifest on a watermarked clip is
-   never ``authentic``.
+2. A detected watermark bound to the content -> ``ai_generated`` (p-value below the
+   threshold). This comes before any capture claim: a capture manifest on a
+   watermarked clip is never ``authentic``. A kinoseal pattern that is present but
+   not bound to these pixels (``WatermarkEvidence.bound`` False: a v1/v2 mark, or a
+   v3 mark copied from another clip) is never ``ai_generated`` on its own: anyone
+   holding one labeled clip can paint it onto a real recording. It gets its own
+   evidence line, blocks ``authentic``, and the later rules decide.
 3. An AI source type declared anywhere in the provenance chain (the active
    manifest's actions or any ingredient manifest's) -> ``ai_generated``, trusted or
    not (the evidence says which), with ``ai_extent`` "full" or "partial".
@@ -126,7 +130,9 @@ def decide(
     classifier_threshold: float = 0.95,
 ) -> Decision:
     ev: list[str] = []
-    wm_found = bool(watermark.detected and watermark.p_value is not None and watermark.p_value < watermark_threshold)
+    wm_present = bool(watermark.detected and watermark.p_value is not None and watermark.p_value < watermark_threshold)
+    wm_unbound = wm_present and watermark.bound is False
+    wm_found = wm_present and not wm_unbound
     present = c2pa.present
     all_codes = list(c2pa.failure_codes) + list(c2pa.history_codes) if present else []
     by_cat: dict[str, list[str]] = {}
@@ -184,6 +190,11 @@ def decide(
         wm_line = (f"kinoseal watermark detected (p = {watermark.p_value:.1e} < {watermark_threshold:.0e}{pid}, "
                    f"{watermark.frames_analyzed} frames)")
         ev.append(wm_line)
+    elif wm_unbound:
+        wm_line = (f"A kinoseal watermark pattern is present but is not bound to this content: it may have been "
+                   f"copied from a labeled clip (p = {watermark.p_value:.1e}, {watermark.method or 'unknown method'}; "
+                   f"not evidence that this clip is AI-generated)")
+        ev.append(wm_line)
     elif watermark.error:
         ev.append(f"Watermark check failed: {watermark.error}")
     else:
@@ -223,7 +234,10 @@ def decide(
     if ai:
         line, extent = _ai_line(ai, trusted)
         return done(Verdict.AI_GENERATED, 0.99 if trusted else 0.7, line, ai_extent=extent)
-    # 4. authentic
+    # 4. authentic (never with a kinoseal pattern in the pixels, bound or not)
+    if trusted and clean_history and capture and wm_unbound:
+        return done(Verdict.UNKNOWN, 0.0, wm_line,
+                    "A trusted signer states this is a camera recording, but the pixels carry a kinoseal pattern")
     if trusted and clean_history and capture:
         reason = "A trusted signer states this is a camera recording and nothing was altered"
         if origin:
@@ -262,6 +276,8 @@ def decide(
     if classifier.available and classifier.score is not None and classifier.score >= classifier_threshold:
         return done(Verdict.LIKELY_AI_GENERATED, float(classifier.score),
                     "Only the classifier points to generated video; labels are absent")
+    if wm_unbound:
+        return done(Verdict.UNKNOWN, 0.0, wm_line)
     # 7. unknown
     if present and parts:
         return done(Verdict.UNKNOWN, 0.0, f"The C2PA manifest cannot be relied on: {unreliable}")

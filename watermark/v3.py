@@ -1,0 +1,362 @@
+"""Content-bound tiled luma watermark ("kinoseal-wm-v3").
+
+Why: v1/v2 put the same keyed pattern in every frame of every clip. Anyone
+holding one labeled clip can estimate it (average the high-pass residual over
+frames), paint it onto a real recording and make that read ``ai_generated``
+(issue 21: p = 1e-22). Averaging many labeled clips (collusion) works too.
+
+v3 is v2 plus a second, **content-bound** layer, sharing v2's tile geometry:
+
+* **Sync layer** (power share ``1 - bound_share``): exactly v2's machinery
+  under its own key domain: a keyed N x N tile of +-1 cells (pilots and the
+  64-bit payload), repeated over the frame. It finds the geometry (scale,
+  rotation, flips, crop offset; ``watermark.v2``) and carries the payload.
+  It is content-independent, hence copyable: on its own it proves only that
+  *a* kinoseal pattern is present, not that it was put on *this* content.
+* **Bound layer** (power share ``bound_share``): every cell *instance* (one
+  cell of one tile copy) carries ``chip_b(tile cell) * s(instance)``, where
+  ``s = sign(<k_cell, x>)`` and ``x`` is the host frame's coarse luma sampled
+  on a 5 x 5 grid of points 2 cells apart around the instance (Gaussian
+  low-pass, sigma 1 cell, so the mark itself and compression barely move it),
+  with its best-fit plane removed (no common brightness or gradient
+  component between unrelated scenes). ``k_cell`` is a keyed +-1 vector per
+  tile cell; ``chip_b`` are keyed fair coins independent of everything else.
+  The sign changes with the content, frame by frame.
+
+Test. The extractor runs v2's search on the sync layer (its p-value is v2's,
+Bonferroni over every hypothesis) and takes the best geometry. At that one
+geometry it recomputes ``x`` and ``f = <k, x>`` from the *received* frames,
+weights each instance by ``sign(f) * clip(|f| / dead - 1, 0, 1)`` (cells whose
+coarse contrast is under ``dead`` grey levels, flat areas, do not count), and folds residual x weight onto
+the tile: ``F_b``. ``t_b = sum chip_b F_b / ||F_b||``.
+
+* Unmarked content: ``chip_b`` are fair coins independent of ``F_b`` (the
+  geometry was chosen from the sync chips, the weights from the content and
+  the projection key), so ``t_b`` is a weighted Rademacher sum and
+  ``watermark.stats`` bounds its tail for any content: one hypothesis, no
+  Bonferroni factor.
+* Copied or averaged marks: a pattern lifted from clip A carries
+  ``chip_b * s_A``; on host H the test multiplies it by ``s_H``. Per tile cell
+  the projection vectors are independent, so the products ``s_A s_H`` are
+  independent signs whose mean is ``(2/pi) asin(cos angle(x_A, x_H))``, about 0
+  for unrelated (detrended) scenes: the bound statistic of a forgery behaves
+  like that of unmarked content at any gain (measured: tests/test_watermark_v3.py,
+  bench/results/wm_forgery.md). Averaging N clips averages ``chip_b * s_j``
+  over independent ``s_j``: the bound layer tends to 0 while the sync layer
+  adds up, which again reads "present, not bound".
+
+Result. ``detected`` is true when either layer is significant; ``bound``
+says which: True (the bound layer is significant: the mark belongs to this
+content), False (only the sync layer is: a kinoseal pattern is present but
+not bound to this content, e.g. copied). ``binding_log10_p`` is the bound
+test's own p-value.
+
+Known limits (README, "Security"): the keyed feature is a linear halfspace
+per tile cell (d = 25). An attacker with many labeled clips at one geometry
+could fit ``chip_b * k_cell`` from (host patch, estimated sign) pairs (~15
+instances per clip at 720p, so some tens of clips for d = 25) and then forge;
+nothing here has been measured against such a learned forger. A host whose
+coarse content matches the source (a re-shoot of the same scene, the same
+clip re-encoded) keeps the binding by design. Flat content gives few reliable
+cells.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass, field, replace
+from typing import ClassVar
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage, sparse
+
+from watermark.keys import WatermarkKey
+from watermark.result import P_VALUE_THRESHOLD, WatermarkResult
+from watermark.stats import rademacher_log10_pvalue
+from watermark.v1 import LayoutCache, _check_luma, _signs, key_list
+from watermark.v2 import TiledEmbedder, TiledExtractor, TiledMethod, TiledParams, _dihedral
+
+__all__ = ["BoundParams", "BoundLayout", "BoundEmbedder", "BoundExtractor", "BoundMethod", "make_v3"]
+
+
+@dataclass(frozen=True)
+class BoundParams(TiledParams):
+    """v2's fields (sync layer) plus the content-bound layer's."""
+
+    domain: bytes = b"kinoseal-wm-v3"
+    bound_share: float = 0.5  # share of the pattern power in the bound layer
+    feat_sigma: float = 4.0  # low-pass sigma, in cells
+    feat_step: float = 4.0  # spacing of the feature samples, in cells
+    feat_radius: int = 2  # samples at -r..r steps on each axis: (2r+1)^2 of them
+    # test weight per instance: 0 while |f| < dead (grey levels of coarse contrast along the unit
+    # projection), then a ramp to +-1 at 2 x dead. Absolute, not relative to the frame: on a flat
+    # host the only coarse contrast may be what a pasted estimate carries over from its source clip
+    # (measured: a copy onto mid-grey bound at log10 p = -24 with a relative scale). 0.5: the issue's
+    # estimate painted on mid-grey or on the flat kino-tiny clip stays unbound up to gain 8 (log10 p
+    # -2.3; 0.25 bound at -18), while the flat generator output keeps binding (kino-tiny at CRF 18:
+    # log10 p -30; 1.5: most cells of such clips fall in the dead zone).
+    dead: float = 0.5
+    bound_frames: int = 48  # at most this many sampled frames enter the bound test
+
+
+@dataclass(frozen=True)
+class BoundLayout:
+    chips: np.ndarray  # (N*N,) +-1 bound-layer chip per tile cell
+    proj: np.ndarray  # (N*N, d) detrended keyed projection per tile cell
+    offsets: np.ndarray  # (d, 2) sample offsets (x, y) in cells
+
+    @classmethod
+    def build(cls, key: WatermarkKey, p: BoundParams) -> "BoundLayout":
+        n2 = p.n_cells
+        r = p.feat_radius
+        a = np.arange(-r, r + 1, dtype=np.float64)
+        ox, oy = np.meshgrid(a, a)
+        offsets = np.stack([ox.ravel(), oy.ravel()], axis=1) * p.feat_step
+        d = offsets.shape[0]
+        k = _signs(key.secret, p.domain, b"bound-proj", n2 * d).astype(np.float64).reshape(n2, d)
+        # Blind the projection to three things, or a copied mark keeps a bias:
+        # * the constant and linear-ramp components: unrelated scenes share brightness
+        #   and gradients (sky above, ground below);
+        # * the instance's own mark as the low-pass spreads it over the samples (a
+        #   bilinear cell blurred by sigma ~1.08 cells): otherwise a pasted mark moves
+        #   the host's feature towards chip * k_cell . spread, the same for every clip
+        #   of a key, a key-dependent bias measured at log10 p = -15 on a copy.
+        spread = np.exp(-(offsets ** 2).sum(axis=1) / (2.0 * (p.feat_sigma ** 2 + 1.0 / 6.0)))
+        q, _ = np.linalg.qr(np.stack([np.ones(d), offsets[:, 0], offsets[:, 1], spread], axis=1))
+        k = k - (k @ q) @ q.T
+        k /= np.linalg.norm(k, axis=1, keepdims=True)
+        return cls(chips=_signs(key.secret, p.domain, b"bound-chips", n2).astype(np.float64),
+                   proj=k.astype(np.float32), offsets=offsets)
+
+
+_BOUND = LayoutCache()
+
+
+def bound_layout(key: WatermarkKey, p: BoundParams) -> BoundLayout:
+    return _BOUND.get(key, p, BoundLayout.build)
+
+
+def _lowpass(g: np.ndarray, sigma_px: float) -> np.ndarray:
+    return ndimage.gaussian_filter(g.astype(np.float32), max(sigma_px, 0.5), mode="nearest", truncate=3.0)
+
+
+class GridFeatures:
+    """Keyed projections f of every instance of a grid, from the low-pass sampled once per instance.
+
+    The feature samples lie on other instances' centres (offsets are whole cells, ``feat_step``),
+    so one sample per instance of a padded grid and 25 shifted slices give every feature: 25x
+    fewer interpolations than sampling each offset. grid: (nv, nu) instances; tile_idx: their
+    tile cells; D: 2x2 integer matrix, columns = the tile's x / y step in grid steps (u, v).
+    """
+
+    def __init__(self, tile_idx: np.ndarray, D: np.ndarray, lay: BoundLayout):
+        self.shape = tile_idx.shape
+        sh = np.rint(lay.offsets @ D.T).astype(np.int64)  # (d, 2): (du, dv) per sample
+        self.pad = int(np.abs(sh).max())
+        self.shifts = sh
+        self.proj = lay.proj[tile_idx]  # (nv, nu, d)
+
+    def grid(self, u0: int, v0: int) -> tuple[np.ndarray, np.ndarray]:
+        """(u, v) integer coordinates of the padded grid whose unpadded corner is (u0, v0)."""
+        P = self.pad
+        nv, nu = self.shape
+        return np.meshgrid(np.arange(u0 - P, u0 + nu + P), np.arange(v0 - P, v0 + nv + P))
+
+    def __call__(self, lp: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+        """lp sampled at the padded grid's centres (lp array coords xs, ys) -> f, shape (nv, nu)."""
+        g = ndimage.map_coordinates(lp, [ys.ravel(), xs.ravel()], order=1, mode="nearest").reshape(xs.shape)
+        P = self.pad
+        nv, nu = self.shape
+        f = np.zeros(self.shape, dtype=np.float32)
+        for j, (du, dv) in enumerate(self.shifts):
+            f += g[P + dv:P + dv + nv, P + du:P + du + nu] * self.proj[:, :, j]
+        return f
+
+
+class BoundEmbedder(TiledEmbedder):
+    """v3: v2's tile (sync) plus the content-bound layer; the pattern is recomputed per frame."""
+
+    def __init__(self, method, key: WatermarkKey, payload_id: int, strength: float = 1.0):
+        self._bound = bound_layout(key, method.params)
+        self._tl = threading.local()
+        self._geo: dict = {}
+        super().__init__(method, key, payload_id, strength)
+
+    def embed_luma(self, y: np.ndarray) -> np.ndarray:
+        self._tl.y = _check_luma(y)
+        try:
+            return super().embed_luma(y)
+        finally:
+            self._tl.y = None
+
+    def _geometry(self, h: int, w: int) -> dict:
+        """Per frame size (cached): instance grid, feature sampler, render matrices, sync pattern."""
+        hit = self._geo.get((h, w))
+        if hit is not None:
+            return hit
+        p = self.params
+        n = p.tile
+        cell = p.cell_px(h, w)
+        i0, i1 = math.floor(-w / 2 / cell - 1.5), math.ceil(w / 2 / cell + 0.5)
+        j0, j1 = math.floor(-h / 2 / cell - 1.5), math.ceil(h / 2 / cell + 0.5)
+        ii, jj = np.meshgrid(np.arange(i0, i1 + 1), np.arange(j0, j1 + 1))
+        tidx = np.mod(jj, n) * n + np.mod(ii, n)
+        # the low-pass (sigma 4 cells) runs on a plane box-downscaled to ~1 px per cell: 0.5 ms at 720p
+        q = max(1, int(cell))
+        gf = GridFeatures(tidx, np.eye(2), self._bound)
+        gu, gv = gf.grid(i0, j0)
+        xy = (((gu + 0.5) * cell + w / 2.0) / q - 0.5, ((gv + 0.5) * cell + h / 2.0) / q - 0.5)
+
+        def interp(n_px: int, first: int, n_inst: int) -> sparse.csr_matrix:
+            # bilinear taps from instance centres to pixels (the embedder's rendering, unwrapped)
+            u = (np.arange(n_px, dtype=np.float64) + 0.5 - n_px / 2.0) / cell - 0.5
+            fl = np.floor(u)
+            i = (fl - first).astype(np.int64)
+            f = u - fl
+            rows = np.arange(n_px)
+            return sparse.csr_matrix((np.concatenate([1.0 - f, f]), (np.concatenate([rows, rows]),
+                                      np.concatenate([i, i + 1]))), shape=(n_px, n_inst), dtype=np.float32)
+
+        sync_pat, sq = TiledEmbedder._pattern(self, (h, w))  # content-free part: v2's render, cached
+        hit = {"cell": cell, "q": q, "gf": gf, "xy": xy, "chips": self._bound.chips[tidx].astype(np.float32),
+               "Ay": interp(h, j0, tidx.shape[0]), "Ax": interp(w, i0, tidx.shape[1]),
+               "sync": sync_pat * np.float32(math.sqrt(1.0 - p.bound_share)), "sq": sq}
+        self._geo = {(h, w): hit}
+        return hit
+
+    def bound_signs(self, y: np.ndarray) -> np.ndarray:
+        """s = sign(<k, x>) of every instance of frame ``y`` (rows = y)."""
+        h, w = y.shape
+        g = self._geometry(h, w)
+        q = g["q"]
+        yq = np.asarray(Image.fromarray(y).resize((w // q, h // q), Image.BOX), dtype=np.float32) if q > 1 else y
+        lp = _lowpass(yq, self.params.feat_sigma * g["cell"] / q)
+        return np.where(g["gf"](lp, *g["xy"]) >= 0, np.float32(1.0), np.float32(-1.0))
+
+    def _pattern(self, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        y = getattr(self._tl, "y", None)
+        if y is None:  # diagnostics (``pattern``): the content-free sync layer only
+            return super()._pattern(shape)
+        h, w = shape
+        g = self._geometry(h, w)
+        vals = g["chips"] * self.bound_signs(y) * np.float32(math.sqrt(self.params.bound_share))
+        bound = np.asarray(g["Ay"] @ np.asarray(g["Ax"] @ vals.T).T, dtype=np.float32)
+        if (h | w) & 1:
+            bound = np.pad(bound, ((0, h & 1), (0, w & 1)), mode="edge")
+        he, we = bound.shape
+        pat = g["sync"] + bound.reshape(he // 2, 2, we)
+        # The gain uses the sync pattern's per-block energy: the bound layer has the same
+        # statistics (bilinear +-1 cells) and the two are uncorrelated, so the total is the same
+        # on average; computing it per frame cost 11 ms at 720p.
+        return pat, g["sq"]
+
+
+def _tile_map(n: int, di: int, shift: int) -> tuple[np.ndarray, np.ndarray]:
+    """(tile cell of each folded cell, 2x2 matrix: columns = tile x / y steps in folded-cell steps)."""
+    sy, sx = divmod(shift, n)
+    ia = np.roll(_dihedral(np.arange(n * n).reshape(n, n))[di], (-sy, -sx), axis=(0, 1))
+    tile_of = np.empty(n * n, dtype=np.int64)
+    tile_of[ia.ravel()] = np.arange(n * n)
+
+    def delta(a: int, b: int) -> np.ndarray:
+        va, ua = divmod(int(a), n)
+        vb, ub = divmod(int(b), n)
+        return np.array([(ub - ua + 1) % n - 1, (vb - va + 1) % n - 1], dtype=np.float64)
+
+    D = np.stack([delta(ia[0, 0], ia[0, 1]), delta(ia[0, 0], ia[1, 0])], axis=1)
+    return tile_of, D
+
+
+class BoundExtractor(TiledExtractor):
+    """v2's extractor on the sync layer, then the bound test at the geometry it found."""
+
+    def __init__(self, method, keys):
+        keys = key_list(keys)
+        super().__init__(method, keys)
+        self.bound_layouts = [bound_layout(k, self.params) for k in keys]
+        self._planes: dict[tuple[int, int], list[np.ndarray]] = {}
+        self._last_g: np.ndarray | None = None
+
+    def _work(self, y: np.ndarray):
+        g, s = super()._work(y)
+        self._last_g = g
+        return g, s
+
+    def update(self, y: np.ndarray) -> None:
+        super().update(y)
+        self._planes.setdefault(y.shape, []).append(self._last_g.astype(np.float16))
+
+    def bound_test(self, li: int, gi: int, di: int, shift: int) -> tuple[float, float]:
+        """(log10 p, t) of the bound layer at one geometry (key ``li``)."""
+        p = self.params
+        n = p.tile
+        shape, acc = max(self._acc.items(), key=lambda kv: kv[1].n)
+        an = self._an
+        B = an["geoms"][gi]
+        frames = acc.frames1 if an["small"][gi] else acc.frames
+        planes = self._planes[shape]
+        idx = sorted(set(np.linspace(0, len(frames) - 1, min(len(frames), p.bound_frames)).round().astype(int)))
+        H, W = frames[0].shape
+        inv = np.linalg.inv(B) * n
+        ys = np.arange(H, dtype=np.float64) + 0.5 - H / 2.0
+        xs = np.arange(W, dtype=np.float64) + 0.5 - W / 2.0
+        u = inv[0, 0] * xs[None, :] + inv[0, 1] * ys[:, None] - 0.5
+        v = inv[1, 0] * xs[None, :] + inv[1, 1] * ys[:, None] - 0.5
+        fu, fv = np.floor(u), np.floor(v)
+        au, av_ = (u - fu).ravel(), (v - fv).ravel()
+        umin, vmin = int(fu.min()), int(fv.min())
+        nu, nv = int(fu.max()) - umin + 2, int(fv.max()) - vmin + 2
+        iu, iv = (fu.astype(np.int64) - umin).ravel(), (fv.astype(np.int64) - vmin).ravel()
+        rows = np.concatenate([iv * nu + iu, iv * nu + iu + 1, (iv + 1) * nu + iu, (iv + 1) * nu + iu + 1])
+        vals = np.concatenate([(1 - au) * (1 - av_), au * (1 - av_), (1 - au) * av_, au * av_])
+        cols = np.tile(np.arange(H * W, dtype=np.int64), 4)
+        M = sparse.csr_matrix((vals, (rows, cols)), shape=(nu * nv, H * W))
+        # instances: folded-cell coords (qu, qv) -> tile cell, centre in working px
+        qu, qv = np.meshgrid(np.arange(nu) + umin, np.arange(nv) + vmin)
+        tile_of, D = _tile_map(n, di, shift)
+        tidx = tile_of[np.mod(qv, n) * n + np.mod(qu, n)]
+        lay = self.bound_layouts[li]
+        gf = GridFeatures(tidx, D, lay)
+        gu, gv = gf.grid(umin, vmin)
+        pos = B @ np.stack([gu.ravel() + 0.5, gv.ravel() + 0.5]) / n  # (x, y) relative to the centre
+        xs = (pos[0] + W / 2.0 - 0.5).reshape(gu.shape)
+        ys = (pos[1] + H / 2.0 - 0.5).reshape(gu.shape)
+        cell = float(math.sqrt(abs(np.linalg.det(B)))) / n
+        acc_b = np.zeros(nu * nv)
+        for i in idx:
+            lp = _lowpass(planes[i].astype(np.float32), p.feat_sigma * cell)
+            f = gf(lp, xs, ys).ravel()
+            wgt = np.sign(f) * np.clip((np.abs(f) - p.dead) / p.dead, 0.0, 1.0)
+            acc_b += (M @ frames[i].ravel().astype(np.float64)) * wgt
+        Fb = np.bincount(tidx.ravel(), acc_b, minlength=n * n)
+        norm = float(np.sqrt(np.dot(Fb, Fb)))
+        t = float(np.dot(lay.chips, Fb)) / norm if norm > 0 else 0.0
+        return rademacher_log10_pvalue(t), t
+
+    def result(self) -> WatermarkResult:
+        r = super().result()
+        if self.frames == 0:
+            return replace(r, bound=False, binding_log10_p=0.0)
+        lp_s, gi, di, k, li, _ = self.debug["best"]
+        lp_b, t_b = self.bound_test(li, gi, di, k)
+        self.debug.update(bound_t=t_b, bound_log10_p=lp_b, sync_log10_p=r.log10_p_value)
+        thr = math.log10(P_VALUE_THRESHOLD)
+        bound = lp_b < thr
+        sync = r.log10_p_value < thr
+        lp = lp_b if bound else r.log10_p_value
+        lay_key = self.layouts[li].key_id
+        return replace(r, detected=bool(bound or sync), p_value=float(10.0**lp), log10_p_value=float(lp),
+                       key_id=lay_key if (bound or sync) else None, bound=bool(bound), binding_log10_p=float(lp_b))
+
+
+@dataclass(frozen=True)
+class BoundMethod(TiledMethod):
+    params: BoundParams = field(default_factory=BoundParams)
+    embedder_cls: ClassVar[type] = BoundEmbedder
+    extractor_cls: ClassVar[type] = BoundExtractor
+
+
+def make_v3() -> BoundMethod:
+    return BoundMethod(name="kinoseal-wm-v3", version=3, params=BoundParams())
