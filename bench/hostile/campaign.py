@@ -35,6 +35,7 @@ tmp/hostile-campaign/log.jsonl (resumable: inputs already in it are skipped).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import random
@@ -150,7 +151,7 @@ def materialize(input_id: str, bases: dict[str, Path], gen_dir: Path, scratch: P
     if kind == "seed":
         return bases[rest], {"base": rest}
     base, _, k = rest.rpartition(":")
-    seed = int.from_bytes(f"{base}:{k}".encode(), "little") % (2**61)
+    seed = int.from_bytes(hashlib.sha256(f"{base}:{k}".encode()).digest()[:8], "little")
     names = sorted(bases)
     other = bases[names[seed % len(names)]].read_bytes()
     m = mutate(bases[base].read_bytes(), seed, other)
