@@ -90,7 +90,8 @@ def main(argv=None) -> None:
     extra_decode = max(0.0, best["shared_with"] - best["shared_without"])
     shared_cost = extra_decode + best["score_collected"]
     res = {
-        "command": "python bench/detector_speed.py", "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "command": "python bench/detector_speed.py" + (f" --model {args.model}" if args.model else "")
+                   + (f" --runs {args.runs}" if args.runs != 5 else ""), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "host": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, 1 torch thread",
         "model": det.tag, "clip": f"{args.seconds:g} s 1280x720 25 fps H.264", "runs": args.runs,
         "best_s": {k: round(v, 4) for k, v in best.items()},

@@ -138,7 +138,7 @@ CUE_WORDS = {
     "r_kurtosis": "spiky, uneven grain", "r_slope": "how slowly detail falls off at fine scales",
     "r_period2": "a 2-pixel repeating pattern", "r_period4": "a 4-pixel repeating pattern (decoder upsampling)",
     "r_period8": "an 8-pixel repeating pattern (decoder upsampling)", "r_flat_noise": "grain in flat areas",
-    "r_flat_abs": "noise level in flat areas", "r_chroma_res": "colour noise", "r_sat_mean": "colour saturation",
+    "r_flat_abs": "noise in flat areas", "r_chroma_res": "colour noise", "r_sat_mean": "colour saturation",
     "r_sat_std": "varied saturation", "r_clipped": "clipped highlights or shadows", "r_entropy": "tonal range",
     "r_diff_energy": "motion between frames", "r_res_diff_ratio": "grain that changes from frame to frame",
     "r_res_corr": "grain that stays the same from frame to frame", "r_dup_frac": "repeated frames",
