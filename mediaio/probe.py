@@ -125,5 +125,5 @@ def _info(path: Path, size: int, container: av.container.InputContainer, limits:
         duration_s=duration,
         pix_fmt=ctx.pix_fmt,
         has_audio=audio is not None,
-        audio_codec=audio.codec_context.name if audio is not None else None,
+        audio_codec=audio.codec_context.name if audio is not None and audio.codec_context is not None else None,
     )

@@ -96,3 +96,18 @@ def test_mutations_of_a_conformance_file(lib, tmp_path):
         p = tmp_path / f"c{k}.mp4"
         p.write_bytes(mutate(base, seed=1000 + k).data)
         _check(lib, p)
+
+
+def test_campaign_finding_audio_stream_without_codec(lib, tmp_path):
+    """Campaign input mut:c2pa_video_unsigned_c2pars_video1_no_manifest:301 (two bytes flipped in
+    the audio sample description): PyAV gives the audio stream no codec context, and the probe
+    raised AttributeError (a 500 through the API) before mediaio/probe.py checked for it."""
+    from bench.hostile.campaign import materialize
+
+    name = "c2pa_video_unsigned_c2pars_video1_no_manifest"
+    src = CONFORMANCE / "video_unsigned" / "c2pars_video1_no_manifest.mp4"
+    if not src.exists():
+        pytest.skip(f"{src} is absent (../shared/data/c2pa_conformance is not checked out here)")
+    path, meta = materialize(f"mut:{name}:301", {name: src}, tmp_path, tmp_path)
+    assert meta["ops"] == ["flip:stsd@1963+2"]
+    assert _check(lib, path)["outcome"] == "report"
