@@ -77,6 +77,18 @@ def excluded_ranges(data: bytes, exclusions: list[dict]) -> list[tuple[int, int,
     return ranges
 
 
+def _merged(ranges: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """Adjacent or overlapping excluded ranges as one (a change may span /uuid and the /free after it)."""
+    out: list[tuple[int, int, str]] = []
+    for s, e, name in sorted(ranges):
+        if out and s <= out[-1][1]:
+            ps, pe, pn = out[-1]
+            out[-1] = (ps, max(pe, e), pn if name == pn else f"{pn}+{name}")
+        else:
+            out.append((s, e, name))
+    return out
+
+
 def box_at(data: bytes, offset: int) -> str:
     """The innermost box path holding ``offset``."""
     best = "(outside any box)"
@@ -139,11 +151,14 @@ def explain(original: Path, mutated: Path, changed: list[tuple[int, int]] | None
     hb = hard_binding(original)
     label, exclusions = hb if hb else (None, [])
     ranges = excluded_ranges(a, exclusions)
+    merged = _merged(ranges)
     spots = []
     for s, e in changed:
-        inside = [r for r in ranges if r[0] <= s and e <= r[1]]
+        # the exclusion where the change starts; the change may run on into an adjacent one
+        start = [r for r in ranges if r[0] <= s < r[1]]
+        inside = [r for r in merged if r[0] <= s and e <= r[1]]
         spots.append({"offset": s, "length": e - s, "box": box_at(a, s),
-                      "excluded_by": inside[0][2] if inside else None,
+                      "excluded_by": start[0][2] if inside and start else None,
                       "excluded_range": [inside[0][0], inside[0][1]] if inside else None})
     all_excluded = bool(spots) and all(sp["excluded_by"] for sp in spots)
     same_manifest = manifest_json(original) == manifest_json(mutated)
