@@ -503,6 +503,14 @@ def _publish(man: Manifest, rel: str, frames: list[np.ndarray], fps: float, rng:
     man.add(rel, label="real", fps=fps, original_format="gif" if gif else "mp4", **meta)
 
 
+def _slot(man: Manifest, key: str, name: str, folder: str, i: int):
+    """Clip ``i`` of a source: (rng, through the GIF pipeline?, path), or None when it is cached.
+    Every third clip goes through the GIF pipeline."""
+    gif = i % 3 == 1
+    rel = f"real/{folder}/{name}_{'gif' if gif else 'mp4'}_{i:03d}.mp4"
+    return None if man.has(rel) else (_rng(key, name, i), gif, rel)
+
+
 def build(out: Path, *, n_render: int = 13, n_cam: int = 9, n_photo: int = 6, n_bbb: int = 8, log=print) -> Manifest:
     man = Manifest(out)
     t0 = time.time()
@@ -532,11 +540,9 @@ def build(out: Path, *, n_render: int = 13, n_cam: int = 9, n_photo: int = 6, n_
     # rendered, non-AI content
     for name, (kind, fn) in RENDERERS.items():
         for i in range(n_render):
-            rng = _rng("render", name, i)
-            gif = i % 3 == 1
-            rel = f"real/{name}/{name}_{'gif' if gif else 'mp4'}_{i:03d}.mp4"
-            if man.has(rel):
+            if (slot := _slot(man, "render", name, name, i)) is None:
                 continue
+            rng, gif, rel = slot
             short = int(rng.choice(SIZES))
             if name == "cgi_spheres":  # ray tracing in numpy is the slow one
                 short = min(short, 320)
@@ -557,11 +563,9 @@ def build(out: Path, *, n_render: int = 13, n_cam: int = 9, n_photo: int = 6, n_
     for name, (path, _split) in real_photos().items():
         photo = np.asarray(Image.open(path).convert("RGB"))
         for i in range(n_photo):
-            rng = _rng("photo", name, i)
-            gif = i % 3 == 1
-            rel = f"real/photo_{name}/{name}_{'gif' if gif else 'mp4'}_{i:03d}.mp4"
-            if man.has(rel):
+            if (slot := _slot(man, "photo", name, f"photo_{name}", i)) is None:
                 continue
+            rng, gif, rel = slot
             fr, fps, _meta = photo_pan_clip(photo, rng)
             _publish(man, rel, fr, fps, rng, gif=gif, source=f"photo:{name}", kind="gif_camera" if gif else "camera",
                      group=f"real:photo:{name}")
