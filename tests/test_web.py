@@ -276,6 +276,26 @@ def test_lost_payload_and_long_words(page, labeled, labeled_report):
     page.screenshot(path=str(ARTIFACTS / "web-long-words-390.png"), full_page=True)
 
 
+def test_classifier_explanation_and_family_hint(page, labeled, labeled_report):
+    r = json.loads(json.dumps(labeled_report))
+    r["classifier"].update(available=True, score=0.31, family=None, family_confidence=0.42,
+                           explanation=["Most AI-like moment: 7.0-7.2 s (0.26)"],
+                           segments=[{"start_s": 7.0, "end_s": 7.2, "probability": 0.26}])
+    page.unroute("**/v1/verify")
+    _show(page, labeled, r)
+    lines = page.inner_text("#classifier-lines")
+    assert "Most AI-like moment: 7.0-7.2 s" in lines and "unknown family" in lines and "not proof" in lines
+    r["classifier"].update(family="VideoCrafter2", family_confidence=0.8)
+    page.unroute("**/v1/verify")
+    _show(page, labeled, r)
+    assert "VideoCrafter2 (80%)" in page.inner_text("#classifier-lines")
+    # A model that does not attribute says nothing about families.
+    r["classifier"].update(family=None, family_confidence=None)
+    page.unroute("**/v1/verify")
+    _show(page, labeled, r)
+    assert "family" not in page.inner_text("#classifier-lines")
+
+
 def test_api_docs_work_offline(browser, web_server):
     """/docs (Swagger UI) and /redoc load their scripts from this server and render the API. ReDoc's
     decorative Redocly logo points at a CDN; the page's Content-Security-Policy blocks it before

@@ -42,7 +42,10 @@ def _score_evidence(detector, score) -> ClassifierEvidence:
         return ClassifierEvidence(available=False, model=tag, threshold=threshold,
                                   note=f"the classifier could not read the clip: {exc}")
     return ClassifierEvidence(available=True, score=round(s.probability, 6), per_frame=s.per_window,
-                              model=tag, threshold=threshold, note=f"{s.windows} windows, {s.frames_used} frames")
+                              model=tag, threshold=threshold, note=f"{s.windows} windows, {s.frames_used} frames",
+                              segments=list(getattr(s, "segments", []) or []), family=getattr(s, "family", None),
+                              family_confidence=getattr(s, "family_confidence", None),
+                              explanation=list(getattr(s, "evidence", []) or []))
 
 
 @dataclass

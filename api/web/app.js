@@ -196,6 +196,12 @@ function render(r) {
   const k = r.classifier || {};
   $("plot-note").textContent = k.available ? (k.model ? "Classifier " + k.model + (k.note ? ", " + k.note : "") + "." : "")
     : "Classifier: " + (k.note || "not available") + ".";
+  // The model's own plain sentences (most AI-like moment, closest generator family or "unknown
+  // family"): hints for a reader, never proof on their own.
+  const family = k.available && k.family_confidence != null  // only models that attribute
+    ? ["Closest known generator family: " + (k.family ? k.family + " (" + Math.round(k.family_confidence * 100) + "%)"
+        : "unknown family") + " (a hint, not proof)."] : [];
+  $("classifier-lines").replaceChildren(...[...(k.explanation || []), ...family].map((t) => el("li", { text: t })));
   $("thumbs").replaceChildren(...state.thumbs.map((t) => el("figure", {},
     el("img", { src: "data:image/jpeg;base64," + t.jpeg_base64, alt: "frame " + t.index, width: t.width, height: t.height }),
     el("figcaption", { text: "frame " + t.index + " · " + t.time.toFixed(2) + " s" }))));
