@@ -125,9 +125,15 @@ def _weights(names: list[str]) -> dict[str, float]:
     return w
 
 
-def plan(bases: dict[str, Path], gen: list[Path], total: int, seed: int = 0) -> list[str]:
-    ids = [f"gen:{p.name}" for p in gen] + [f"seed:{n}" for n in bases]
-    names = sorted(bases)
+def _main(bases: dict[str, Path]) -> list[str]:
+    """The bases of the main plan; the fuzzer's grown corpus (when present) is planned after it,
+    so that adding it changes neither the ids nor the inputs of the main plan."""
+    return sorted(n for n in bases if not n.startswith("fuzzcorpus_"))
+
+
+def plan(bases: dict[str, Path], gen: list[Path], total: int, seed: int = 0, per_fuzz: int = 20) -> list[str]:
+    names = _main(bases)
+    ids = [f"gen:{p.name}" for p in gen] + [f"seed:{n}" for n in bases if n in names]
     w = _weights(names)
     n_mut = max(0, total - len(ids))
     rnd = random.Random(seed)
@@ -138,7 +144,8 @@ def plan(bases: dict[str, Path], gen: list[Path], total: int, seed: int = 0) -> 
         muts.append(f"mut:{n}:{per[n]}")
         per[n] += 1
     rnd.shuffle(muts)  # a run cut short is still a fair sample of every base
-    return ids + muts
+    fuzz = sorted(n for n in bases if n not in names)
+    return ids + muts + [f"seed:{n}" for n in fuzz] + [f"mut:{n}:{k}" for k in range(per_fuzz) for n in fuzz]
 
 
 def materialize(input_id: str, bases: dict[str, Path], gen_dir: Path, scratch: Path) -> tuple[Path, dict]:
@@ -152,7 +159,7 @@ def materialize(input_id: str, bases: dict[str, Path], gen_dir: Path, scratch: P
         return bases[rest], {"base": rest}
     base, _, k = rest.rpartition(":")
     seed = int.from_bytes(hashlib.sha256(f"{base}:{k}".encode()).digest()[:8], "little")
-    names = sorted(bases)
+    names = _main(bases) or sorted(bases)
     other = bases[names[seed % len(names)]].read_bytes()
     m = mutate(bases[base].read_bytes(), seed, other)
     suffix = bases[base].suffix or ".mp4"
@@ -306,7 +313,7 @@ def run(args) -> None:
 
     WORK.mkdir(parents=True, exist_ok=True)
     bases, gen = prepare_bases(WORK, args.fuzz_corpus)
-    ids = plan(bases, gen, args.inputs)
+    ids = plan(bases, gen, args.inputs, per_fuzz=args.fuzz_mutations)
     if args.only:
         ids = [i for i in ids if i in args.only] + [i for i in args.only if i not in ids]
     # a reproduction (--only) prints its rows and leaves the campaign's log and results alone
@@ -426,6 +433,15 @@ def summarize(args) -> None:
     }
     doc["mutated_authentic"] = sum(1 for r in rows if r["id"].startswith("mut:")
                                    and r["parse"].get("verdict") == "authentic")
+    first = WORK / "first_pass_dropped.json"
+    if first.exists():  # inputs re-run after a fix: what they did before it
+        fp = [r for r in json.loads(first.read_text()) if "still_valid" not in r or r["parse"].get("outcome")
+              == "exception" or (r.get("api") or {}).get("status", 0) >= 500]
+        doc["first_pass"] = {
+            "library_exceptions": dict(Counter(r["parse"]["error"] for r in fp
+                                               if r["parse"].get("outcome") == "exception")),
+            "api_5xx": [r["id"] for r in fp if (r.get("api") or {}).get("status", 0) >= 500],
+            "ids": [r["id"] for r in fp]}
     doc["loadavg_at_summary"] = [round(x, 2) for x in os.getloadavg()]
     ts = [r["t"] for r in rows if "t" in r]
     doc["wall_s"] = round(max(ts) - min(ts)) if ts else None
@@ -482,6 +498,14 @@ def write_md(doc: dict) -> str:
               + (", ".join(f"{k} {v}" for k, v in sorted(sv["by_excluded_box"].items())) or "none") + "."]
     for u in sv["unexplained"][:20]:
         lines.append(f"- unexplained: `{u['id']}` {u['ops']} -> {u['verdict']}; {json.dumps(u['why'])[:300]}")
+    fp = doc.get("first_pass")
+    if fp:
+        lines += ["", f"First pass, before a fix: {sum(fp['library_exceptions'].values())} library exceptions ("
+                  + "; ".join(f"{k} ×{v}" for k, v in fp["library_exceptions"].items())
+                  + f") and {len(fp['api_5xx'])} HTTP 500s ({', '.join(fp['api_5xx'])}). Cause: an audio stream "
+                  "without a codec context (a mutated sample description) in `mediaio/probe.py`; fixed by one "
+                  "line, and those inputs were run again for the figures above "
+                  "(`tests/test_hostile_slice.py` regenerates one)."]
     findings = [f for d in t.values() for f in d["findings"]]
     lines += ["", f"Findings (crash, hang, exception): {len(findings)}."]
     for f in findings[:20]:
@@ -504,7 +528,10 @@ def main() -> None:
     ap.add_argument("--sandbox-every", type=int, default=200)
     ap.add_argument("--api-every", type=int, default=10)
     ap.add_argument("--budget-s", type=float, default=0, help="stop starting new inputs after this many seconds")
-    ap.add_argument("--fuzz-corpus", type=Path, default=ROOT / "tmp" / "fuzz-corpus")
+    ap.add_argument("--fuzz-corpus", type=Path, default=ROOT / "tmp" / "fuzz-corpus",
+                    help="the corpus `python -m bench.fuzz.run` grew (kept there); its files and "
+                         "--fuzz-mutations mutations of each are planned after the main inputs")
+    ap.add_argument("--fuzz-mutations", type=int, default=20)
     ap.add_argument("--only", nargs="*", help="run only these input ids (reproduce a finding)")
     ap.add_argument("--summarize", action="store_true")
     ap.add_argument("--fresh", action="store_true", help="start a new log")
