@@ -386,6 +386,19 @@ def _lat(xs: list[float]) -> dict:
             "p50": round(statistics.median(xs), 3), "mean": round(sum(xs) / len(xs), 4)}
 
 
+def _category(why: dict) -> str:
+    if not why.get("frames_identical"):
+        boxes = sorted({sp["box"].rsplit("/", 1)[-1] for sp in why.get("changed", [])}) or ["?"]
+        return ("DECODED FRAMES CHANGED, manifest still valid (changed: " + ", ".join(boxes)
+                + (f"; {why['hash_assertion']}" if why.get("hash_assertion") else "; hash assertion not in the "
+                   "c2pa-python report (v1)") + ")")
+    if not why.get("in_place"):
+        return "length changed; decoded frames identical"
+    if not why.get("hash_assertion"):
+        return "frames identical; exclusions not readable (v1 c2pa.hash.bmff, absent from c2pa-python's report)"
+    return "frames identical; a changed byte outside the listed exclusions"
+
+
 def summarize(args) -> None:
     rows = [json.loads(line) for line in (WORK / "log.jsonl").read_text().splitlines() if line.strip()]
     api_end = json.loads((WORK / "api_end.json").read_text()) if (WORK / "api_end.json").exists() else {}
@@ -425,12 +438,16 @@ def summarize(args) -> None:
     sv = [r for r in rows if "still_valid" in r]
     doc["mutated_still_valid"] = {
         "count": len(sv), "explained": sum(1 for r in sv if r["still_valid"].get("explained")),
-        "by_excluded_box": dict(Counter(sp["excluded_by"] or "NOT EXCLUDED" for r in sv
-                                        for sp in r["still_valid"].get("changed", []))),
+        # per input: the excluded boxes its changed bytes lie in
+        "by_excluded_box": dict(Counter("+".join(sorted({sp["excluded_by"] or "not excluded"
+                                                         for sp in r["still_valid"].get("changed", [])}) or {"?"})
+                                        for r in sv if r["still_valid"].get("explained"))),
         "unexplained": [{"id": r["id"], "ops": r.get("ops"), "verdict": r["parse"].get("verdict"),
-                         "why": r["still_valid"], "kept": r.get("kept")}
+                         "category": _category(r["still_valid"]), "why": r["still_valid"], "kept": r.get("kept")}
                         for r in sv if not r["still_valid"].get("explained")],
     }
+    doc["mutated_still_valid"]["unexplained_by_category"] = dict(Counter(
+        u["category"] for u in doc["mutated_still_valid"]["unexplained"]))
     doc["mutated_authentic"] = sum(1 for r in rows if r["id"].startswith("mut:")
                                    and r["parse"].get("verdict") == "authentic")
     first = WORK / "first_pass_dropped.json"
@@ -494,10 +511,12 @@ def write_md(doc: dict) -> str:
     sv = doc["mutated_still_valid"]
     lines += ["", f"Mutated signed files that still read as their original verdict: {sv['count']}; "
               f"explained (every changed byte inside an exclusion of the `c2pa.hash.bmff` assertion, decoded "
-              f"frames identical): {sv['explained']}; changed spans by excluded box: "
+              f"frames identical): {sv['explained']}; the explained ones by excluded box: "
               + (", ".join(f"{k} {v}" for k, v in sorted(sv["by_excluded_box"].items())) or "none") + "."]
-    for u in sv["unexplained"][:20]:
-        lines.append(f"- unexplained: `{u['id']}` {u['ops']} -> {u['verdict']}; {json.dumps(u['why'])[:300]}")
+    for cat, n in sorted(sv.get("unexplained_by_category", {}).items()):
+        ids = [u for u in sv["unexplained"] if u["category"] == cat]
+        lines.append(f"- {n} × {cat}: " + ", ".join(f"`{u['id']}` {u['ops']} → {u['verdict']}" for u in ids[:6])
+                     + (" …" if len(ids) > 6 else ""))
     fp = doc.get("first_pass")
     if fp:
         lines += ["", f"First pass, before a fix: {sum(fp['library_exceptions'].values())} library exceptions ("

@@ -146,7 +146,10 @@ def explain(original: Path, mutated: Path, changed: list[tuple[int, int]] | None
     a, b = original.read_bytes(), mutated.read_bytes()
     if changed is None:
         if len(a) != len(b):
-            return {"in_place": False, "explained": False, "why": "length changed"}
+            fa, fb = frames_digest(original), frames_digest(mutated)
+            return {"in_place": False, "explained": False, "why": "length changed",
+                    "frames_identical": fa is not None and fa == fb,
+                    "manifest_identical": manifest_json(original) == manifest_json(mutated)}
         changed = diff_ranges(a, b)
     hb = hard_binding(original)
     label, exclusions = hb if hb else (None, [])
