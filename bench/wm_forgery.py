@@ -121,7 +121,7 @@ def run(args) -> dict:
         cal[mname] = time.time() - t0
     return {"clips": [n for n, _ in clips], "frames": args.frames, "rows": rows, "seconds": cal,
             "command": "nice -n 10 python -m bench.wm_forgery " + " ".join(
-                f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items())}
+                f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k != "merge")}
 
 
 def summarise(res: dict) -> str:
@@ -167,6 +167,17 @@ def summarise(res: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def merge(paths: list[str], out: Path) -> None:
+    """One table from runs of single methods (run in parallel): ``--merge a.json b.json``."""
+    runs = [json.loads(Path(p).read_text()) for p in paths]
+    res = {**runs[0], "rows": [r for run in runs for r in run["rows"]],
+           "seconds": {k: v for run in runs for k, v in run["seconds"].items()},
+           "command": "; ".join(run["command"] for run in runs)}
+    out.with_suffix(".json").write_text(json.dumps(res, indent=1))
+    out.with_suffix(".md").write_text(summarise(res))
+    print(summarise(res))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--clips", type=int, default=33)
@@ -176,7 +187,11 @@ def main() -> None:
     ap.add_argument("--collude-hosts", type=int, default=5)
     ap.add_argument("--methods", default="kinoseal-wm-v3,kinoseal-wm-v2,dwtDctSvd")
     ap.add_argument("--out", default=str(OUT / "wm_forgery"))
+    ap.add_argument("--merge", nargs="*", help="merge these JSON results into --out instead of running")
     args = ap.parse_args()
+    if args.merge:
+        merge(args.merge, Path(args.out))
+        return
     res = run(args)
     out = Path(args.out)
     out.with_suffix(".json").write_text(json.dumps(res, indent=1))

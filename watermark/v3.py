@@ -99,6 +99,7 @@ class BoundParams(TiledParams):
     # log10 p -30; 1.5: most cells of such clips fall in the dead zone).
     dead: float = 0.5
     bound_frames: int = 48  # at most this many sampled frames enter the bound test
+    detrend_order: int = 1  # polynomial shading removed from the feature samples (1: plane, 2: quadric)
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,11 @@ class BoundLayout:
         #   the host's feature towards chip * k_cell . spread, the same for every clip
         #   of a key, a key-dependent bias measured at log10 p = -15 on a copy.
         spread = np.exp(-(offsets ** 2).sum(axis=1) / (2.0 * (p.feat_sigma ** 2 + 1.0 / 6.0)))
-        q, _ = np.linalg.qr(np.stack([np.ones(d), offsets[:, 0], offsets[:, 1], spread], axis=1))
+        ox, oy = offsets[:, 0] / p.feat_step, offsets[:, 1] / p.feat_step
+        basis = [np.ones(d), ox, oy, spread]
+        if p.detrend_order >= 2:  # centre-weighted framing and vignetting: quadratic shading is common too
+            basis += [ox * ox, oy * oy, ox * oy]
+        q, _ = np.linalg.qr(np.stack(basis, axis=1))
         k = k - (k @ q) @ q.T
         k /= np.linalg.norm(k, axis=1, keepdims=True)
         return cls(chips=_signs(key.secret, p.domain, b"bound-chips", n2).astype(np.float64),
