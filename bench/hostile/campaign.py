@@ -521,7 +521,7 @@ def write_md(doc: dict) -> str:
     if fp:
         lines += ["", f"First pass, before a fix: {sum(fp['library_exceptions'].values())} library exceptions ("
                   + "; ".join(f"{k} ×{v}" for k, v in fp["library_exceptions"].items())
-                  + f") and {len(fp['api_5xx'])} HTTP 500s ({', '.join(fp['api_5xx'])}). Cause: an audio stream "
+                  + f") and {len(fp['api_5xx'])} HTTP 500s (e.g. {', '.join(fp['api_5xx'][:3])}). Cause: an audio stream "
                   "without a codec context (a mutated sample description) in `mediaio/probe.py`; fixed by one "
                   "line, and those inputs were run again for the figures above "
                   "(`tests/test_hostile_slice.py` regenerates one)."]
