@@ -63,7 +63,7 @@ def test_watermarked_action_sits_beside_the_soft_binding(settings, outputs, kind
     actions = [a["action"] for a in _actions(manifest)]
     assert actions[-1] == WATERMARKED_ACTION and actions.count(WATERMARKED_ACTION) == 1
     [binding] = [a["data"] for a in manifest["assertions"] if a["label"] == "c2pa.soft-binding"]
-    assert binding["alg"] == soft_binding_alg(settings.watermark_method) == "io.kinoseal.kinoseal-wm-v2"
+    assert binding["alg"] == soft_binding_alg(settings.watermark_method) == f"io.kinoseal.{settings.watermark_method}"
 
 
 def test_capture_has_no_watermark_claims(settings, outputs):
