@@ -23,7 +23,9 @@ pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian chr
 @pytest.fixture(scope="module")
 def web_server(home, tmp_path_factory, labeled, signed_capture):
     log = tmp_path_factory.mktemp("web-log") / "server.log"
-    srv = Server(home, log, args=("--public-verify",))
+    # A page load makes several keyless requests; this file's tests together pass the public
+    # limit of 30 a minute (tested in test_secure_defaults), so it is raised here.
+    srv = Server(home, log, env={"KINOSEAL_PUBLIC_RATE_LIMIT": "1000"}, args=("--public-verify",))
     yield srv
     srv.stop()
 
@@ -294,6 +296,25 @@ def test_classifier_explanation_and_family_hint(page, labeled, labeled_report):
     page.unroute("**/v1/verify")
     _show(page, labeled, r)
     assert "family" not in page.inner_text("#classifier-lines")
+
+
+def test_copied_watermark_pattern_is_never_called_the_watermark(page, labeled, labeled_report):
+    r = json.loads(json.dumps(labeled_report))
+    r.update(verdict="unknown", verdict_label="Unknown origin", ai_extent=None, provenance=None,
+             summary="Unknown origin: A kinoseal watermark pattern is present but is not bound to this content")
+    r["c2pa"] = {"present": False}
+    r["watermark"]["bound"] = False
+    r["classifier"].update(available=True, score=0.1)
+    page.unroute("**/v1/verify")
+    _show(page, labeled, r)
+    words = page.inner_text("#verdict-words")
+    assert "not bound to these pixels" in words and "No watermark and no Content Credentials" not in words
+    assert "not bound" in page.inner_text("#watermark")
+    r.update(verdict="likely_ai_generated", verdict_label="Likely AI-generated (classifier only)")
+    r["classifier"]["score"] = 0.99
+    page.unroute("**/v1/verify")
+    _show(page, labeled, r)
+    assert "not bound to these pixels" in page.inner_text("#verdict-words")
 
 
 def test_api_docs_work_offline(browser, web_server):

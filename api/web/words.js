@@ -85,13 +85,19 @@ const KinoWords = (() => {
     const kind = typeKind(c.digital_source_type);
     const isTrusted = trusted(c);
     const score = k.available && k.score != null ? k.score : null;
+    // A pattern found but not bound to these pixels (a v1/v2 mark, or one copied from another
+    // clip) is never evidence of AI: it is named as such, never as "the watermark".
+    const marked = w.detected && w.bound !== false;
+    const unbound = w.detected && w.bound === false;
+    const unboundWords = "A kinoseal watermark pattern is present but not bound to these pixels: it may have been " +
+      "copied from another clip, so it is not evidence that this clip is AI-generated.";
     switch (r.verdict) {
       case "ai_generated": {
         const extent = aiExtent(r);
         const what = extent === "partial" ? "This is real footage with parts changed by an AI model."
           : extent === "full" ? "This clip was made by an AI model." : "This clip was made or changed by AI.";
         const why = [];
-        if (w.detected) why.push("its invisible kinoseal watermark");
+        if (marked) why.push("its invisible kinoseal watermark");
         if (c.present && (kind === "full" || kind === "partial")) {
           why.push((isTrusted ? "its signed Content Credentials" : "Content Credentials from a signer this server does not trust") +
             " (" + type + ")");
@@ -99,16 +105,16 @@ const KinoWords = (() => {
           why.push("the AI disclosure in the history of its Content Credentials");
         }
         let text = what + (why.length ? " " + joinSay(why).replace(/^./, (ch) => ch.toUpperCase()) : "");
-        if (c.present && kind === "capture" && w.detected) {
+        if (c.present && kind === "capture" && marked) {
           text += " Its Content Credentials claim a camera recording, but the pixels carry the AI watermark.";
         }
-        return text;
+        return text + (unbound ? " " + unboundWords : "");
       }
       case "likely_ai_generated": {
         const s = score != null ? " (probability " + num(score, 2) + ", threshold " + num(k.threshold, 2) + ")" : "";
         const label = c.present ? "its Content Credentials (" + (type || "no source type") + ") do not say AI, and no watermark confirms it."
           : "no watermark and no Content Credentials confirm it.";
-        return "A classifier thinks this clip is AI-generated" + s + ", but " + label;
+        return "A classifier thinks this clip is AI-generated" + s + ", but " + label + (unbound ? " " + unboundWords : "");
       }
       case "authentic":
         return "Recorded by a camera: " + signerName(c) + ", a signer this server trusts, signed it as a capture" +
@@ -121,10 +127,12 @@ const KinoWords = (() => {
         const ingr = badIngredient(c.ingredients) && !(c.failure_codes || []).length;
         return (ingr ? "An earlier version in its edit history failed validation: its Content Credentials cannot be relied on."
           : "The clip was altered after it was signed: its Content Credentials no longer match.") +
-          (w.detected ? " Its invisible watermark says it is AI-generated." : "");
+          (marked ? " Its invisible watermark says it is AI-generated." : "");
       }
       default:
-        return unknownWords(c, w, score, k, type, isTrusted);
+        return unbound ? unboundWords + " " + unknownWords(c, {}, score, k, type, isTrusted).replace(
+          "No watermark and no Content Credentials were found", "No Content Credentials were found").replace(
+          "No kinoseal watermark was found.", "") : unknownWords(c, w, score, k, type, isTrusted);
     }
   }
 
@@ -199,7 +207,7 @@ const KinoWords = (() => {
       ];
     }
     return [
-      ["Result", "found"],
+      ["Result", w.bound === false ? "pattern found, not bound to these pixels (may be copied: not evidence of AI)" : "found"],
       ["p-value", fmtP(w.p_value) + " (chance of a false alarm)"],
       ["Payload id", w.payload_id || "lost: the mark is there, but its payload bits did not survive " +
         "(re-encoded or edited), so the original Content Credentials cannot be looked up"],
