@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -65,6 +66,37 @@ def _convert(frame: av.VideoFrame, fmt: str) -> tuple[np.ndarray, ...]:
     raise ValueError(f"unsupported frame format {fmt!r}")
 
 
+@contextlib.contextmanager
+def open_video(path: Path, limits: Limits, report: DecodeReport) -> Iterator[tuple[av.container.InputContainer, VideoInfo]]:
+    """Check the file against the limits, open it once and probe it (``report.info``)."""
+    size = check_file(path, limits)
+    with open_container(path) as container:
+        report.info = _info(Path(path), size, container, limits)
+        yield container, report.info
+
+
+def check_frame(frame: av.VideoFrame, decoded: int, limits: Limits, name: str) -> None:
+    """Stop a decode that goes past the frame-count or pixel limits (``decoded`` so far)."""
+    if decoded >= limits.max_frames:
+        raise LimitExceeded(f"{name} has more than {limits.max_frames} frames")
+    if frame.width * frame.height > limits.max_pixels:
+        raise LimitExceeded(f"{name} has a {frame.width}x{frame.height} frame, over the pixel limit")
+
+
+def decode_failed(exc: BaseException, report: DecodeReport, tolerant: bool, name: str) -> None:
+    """A decoding error: after good frames and ``tolerant``, a note that ends the stream; else InputError."""
+    if tolerant and report.frames_decoded > 0:
+        report.stopped_early = f"decoding stopped after frame {report.frames_decoded}: {_short(exc)}"
+        report.notes.append(report.stopped_early)
+    else:
+        raise InputError(f"{name} could not be decoded", hint=_short(exc)) from None
+
+
+def require_frames(report: DecodeReport, name: str) -> None:
+    if report.frames_decoded == 0:
+        raise InputError(f"{name} contains no decodable video frames")
+
+
 def iter_frames(
     path: Path,
     limits: Limits | None = None,
@@ -90,11 +122,8 @@ def iter_frames(
     """
     limits = limits or Limits()
     report = report if report is not None else DecodeReport()
-    size = check_file(path, limits)
     name = Path(path).name
-    with open_container(path) as container:
-        info = _info(Path(path), size, container, limits)
-        report.info = info
+    with open_video(path, limits, report) as (container, info):
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         if refs_only:
@@ -103,10 +132,7 @@ def iter_frames(
         next_t = -math.inf
         try:
             for frame in container.decode(stream):
-                if index >= limits.max_frames:
-                    raise LimitExceeded(f"{name} has more than {limits.max_frames} frames")
-                if frame.width * frame.height > limits.max_pixels:
-                    raise LimitExceeded(f"{name} has a {frame.width}x{frame.height} frame, over the pixel limit")
+                check_frame(frame, index, limits, name)
                 report.frames_decoded = index + 1
                 t = float(frame.time) if frame.time is not None else index / float(info.fps)
                 if (select is None or select(index)) and t >= next_t:
@@ -115,10 +141,5 @@ def iter_frames(
                     yield Frame(index=index, time=t, planes=_convert(frame, fmt))
                 index += 1
         except (av.FFmpegError, ValueError, MemoryError) as exc:
-            if tolerant and report.frames_decoded > 0:
-                report.stopped_early = f"decoding stopped after frame {report.frames_decoded}: {_short(exc)}"
-                report.notes.append(report.stopped_early)
-            else:
-                raise InputError(f"{name} could not be decoded", hint=_short(exc)) from None
-        if report.frames_decoded == 0:
-            raise InputError(f"{name} contains no decodable video frames")
+            decode_failed(exc, report, tolerant, name)
+        require_frames(report, name)

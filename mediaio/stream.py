@@ -32,9 +32,8 @@ import av
 import numpy as np
 
 from kinoseal.config import Limits
-from kinoseal.errors import InputError, LimitExceeded
-from mediaio.probe import VideoInfo, _info, _short, check_file, open_container
-from mediaio.reader import DecodeReport, _convert
+from mediaio.probe import VideoInfo
+from mediaio.reader import DecodeReport, _convert, check_frame, decode_failed, open_video, require_frames
 
 # Frames ahead of a stretch that needs every frame at which the decoder stops
 # skipping non-reference frames: the packets already sent to the decoder when a
@@ -114,11 +113,8 @@ def stream_frames(path: Path, consumers: list[FrameConsumer], limits: Limits | N
     """
     limits = limits or Limits()
     report = report if report is not None else DecodeReport()
-    size = check_file(path, limits)
     name = Path(path).name
-    with open_container(path) as container:
-        info = _info(Path(path), size, container, limits)
-        report.info = info
+    with open_video(path, limits, report) as (container, info):
         if on_info is not None:
             consumers = [*consumers, *(on_info(info) or [])]
         if callable(allow_skip):
@@ -135,7 +131,6 @@ def stream_frames(path: Path, consumers: list[FrameConsumer], limits: Limits | N
         t0: float | None = None
         last_index, counting = -1, False
         skipping = False
-        decoded = 0
 
         def set_skip(on: bool) -> None:
             nonlocal skipping
@@ -147,12 +142,8 @@ def stream_frames(path: Path, consumers: list[FrameConsumer], limits: Limits | N
         set_skip(allow_skip and not any(c.needs_every_frame(0.0, ahead) for c in active))
         try:
             for frame in container.decode(stream):
-                if decoded >= limits.max_frames:
-                    raise LimitExceeded(f"{name} has more than {limits.max_frames} frames")
-                if frame.width * frame.height > limits.max_pixels:
-                    raise LimitExceeded(f"{name} has a {frame.width}x{frame.height} frame, over the pixel limit")
-                decoded += 1
-                report.frames_decoded = decoded
+                check_frame(frame, report.frames_decoded, limits, name)
+                report.frames_decoded += 1
                 t = float(frame.time) if frame.time is not None else math.nan
                 if t0 is None:
                     t0 = t if math.isfinite(t) else 0.0
@@ -183,13 +174,8 @@ def stream_frames(path: Path, consumers: list[FrameConsumer], limits: Limits | N
                 if allow_skip:
                     set_skip(not any(c.needs_every_frame(rel, rel + ahead) for c in active))
         except (av.FFmpegError, ValueError, MemoryError) as exc:
-            if tolerant and decoded > 0:
-                report.stopped_early = f"decoding stopped after frame {decoded}: {_short(exc)}"
-                report.notes.append(report.stopped_early)
-            else:
-                raise InputError(f"{name} could not be decoded", hint=_short(exc)) from None
-        if decoded == 0:
-            raise InputError(f"{name} contains no decodable video frames")
+            decode_failed(exc, report, tolerant, name)
+        require_frames(report, name)
     return StreamResult(info, report)
 
 
