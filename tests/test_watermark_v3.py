@@ -170,3 +170,13 @@ def test_verifier_prefers_a_bound_mark_and_marks_v2_as_unbound():
     ev = v._watermark_evidence(Scan([res(names[0], -12.0, False, -0.5), res(names[1], 0.0),
                                      res(names[2], 0.0)]), names)
     assert ev.detected and ev.bound is False  # v3's sync layer alone: present, not bound
+    # CI, half-size re-encode: the bound layer cleared 1e-6 by itself (10^-6.3) but not after the
+    # correction for three versions, while the sync layer stood at 10^-26.7. Present, not bound -
+    # the mark was once reported missing, at the bound layer's corrected 10^-5.8.
+    ev = v._watermark_evidence(Scan([res(names[0], -26.7, True, -6.3), res(names[1], 0.0),
+                                     res(names[2], -1.0)]), names)
+    assert ev.detected and ev.bound is False and ev.method == "kinoseal-wm-v3"
+    assert ev.log10_p_value < -26 and ev.binding_p_value > 1e-6
+    ev = v._watermark_evidence(Scan([res(names[0], -26.7, True, -9.0), res(names[1], 0.0),
+                                     res(names[2], -1.0)]), names)
+    assert ev.detected and ev.bound is True and 1e-9 < ev.binding_p_value < 1e-8

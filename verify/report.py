@@ -45,6 +45,9 @@ class WatermarkEvidence:
     # labeled clip can copy, or a v3 mark copied from another clip): never ai_generated on its own.
     # None: not assessed (evidence built by hand); the verifier always sets it for a detection.
     bound: bool | None = None
+    # The content-bound layer's own p-value (Bonferroni over the versions tested), which is what
+    # decides ``bound``; ``p_value`` is the presence test's (the stronger layer). None: no such layer.
+    binding_p_value: float | None = None
 
 
 @dataclass

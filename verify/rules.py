@@ -187,7 +187,9 @@ def decide(
         ev.append("No C2PA manifest")
     if wm_found:
         pid = f", payload {watermark.payload_id}" if watermark.payload_id else ", payload not recovered"
-        wm_line = (f"kinoseal watermark detected (p = {watermark.p_value:.1e} < {watermark_threshold:.0e}{pid}, "
+        bind = (f", bound to this content: p = {watermark.binding_p_value:.1e}"
+                if watermark.bound and watermark.binding_p_value is not None else "")
+        wm_line = (f"kinoseal watermark detected (p = {watermark.p_value:.1e} < {watermark_threshold:.0e}{bind}{pid}, "
                    f"{watermark.frames_analyzed} frames)")
         ev.append(wm_line)
     elif wm_unbound:

@@ -138,8 +138,12 @@ class Verifier:
         # v3 pattern without its content binding): only the former may call the clip ai_generated.
         bound_hits = [r for r in results if r.bound and r.binding_log10_p is not None
                       and 10.0 ** (r.binding_log10_p + bonferroni) < self.settings.watermark_p_threshold]
-        res = min(bound_hits or results, key=lambda r: r.log10_p_value)
+        if bound_hits:
+            res = min(bound_hits, key=lambda r: r.binding_log10_p)
+        else:
+            res = min(results, key=lambda r: r.log10_p_value)
         log10_p = min(0.0, float(res.log10_p_value) + bonferroni)
+        binding = None if res.binding_log10_p is None else min(0.0, float(res.binding_log10_p) + bonferroni)
         p_value = 10.0**log10_p
         detected = p_value < self.settings.watermark_p_threshold
         return WatermarkEvidence(
@@ -153,6 +157,7 @@ class Verifier:
             key_id=res.key_id if detected else None,
             per_frame=[float(x) for x in res.per_frame_scores],
             bound=any(res is r for r in bound_hits) if detected else None,
+            binding_p_value=None if binding is None else 10.0**binding,
         )
 
     def _classifier_plan(self, c2pa: C2paEvidence) -> ClassifierEvidence | None:

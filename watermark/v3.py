@@ -350,7 +350,11 @@ class BoundExtractor(TiledExtractor):
         thr = math.log10(P_VALUE_THRESHOLD)
         bound = lp_b < thr
         sync = r.log10_p_value < thr
-        lp = lp_b if bound else r.log10_p_value
+        # The presence p-value is the stronger layer's: a bound layer that clears 1e-6 here may
+        # not clear the caller's multiple-testing correction (the verifier tests every version),
+        # and then a sync layer at 1e-27 must still say "present" (it once reported the bound
+        # layer's 1e-6.3 alone, which the correction pushed under the threshold: a strong mark missed).
+        lp = min(lp_b, r.log10_p_value)
         lay_key = self.layouts[li].key_id
         return replace(r, detected=bool(bound or sync), p_value=float(10.0**lp), log10_p_value=float(lp),
                        key_id=lay_key if (bound or sync) else None, bound=bool(bound), binding_log10_p=float(lp_b))

@@ -209,6 +209,8 @@ const KinoWords = (() => {
     return [
       ["Result", w.bound === false ? "pattern found, not bound to these pixels (may be copied: not evidence of AI)" : "found"],
       ["p-value", fmtP(w.p_value) + " (chance of a false alarm)"],
+      ["Binding p-value", w.binding_p_value != null ? fmtP(w.binding_p_value) +
+        " (chance that a mark not made for these pixels looks bound to them)" : null],
       ["Payload id", w.payload_id || "lost: the mark is there, but its payload bits did not survive " +
         "(re-encoded or edited), so the original Content Credentials cannot be looked up"],
       ["Bit accuracy", pct(w.bit_accuracy, 1)],
