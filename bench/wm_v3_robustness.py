@@ -13,10 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from watermark.attacks import apply_attack
-from watermark.registry import get_method
-from watermark.result import P_VALUE_THRESHOLD
-from watermark.suite import BENCH_KEY, load_clip, psnr
+from kinoseal.evaluation.watermark.attacks import apply_attack
+from kinoseal.watermark.methods import get_method
+from kinoseal.watermark.result import P_VALUE_THRESHOLD
+from kinoseal.evaluation.watermark.clips import load_clip
+from kinoseal.evaluation.watermark.metrics import psnr
+from kinoseal.evaluation.watermark.suite import BENCH_KEY
 
 ATTACKS = ["none", "h264_crf30", "h264_crf40", "resize_0.55", "crop_0.55", "reshare"]
 OUT = Path(__file__).resolve().parent / "results" / "wm_v3_robustness"

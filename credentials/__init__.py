@@ -2,17 +2,17 @@
 manifest builders and the manifest reader. Used by both the labeling side
 (generate) and the checking side (verify)."""
 
-from credentials.identity import SigningIdentity
-from credentials.manifests import (
+from kinoseal.credentials.identity import SigningIdentity
+from kinoseal.credentials.manifests import (
     AI_SOURCE_TYPES,
     CAPTURE_SOURCE_TYPES,
     IPTC,
     capture_manifest,
     generated_manifest,
 )
-from credentials.reading import C2paEvidence, read_c2pa
-from credentials.signing import sign_mp4
-from credentials.trust import TrustStore
+from kinoseal.credentials.reading import C2paEvidence, read_c2pa
+from kinoseal.credentials.signing import sign_mp4
+from kinoseal.credentials.trust import TrustStore
 
 __all__ = [
     "AI_SOURCE_TYPES",

@@ -28,9 +28,9 @@ from typing import Any
 
 import c2pa
 
-from credentials.bmff import top_level_types
-from credentials.reading import C2paEvidence, read_c2pa
-from credentials.trust import TrustStore
+from kinoseal.mediaio.bmff import top_level_types
+from kinoseal.credentials.reading import C2paEvidence, read_c2pa
+from kinoseal.credentials.trust import TrustStore
 from kinoseal.errors import InputError, OutputError
 
 # kinoseal's own code (not a C2PA status): the manifest is an init segment's and no

@@ -10,15 +10,14 @@ and key (or a signing callback) instead.
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from credentials.identity import SigningIdentity
-from credentials.pki import chain_pem, make_ca, make_leaf
-from credentials.trust import TrustConfig
+from kinoseal.mediaio.atomic import directory_lock, write_private, write_public
+from kinoseal.credentials.identity import SigningIdentity
+from kinoseal.credentials.pki import chain_pem, make_ca, make_leaf
+from kinoseal.credentials.trust import TrustConfig
 from kinoseal.config import Settings
 from kinoseal.errors import CredentialError
 
@@ -35,43 +34,16 @@ class DevPki:
         return SigningIdentity.from_files(self.keys_dir / f"{role}.chain.pem", self.keys_dir / f"{role}.key.pem")
 
 
-def write_private(path: Path, data: bytes) -> None:
-    """Create a file readable by its owner only, atomically (no window with wider permissions)."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-
-
-def write_public(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 @contextlib.contextmanager
 def home_lock(settings: Settings) -> Iterator[None]:
     """Serialise first-use setup between processes (CLI runs, server workers)."""
-    try:
-        settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(settings.home / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError as exc:
-        raise CredentialError(f"cannot create the kinoseal home {settings.home}: {exc.strerror}",
-                              hint="set KINOSEAL_HOME to a writable directory") from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(directory_lock(settings.home))
+        except OSError as exc:
+            raise CredentialError(f"cannot create the kinoseal home {settings.home}: {exc.strerror}",
+                                  hint="set KINOSEAL_HOME to a writable directory") from None
         yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
 
 
 def ensure_dev_pki(settings: Settings) -> DevPki:

@@ -13,10 +13,10 @@ from typing import Any
 
 import c2pa
 
-from credentials.bmff import has_c2pa_box
-from credentials.manifests import CAPTURE_SOURCE_TYPES, IPTC, KINOSEAL_ASSERTION, SOFT_BINDING_LABEL
-from credentials.status_codes import Category, category
-from credentials.trust import TrustConfig
+from kinoseal.mediaio.bmff import has_c2pa_box
+from kinoseal.credentials.manifests import CAPTURE_SOURCE_TYPES, IPTC, KINOSEAL_ASSERTION, SOFT_BINDING_LABEL
+from kinoseal.credentials.status_codes import Category, category
+from kinoseal.credentials.trust import TrustConfig
 
 # Our own code (not a C2PA status) for a manifest whose asset cannot be parsed.
 UNVERIFIABLE = "kinoseal.manifest.unverifiable"

@@ -8,11 +8,11 @@ from typing import IO, Any
 
 import c2pa
 
-from credentials.identity import SigningIdentity
-from credentials.trust import TrustStore
-from credentials.tsa import is_tsa_failure
+from kinoseal.credentials.identity import SigningIdentity
+from kinoseal.credentials.trust import TrustStore
+from kinoseal.credentials.tsa import is_tsa_failure
 from kinoseal.errors import CredentialError, InputError, OutputError
-from mediaio.atomic import atomic_output
+from kinoseal.mediaio.atomic import atomic_output
 
 
 class _OutputStream:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 from urllib.parse import urlsplit
 
-from credentials.identity import SigningIdentity
+from kinoseal.credentials.identity import SigningIdentity
 from kinoseal.errors import CredentialError
 
 

@@ -1,6 +1,6 @@
 """The generated-video classifier: kinoseal's third line of evidence when labels are gone.
 
-    from detect import load_detector, list_models, create_model
+    from kinoseal.detect import load_detector, list_models, create_model
     det = load_detector()                    # the shipped default model, or None if absent
     score = det.score_clip(path, limits)     # ClipScore(probability, per_window, frames_used, model)
 """
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .model import ClipScore, Detector
-from .registry import create_model, list_models, model_config, register_model
+from kinoseal.detect.model import ClipScore, Detector
+from kinoseal.detect.registry import create_model, list_models, model_config, register_model
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 DEFAULT_MODEL = "kinodet_r10t_64"

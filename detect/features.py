@@ -104,7 +104,7 @@ SEEK_MIN_FRAMES = 200
 
 
 def _read_sequential(path: Path, limits: Limits, starts: list[int], win_len: int) -> dict[int, np.ndarray]:
-    from mediaio.reader import DecodeReport, iter_frames
+    from kinoseal.mediaio.reader import DecodeReport, iter_frames
 
     wanted = {s + j for s in starts for j in range(win_len)}
     got: dict[int, np.ndarray] = {}
@@ -123,7 +123,7 @@ def _read_seeking(path: Path, limits: Limits, starts: list[int], win_len: int) -
     (the caller then decodes sequentially)."""
     import av
 
-    from mediaio.probe import open_container
+    from kinoseal.mediaio.probe import open_container
 
     with open_container(Path(path)) as c:
         st = c.streams.video[0]
@@ -181,7 +181,7 @@ def read_tubes(path: Path, limits: Limits | None, *, n_windows: int, win_len: in
     sequentially from the start."""
     import av
 
-    from mediaio.probe import probe
+    from kinoseal.mediaio.probe import probe
 
     limits = limits or Limits()
     info = probe(Path(path), limits)

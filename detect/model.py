@@ -25,10 +25,10 @@ import torch
 from kinoseal.config import Limits
 from kinoseal.errors import InputError
 
-from .backbone import BACKBONE_FEATURES, backbone_features, build_backbone
-from .features import HAND_FEATURES, ClipTubes, TubeCollector, hand_features, read_tubes
-from .head import FamilyHead, WindowLogisticHead
-from .resid import RESID_FEATURES, resid_features
+from kinoseal.detect.backbone import BACKBONE_FEATURES, backbone_features, build_backbone
+from kinoseal.detect.features import HAND_FEATURES, ClipTubes, TubeCollector, hand_features, read_tubes
+from kinoseal.detect.head import FamilyHead, WindowLogisticHead
+from kinoseal.detect.resid import RESID_FEATURES, resid_features
 
 FORMAT = "kinoseal-detector"
 FORMAT_VERSION = 1
@@ -133,7 +133,7 @@ class Detector:
     def explain(self, s: ClipScore, X: np.ndarray) -> list[str]:
         """Sentences a journalist can read: the score against the threshold, where in the clip, which
         cues weighed most, and which generator family it resembles (or that none fits)."""
-        from .resid import describe_cues
+        from kinoseal.detect.resid import describe_cues
 
         lines = [f"Classifier {self.tag}: probability {s.probability:.2f} that the clip is AI-generated "
                  f"(it reports 'likely AI-generated' from {self.threshold:.2f}; on its own it never proves anything)."]
@@ -181,7 +181,7 @@ class Detector:
     def save(self, directory: Path, *, card_text: str | None = None) -> Path:
         from safetensors.numpy import save_file
 
-        from mediaio.atomic import atomic_path
+        from kinoseal.mediaio.atomic import atomic_path
 
         head = self._require_head()
         directory = Path(directory)
@@ -213,9 +213,9 @@ class Detector:
             Path(tmp).write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
         if self.card:
             with atomic_path(directory / METRICS) as tmp:
-                Path(tmp).write_text(json.dumps(self.card, indent=2, sort_keys=True, default=_json_default) + "\n")
+                Path(tmp).write_text(json.dumps(self.card, indent=2, sort_keys=True, default=json_default) + "\n")
         if card_text is None:
-            from .card import render_card
+            from kinoseal.detect.card import render_card
 
             card_text = render_card(self)
         with atomic_path(directory / CARD) as tmp:
@@ -300,7 +300,7 @@ class Detector:
         return det
 
 
-def _json_default(o):
+def json_default(o):
     if isinstance(o, (np.floating, np.integer)):
         return o.item()
     if isinstance(o, np.ndarray):

@@ -71,11 +71,11 @@ def model_config(name: str, **overrides) -> dict:
 
 
 def create_model(name: str = "kinodet_r10t_64", *, version: str = "0.0.0", seed: int = 0, **overrides):
-    """An untrained detector of architecture ``name`` (train it with ``detect.train.fit_detector``)."""
+    """An untrained detector of architecture ``name`` (train it with ``training.detector.fit.fit_detector``)."""
     import torch
 
-    from .backbone import build_backbone
-    from .model import Detector
+    from kinoseal.detect.backbone import build_backbone
+    from kinoseal.detect.model import Detector
 
     cfg = model_config(name, **overrides)
     torch.manual_seed(seed)

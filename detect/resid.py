@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .features import _bands, highpass, luma
+from kinoseal.detect.features import _bands, highpass, luma
 
 RESID_FEATURES = (
     "r_energy", "r_grad_energy", "r_res_over_grad", "r_kurtosis",

@@ -24,7 +24,7 @@ Where each rule comes from (diffusers 0.42 sources):
   (16) frames: a clip is exactly that long (or 1 frame); % (8, VAE x patch).
 
 Product rule: the frame-producing method is private (:meth:`ExternalVideoModel._iter_frames`); the
-public entry points that return video live in ``generate.label`` and always watermark + sign.
+public entry points that return video go through ``label.Labeler`` and always watermark + sign.
 """
 
 from __future__ import annotations
@@ -290,6 +290,8 @@ def _weight_variant(root: Path, components: list[str]) -> str | None:
 
 class ExternalVideoModel:
     """A diffusers text-to-video pipeline loaded from a user's directory."""
+
+    supports_edit = False  # text to video only: no video-to-video path is wired for these pipelines
 
     def __init__(self, pipe: Any, path: Path, class_name: str, model_index: dict) -> None:
         self._pipe = pipe

@@ -9,7 +9,7 @@ diffusion (Lian et al., 2023) and box-conditioned video models (Boximator, Trail
 
 * a :class:`LayoutPlanner` reads the caption and predicts, for each object it names, a
   track of (x, y, radius) per frame: a Gaussian whose mean and spread it learns by
-  maximum likelihood from the procedural data's true tracks (``generate.train_planner``);
+  maximum likelihood from the procedural data's true tracks (``training.generator.planner``);
 * the denoiser gets the drawn tracks as two extra input channels (:func:`layout_map`: a
   disc per object per frame at the latent grid, and a "layout given" flag), trained with
   the true tracks of its training clips, so it learns to draw the caption's objects there.
@@ -26,26 +26,10 @@ from diffusers import ConfigMixin, ModelMixin  # noqa: F401  ModelMixin: diffuse
 from diffusers.configuration_utils import register_to_config
 from torch import nn
 
+from kinoseal.scenes.procedural import layout_map  # noqa: F401  the planner's target; scenes draw it
+
 LAYOUT_CHANNELS = 2  # layout_map's object discs, then the "layout given" flag
 TRACK_DIMS = 3  # x, y (fractions of the frame, x may leave [0, 1]: the scene wraps), radius
-
-
-def layout_map(tracks: np.ndarray, cells: int) -> np.ndarray:
-    """Object discs [T, cells, cells] in [0, 1] (union over objects) for tracks [n, T, 3].
-
-    Positions wrap around the frame, as the training scenes do (a torus); edges are
-    anti-aliased over one cell so the map moves smoothly with sub-cell motion.
-    """
-    tracks = np.asarray(tracks, dtype=np.float64)
-    T = tracks.shape[1] if tracks.ndim == 3 else 0
-    out = np.zeros((T, cells, cells), np.float32)
-    centres = (np.arange(cells) + 0.5) / cells
-    for x, y, r in (tracks[i].T for i in range(tracks.shape[0])):
-        dx = (centres[None, None, :] - (x % 1.0)[:, None, None] + 0.5) % 1.0 - 0.5
-        dy = (centres[None, :, None] - (y % 1.0)[:, None, None] + 0.5) % 1.0 - 0.5
-        d = (np.sqrt(dx * dx + dy * dy) - np.abs(r)[:, None, None]) * cells
-        out = np.maximum(out, np.clip(0.5 - d, 0.0, 1.0).astype(np.float32))
-    return out
 
 
 def layout_input(maps: torch.Tensor | None, shape: tuple[int, ...]) -> torch.Tensor:

@@ -30,7 +30,7 @@ Editing (SDEdit): input frames are downscaled to the native size, noised to
 continuation mechanism.
 
 Product rule: frame-producing methods are private (``_iter_frames``); the
-public entry points that return video live in ``generate.label`` and always
+public entry points that return video go through ``label.Labeler`` and always
 watermark + sign what comes out of here.
 """
 
@@ -48,8 +48,8 @@ from diffusers import AutoencoderKL, DDIMScheduler, DiffusionPipeline, UNet3DCon
 from PIL import Image
 from transformers import CLIPTextConfig, CLIPTextModel
 
-from .layout import LAYOUT_CHANNELS, LayoutPlanner, layout_input, layout_map
-from .tokenizer import EOS_ID, MAX_LENGTH, PAD_ID, build_tokenizer, encode
+from kinoseal.generate.layout import LAYOUT_CHANNELS, LayoutPlanner, layout_input, layout_map
+from kinoseal.generate.tokenizer import EOS_ID, MAX_LENGTH, PAD_ID, build_tokenizer, encode
 
 ProgressFn = Callable[[str, int, int], None]
 
@@ -294,6 +294,7 @@ class KinoVideoPipeline(DiffusionPipeline):
 
     model_cpu_offload_seq = "text_encoder->unet->vae"
     _optional_components = ["vae", "planner"]
+    supports_edit = True  # SDEdit: _iter_frames(init_frames=..., strength=...)
 
     def __init__(
         self,
@@ -361,7 +362,7 @@ class KinoVideoPipeline(DiffusionPipeline):
         if vae is not None:
             uk["latent_channels"] = int(vae.config.latent_channels)
             pk["patch_size"] = 2 ** (len(vae.config.block_out_channels) - 1)
-            clip_range = 4.0  # generate.train sets the range measured on real latents
+            clip_range = 4.0  # training.generator.train sets the range measured on real latents
         unet_cfg = default_unet_config(patch_size=pk.get("patch_size", 4), native_size=pk.get("native_size", 32),
                                        position_channels=bool(pk.get("position_channels", False)),
                                        layout_channels=bool(pk.get("layout_channels", False)), **uk)
@@ -392,11 +393,17 @@ class KinoVideoPipeline(DiffusionPipeline):
 
     def __call__(self, *args, **kwargs):
         raise RuntimeError(
-            "KinoVideoPipeline does not hand out unlabeled frames; generate through generate.label "
+            "KinoVideoPipeline does not hand out unlabeled frames; generate through kinoseal.generate.generate_clip "
             "(watermark + signed manifest)."
         )
 
     # ------------------------------------------------------------------ info
+
+    def plan(self, *, seconds: float, fps: int | None, height: int | None = None, width: int | None = None) -> dict:
+        """The frames and size a request produces: any length (chunked), always 256 x 256."""
+        fps = int(fps or self.config.native_fps)
+        return {"num_frames": max(1, int(round(float(seconds) * fps))), "fps": fps, "height": 256, "width": 256,
+                "notes": []}
 
     def describe(self) -> dict:
         c = self.config

@@ -8,13 +8,14 @@ loaded by ``generate.external``) produce frames only through private
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
-from generate.label import GeneratorInfo, Labeler, LabelResult
+from kinoseal.label import GeneratorInfo, Labeler, LabelResult
 from kinoseal.config import Settings
 from kinoseal.errors import InputError
 
@@ -51,7 +52,7 @@ def load_model(model_dir: Path | None = None):
             import diffusers
             import transformers
 
-            from generate.pipeline import KinoVideoPipeline
+            from kinoseal.generate.pipeline import KinoVideoPipeline
 
             # Loading chatter (progress bars, "pip install accelerate") is not for our users.
             diffusers.utils.logging.set_verbosity_error()
@@ -60,16 +61,42 @@ def load_model(model_dir: Path | None = None):
             transformers.utils.logging.disable_progress_bar()  # "Loading weights" bar of transformers 5
 
             try:
-                model = KinoVideoPipeline.from_pretrained(str(path), local_files_only=True)
+                with _legacy_module_names(path):
+                    model = KinoVideoPipeline.from_pretrained(str(path), local_files_only=True)
                 model.set_progress_bar_config(disable=True)
             except Exception as exc:  # noqa: BLE001 - any loader failure is a bad model dir for the user
                 raise InputError(f"cannot load the model in {path}", hint=f"{type(exc).__name__}: {str(exc)[:200]}") from None
         else:
-            from generate.external import ExternalVideoModel
+            from kinoseal.generate.external import ExternalVideoModel
 
             model = ExternalVideoModel.from_dir(path)
         _cache[key] = model
         return model
+
+
+@contextlib.contextmanager
+def _legacy_module_names(path: Path) -> Iterator[None]:
+    """Checkpoints written before the kinoseal.* install namespace name their planner's module
+    ``generate.layout``. diffusers resolves a non-diffusers component's module from
+    ``sys.modules`` only (it never imports what a repository names), so that one old name is
+    aliased to the module that now holds the class, for the duration of the load."""
+    import json
+    import sys
+
+    try:
+        planner = (json.loads((path / "model_index.json").read_text()).get("planner") or [None])[0]
+    except (OSError, ValueError, AttributeError):
+        planner = None  # from_pretrained reports the broken index
+    if planner != "generate.layout" or "generate.layout" in sys.modules:
+        yield
+        return
+    from kinoseal.generate import layout
+
+    sys.modules["generate.layout"] = layout
+    try:
+        yield
+    finally:
+        sys.modules.pop("generate.layout", None)
 
 
 def _generator_info(model, *, prompt: str, record_prompt: bool, **params: Any) -> GeneratorInfo:
@@ -123,9 +150,7 @@ def generate_clip(
     if not 1 <= fps <= 60:
         raise InputError("--fps must be between 1 and 60")
     steps = int(steps or d.get("default_steps") or 25)
-    total = int(round(seconds * fps))
-    if hasattr(model, "plan"):
-        total = int(model.plan(seconds=seconds, fps=fps, height=None, width=None)["num_frames"])
+    total = int(model.plan(seconds=seconds, fps=fps, height=None, width=None)["num_frames"])
     info = _generator_info(model, prompt=prompt, record_prompt=record_prompt, seed=int(seed), steps=steps,
                            guidance=guidance, fps=fps, seconds=float(seconds))
     frames = model._iter_frames(prompt, seconds=float(seconds), fps=fps, seed=int(seed), steps=steps,
@@ -154,8 +179,8 @@ def edit_clip(
     manifest, if it has one) becomes a parentOf ingredient with c2pa.opened +
     c2pa.edited actions, so the verifier shows the chain.
     """
-    from mediaio.probe import probe
-    from mediaio.reader import iter_frames
+    from kinoseal.mediaio.probe import probe
+    from kinoseal.mediaio.reader import iter_frames
 
     prompt = _check_prompt(prompt)
     if not 0.0 < float(strength) <= 1.0:
@@ -167,7 +192,7 @@ def edit_clip(
     if info.duration_s > MAX_SECONDS:
         raise InputError(f"clips to edit must be at most {MAX_SECONDS:.0f} s long")
     model = load_model(model_dir)
-    if not hasattr(model, "_iter_frames") or "init_frames" not in model._iter_frames.__code__.co_varnames:
+    if not model.supports_edit:
         raise InputError(f"{type(model).__name__} does not support editing; use the default model")
     d = model.describe()
     steps = int(steps or d.get("default_steps") or 25)

@@ -1,7 +1,7 @@
 """Word-level tokenizer for kino-tiny, built once from the caption vocabulary.
 
 The vocabulary is ``[PAD] [UNK] [BOS] [EOS]`` followed by the sorted caption
-words of :mod:`generate.data`; it is saved with the weights (``tokenizer/``
+words of :mod:`scenes.procedural`; it is saved with the weights (``tokenizer/``
 subfolder, ``tokenizer.json``) so ids never change after training. Text is
 lower-cased and split on whitespace/punctuation; any word outside the
 vocabulary maps to ``[UNK]`` (the model is trained with some words dropped to
@@ -46,7 +46,7 @@ PHRASE_TOKENS: dict[str, str] = {
 
 def build_vocab(words: Iterable[str] | None = None, phrases: bool = False) -> dict[str, int]:
     if words is None:
-        from .data import CAPTION_WORDS
+        from kinoseal.scenes.procedural import CAPTION_WORDS
 
         words = CAPTION_WORDS
     vocab = {tok: i for i, tok in enumerate(SPECIAL_TOKENS)}

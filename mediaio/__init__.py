@@ -3,11 +3,11 @@
 Shared by the labeling side (generate) and the checking side (verify, detect).
 """
 
-from mediaio.atomic import atomic_dir, atomic_output, atomic_path
-from mediaio.colour import i420_to_rgb, rgb_to_i420
-from mediaio.probe import VideoInfo, probe
-from mediaio.reader import DecodeReport, iter_frames, sample_stride
-from mediaio.writer import H264Writer
+from kinoseal.mediaio.atomic import atomic_dir, atomic_output, atomic_path
+from kinoseal.mediaio.colour import i420_to_rgb, rgb_to_i420
+from kinoseal.mediaio.probe import VideoInfo, probe
+from kinoseal.mediaio.reader import DecodeReport, iter_frames, sample_stride
+from kinoseal.mediaio.writer import H264Writer
 
 __all__ = [
     "DecodeReport",

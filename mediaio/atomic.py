@@ -4,7 +4,9 @@ then rename. A crash, a full disk or an exception leaves no partial output."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
+import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -93,3 +95,50 @@ def atomic_dir(target: Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _write_replacing(path: Path, data: bytes, mode: int) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(8)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if mode == 0o600:
+            os.chmod(tmp, 0o600)  # in case a umask or ACL widened it
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def write_private(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` readable by its owner only (0600), atomically: the temp file
+    is 0600 from its creation (``O_EXCL``), so a secret is never on disk with wider permissions,
+    and ``os.replace`` makes a half-written file impossible."""
+    return _write_replacing(path, data, 0o600)
+
+
+def write_public(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically, with the permissions the umask gives."""
+    return _write_replacing(path, data, 0o666)
+
+
+@contextlib.contextmanager
+def directory_lock(directory: Path) -> Iterator[None]:
+    """An exclusive lock between processes on ``directory`` (a 0600 ``.lock`` file in it, created
+    with the directory, 0700, when missing); released when the block ends, or when the process dies."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)

@@ -13,7 +13,8 @@ import numpy as np
 
 from kinoseal.config import Limits
 from kinoseal.errors import InputError, LimitExceeded
-from mediaio.probe import VideoInfo, _info, _short, check_file, open_container
+from kinoseal.mediaio.i420 import frame_planes
+from kinoseal.mediaio.probe import VideoInfo, _info, _short, check_file, open_container
 
 
 @dataclass
@@ -41,20 +42,9 @@ def sample_stride(frame_count: int, max_frames: int) -> int:
     return max(1, math.ceil(frame_count / max_frames))
 
 
-def _even(n: int) -> int:
-    return n + (n % 2)
-
-
 def _convert(frame: av.VideoFrame, fmt: str) -> tuple[np.ndarray, ...]:
     if fmt == "yuv420p":
-        w, h = _even(frame.width), _even(frame.height)
-        if frame.format.name != "yuv420p" or (w, h) != (frame.width, frame.height):
-            # 10-bit, 4:4:4, odd sizes...: one swscale pass to 8-bit 4:2:0 with even dimensions.
-            frame = frame.reformat(width=w, height=h, format="yuv420p")
-        i420 = frame.to_ndarray(format="yuv420p")
-        y = i420[:h]
-        chroma = i420[h:].reshape(2, h // 2, w // 2)
-        return (np.ascontiguousarray(y), np.ascontiguousarray(chroma[0]), np.ascontiguousarray(chroma[1]))
+        return frame_planes(frame)
     if fmt == "gray":
         if frame.format.name in ("yuv420p", "yuvj420p", "yuv422p", "yuv444p", "yuvj444p", "yuvj422p"):
             y = np.frombuffer(frame.planes[0], dtype=np.uint8)

@@ -32,8 +32,8 @@ import av
 import numpy as np
 
 from kinoseal.config import Limits
-from mediaio.probe import VideoInfo
-from mediaio.reader import DecodeReport, _convert, check_frame, decode_failed, open_video, require_frames
+from kinoseal.mediaio.probe import VideoInfo
+from kinoseal.mediaio.reader import DecodeReport, _convert, check_frame, decode_failed, open_video, require_frames
 
 # Frames ahead of a stretch that needs every frame at which the decoder stops
 # skipping non-reference frames: the packets already sent to the decoder when a

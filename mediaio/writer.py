@@ -9,6 +9,7 @@ import av
 import numpy as np
 
 from kinoseal.errors import InputError, OutputError
+from kinoseal.mediaio.i420 import to_frame
 
 # Audio codecs that MP4 can hold as they are; others are transcoded to AAC.
 _MP4_AUDIO_COPY = {"aac", "mp3", "alac", "ac3", "eac3", "opus", "flac"}
@@ -80,12 +81,11 @@ class H264Writer:
         h, w = self.height, self.width
         if y.shape != (h, w) or u.shape != (h // 2, w // 2) or v.shape != (h // 2, w // 2):
             raise ValueError(f"plane shapes {y.shape}/{u.shape}/{v.shape} do not match {w}x{h}")
-        buf = np.concatenate([y.reshape(-1), u.reshape(-1), v.reshape(-1)]).reshape(h * 3 // 2, w)
-        frame = av.VideoFrame.from_ndarray(buf, format="yuv420p")
+        frame = to_frame(y, u, v)
         self._encode(frame, time_s)
 
     def write_rgb(self, rgb: np.ndarray, time_s: float | None = None) -> None:
-        from mediaio.colour import rgb_to_i420
+        from kinoseal.mediaio.colour import rgb_to_i420
 
         self.write_i420(*rgb_to_i420(rgb), time_s=time_s)
 

@@ -46,7 +46,7 @@ def workdir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def ai_source(workdir) -> Path:
-    from tests.clips import generated_like_frames, write_clip
+    from testkit.clips import generated_like_frames, write_clip
 
     return write_clip(workdir / "ai_source.mp4", generated_like_frames(48))
 
@@ -60,7 +60,7 @@ def labeled(run_cli, ai_source, workdir) -> Path:
 
 @pytest.fixture(scope="session")
 def capture_src(workdir) -> Path:
-    from tests.clips import CARPHONE
+    from testkit.clips import CARPHONE
 
     dst = workdir / "carphone.mp4"
     shutil.copyfile(CARPHONE, dst)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.clips import remux
-from tests.service_fixtures import Server, create_key, free_port, webhook_secret
+from testkit.clips import remux
+from testkit.service import Server, create_key, free_port, webhook_secret
 
 MAX_UPLOAD = 3_000_000
 MAX_DURATION_S = 20
@@ -21,11 +21,11 @@ MAX_DURATION_S = 20
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory):
     """A randomly initialised generator (the shipped weights may not exist yet): the HTTP path is the same."""
-    from api.jobs import generation
+    from kinoseal.api.http.jobs import generation
 
     if not generation.importable():
         return None
-    from generate.pipeline import KinoVideoPipeline
+    from kinoseal.generate.pipeline import KinoVideoPipeline
 
     d = tmp_path_factory.mktemp("kino-random")
     KinoVideoPipeline.from_config_random(seed=0).save_pretrained(str(d))
@@ -148,7 +148,7 @@ def test_oversize_upload_is_413_and_leaves_no_file(server, key, tmp_path, home):
 
 
 def test_over_duration_limit_is_413(server, key, tmp_path):
-    from tests.clips import synthetic_frames, write_clip
+    from testkit.clips import synthetic_frames, write_clip
 
     long_clip = write_clip(tmp_path / "long.mp4", synthetic_frames(50, h=32, w=32), fps=2)  # 25 s
     with server.client(key) as c:
@@ -305,7 +305,7 @@ class _Receiver:
 
 
 def test_webhook_signed_and_retried(server, full_key, labeled):
-    from api.jobs.webhooks import verify_signature
+    from kinoseal.api.http.jobs.webhooks import verify_signature
 
     key, secret = full_key
     rx = _Receiver()
@@ -373,7 +373,7 @@ def test_manifest_by_watermark_for_stripped_clip(server, key, labeled, tmp_path)
 
 
 def test_tenant_trust_lists_are_separate(server, run_cli, capture_src, tmp_path):
-    from credentials.pki import chain_pem, make_ca, make_leaf
+    from kinoseal.credentials.pki import chain_pem, make_ca, make_leaf
 
     root = make_ca("Tenant A Root")
     inter = make_ca("Tenant A Intermediate", issuer=root)
@@ -412,7 +412,7 @@ def test_request_id_is_echoed_and_logged(server, key):
 
 
 def test_generate_endpoint(server, key, tmp_path):
-    from api.jobs import generation
+    from kinoseal.api.http.jobs import generation
 
     with server.client(key) as c:
         r = c.post("/v1/generate", json={"prompt": "a red ball rolling on grass", "seconds": 1, "seed": 1, "steps": 2})
@@ -431,8 +431,8 @@ def test_generate_endpoint(server, key, tmp_path):
 
 
 def test_edit_endpoint(server, key, tmp_path):
-    from api.jobs import generation
-    from tests.clips import synthetic_frames, write_clip
+    from kinoseal.api.http.jobs import generation
+    from testkit.clips import synthetic_frames, write_clip
 
     src = write_clip(tmp_path / "to-edit.mp4", synthetic_frames(12))
     with server.client(key) as c:
@@ -471,7 +471,7 @@ def test_no_temp_files_left(server, key, labeled, home):
     leftovers = [p.name for p in (home / "uploads").iterdir()]
     assert not any(n.endswith(".part") for n in leftovers)
     # the clips sent to /v1/verify directly are gone; only explicit /v1/uploads remain (until they expire)
-    from api.store.db import Store
+    from kinoseal.api.http.store.db import Store
 
     store = Store(f"sqlite:///{home / 'service.sqlite3'}")
     kept = {u for u in leftovers}

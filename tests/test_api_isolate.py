@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from api.config import ServiceSettings
-from api.services import Service
+from kinoseal.api.http.config import ServiceSettings
+from kinoseal.api.http.services import Service
 from kinoseal.errors import InputError
 
 
@@ -18,7 +18,7 @@ def service(settings, tmp_path):
 
 
 def test_isolated_verify_matches_in_process(service, labeled, signed_capture, tmp_path):
-    pytest.importorskip("verify.sandbox")
+    pytest.importorskip("kinoseal.verify.sandbox")
     assert service.verify_path(labeled, None)["verdict"] == "ai_generated"
     service.store.ensure_tenant("t")
     assert service.verify_path(signed_capture, "t", "cam.mp4")["file"] == "cam.mp4"

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
 from hypothesis.errors import Unsatisfiable  # noqa: E402
 from schemathesis import GenerationMode  # noqa: E402
 
-from tests.service_fixtures import Server, create_key  # noqa: E402
+from testkit.service import Server, create_key  # noqa: E402
 
 MAX_EXAMPLES = 10
 

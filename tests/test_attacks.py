@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from watermark.attacks import _even, apply_attack, get_attack, list_attacks, list_families
-from watermark.suite import load_clip, psnr
+from kinoseal.evaluation.watermark.attacks import _even, apply_attack, get_attack, list_attacks, list_families
+from kinoseal.evaluation.watermark.clips import load_clip
+from kinoseal.evaluation.watermark.metrics import psnr
 
 
 @pytest.fixture(scope="module")

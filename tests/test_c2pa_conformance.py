@@ -22,12 +22,12 @@ from pathlib import Path
 import c2pa
 import pytest
 
-from credentials.reading import read_c2pa
-from credentials.status_codes import CODES
-from credentials.trust import TrustConfig
+from kinoseal.credentials.reading import read_c2pa
+from kinoseal.credentials.status_codes import CODES
+from kinoseal.credentials.trust import TrustConfig
 from kinoseal.errors import InputError
-from verify.report import ClassifierEvidence, Verdict, WatermarkEvidence
-from verify.rules import decide
+from kinoseal.verify.report import ClassifierEvidence, Verdict, WatermarkEvidence
+from kinoseal.verify.rules import decide
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "c2pa_conformance"
 pytestmark = pytest.mark.skipif(not (DATA / "manifest.json").exists(),
@@ -153,7 +153,7 @@ def evidence(row: Row):
     path = DATA / row.file
     if row.read == "file":
         return read_c2pa(path, trust(row.trust))
-    fragments = pytest.importorskip("credentials.fragments", reason="fragmented-MP4 reading (issue 20 item 4) not in this tree")
+    fragments = pytest.importorskip("kinoseal.credentials.fragments", reason="fragmented-MP4 reading (issue 20 item 4) not in this tree")
     frags = [DATA / "video/c2pars_dash1.m4s"] if row.read == "init+dash1" else []
     return fragments.read_c2pa_fragments(path, frags, trust(row.trust))
 
@@ -230,7 +230,7 @@ REFUSED = [pytest.param(r, id=r.file) for r in ROWS if r.refused]
 
 
 def test_media_kind_of_every_refused_file():
-    from verify.media_kind import media_kind
+    from kinoseal.verify.media_kind import media_kind
 
     kinds = {r.file: media_kind(DATA / r.file) for r in ROWS if r.refused}
     assert all(kinds[f] == "audio" for f in kinds if f.startswith("audio/"))
@@ -240,7 +240,7 @@ def test_media_kind_of_every_refused_file():
 
 @pytest.mark.parametrize("row", REFUSED)
 def test_verifier_refuses_what_is_not_a_video(row, verifier_settings):
-    from verify.verifier import Verifier
+    from kinoseal.verify.verifier import Verifier
 
     v = Verifier.from_settings(verifier_settings, load_classifier=False)
     started = time.monotonic()
@@ -253,7 +253,7 @@ def test_verifier_refuses_what_is_not_a_video(row, verifier_settings):
 def test_verifier_end_to_end_on_real_clips(verifier_settings):
     """Three rows through the whole Verifier (decode and watermark included), with the CLI's
     trust options as Settings fields."""
-    from verify.verifier import Verifier
+    from kinoseal.verify.verifier import Verifier
 
     v = Verifier.from_settings(verifier_settings, load_classifier=False)
     r = v.verify(DATA / "video/c2pars_video1.mp4")

@@ -16,9 +16,9 @@ import c2pa
 import numpy as np
 import pytest
 
-from credentials.home import trust_store
-from credentials.manifests import WATERMARKED_ACTION, soft_binding_alg, soft_binding_settings
-from generate.label import GeneratorInfo, Labeler
+from kinoseal.credentials.home import trust_store
+from kinoseal.credentials.manifests import WATERMARKED_ACTION, soft_binding_alg, soft_binding_settings
+from kinoseal.label import GeneratorInfo, Labeler
 
 C2PA_TS = Path(__file__).resolve().parent / "c2pa_ts"
 NODE = shutil.which("node")
@@ -26,8 +26,8 @@ NODE = shutil.which("node")
 
 @pytest.fixture(scope="module")
 def outputs(settings, labeled, signed_capture, tmp_path_factory) -> dict[str, Path]:
-    from generate.pipeline import KinoVideoPipeline
-    from generate.run import generate_clip
+    from kinoseal.generate.pipeline import KinoVideoPipeline
+    from kinoseal.generate.run import generate_clip
 
     d = tmp_path_factory.mktemp("c2pa-ts")
     model = d / "tiny-model"

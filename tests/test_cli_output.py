@@ -134,7 +134,7 @@ def test_loading_the_generator_prints_no_library_progress_bar(capfd):
     (seen in every `kinoseal generate`); load_model turns it off."""
     import transformers
 
-    from generate import run
+    from kinoseal.generate import run
 
     if not run.default_model_available():
         pytest.skip("the shipped generator weights are not in this checkout")

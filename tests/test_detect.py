@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from kinoseal.errors import InputError
-from tests.clips import BIKES, CARPHONE, write_clip
+from testkit.clips import BIKES, CARPHONE, write_clip
 
 TINY = dict(backbone_steps=12)
 
@@ -20,7 +20,7 @@ TINY = dict(backbone_steps=12)
 def _real_frames(src: Path, n: int, start: int = 0, size: tuple[int, int] | None = None) -> list[np.ndarray]:
     from PIL import Image
 
-    from mediaio.reader import iter_frames
+    from kinoseal.mediaio.reader import iter_frames
 
     frames = []
     for f in iter_frames(src, fmt="rgb24"):
@@ -39,7 +39,7 @@ def _gen_frames(seed: int, n: int, size: tuple[int, int]) -> list[np.ndarray]:
     """Smooth, upscaled procedural frames: what the tiny generator's output looks like."""
     from PIL import Image
 
-    from generate.data import COLOURS, SHAPES, make_spec, render_clip
+    from kinoseal.scenes.procedural import COLOURS, SHAPES, make_spec, render_clip
 
     rng = np.random.default_rng(seed)
     colours = list(COLOURS)
@@ -66,8 +66,8 @@ def folders(tmp_path_factory) -> tuple[Path, Path]:
 def trained(folders, tmp_path_factory):
     import torch
 
-    from detect import create_model
-    from detect.train import fit_detector, groups_for, list_clips
+    from kinoseal.detect import create_model
+    from kinoseal.training.detector.fit import fit_detector, groups_for, list_clips
 
     torch.set_num_threads(1)
     real, gen = folders
@@ -80,7 +80,7 @@ def trained(folders, tmp_path_factory):
 
 
 def test_registry():
-    from detect import create_model, list_models
+    from kinoseal.detect import create_model, list_models
 
     assert "kinodet_r10t_64" in list_models() and "kinodet_tiny" in list_models()
     assert list_models("kinodet_t*") == ["kinodet_tiny"]
@@ -114,7 +114,7 @@ def test_calibrated_output_in_range(trained, folders):
 
 
 def test_save_load_round_trip(trained, folders):
-    from detect import load_detector
+    from kinoseal.detect import load_detector
 
     det, out, _ = trained
     assert {"config.json", "model.safetensors", "MODEL_CARD.md"} <= {p.name for p in out.iterdir()}
@@ -147,7 +147,7 @@ def test_cost_is_bounded_by_windows(trained, tmp_path):
 def test_sklearn_estimator_api():
     from sklearn.base import clone
 
-    from detect.head import WindowLogisticHead
+    from kinoseal.detect.head import WindowLogisticHead
 
     h = WindowLogisticHead(C=0.3)
     assert clone(h).get_params()["C"] == 0.3
@@ -207,7 +207,7 @@ def _corruptions():
 
 @pytest.mark.parametrize("name", list(_corruptions()))
 def test_corrupt_model_fails_at_load(trained, tmp_path, name):
-    from detect import load_detector
+    from kinoseal.detect import load_detector
 
     _, out, _ = trained
     bad = tmp_path / "bad"
@@ -219,14 +219,14 @@ def test_corrupt_model_fails_at_load(trained, tmp_path, name):
 
 
 def test_missing_model_dir(tmp_path):
-    from detect import load_detector
+    from kinoseal.detect import load_detector
 
     with pytest.raises(InputError):
         load_detector(tmp_path / "nope")
 
 
 def test_default_model_loads_if_shipped():
-    from detect import default_model_dir, load_detector
+    from kinoseal.detect import default_model_dir, load_detector
 
     det = load_detector()
     if not (default_model_dir() / "config.json").exists():
@@ -241,7 +241,7 @@ def test_default_model_loads_if_shipped():
 
 def test_evidence_for_the_verifier(trained, folders, tmp_path):
     from kinoseal.config import Limits
-    from verify.verifier import classifier_evidence
+    from kinoseal.verify.verifier import classifier_evidence
 
     det, _, _ = trained
     ev = classifier_evidence(det, sorted(folders[1].rglob("*.mp4"))[0], Limits())
@@ -255,9 +255,9 @@ def test_evidence_for_the_verifier(trained, folders, tmp_path):
 @pytest.mark.parametrize("score", [0.0, 0.3, 0.5, 0.9, 0.95, 0.999, 1.0])
 @pytest.mark.parametrize("threshold", [0.5, 0.95, 0.99])
 def test_classifier_alone_is_never_conclusive(score, threshold):
-    from credentials.reading import C2paEvidence
-    from verify.report import ClassifierEvidence, Verdict, WatermarkEvidence
-    from verify.rules import decide
+    from kinoseal.credentials.reading import C2paEvidence
+    from kinoseal.verify.report import ClassifierEvidence, Verdict, WatermarkEvidence
+    from kinoseal.verify.rules import decide
 
     cls = ClassifierEvidence(available=True, score=score, per_frame=[score] * 4, model="m@1", threshold=threshold)
     for c2pa in (C2paEvidence(present=False), C2paEvidence(present=False, error="stripped")):
@@ -274,7 +274,7 @@ def test_cli_train_evaluate_finetune(run_cli, folders, tmp_path):
     imported); the error path through the installed console script."""
     from typer.testing import CliRunner
 
-    from api.cli import app
+    from kinoseal.api.cli import app
 
     runner = CliRunner()
     real, gen = folders
@@ -308,8 +308,8 @@ def test_cli_train_evaluate_finetune(run_cli, folders, tmp_path):
 
 def test_seeking_reader_matches_sequential(tmp_path):
     """Long clips are read by seeking to the keyframe before each window; same frames as decoding it all."""
-    from detect.features import SEEK_MIN_FRAMES, read_tubes
-    from mediaio.writer import H264Writer
+    from kinoseal.detect.features import SEEK_MIN_FRAMES, read_tubes
+    from kinoseal.mediaio.writer import H264Writer
 
     frames = _gen_frames(5, SEEK_MIN_FRAMES + 40, (96, 64))
     rng = np.random.default_rng(0)
@@ -330,8 +330,8 @@ def test_verifier_with_classifier(trained, folders, settings):
     classifier alone gives at most likely_ai_generated."""
     from dataclasses import replace
 
-    from verify.report import Verdict
-    from verify.verifier import Verifier
+    from kinoseal.verify.report import Verdict
+    from kinoseal.verify.verifier import Verifier
 
     det, _, _ = trained
     v = replace(Verifier.from_settings(settings), classifier=det)
@@ -350,9 +350,9 @@ def test_verifier_with_classifier(trained, folders, settings):
 @pytest.fixture(scope="module")
 def trained_xgen(folders, tmp_path_factory):
     """The feature-only architecture of the shipped model, on the tiny folders, with a family head."""
-    from detect import create_model
-    from detect.head import FamilyHead
-    from detect.train import features_from_tubes, fit_detector, groups_for, list_clips, read_all_tubes
+    from kinoseal.detect import create_model
+    from kinoseal.detect.head import FamilyHead
+    from kinoseal.training.detector.fit import features_from_tubes, fit_detector, groups_for, list_clips, read_all_tubes
 
     real, gen = folders
     r, g = list_clips(real), list_clips(gen)
@@ -368,7 +368,7 @@ def trained_xgen(folders, tmp_path_factory):
 
 
 def test_xgen_segments_family_and_evidence(trained_xgen, folders, tmp_path):
-    from detect import load_detector
+    from kinoseal.detect import load_detector
 
     det, out, rec = trained_xgen
     assert rec["clips"] == 8 and 0.5 <= det.threshold < 1.0
@@ -397,7 +397,7 @@ def test_xgen_segments_family_and_evidence(trained_xgen, folders, tmp_path):
 
 def test_xgen_shared_decode_matches_offline(trained_xgen, folders):
     """The verifier's one-decode path (collector fed by mediaio.stream) scores what score_clip scores."""
-    from mediaio.stream import stream_frames
+    from kinoseal.mediaio.stream import stream_frames
 
     det, _, _ = trained_xgen
     clip = sorted(folders[0].rglob("*.mp4"))[0]
@@ -415,7 +415,7 @@ def test_xgen_model_on_public_clips():
     """The committed cross-generator model on public AI clips of the two families it separates best
     and on real camera clips: a smoke test of its end-to-end numbers, segments and evidence (the
     held-out protocol is bench/results/detector_xgen.md)."""
-    from detect import MODELS_DIR, load_detector
+    from kinoseal.detect import MODELS_DIR, load_detector
 
     det = load_detector(MODELS_DIR / "kinodet_xgen")
     assert det.config.get("features") == "resid" and det.backbone is None and len(det.family_head.names) >= 30

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.clips import synthetic_frames, write_clip
+from testkit.clips import synthetic_frames, write_clip
 from tests.conftest import KINOSEAL
 
 EXIT_OUTPUT = 4
@@ -131,7 +131,7 @@ def test_label_on_a_full_filesystem(fault_home, source, tmp_path, step):
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory) -> Path:
-    from generate.pipeline import KinoVideoPipeline
+    from kinoseal.generate.pipeline import KinoVideoPipeline
 
     d = tmp_path_factory.mktemp("fault-model")
     KinoVideoPipeline.from_config_random(seed=0).save_pretrained(d)
@@ -155,9 +155,9 @@ def test_generate_past_file_size_limit(fault_home, source, tiny_model, tmp_path)
 
 
 def test_model_folder_swap_is_all_or_nothing(tmp_path):
-    """Exports (generate.train, generate.train_vae) replace a model folder whole: a failure
+    """Exports (training.generator.train, training.generator.vae) replace a model folder whole: a failure
     while writing keeps the previous folder intact and leaves no temp folder behind."""
-    from mediaio.atomic import atomic_dir
+    from kinoseal.mediaio.atomic import atomic_dir
 
     target = tmp_path / "model"
     with atomic_dir(target) as d:

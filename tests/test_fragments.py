@@ -12,14 +12,14 @@ from pathlib import Path
 import av
 import pytest
 
-from credentials.fragments import (
+from kinoseal.credentials.fragments import (
     FRAGMENTS_MISSING,
     is_init_segment,
     is_media_fragment,
     joined_media,
     read_c2pa_fragments,
 )
-from credentials.trust import TrustStore
+from kinoseal.credentials.trust import TrustStore
 from kinoseal.errors import InputError
 
 VIDEO = Path(__file__).resolve().parents[2] / "shared" / "data" / "c2pa_conformance" / "video"

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from generate.external import SUPPORTED, ExternalVideoModel
+from kinoseal.generate.external import SUPPORTED, ExternalVideoModel
 from kinoseal.errors import InputError, KinosealError
 from tests import tiny_pipelines
 
@@ -200,7 +200,7 @@ def test_no_public_path_to_unlabeled_frames(tiny_model):
     from diffusers import DiffusionPipeline
 
     public = {n for n in vars(ExternalVideoModel) if not n.startswith("_")}
-    assert public == {"from_dir", "describe", "plan"}
+    assert public == {"from_dir", "describe", "plan", "supports_edit"}
     m = tiny_model("LattePipeline")
     exposed = [k for k, v in vars(m).items() if not k.startswith("_") and isinstance(v, (DiffusionPipeline, torch.nn.Module))]
     assert not exposed, f"the raw pipeline is reachable as {exposed}"

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from generate import data
-from generate.layout import LAYOUT_CHANNELS, LayoutPlanner, layout_input, layout_map
-from generate.pipeline import KinoVideoPipeline, denoise, unet_input
-from generate.tokenizer import MAX_LENGTH, build_tokenizer, encode
+from kinoseal.scenes import procedural as data
+from kinoseal.generate.layout import LAYOUT_CHANNELS, LayoutPlanner, layout_input, layout_map
+from kinoseal.generate.pipeline import KinoVideoPipeline, denoise, unet_input
+from kinoseal.generate.tokenizer import MAX_LENGTH, build_tokenizer, encode
 
 SHIPPED = Path(__file__).resolve().parent.parent / "generate" / "weights" / "kino-tiny"
 TINY = dict(unet_kwargs={"block_out_channels": (16, 32), "heads": 4}, text_kwargs={"hidden": 32, "layers": 1, "heads": 2})
@@ -96,7 +96,7 @@ def test_shipped_planner_moves_every_held_out_caption_the_way_it_says():
         pytest.skip("no shipped planner")
     from transformers import PreTrainedTokenizerFast
 
-    from generate.train_planner import held_out_check
+    from kinoseal.training.generator.planner import held_out_check
 
     planner = LayoutPlanner.from_pretrained(str(SHIPPED / "planner"))
     check = held_out_check(planner, PreTrainedTokenizerFast.from_pretrained(str(SHIPPED / "tokenizer")))
@@ -111,7 +111,7 @@ def _layout_pipe(seed=0) -> KinoVideoPipeline:
 
 
 def test_widening_to_layout_channels_keeps_the_model_and_the_layout_moves_the_output():
-    from generate.train import _load_params, _named_params
+    from kinoseal.training.generator.checkpoint import load_params as _load_params, named_params as _named_params
 
     old = KinoVideoPipeline.from_config_random(seed=0, position_channels=True, **TINY)
     new = _layout_pipe(seed=1)
@@ -150,7 +150,7 @@ def test_only_the_first_chunk_of_a_generated_clip_is_planned_and_the_planner_tra
     list(pipe._iter_frames("a red ball", init_frames=iter(frames[:8]), strength=0.5, **kw))
     assert seen and set(seen) == {None}  # an edit follows its input, not a plan
     pipe.save_pretrained(tmp_path / "p")
-    assert json.loads((tmp_path / "p" / "model_index.json").read_text())["planner"] == ["generate.layout",
+    assert json.loads((tmp_path / "p" / "model_index.json").read_text())["planner"] == ["kinoseal.generate.layout",
                                                                                        "LayoutPlanner"]
     loaded = KinoVideoPipeline.from_pretrained(tmp_path / "p", local_files_only=True)
     assert isinstance(loaded.planner, LayoutPlanner) and loaded.config.layout_channels is True
@@ -165,7 +165,7 @@ def test_only_the_first_chunk_of_a_generated_clip_is_planned_and_the_planner_tra
 
 
 def test_train_planner_writes_a_loadable_planner_into_a_pipeline_folder(tmp_path):
-    from generate import train_planner
+    from kinoseal.training.generator import planner as train_planner
 
     pipe = KinoVideoPipeline.from_config_random(seed=0, phrase_tokens=True, **TINY)
     pipe.save_pretrained(tmp_path / "p")

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from generate import data
-from generate.pipeline import KinoVideoPipeline, default_vae, frames_to_tensor, patchify, text_condition, unpatchify
-from generate.tokenizer import BOS_ID, EOS_ID, PAD_ID, SPECIAL_TOKENS, UNK_ID, build_tokenizer, encode
+from kinoseal.scenes import procedural as data
+from kinoseal.generate.pipeline import KinoVideoPipeline, default_vae, frames_to_tensor, patchify, text_condition, unpatchify
+from kinoseal.generate.tokenizer import BOS_ID, EOS_ID, PAD_ID, SPECIAL_TOKENS, UNK_ID, build_tokenizer, encode
 
 SHIPPED = Path(__file__).resolve().parent.parent / "generate" / "weights" / "kino-tiny"
 PROMPT = "a red ball bouncing from left to right on a blue background"
@@ -67,7 +67,7 @@ def test_shipped_tokenizer_matches_builder():
 def test_phrase_tokens_make_direction_one_token_and_keep_word_ids(tmp_path):
     from transformers import PreTrainedTokenizerFast
 
-    from generate.tokenizer import PHRASE_TOKENS, has_phrase_tokens
+    from kinoseal.generate.tokenizer import PHRASE_TOKENS, has_phrase_tokens
 
     words, tok = build_tokenizer(), build_tokenizer(phrases=True)
     assert has_phrase_tokens(tok) and not has_phrase_tokens(words)
@@ -95,9 +95,9 @@ def test_phrase_tokens_make_direction_one_token_and_keep_word_ids(tmp_path):
 
 
 def test_growing_the_vocabulary_keeps_captions_without_phrases_and_averages_the_new_rows():
-    from generate.pipeline import text_condition
-    from generate.tokenizer import PHRASE_TOKENS
-    from generate.train import _load_params, _named_params
+    from kinoseal.generate.pipeline import text_condition
+    from kinoseal.generate.tokenizer import PHRASE_TOKENS
+    from kinoseal.training.generator.checkpoint import load_params as _load_params, named_params as _named_params
 
     kw = dict(unet_kwargs={"block_out_channels": (16, 32), "heads": 4}, text_kwargs={"hidden": 32, "layers": 1, "heads": 2})
     old = KinoVideoPipeline.from_config_random(seed=0, text_pooling="eos+mean", **kw)
@@ -170,7 +170,7 @@ def test_directed_start_puts_objects_where_their_motion_comes_from():
 
 def test_directed_unless_context_starts_every_clip_without_known_frames_where_its_motion_comes_from():
     # a first chunk is generated without known frames, so that is where the caption's start must be learnt
-    from generate import train
+    from kinoseal.training.generator import train
 
     args = train.parse_args(["--batch", "8", "--mirror-pairs", "1", "--p-context", "0.5", "--p-uncond", "0",
                              "--directed-unless-context"])
@@ -248,11 +248,11 @@ def test_caption_attributes_name_every_word_of_the_grammar():
 
 
 def test_cell_weight_marks_latent_cells_an_object_touches():
-    from generate.train import _cell_weight
+    from kinoseal.training.generator.losses import cell_weight
 
     cover = np.zeros((1, 2, 32, 32), np.float32)
     cover[0, 0, 5, 9] = 1.0  # one pixel in cell (1, 2) of an 8x8 grid, first frame only
-    w = _cell_weight(cover, 8, 4.0)
+    w = cell_weight(cover, 8, 4.0)
     assert w.shape == (1, 1, 2, 8, 8)
     assert w[0, 0, 0, 1, 2] == 5.0 and float(w.sum()) == 2 * 64 + 4.0
 
@@ -302,8 +302,8 @@ def test_eos_pooling_reads_word_order(tiny_pipe):
 
 
 def test_widening_to_eos_plus_mean_pooling_keeps_the_model_and_adds_the_word_states():
-    from generate.pipeline import denoise, text_condition
-    from generate.train import _load_params, _named_params
+    from kinoseal.generate.pipeline import denoise, text_condition
+    from kinoseal.training.generator.checkpoint import load_params as _load_params, named_params as _named_params
 
     kw = dict(unet_kwargs={"block_out_channels": (16, 32), "heads": 4}, text_kwargs={"hidden": 32, "layers": 1, "heads": 2})
     eos = KinoVideoPipeline.from_config_random(seed=0, text_pooling="eos", **kw)
@@ -322,7 +322,7 @@ def test_widening_to_eos_plus_mean_pooling_keeps_the_model_and_adds_the_word_sta
 
 
 def test_position_ramps_hold_frame_row_and_column():
-    from generate.pipeline import position_ramps, unet_input
+    from kinoseal.generate.pipeline import position_ramps, unet_input
 
     r = position_ramps((2, 4, 16, 8, 8))
     assert r.shape == (2, 3, 16, 8, 8)
@@ -336,8 +336,8 @@ def test_position_ramps_hold_frame_row_and_column():
 
 
 def test_widening_to_position_channels_keeps_the_model_and_lets_frames_differ(tmp_path):
-    from generate.pipeline import denoise, unet_input
-    from generate.train import _load_params, _named_params
+    from kinoseal.generate.pipeline import denoise, unet_input
+    from kinoseal.training.generator.checkpoint import load_params as _load_params, named_params as _named_params
 
     kw = dict(unet_kwargs={"block_out_channels": (16, 32), "heads": 4}, text_kwargs={"hidden": 32, "layers": 1, "heads": 2})
     old = KinoVideoPipeline.from_config_random(seed=0, **kw)
@@ -515,7 +515,7 @@ def test_shipped_vae_reconstructs_rendered_frames():
 def test_decoder_finetune_keeps_the_latent_space(tmp_path):
     """A decoder fine-tune must leave the encoder and scaling factor alone: the shipped denoiser
     was trained on that latent space."""
-    from generate import train_vae
+    from kinoseal.training.generator import vae as train_vae
     from diffusers import AutoencoderKL
 
     src, dst = tmp_path / "vae", tmp_path / "vae-ft"
@@ -538,7 +538,8 @@ def test_decoder_finetune_keeps_the_latent_space(tmp_path):
 
 
 def test_train_script_runs_and_resumes(tmp_path):
-    from generate import train
+    from kinoseal.training.generator import train
+    from kinoseal.training.generator.report import read_runs
 
     out, st = tmp_path / "w" / "kino-test", tmp_path / "state"
     common = ["--out", str(out), "--state-dir", str(st), "--blocks", "16,32", "--batch", "2",
@@ -550,14 +551,14 @@ def test_train_script_runs_and_resumes(tmp_path):
     rows = (st / "loss.csv").read_text().strip().splitlines()
     assert rows[0].startswith("step,loss") and [r.split(",")[0] for r in rows[1:]] == ["1", "2", "3"]
     # every invocation that trained is on record, with its command, in the export too
-    assert [r["start_step"] for r in train._runs(out)] == ["0", "2"]
-    assert train._runs(out)[1]["command"].endswith("--steps 3 --resume")
+    assert [r["start_step"] for r in read_runs(out)] == ["0", "2"]
+    assert read_runs(out)[1]["command"].endswith("--steps 3 --resume")
     md = (out / "TRAINING.md").read_text()
     assert "| 0-2 |" in md and "| 2-3 |" in md
     assert train.main(common + ["--steps", "1", "--resume"]) == 3  # nothing to train: re-export, no new run row
-    assert len(train._runs(out)) == 2
+    assert len(read_runs(out)) == 2
     md = (out / "TRAINING.md").read_text()
-    assert "--steps 3 --resume\n```" in md and "re-exported without training by `python -m generate.train" in md
+    assert "--steps 3 --resume\n```" in md and "re-exported without training by `python -m kinoseal.training.generator.train" in md
     assert "steps done: 3 (target 3)" in md and "--steps 1 --resume`." in md  # the target of the run that trained
     assert train.main(common + ["--steps", "3", "--resume", "--default-guidance", "6",
                                 "--continuation-guidance", "2"]) == 3
@@ -601,7 +602,8 @@ def test_train_script_runs_and_resumes(tmp_path):
     assert (st / "loss.csv").read_text().strip().splitlines()[-1].endswith(" dir-unless-ctx mirror1 pos phrases")
     assert "Every clip without known frames starts at time 0" in (out / "TRAINING.md").read_text()
     # layout channels: conv_in widened, the planner beside the weights is exported with them, later runs keep both
-    from generate import train_planner
+    from kinoseal.training.generator import planner as train_planner
+    from kinoseal.training.generator.report import read_runs
 
     train_planner.main(["--out", str(out), "--steps", "2", "--batch", "4", "--width", "16", "--layers", "1",
                         "--threads", "1"])
@@ -609,12 +611,12 @@ def test_train_script_runs_and_resumes(tmp_path):
                              "--layout-channels"]) == 11
     assert (st / "loss.csv").read_text().strip().splitlines()[-1].endswith(" dir-unless-ctx mirror1 pos layout0.8 phrases")
     index = json.loads((out / "model_index.json").read_text())
-    assert index["layout_channels"] is True and index["planner"] == ["generate.layout", "LayoutPlanner"]
+    assert index["layout_channels"] is True and index["planner"] == ["kinoseal.generate.layout", "LayoutPlanner"]
     md = (out / "TRAINING.md").read_text()
     assert "+2 layout channels" in md and "80% of the clips without known frames get their objects' true tracks" in md
     # a new machine (no state) warm-starts from the export and keeps its record of runs
     assert train.main([a if a != str(st) else str(tmp_path / "state2") for a in common] + ["--steps", "12", "--resume"]) == 12
-    assert [r["start_step"] for r in train._runs(out)] == ["0", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11"]
+    assert [r["start_step"] for r in read_runs(out)] == ["0", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11"]
     assert (tmp_path / "state2" / "loss.csv").read_text().strip().splitlines()[-1].endswith(" pos layout0.8 phrases")
     pipe = KinoVideoPipeline.from_pretrained(out, local_files_only=True)
     assert len(list(pipe._iter_frames(PROMPT, seconds=0.25, fps=8, seed=0, steps=2, out_size=32))) == 2

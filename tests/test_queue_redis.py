@@ -16,8 +16,8 @@ import time
 
 import pytest
 
-from tests.service_fixtures import KINOSEAL, ROOT, Server, create_key, start_postgres, start_redis
-from tests.service_fixtures import wait_for as _wait
+from testkit.service import KINOSEAL, ROOT, Server, create_key, start_postgres, start_redis
+from testkit.service import wait_for as _wait
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
 N_JOBS = 6
@@ -50,7 +50,7 @@ def _worker(env: dict, log) -> subprocess.Popen:
 
 
 def test_workers_on_redis_kill_one_mid_job(home, labeled, run_cli, redis_url, database_url, tmp_path):
-    from api.store.db import Store
+    from kinoseal.api.http.store.db import Store
 
     env_extra = {
         "KINOSEAL_QUEUE_URL": redis_url, "KINOSEAL_DATABASE_URL": database_url,
@@ -134,7 +134,7 @@ def test_redis_restarted_during_load(home, labeled, run_cli, tmp_path, persisten
     survives, up to its last second; without persistence it is empty after the restart. Either
     way: no job is lost or done twice, the workers stay up, the API answers while Redis is down
     (the job store accepts jobs) and gives no 5xx once /healthz is ok again."""
-    from api.store.db import Store
+    from kinoseal.api.http.store.db import Store
 
     redis_dir = tmp_path / "redis"
     redis_dir.mkdir()

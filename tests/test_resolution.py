@@ -13,8 +13,8 @@ import json
 
 import pytest
 
-from tests.clips import remux
-from tests.service_fixtures import Server, create_key
+from testkit.clips import remux
+from testkit.service import Server, create_key
 
 
 @pytest.fixture(scope="module")
@@ -110,8 +110,8 @@ def test_by_content_finds_the_manifest_of_a_stripped_clip(resolver, labeled, tmp
 
 def test_binding_values_as_clients_send_them():
     """Standard, unpadded and URL-safe base64, and a '+' that an unescaped query turned into a space."""
-    from api.problems import ApiProblem
-    from api.routers.resolution import _payload_id
+    from kinoseal.api.http.problems import ApiProblem
+    from kinoseal.api.http.routers.resolution import _payload_id
 
     for v in ("++++AAAAAAE=", "++++AAAAAAE", "----AAAAAAE=", "    AAAAAAE="):
         assert _payload_id(v) == "fbefbe0000000001", v

@@ -6,10 +6,10 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from credentials.manifests import AI_SOURCE_TYPES, CAPTURE_SOURCE_TYPES, DIGITAL_CAPTURE, TRAINED
-from credentials.reading import C2paEvidence, IngredientInfo
-from verify.report import ClassifierEvidence, Verdict, WatermarkEvidence
-from verify.rules import decide
+from kinoseal.credentials.manifests import AI_SOURCE_TYPES, CAPTURE_SOURCE_TYPES, DIGITAL_CAPTURE, TRAINED
+from kinoseal.credentials.reading import C2paEvidence, IngredientInfo
+from kinoseal.verify.report import ClassifierEvidence, Verdict, WatermarkEvidence
+from kinoseal.verify.rules import decide
 
 NO_WM = WatermarkEvidence(detected=False, p_value=0.5, frames_analyzed=10)
 WM = WatermarkEvidence(detected=True, p_value=1e-20, payload_id="00ff", frames_analyzed=10)
@@ -115,8 +115,8 @@ def test_only_trusted_clean_capture_is_authentic(present, state, source, failure
 
 # -- issue 20: the deciding line, AI extent, capture through a parent, trust lowering --
 
-from credentials.manifests import COMPOSITE_TRAINED, IPTC  # noqa: E402
-from credentials.reading import ai_disclosure, capture_origin  # noqa: E402
+from kinoseal.credentials.manifests import COMPOSITE_TRAINED, IPTC  # noqa: E402
+from kinoseal.credentials.reading import ai_disclosure, capture_origin  # noqa: E402
 
 
 def test_reason_of_a_watermarked_clip_without_manifest_is_the_watermark():

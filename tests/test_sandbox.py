@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from verify.sandbox import SandboxError, SandboxLimits, verify_isolated
+from kinoseal.verify.sandbox import SandboxError, SandboxLimits, verify_isolated
 
 
 def test_isolated_verify_matches_in_process(run_cli, labeled, signed_capture):
@@ -43,7 +43,7 @@ def test_the_child_gets_every_setting():
     from pathlib import Path
 
     from kinoseal.config import Limits, Settings
-    from verify.sandbox import _decode, _encode
+    from kinoseal.verify.sandbox import _decode, _encode
 
     s = Settings(home=Path("/tmp/h"), limits=Limits(verify_max_frames=7), extra_trust=(Path("/a.pem"),),
                  classifier_policy="when_needed", classifier_threshold=0.9)

@@ -15,8 +15,8 @@ import signal
 import httpx
 import pytest
 
-from api.deps import client_address
-from tests.service_fixtures import Server, create_key, free_port, start_redis
+from kinoseal.api.http.deps import client_address
+from testkit.service import Server, create_key, free_port, start_redis
 
 
 def _whoami(c: httpx.Client, xff: str | None = None) -> int:
@@ -35,7 +35,7 @@ def test_client_address_rules():
 
 
 def test_malformed_network_settings_are_refused_at_start(monkeypatch, tmp_path):
-    from api.config import ServiceSettings
+    from kinoseal.api.http.config import ServiceSettings
     from kinoseal.errors import InputError
 
     monkeypatch.setenv("KINOSEAL_HOME", str(tmp_path))

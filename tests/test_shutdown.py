@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.service_fixtures import KINOSEAL, ROOT, Server, start_redis
-from tests.service_fixtures import wait_for as _wait
+from testkit.service import KINOSEAL, ROOT, Server, start_redis
+from testkit.service import wait_for as _wait
 
 needs_redis = pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
 
@@ -80,9 +80,9 @@ def queue_env(tmp_path):
 
 def _submit(env: dict[str, str], n: int = 1) -> list[str]:
     """Jobs straight into the store and the queue (what the API does on POST /v1/verify)."""
-    from api.config import ServiceSettings
-    from api.jobs.runner import RQRunner
-    from api.services import Service
+    from kinoseal.api.http.config import ServiceSettings
+    from kinoseal.api.http.jobs.runner import RQRunner
+    from kinoseal.api.http.services import Service
     from kinoseal.config import Settings
 
     settings = ServiceSettings(core=Settings(home=Path(env["KINOSEAL_HOME"])), queue_url=env["KINOSEAL_QUEUE_URL"],
@@ -100,7 +100,7 @@ def _submit(env: dict[str, str], n: int = 1) -> list[str]:
 
 
 def _store(env):
-    from api.store.db import Store
+    from kinoseal.api.http.store.db import Store
 
     return Store(env["KINOSEAL_DATABASE_URL"])
 
@@ -200,7 +200,7 @@ def test_serve_hands_back_running_job(ai_source, tmp_path):
     server exits 0; a second SIGTERM hands back at once. (The next start of the server runs the
     queued jobs, as after any restart; test_worker_hands_the_job_back... shows a handed-back
     attempt completing exactly once.)"""
-    from api.store.db import Store
+    from kinoseal.api.http.store.db import Store
 
     (tmp_path / "serve-home").mkdir()
     store = Store(f"sqlite:///{tmp_path / 'serve-home' / 'service.sqlite3'}")

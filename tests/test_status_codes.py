@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import pytest
 
-from credentials.manifests import DIGITAL_CAPTURE
-from credentials.reading import C2paEvidence, IngredientInfo
-from credentials.status_codes import CODES, Category, category, markdown_table
-from verify.report import ClassifierEvidence, Verdict, WatermarkEvidence
-from verify.rules import decide
+from kinoseal.credentials.manifests import DIGITAL_CAPTURE
+from kinoseal.credentials.reading import C2paEvidence, IngredientInfo
+from kinoseal.credentials.status_codes import CODES, Category, category, markdown_table
+from kinoseal.verify.report import ClassifierEvidence, Verdict, WatermarkEvidence
+from kinoseal.verify.rules import decide
 
 NO_WM = WatermarkEvidence(detected=False, p_value=0.5, frames_analyzed=10)
 NO_CLS = ClassifierEvidence(available=False)

@@ -11,11 +11,11 @@ import av
 import numpy as np
 import pytest
 
-from detect.features import TubeCollector, read_tubes
+from kinoseal.detect.features import TubeCollector, read_tubes
 from kinoseal.config import Limits
-from mediaio.reader import DecodeReport, iter_frames
-from mediaio.stream import stream_frames
-from tests.clips import synthetic_frames, write_clip
+from kinoseal.mediaio.reader import DecodeReport, iter_frames
+from kinoseal.mediaio.stream import stream_frames
+from testkit.clips import synthetic_frames, write_clip
 
 
 class Recorder:
@@ -105,7 +105,7 @@ def test_broken_time_stamps_are_counted_not_collapsed(tmp_path):
 
 
 def test_verify_opens_the_container_once(settings, labeled, monkeypatch):
-    from verify.verifier import Verifier
+    from kinoseal.verify.verifier import Verifier
 
     verifier = Verifier.from_settings(settings)
     opened: list[str] = []

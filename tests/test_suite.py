@@ -8,8 +8,10 @@ import json
 import numpy as np
 import pytest
 
-from watermark import WatermarkKey, get_method, list_methods
-from watermark.suite import CSV_COLUMNS, SuiteClip, load_clip, run_suite
+from kinoseal.watermark import WatermarkKey, get_method, list_methods
+from kinoseal.evaluation.watermark.clips import SuiteClip, load_clip
+from kinoseal.evaluation.watermark.report import CSV_COLUMNS
+from kinoseal.evaluation.watermark.suite import run_suite
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +65,7 @@ def test_plots_for_families(tmp_path, tiny_clip):
 
 
 def test_missing_peer_is_skipped_with_a_note(tmp_path, tiny_clip, monkeypatch):
-    from watermark import peers
+    from kinoseal.evaluation.watermark import peers
 
     monkeypatch.setattr(peers.RivaGan, "unavailable_reason", lambda self: "not installed (test)")
     run = run_suite(["kinoseal-wm-v1", "rivaGan"], [SuiteClip("c", tiny_clip.frames[:4], tiny_clip.fps, "real", "t")],
@@ -131,7 +133,7 @@ def _frame():
 
 
 def test_peer_binomial_threshold():
-    from watermark.peers import binomial_log10_p, binomial_threshold
+    from kinoseal.evaluation.watermark.peers import binomial_log10_p, binomial_threshold
 
     assert binomial_threshold(32) == 2 and binomial_threshold(64) == 13
     assert binomial_log10_p(2, 32) == pytest.approx(np.log10(1.2336e-7), abs=1e-3)
@@ -140,7 +142,7 @@ def test_peer_binomial_threshold():
 
 @pytest.mark.parametrize("name", ["dwtDctSvd", "blindwm", "rivaGan"])
 def test_peer_decoders_match_the_libraries(name):
-    from watermark.peers import _bgr, get_peer
+    from kinoseal.evaluation.watermark.peers import _bgr, get_peer
 
     peer = get_peer(name)
     if not peer.available():

@@ -9,16 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from credentials.capture import sign_capture
-from credentials.home import ensure_dev_pki, trust_store
-from credentials.identity import SigningIdentity
-from credentials.manifests import capture_manifest
-from credentials.pki import chain_pem, make_ca, make_leaf
-from credentials.signing import sign_mp4
-from generate.label import SOFTWARE
-from tests import mp4box
-from tests.clips import reencode, remux
-from verify.verifier import Verifier
+from kinoseal.label import sign_capture
+from kinoseal.credentials.home import ensure_dev_pki, trust_store
+from kinoseal.credentials.identity import SigningIdentity
+from kinoseal.credentials.manifests import capture_manifest
+from kinoseal.credentials.pki import chain_pem, make_ca, make_leaf
+from kinoseal.credentials.signing import sign_mp4
+from kinoseal.label import SOFTWARE
+from testkit import mp4box
+from testkit.clips import reencode, remux
+from kinoseal.verify.verifier import Verifier
 
 
 @pytest.fixture(scope="module")

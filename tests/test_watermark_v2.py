@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.clips import BIKES, CARPHONE, synthetic_frames
-from watermark import WatermarkKey, get_method
-from watermark.result import P_VALUE_THRESHOLD
-from watermark.v2 import TiledExtractor, _layout
+from testkit.clips import BIKES, CARPHONE, synthetic_frames
+from kinoseal.watermark import WatermarkKey, get_method
+from kinoseal.watermark.result import P_VALUE_THRESHOLD
+from kinoseal.watermark.v2 import TiledExtractor, tile_layout
 
 METHOD = get_method("kinoseal-wm-v2")
 KEY = WatermarkKey(bytes(range(32)))
@@ -182,7 +182,7 @@ def test_pvalues_are_not_anticonservative_over_many_keys(bikes):
         for y in inputs:
             ex.update(y)
         for k in keys:
-            ex.layouts = [_layout(k, METHOD.params)]
+            ex.layouts = [tile_layout(k, METHOD.params)]
             lps.append(ex.result().log10_p_value)
     lps = np.array(lps)
     assert lps.min() > LOG_T

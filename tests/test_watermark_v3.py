@@ -14,13 +14,14 @@ import math
 import numpy as np
 import pytest
 
-from credentials.reading import C2paEvidence
-from verify.report import ClassifierEvidence, Verdict, WatermarkEvidence
-from verify.rules import decide
-from watermark import WatermarkKey, get_method
-from watermark.forgery import collude, copy_attack, estimate_mark, fit_clip, removal_attack
-from watermark.result import P_VALUE_THRESHOLD, WatermarkResult
-from watermark.suite import load_clip, psnr
+from kinoseal.credentials.reading import C2paEvidence
+from kinoseal.verify.report import ClassifierEvidence, Verdict, WatermarkEvidence
+from kinoseal.verify.rules import decide
+from kinoseal.watermark import WatermarkKey, get_method
+from kinoseal.evaluation.watermark.forgery import collude, copy_attack, estimate_mark, fit_clip, removal_attack
+from kinoseal.watermark.result import P_VALUE_THRESHOLD, WatermarkResult
+from kinoseal.evaluation.watermark.clips import load_clip
+from kinoseal.evaluation.watermark.metrics import psnr
 
 KEY = WatermarkKey(bytes(range(32)))
 V3 = get_method("kinoseal-wm-v3")
@@ -143,7 +144,7 @@ def test_unbound_pattern_blocks_authentic_but_not_an_ai_manifest():
 
 def test_verifier_prefers_a_bound_mark_and_marks_v2_as_unbound():
     from kinoseal.config import Settings
-    from verify.verifier import Verifier
+    from kinoseal.verify.verifier import Verifier
 
     def res(name, lp, bound=None, blp=None):
         return WatermarkResult(name, lp < LOG_T, 10.0**lp, lp, None, 1.0, 20, "k" if lp < LOG_T else None,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.service_fixtures import ROOT, Server
+from testkit.service import ROOT, Server
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -110,7 +110,7 @@ def test_garbage_shows_friendly_error(page, tmp_path):
 
 
 def test_drag_and_drop_and_stripped_clip_provenance(page, labeled, tmp_path):
-    from tests.clips import remux
+    from testkit.clips import remux
 
     stripped = remux(labeled, tmp_path / "stripped.mp4")
     data = base64.b64encode(stripped.read_bytes()).decode()
@@ -192,10 +192,10 @@ def test_labeled_clip_page_and_html_report_agree(page, labeled):
 
 def test_trusted_screen_capture_is_described_not_called_empty(page, settings, capture_src, tmp_path):
     """A trusted manifest whose source type is neither camera nor AI: the headline says what it is."""
-    from credentials.home import ensure_dev_pki, trust_store
-    from credentials.manifests import IPTC, capture_manifest
-    from credentials.signing import sign_mp4
-    from generate.label import SOFTWARE
+    from kinoseal.credentials.home import ensure_dev_pki, trust_store
+    from kinoseal.credentials.manifests import IPTC, capture_manifest
+    from kinoseal.credentials.signing import sign_mp4
+    from kinoseal.label import SOFTWARE
 
     clip = tmp_path / "screen.mp4"
     manifest = capture_manifest(title=clip.name, software=SOFTWARE)

@@ -9,7 +9,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from credentials.pki import CertKey, make_tsa
+from kinoseal.credentials.pki import CertKey, make_tsa
 
 _CONFIG = """
 [ tsa ]

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
 
-from credentials.reading import C2paEvidence
+from kinoseal.credentials.reading import C2paEvidence
 
 
 class Verdict(str, Enum):

@@ -36,10 +36,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from credentials.manifests import AI_SOURCE_TYPES, CAPTURE_SOURCE_TYPES
-from credentials.reading import AI_EXTENT, C2paEvidence
-from credentials.status_codes import Category, category
-from verify.report import ClassifierEvidence, Verdict, WatermarkEvidence
+from kinoseal.credentials.manifests import AI_SOURCE_TYPES, CAPTURE_SOURCE_TYPES
+from kinoseal.credentials.reading import AI_EXTENT, C2paEvidence
+from kinoseal.credentials.status_codes import Category, category
+from kinoseal.verify.report import ClassifierEvidence, Verdict, WatermarkEvidence
 
 
 @dataclass(frozen=True)

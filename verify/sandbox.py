@@ -71,7 +71,7 @@ def verify_isolated(
     started = time.perf_counter()
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", "verify.sandbox"],
+            [sys.executable, "-m", "kinoseal.verify.sandbox"],
             input=json.dumps(request), capture_output=True, text=True, timeout=limits.wall_seconds,
             preexec_fn=_limit(limits), env=env,
         )
@@ -131,7 +131,7 @@ def _decode(value: Any) -> Any:
 
 
 def _child() -> None:
-    from verify.verifier import Verifier
+    from kinoseal.verify.verifier import Verifier
 
     request = json.loads(sys.stdin.read())
     try:

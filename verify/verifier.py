@@ -9,24 +9,24 @@ import math
 import threading
 from pathlib import Path
 
-from credentials.fragments import is_init_segment, joined_media, read_c2pa_fragments
-from credentials.home import trust_store
-from credentials.reading import C2paEvidence, read_c2pa
-from credentials.registry import SqliteRegistry, default_registry
-from credentials.trust import TrustStore
+from kinoseal.credentials.fragments import is_init_segment, joined_media, read_c2pa_fragments
+from kinoseal.credentials.home import trust_store
+from kinoseal.credentials.reading import C2paEvidence, read_c2pa
+from kinoseal.credentials.provenance import SqliteRegistry, default_registry
+from kinoseal.credentials.trust import TrustStore
 from kinoseal import __version__
 from kinoseal.config import Limits, Settings
 from kinoseal.errors import InputError, LimitExceeded
-from mediaio.probe import check_file
-from mediaio.reader import DecodeReport
-from mediaio.stream import stream_frames
-from mediaio.writer import sha256_file
-from verify.media_kind import media_kind
-from verify.report import PLAIN_WORDS, ClassifierEvidence, Report, Verdict, WatermarkEvidence
-from verify.rules import decide
-from watermark import get_method, list_methods
-from watermark.keyring import KeyRing, load_keyring
-from watermark.scan import WatermarkScan
+from kinoseal.mediaio.probe import check_file
+from kinoseal.mediaio.reader import DecodeReport
+from kinoseal.mediaio.stream import stream_frames
+from kinoseal.mediaio.writer import sha256_file
+from kinoseal.verify.media_kind import media_kind
+from kinoseal.verify.report import PLAIN_WORDS, ClassifierEvidence, Report, Verdict, WatermarkEvidence
+from kinoseal.verify.rules import decide
+from kinoseal.watermark import get_method, list_methods
+from kinoseal.watermark.keyring import KeyRing, load_keyring
+from kinoseal.watermark.scan import WatermarkScan
 
 
 def classifier_evidence(detector, path: Path, limits: Limits) -> ClassifierEvidence:
@@ -88,7 +88,7 @@ class Verifier:
         with self._load_lock:
             if not self.classifier_pending:
                 return
-            from detect import load_detector
+            from kinoseal.detect import load_detector
 
             model = self.settings.classifier_model
             self.classifier = load_detector(Path(model)) if model else load_detector()
@@ -113,7 +113,6 @@ class Verifier:
             "labeled_at": record.created_at,
             "signer": signer.get("common_name"),
             "claim_generator": (active.get("claim_generator_info") or [{}])[0].get("name"),
-            "link": f"/v1/manifests/by-watermark/{record.payload_id}",
         }
 
     def _watermark_scan(self) -> tuple[WatermarkScan | None, list[str]]:

@@ -6,10 +6,10 @@ looked up by name (``get_method("kinoseal-wm-v1")``) so that clips marked
 with one version keep verifying when newer versions are added.
 """
 
-from watermark.keys import WatermarkKey, WatermarkKeyError
-from watermark.registry import get_method, list_methods, register_method
-from watermark.result import P_VALUE_THRESHOLD, WatermarkResult
-from watermark.v1 import LumaEmbedder, LumaExtractor, SpreadSpectrumMethod, SpreadSpectrumParams
+from kinoseal.watermark.keys import WatermarkKey, WatermarkKeyError
+from kinoseal.watermark.methods import get_method, list_methods, register_method
+from kinoseal.watermark.result import P_VALUE_THRESHOLD, WatermarkResult
+from kinoseal.watermark.v1 import LumaEmbedder, LumaExtractor, SpreadSpectrumMethod, SpreadSpectrumParams
 
 __all__ = [
     "P_VALUE_THRESHOLD",

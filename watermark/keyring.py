@@ -8,13 +8,12 @@ the key used for new clips.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from watermark.keys import WatermarkKey, WatermarkKeyError
+from kinoseal.mediaio.atomic import directory_lock
+from kinoseal.watermark.keys import WatermarkKey, WatermarkKeyError
 
 
 @dataclass(frozen=True)
@@ -25,18 +24,6 @@ class KeyRing:
     @property
     def key_ids(self) -> list[str]:
         return [k.key_id for k in self.keys]
-
-
-@contextlib.contextmanager
-def _lock(directory: Path) -> Iterator[None]:
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
 
 
 def _read(directory: Path) -> KeyRing | None:
@@ -61,7 +48,7 @@ def load_keyring(directory: Path, *, create: bool = True) -> KeyRing:
         return ring
     if not create:
         raise WatermarkKeyError(f"no watermark keys in {directory}")
-    with _lock(directory):
+    with directory_lock(directory):
         ring = _read(directory)
         if ring is None:
             rotate_key(directory, _locked=True)
@@ -73,7 +60,7 @@ def load_keyring(directory: Path, *, create: bool = True) -> KeyRing:
 def rotate_key(directory: Path, *, _locked: bool = False) -> WatermarkKey:
     """Create a new active key; old keys stay for extraction."""
     directory = Path(directory)
-    ctx = contextlib.nullcontext() if _locked else _lock(directory)
+    ctx = contextlib.nullcontext() if _locked else directory_lock(directory)
     with ctx:
         key = WatermarkKey.generate()
         key.save(directory / f"{key.key_id}.json")

@@ -17,6 +17,7 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kinoseal.mediaio.atomic import write_private
 from kinoseal.errors import CredentialError
 
 __all__ = ["WatermarkKey", "WatermarkKeyError", "SECRET_BYTES"]
@@ -81,25 +82,7 @@ class WatermarkKey:
         so the secret is never on disk with wider permissions, and
         ``os.replace`` makes a half-written key file impossible.
         """
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        data = (self.to_json() + "\n").encode("ascii")
-        tmp = path.parent / f".{path.name}.{secrets.token_hex(8)}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.chmod(tmp, 0o600)  # in case a umask or ACL widened it
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
-        return path
+        return write_private(Path(path), (self.to_json() + "\n").encode("ascii"))
 
     @classmethod
     def from_json(cls, text: str, *, source: str = "key data") -> "WatermarkKey":

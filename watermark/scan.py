@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from mediaio.reader import sample_stride
-from watermark.result import WatermarkResult
+from kinoseal.mediaio.reader import sample_stride
+from kinoseal.watermark.result import WatermarkResult
 
 # Below this many pixels on a side a frame cannot carry the watermark's grid.
 MIN_WATERMARK_SIDE = 16

@@ -110,21 +110,13 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage, sparse
 
-from watermark.ecc import CRC24_OPENPGP, ConvCode, Crc, bits_to_int
-from watermark.keys import WatermarkKey
-from watermark.result import P_VALUE_THRESHOLD, WatermarkResult
-from watermark.stats import rademacher_log10_pvalue
-from watermark.v1 import (
-    LayoutCache,
-    MaskedPatternEmbedder,
-    WatermarkMethod,
-    _check_luma,
-    _signs,
-    _xof,
-    key_list,
-)
+from kinoseal.watermark.ecc import CRC24_OPENPGP, ConvCode, Crc, bits_to_int
+from kinoseal.watermark.keys import WatermarkKey
+from kinoseal.watermark.result import P_VALUE_THRESHOLD, WatermarkResult
+from kinoseal.watermark.stats import rademacher_log10_pvalue
+from kinoseal.watermark.core import LayoutCache, MaskedPatternEmbedder, WatermarkMethod, check_luma, key_list, keyed_signs, xof
 
-__all__ = ["TiledParams", "TiledMethod", "TiledEmbedder", "TiledExtractor", "TileLayout"]
+__all__ = ["TiledParams", "TiledMethod", "TiledEmbedder", "TiledExtractor", "TileLayout", "tile_layout"]
 
 
 @dataclass(frozen=True)
@@ -191,7 +183,7 @@ class TileLayout:
     @classmethod
     def build(cls, key: WatermarkKey, p: TiledParams) -> "TileLayout":
         n = p.n_cells
-        order = np.frombuffer(_xof(key.secret, p.domain, b"perm", 8 * n), dtype=">u8")
+        order = np.frombuffer(xof(key.secret, p.domain, b"perm", 8 * n), dtype=">u8")
         perm = np.argsort(order, kind="stable")
         if n - p.n_pilots < p.coded_bits:
             raise ValueError("tile too small for the payload")
@@ -202,17 +194,17 @@ class TileLayout:
         pm[perm[: p.n_pilots]] = True
         return cls(
             key_id=key.key_id,
-            chips=_signs(key.secret, p.domain, b"chips", n).reshape(p.tile, p.tile),
+            chips=keyed_signs(key.secret, p.domain, b"chips", n).reshape(p.tile, p.tile),
             pilot_mask=pm.reshape(p.tile, p.tile),
             bit_of_cell=bit.reshape(p.tile, p.tile),
-            whitening=_signs(key.secret, p.domain, b"whiten", p.coded_bits),
+            whitening=keyed_signs(key.secret, p.domain, b"whiten", p.coded_bits),
         )
 
 
 _LAYOUTS = LayoutCache()
 
 
-def _layout(key: WatermarkKey, p: TiledParams) -> TileLayout:
+def tile_layout(key: WatermarkKey, p: TiledParams) -> TileLayout:
     return _LAYOUTS.get(key, p, TileLayout.build)
 
 
@@ -238,7 +230,7 @@ class TiledEmbedder(MaskedPatternEmbedder):
     """v2: the keyed tile repeated over the frame; every frame carries the same pattern."""
 
     def _symbols(self, key: WatermarkKey, coded: np.ndarray) -> None:
-        lay = _layout(key, self.params)
+        lay = tile_layout(key, self.params)
         sym = (2.0 * coded - 1.0) * lay.whitening
         vals = np.where(lay.pilot_mask, 1.0, sym[np.maximum(lay.bit_of_cell, 0)])
         self._tile = (lay.chips * vals).astype(np.float32)
@@ -274,7 +266,7 @@ def _whiten(g: np.ndarray, p: TiledParams, step: int | None = None) -> np.ndarra
     return r
 
 
-def _dihedral(f: np.ndarray) -> list[np.ndarray]:
+def dihedral(f: np.ndarray) -> list[np.ndarray]:
     out = []
     for k in range(4):
         r = np.rot90(f, k)
@@ -520,7 +512,7 @@ class TiledExtractor:
     def __init__(self, method: "TiledMethod", keys: Sequence[WatermarkKey] | WatermarkKey):
         keys = key_list(keys)
         self.method, self.params = method, method.params
-        self.layouts = [_layout(k, self.params) for k in keys]
+        self.layouts = [tile_layout(k, self.params) for k in keys]
         self._acc: dict[tuple[int, int], _Acc] = {}
         self.frames = 0
         self.debug: dict = {}
@@ -537,7 +529,7 @@ class TiledExtractor:
         return g, s
 
     def update(self, y: np.ndarray) -> None:
-        y = _check_luma(y)
+        y = check_luma(y)
         g, s = self._work(y)
         r = _whiten(g, self.params)
         # step-1 residual only where cells can be under ~1.4 working px:
@@ -584,7 +576,7 @@ class TiledExtractor:
         for gi, B in enumerate(geoms):
             Ft = fold(acc.R1 if small[gi] else acc.R, B, n)
             tiles.append(Ft)
-            for di, Fd in enumerate(_dihedral(Ft)):
+            for di, Fd in enumerate(dihedral(Ft)):
                 Fd = np.ascontiguousarray(Fd)
                 spectra[(gi, di)] = (np.fft.rfft2(Fd), np.fft.rfft2(Fd * Fd))
         self._an = {"ck": ck, "geoms": geoms, "small": small, "tiles": tiles, "spectra": spectra, "per_frame": {}}
@@ -643,7 +635,7 @@ class TiledExtractor:
             an["geoms"].append(np.array([[T, 0.0], [0.0, T]]))
             an["small"].append(sm)
             an["tiles"].append(Ft)
-            for di, Fd in enumerate(_dihedral(Ft)):
+            for di, Fd in enumerate(dihedral(Ft)):
                 Fd = np.ascontiguousarray(Fd)
                 an["spectra"][(gi, di)] = (np.fft.rfft2(Fd), np.fft.rfft2(Fd * Fd))
             out.append(gi)
@@ -682,7 +674,7 @@ class TiledExtractor:
         detected = lp < math.log10(P_VALUE_THRESHOLD)
         lay = self.layouts[li]
         sy, sx = divmod(k, n)
-        Fa = np.roll(_dihedral(an["tiles"][gi])[di], (-sy, -sx), axis=(0, 1))
+        Fa = np.roll(dihedral(an["tiles"][gi])[di], (-sy, -sx), axis=(0, 1))
         pil = Fa[lay.pilot_mask]
         bit_acc = float(np.mean(np.sign(pil) == lay.chips[lay.pilot_mask]))
         payload = None

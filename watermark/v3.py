@@ -72,11 +72,11 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage, sparse
 
-from watermark.keys import WatermarkKey
-from watermark.result import P_VALUE_THRESHOLD, WatermarkResult
-from watermark.stats import rademacher_log10_pvalue
-from watermark.v1 import LayoutCache, _check_luma, _signs, key_list
-from watermark.v2 import TiledEmbedder, TiledExtractor, TiledMethod, TiledParams, _dihedral
+from kinoseal.watermark.keys import WatermarkKey
+from kinoseal.watermark.result import P_VALUE_THRESHOLD, WatermarkResult
+from kinoseal.watermark.stats import rademacher_log10_pvalue
+from kinoseal.watermark.core import LayoutCache, check_luma, key_list, keyed_signs
+from kinoseal.watermark.v2 import TiledEmbedder, TiledExtractor, TiledMethod, TiledParams, dihedral
 
 __all__ = ["BoundParams", "BoundLayout", "BoundEmbedder", "BoundExtractor", "BoundMethod", "make_v3"]
 
@@ -116,7 +116,7 @@ class BoundLayout:
         ox, oy = np.meshgrid(a, a)
         offsets = np.stack([ox.ravel(), oy.ravel()], axis=1) * p.feat_step
         d = offsets.shape[0]
-        k = _signs(key.secret, p.domain, b"bound-proj", n2 * d).astype(np.float64).reshape(n2, d)
+        k = keyed_signs(key.secret, p.domain, b"bound-proj", n2 * d).astype(np.float64).reshape(n2, d)
         # Blind the projection to three things, or a copied mark keeps a bias:
         # * the constant and linear-ramp components: unrelated scenes share brightness
         #   and gradients (sky above, ground below);
@@ -132,7 +132,7 @@ class BoundLayout:
         q, _ = np.linalg.qr(np.stack(basis, axis=1))
         k = k - (k @ q) @ q.T
         k /= np.linalg.norm(k, axis=1, keepdims=True)
-        return cls(chips=_signs(key.secret, p.domain, b"bound-chips", n2).astype(np.float64),
+        return cls(chips=keyed_signs(key.secret, p.domain, b"bound-chips", n2).astype(np.float64),
                    proj=k.astype(np.float32), offsets=offsets)
 
 
@@ -190,7 +190,7 @@ class BoundEmbedder(TiledEmbedder):
         super().__init__(method, key, payload_id, strength)
 
     def embed_luma(self, y: np.ndarray) -> np.ndarray:
-        self._tl.y = _check_luma(y)
+        self._tl.y = check_luma(y)
         try:
             return super().embed_luma(y)
         finally:
@@ -261,7 +261,7 @@ class BoundEmbedder(TiledEmbedder):
 def _tile_map(n: int, di: int, shift: int) -> tuple[np.ndarray, np.ndarray]:
     """(tile cell of each folded cell, 2x2 matrix: columns = tile x / y steps in folded-cell steps)."""
     sy, sx = divmod(shift, n)
-    ia = np.roll(_dihedral(np.arange(n * n).reshape(n, n))[di], (-sy, -sx), axis=(0, 1))
+    ia = np.roll(dihedral(np.arange(n * n).reshape(n, n))[di], (-sy, -sx), axis=(0, 1))
     tile_of = np.empty(n * n, dtype=np.int64)
     tile_of[ia.ravel()] = np.arange(n * n)
 

@@ -1,7 +1,7 @@
 """Coverage-guided fuzzing of the media and manifest paths with atheris.
 
 Run (a benchmark, not part of CI; needs the ``fuzz`` extra):
-  .venv/bin/python bench/fuzz/fuzz_verify.py -max_total_time=600 -rss_limit_mb=4096 CORPUS_DIR
+  .venv/bin/python -m bench.fuzz.fuzz_verify -max_total_time=600 -rss_limit_mb=4096 CORPUS_DIR
 or through the wrapper that also writes the figures:
   .venv/bin/python -m bench.fuzz.run --seconds 600
 
@@ -23,7 +23,7 @@ import atheris
 with atheris.instrument_imports(include=["mediaio", "credentials", "verify", "watermark"]):
     from kinoseal.config import Limits, Settings
     from kinoseal.errors import KinosealError
-    from verify.verifier import Verifier
+    from kinoseal.verify.verifier import Verifier
 
 _HOME = Path(os.environ.get("KINOSEAL_FUZZ_HOME") or tempfile.mkdtemp(prefix="kinoseal-fuzz-home-"))
 _SETTINGS = Settings(home=_HOME, limits=Limits(max_file_bytes=8 * 1024**2, max_pixels=1920 * 1088,
@@ -35,8 +35,8 @@ _VERIFIER = None
 def _verifier() -> Verifier:
     global _VERIFIER
     if _VERIFIER is None:
-        from credentials.home import ensure_dev_pki
-        from watermark.keyring import load_keyring
+        from kinoseal.credentials.home import ensure_dev_pki
+        from kinoseal.watermark.keyring import load_keyring
 
         ensure_dev_pki(_SETTINGS)
         load_keyring(_SETTINGS.keys_dir / "watermark")

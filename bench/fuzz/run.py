@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
 
 
 def main() -> None:
@@ -28,18 +27,18 @@ def main() -> None:
     ap.add_argument("--rss-mb", type=int, default=4096)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = ap.parse_args()
-    from bench.hostile.corpus import _frames, encode
+    from bench.hostile.corpus import synthetic_frames, encode
 
     tmp = Path(tempfile.mkdtemp(prefix="kinoseal-fuzzrun-"))
     seeds = tmp / "seeds"
     seeds.mkdir()
     # small seeds keep each execution fast (the fuzzer mutates them)
-    encode(seeds / "a.mp4", "libx264", "yuv420p", _frames(4, 32, 48))
-    encode(seeds / "b.mkv", "libx264", "yuv420p", _frames(3, 32, 32), fmt="matroska")
-    encode(seeds / "c.webm", "libvpx-vp9", "yuv420p", _frames(2, 32, 32), fmt="webm")
-    from credentials.capture import sign_capture
-    from credentials.home import ensure_dev_pki, trust_store
-    from generate.label import SOFTWARE
+    encode(seeds / "a.mp4", "libx264", "yuv420p", synthetic_frames(4, 32, 48))
+    encode(seeds / "b.mkv", "libx264", "yuv420p", synthetic_frames(3, 32, 32), fmt="matroska")
+    encode(seeds / "c.webm", "libvpx-vp9", "yuv420p", synthetic_frames(2, 32, 32), fmt="webm")
+    from kinoseal.label import sign_capture
+    from kinoseal.credentials.home import ensure_dev_pki, trust_store
+    from kinoseal.label import SOFTWARE
     from kinoseal.config import Settings
 
     home = tmp / "home"

@@ -21,7 +21,6 @@ import os
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -32,10 +31,9 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
 
-from bench.hostile.corpus import make_corpus  # noqa: E402
-from tests.service_fixtures import KINOSEAL, Server  # noqa: E402
+from bench.hostile.corpus import make_corpus
+from testkit.service import KINOSEAL, Server
 
 CLIENT_TIMEOUT_S = 180.0
 BATCH = 16
@@ -45,7 +43,7 @@ def _family(name: str) -> str:
     return name.split("_")[0].split(".")[0]
 
 
-def _rss_kb(pid: int) -> int:
+def rss_kb(pid: int) -> int:
     """RSS of a process and its children (the isolate mode's verification children)."""
     total = 0
     pids = [pid]
@@ -69,7 +67,7 @@ class PeakRss(threading.Thread):
 
     def run(self) -> None:
         while not self.stop.wait(0.2):
-            self.peak_kb = max(self.peak_kb, _rss_kb(self.pid))
+            self.peak_kb = max(self.peak_kb, rss_kb(self.pid))
 
 
 def _row(endpoint: str, name: str, r: httpx.Response | None, seconds: float, error: str | None = None) -> dict:
@@ -274,12 +272,12 @@ def main() -> None:
         (args.out / "hostile_api.json").write_text(json.dumps(doc, indent=2))
         (args.out / "hostile_api.md").write_text(write_md(doc))
         return
-    from credentials.capture import sign_capture
-    from credentials.home import ensure_dev_pki, trust_store
-    from generate.label import SOFTWARE
+    from kinoseal.label import sign_capture
+    from kinoseal.credentials.home import ensure_dev_pki, trust_store
+    from kinoseal.label import SOFTWARE
     from kinoseal.config import Settings
-    from tests.clips import CARPHONE
-    from watermark.keyring import load_keyring
+    from testkit.clips import CARPHONE
+    from kinoseal.watermark.keyring import load_keyring
 
     tmp = Path(tempfile.mkdtemp(prefix="kinoseal-hostile-api-"))
     try:

@@ -50,7 +50,6 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
 
 WORK = ROOT / "tmp" / "hostile-campaign"
 CONFORMANCE = ROOT.parent / "shared" / "data" / "c2pa_conformance"
@@ -70,13 +69,13 @@ def _conformance_files() -> list[Path]:
 
 def prepare_bases(work: Path, fuzz_corpus: Path | None) -> tuple[dict[str, Path], list[Path]]:
     """The bases (name -> path) and the generated family files. Made once per work folder."""
-    from bench.hostile.corpus import _frames, encode, make_corpus
-    from credentials.capture import sign_capture
-    from credentials.home import ensure_dev_pki, trust_store
-    from generate.label import SOFTWARE, GeneratorInfo, Labeler
+    from bench.hostile.corpus import synthetic_frames, encode, make_corpus
+    from kinoseal.label import sign_capture
+    from kinoseal.credentials.home import ensure_dev_pki, trust_store
+    from kinoseal.label import SOFTWARE, GeneratorInfo, Labeler
     from kinoseal.config import Settings
-    from tests.clips import CARPHONE
-    from watermark.keyring import load_keyring
+    from testkit.clips import CARPHONE
+    from kinoseal.watermark.keyring import load_keyring
 
     home = work / "home"
     own = work / "bases"
@@ -89,12 +88,12 @@ def prepare_bases(work: Path, fuzz_corpus: Path | None) -> tuple[dict[str, Path]
         load_keyring(s.keys_dir / "watermark")
         sign_capture(CARPHONE, own / "ours_signed.mp4", pki.identity("capture"), software=SOFTWARE,
                      trust=trust_store(s))
-        Labeler.from_settings(s).label_frames(_frames(24, 96, 128, seed=3), own / "ours_labeled.mp4", fps=12,
+        Labeler.from_settings(s).label_frames(synthetic_frames(24, 96, 128, seed=3), own / "ours_labeled.mp4", fps=12,
                                               generator=GeneratorInfo("hostile-bench", "1"))
         # the fuzzer's seed corpus (bench/fuzz/run.py makes the same four)
-        encode(own / "fuzz_a.mp4", "libx264", "yuv420p", _frames(4, 32, 48))
-        encode(own / "fuzz_b.mkv", "libx264", "yuv420p", _frames(3, 32, 32), fmt="matroska")
-        encode(own / "fuzz_c.webm", "libvpx-vp9", "yuv420p", _frames(2, 32, 32), fmt="webm")
+        encode(own / "fuzz_a.mp4", "libx264", "yuv420p", synthetic_frames(4, 32, 48))
+        encode(own / "fuzz_b.mkv", "libx264", "yuv420p", synthetic_frames(3, 32, 32), fmt="matroska")
+        encode(own / "fuzz_c.webm", "libvpx-vp9", "yuv420p", synthetic_frames(2, 32, 32), fmt="webm")
         sign_capture(own / "fuzz_a.mp4", own / "fuzz_a_signed.mp4", pki.identity("capture"), software=SOFTWARE,
                      trust=trust_store(s))
         make_corpus(gen, own / "ours_signed.mp4")
@@ -221,7 +220,7 @@ class LibraryChild:
 
 def sandbox_verify(path: Path, settings) -> dict:
     from kinoseal.errors import KinosealError
-    from verify.sandbox import SandboxError, SandboxLimits, verify_isolated
+    from kinoseal.verify.sandbox import SandboxError, SandboxLimits, verify_isolated
 
     stats: dict = {}
     limits = SandboxLimits(wall_seconds=HANG_S, cpu_seconds=int(HANG_S * 2), memory_bytes=2048 * 2**20)
@@ -243,8 +242,8 @@ class Api:
     library's parse tier) and trusts the campaign's dev root."""
 
     def __init__(self, work: Path) -> None:
-        from credentials.home import ROOT_PEM
-        from tests.service_fixtures import KINOSEAL, Server
+        from kinoseal.credentials.home import ROOT_PEM
+        from testkit.service import KINOSEAL, Server
 
         home = work / "home-api"
         home.mkdir(parents=True, exist_ok=True)
@@ -261,14 +260,14 @@ class Api:
     def verify(self, path: Path, name: str) -> dict:
         import httpx
 
-        from bench.hostile.api_run import _rss_kb
+        from bench.hostile.api_run import rss_kb
 
         t0 = time.perf_counter()
         try:
             r = self.client.post("/v1/verify", files={"file": (name, path.read_bytes(), "application/octet-stream")})
         except httpx.HTTPError as exc:
             return {"status": -1, "error": type(exc).__name__, "seconds": round(time.perf_counter() - t0, 3)}
-        self.peak_kb = max(self.peak_kb, _rss_kb(self.server.proc.pid))
+        self.peak_kb = max(self.peak_kb, rss_kb(self.server.proc.pid))
         out = {"status": r.status_code, "seconds": round(time.perf_counter() - t0, 3)}
         if r.status_code >= 400:
             out["problem_json"] = r.headers.get("content-type", "").startswith("application/problem+json")

@@ -32,8 +32,10 @@ import av
 import numpy as np
 from PIL import Image
 
+from kinoseal.mediaio.bmff import CONTAINERS, boxes
 
-def _frames(n: int, h: int, w: int, seed: int = 0) -> list[np.ndarray]:
+
+def synthetic_frames(n: int, h: int, w: int, seed: int = 0) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
     base = (rng.random((h, w, 3)) * 255).astype(np.uint8)
     return [np.roll(base, 2 * i, axis=1) for i in range(n)]
@@ -57,25 +59,12 @@ def encode(path: Path, codec: str, pix_fmt: str, frames: list[np.ndarray], fps: 
     return path
 
 
-def _boxes(data: bytes, start: int, end: int):
-    pos = start
-    while pos + 8 <= end:
-        size, typ = struct.unpack(">I4s", data[pos:pos + 8])
-        if size < 8 or pos + size > end:
-            return
-        yield typ, pos, size
-        pos += size
-
-
-CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts", b"dinf", b"udta", b"mvex"}
-
-
 def all_boxes(data: bytes, start: int = 0, end: int | None = None, depth: int = 0):
-    end = len(data) if end is None else end
-    for typ, pos, size in _boxes(data, start, end):
-        yield typ, pos, size, depth
-        if typ in CONTAINERS:
-            yield from all_boxes(data, pos + 8, pos + size, depth + 1)
+    """(type, offset, size, depth) of every box, depth first in file order."""
+    for b in boxes(data, start, end, plain_sizes=True):
+        yield b.type, b.start, b.size, depth
+        if b.type in CONTAINERS:
+            yield from all_boxes(data, b.payload_start, b.end, depth + 1)
 
 
 def make_corpus(out: Path, signed: Path | None, seed: int = 0) -> list[Path]:
@@ -88,7 +77,7 @@ def make_corpus(out: Path, signed: Path | None, seed: int = 0) -> list[Path]:
         p.write_bytes(data)
         made.append(p)
 
-    base = encode(out / "_base.mp4", "libx264", "yuv420p", _frames(20, 96, 128))
+    base = encode(out / "_base.mp4", "libx264", "yuv420p", synthetic_frames(20, 96, 128))
     if signed is None:
         signed = base
     sdata = signed.read_bytes()
@@ -114,7 +103,7 @@ def make_corpus(out: Path, signed: Path | None, seed: int = 0) -> list[Path]:
     sof = jpeg.find(b"\xff\xc0")
     jpeg[sof + 5:sof + 9] = struct.pack(">HH", 40000, 40000)
     for fmt, ext in (("matroska", "mkv"), ("avi", "avi")):
-        small = encode(out / f"_small.{ext}", "mjpeg", "yuvj420p", _frames(5, 16, 16), fmt=fmt)
+        small = encode(out / f"_small.{ext}", "mjpeg", "yuvj420p", synthetic_frames(5, 16, 16), fmt=fmt)
         p = out / f"bigdims_{ext}.{ext}"
         with av.open(str(small)) as src, av.open(str(p), "w", format=fmt) as c:
             s_out = c.add_stream_from_template(src.streams.video[0])
@@ -175,24 +164,24 @@ def make_corpus(out: Path, signed: Path | None, seed: int = 0) -> list[Path]:
     put("image_jpeg_as_mp4.mp4", buf.getvalue())
     put("text_as_mp4.mp4", b"<html><body>not a video</body></html>\n" * 50)
     # absurd durations, VFR
-    made.append(encode(out / "longdur.mkv", "libx264", "yuv420p", _frames(2, 64, 64), fps=10,
+    made.append(encode(out / "longdur.mkv", "libx264", "yuv420p", synthetic_frames(2, 64, 64), fps=10,
                        fmt="matroska", pts=[0, 10 * 3600 * 10]))
-    made.append(encode(out / "vfr.mkv", "libx264", "yuv420p", _frames(12, 96, 128), fps=1000,
+    made.append(encode(out / "vfr.mkv", "libx264", "yuv420p", synthetic_frames(12, 96, 128), fps=1000,
                        fmt="matroska", pts=[0, 33, 40, 100, 101, 300, 310, 311, 500, 700, 701, 900]))
     # odd sizes
-    made.append(encode(out / "odd_1x1.mkv", "ffv1", "yuv444p", _frames(3, 1, 1), fmt="matroska"))
-    made.append(encode(out / "odd_4097x3.mkv", "ffv1", "yuv444p", _frames(3, 3, 4097), fmt="matroska"))
-    made.append(encode(out / "odd_3x4097.mkv", "ffv1", "yuv444p", _frames(3, 4097, 3), fmt="matroska"))
+    made.append(encode(out / "odd_1x1.mkv", "ffv1", "yuv444p", synthetic_frames(3, 1, 1), fmt="matroska"))
+    made.append(encode(out / "odd_4097x3.mkv", "ffv1", "yuv444p", synthetic_frames(3, 3, 4097), fmt="matroska"))
+    made.append(encode(out / "odd_3x4097.mkv", "ffv1", "yuv444p", synthetic_frames(3, 4097, 3), fmt="matroska"))
     # bit depth and chroma
-    made.append(encode(out / "deep_10bit.mp4", "libx264", "yuv420p10le", _frames(10, 96, 128)))
-    made.append(encode(out / "deep_444.mp4", "libx264", "yuv444p", _frames(10, 96, 128)))
-    made.append(encode(out / "deep_444_10bit.mkv", "libx265", "yuv444p10le", _frames(10, 96, 128), fmt="matroska",
+    made.append(encode(out / "deep_10bit.mp4", "libx264", "yuv420p10le", synthetic_frames(10, 96, 128)))
+    made.append(encode(out / "deep_444.mp4", "libx264", "yuv444p", synthetic_frames(10, 96, 128)))
+    made.append(encode(out / "deep_444_10bit.mkv", "libx265", "yuv444p10le", synthetic_frames(10, 96, 128), fmt="matroska",
                        options={"x265-params": "log-level=none"}))
     # containers
-    made.append(encode(out / "container.mkv", "libx264", "yuv420p", _frames(10, 96, 128), fmt="matroska"))
-    made.append(encode(out / "container.webm", "libvpx-vp9", "yuv420p", _frames(10, 96, 128), fmt="webm"))
-    made.append(encode(out / "container.mov", "libx264", "yuv420p", _frames(10, 96, 128), fmt="mov"))
-    made.append(encode(out / "container.avi", "mjpeg", "yuvj420p", _frames(10, 96, 128), fmt="avi"))
+    made.append(encode(out / "container.mkv", "libx264", "yuv420p", synthetic_frames(10, 96, 128), fmt="matroska"))
+    made.append(encode(out / "container.webm", "libvpx-vp9", "yuv420p", synthetic_frames(10, 96, 128), fmt="webm"))
+    made.append(encode(out / "container.mov", "libx264", "yuv420p", synthetic_frames(10, 96, 128), fmt="mov"))
+    made.append(encode(out / "container.avi", "mjpeg", "yuvj420p", synthetic_frames(10, 96, 128), fmt="avi"))
     # mutated signed files: flips inside every box type
     for k, (typ, pos, size, depth) in enumerate(all_boxes(sdata)):
         for j in range(2):

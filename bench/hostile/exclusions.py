@@ -17,7 +17,7 @@ import json
 import sys
 from pathlib import Path
 
-from bench.hostile.corpus import CONTAINERS, _boxes
+from kinoseal.mediaio.bmff import CONTAINERS, boxes as _walk_boxes
 
 _CONTAINERS = CONTAINERS | {b"meta", b"mfra"}
 
@@ -37,7 +37,8 @@ def hard_binding(path: Path) -> tuple[str, list[dict]] | None:
 
 
 def _tree(data: bytes, start: int, end: int, prefix: str, out: list[tuple[str, int, int]], depth: int = 0) -> None:
-    for typ, pos, size in _boxes(data, start, end):
+    for b in _walk_boxes(data, start, end):
+        typ, pos, size = b.type, b.start, b.size
         name = typ.decode("latin-1")
         path = f"{prefix}/{name}"
         out.append((path, pos, size))

@@ -17,7 +17,7 @@ import random
 import struct
 from dataclasses import dataclass, field
 
-from bench.hostile.corpus import CONTAINERS, _boxes
+from kinoseal.mediaio.bmff import walk
 
 INTERESTING32 = (0, 1, 7, 8, 0x7F, 0xFF, 0x7FFF, 0xFFFF, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 0xFFFFFFF0)
 
@@ -31,17 +31,10 @@ class Mutation:
     changed: list[tuple[int, int]] | None = field(default_factory=list)
 
 
-def _box_list(data: bytes, max_depth: int = 24, max_boxes: int = 4000) -> list[tuple[bytes, int, int, int]]:
+def _box_list(data: bytes) -> list[tuple[bytes, int, int, int]]:
     """(type, offset, size, depth) of the boxes; iterative and bounded (a base may nest 1000 deep)."""
-    out: list[tuple[bytes, int, int, int]] = []
-    todo = [(0, len(data), 0)]
-    while todo and len(out) < max_boxes:
-        start, end, depth = todo.pop()
-        for typ, pos, size in _boxes(data, start, end):
-            out.append((typ, pos, size, depth))
-            if typ in CONTAINERS and depth < max_depth:
-                todo.append((pos + 8, pos + size, depth + 1))
-    return out
+    # plain_sizes: the recorded campaign findings replay only with the walk that made them
+    return [(b.type, b.start, b.size, depth) for b, depth in walk(data, plain_sizes=True)]
 
 
 def _flip_in_box(m: Mutation, rnd: random.Random, boxes) -> None:

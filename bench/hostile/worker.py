@@ -50,8 +50,8 @@ def campaign_settings(home: Path):
 
 
 def verifiers(home: Path):
-    from credentials.home import trust_store
-    from verify.verifier import Verifier
+    from kinoseal.credentials.home import trust_store
+    from kinoseal.verify.verifier import Verifier
 
     settings = campaign_settings(home)
     full = Verifier.from_settings(settings, load_classifier=False)

@@ -6,7 +6,7 @@ multiplicative text x frame interaction that the UNet has no cheap path for is t
 Fine-tunes on the training mix (p_directed 0.7) plus mirror and reverse twins; reports the
 same-seed test before and after.
 
-    python bench/probes/layoutprobe.py STEPS [EVAL_EVERY]     e.g. 2400 1200
+    python -m bench.probes.layoutprobe STEPS [EVAL_EVERY]     e.g. 2400 1200
 """
 import math
 import sys
@@ -16,15 +16,14 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-sys.path.insert(0, ".")
-from diffusers import DDPMScheduler  # noqa: E402
+from diffusers import DDPMScheduler
 
-import generate.pipeline as gp  # noqa: E402
-from bench import direction_sensitivity as ds  # noqa: E402
-from generate import data  # noqa: E402
-from generate.pipeline import KinoVideoPipeline, frames_to_tensor, text_condition, unet_input  # noqa: E402
-from generate.tokenizer import MAX_LENGTH, encode  # noqa: E402
-from generate.train import _cell_weight  # noqa: E402
+import kinoseal.generate.pipeline as gp
+from bench import direction_sensitivity as ds
+from kinoseal.scenes import procedural as data
+from kinoseal.generate.pipeline import KinoVideoPipeline, frames_to_tensor, text_condition, unet_input
+from kinoseal.generate.tokenizer import MAX_LENGTH, encode
+from kinoseal.training.generator.losses import cell_weight
 
 torch.set_num_threads(2)
 steps = int(sys.argv[1])
@@ -125,7 +124,7 @@ for step in range(steps):
     with torch.no_grad():
         cond = text_condition(te, encode(tok, caps, MAX_LENGTH), str(pipe.config.text_pooling))
     pred = denoise_with_layout(unet, inp, t, cond)
-    w = _cell_weight(cover, x0.shape[-1], 4.0)
+    w = cell_weight(cover, x0.shape[-1], 4.0)
     loss = (((pred - target) ** 2) * w).mean() / w.mean()
     opt.zero_grad()
     loss.backward()

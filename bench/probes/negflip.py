@@ -2,12 +2,11 @@
 direction as said? The unconditional branch of classifier-free guidance is replaced by the flipped
 prompt (a negative prompt), then bench/direction_sensitivity's same-seed test runs.
 
-    python bench/probes/negflip.py WEIGHTS GUIDANCES SEEDS     e.g. generate/weights/kino-tiny 3,8 2
+    python -m bench.probes.negflip WEIGHTS GUIDANCES SEEDS     e.g. generate/weights/kino-tiny 3,8 2
 """
 import sys, torch
-sys.path.insert(0, ".")
 from bench.direction_sensitivity import FLIP, same_seed_pairs
-from generate.pipeline import KinoVideoPipeline
+from kinoseal.generate.pipeline import KinoVideoPipeline
 torch.set_num_threads(2)
 w = sys.argv[1]
 pipe = KinoVideoPipeline.from_pretrained(w, local_files_only=True)

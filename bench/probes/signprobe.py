@@ -1,15 +1,14 @@
 """Can the UNet learn the sign of a horizontal slide? Focused fine-tune on mirror pairs of
 horizontal sliders only, high noise levels only; then the same-seed left/right test.
 
-    python bench/probes/signprobe.py WEIGHTS STEPS T_MIN [LR]     e.g. generate/weights/kino-tiny 300 950 1e-3
+    python -m bench.probes.signprobe WEIGHTS STEPS T_MIN [LR]     e.g. generate/weights/kino-tiny 300 950 1e-3
 """
 import sys, time, numpy as np, torch
-sys.path.insert(0, ".")
 from diffusers import DDPMScheduler
-from generate import data
-from generate.pipeline import KinoVideoPipeline, denoise, frames_to_tensor, text_condition, unet_input
-from generate.tokenizer import encode, MAX_LENGTH
-from generate.train import _cell_weight
+from kinoseal.scenes import procedural as data
+from kinoseal.generate.pipeline import KinoVideoPipeline, denoise, frames_to_tensor, text_condition, unet_input
+from kinoseal.generate.tokenizer import encode, MAX_LENGTH
+from kinoseal.training.generator.losses import cell_weight
 from bench import direction_sensitivity as ds
 torch.set_num_threads(2)
 w, steps, tmin = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -71,7 +70,7 @@ for step in range(steps):
     inp = unet_input(xt, torch.zeros(B, 1, T, x0.shape[-2], x0.shape[-1]), pos)
     cond = text_condition(te, encode(tok, caps, MAX_LENGTH), str(pipe.config.text_pooling))
     pred = denoise(unet, inp, t, cond)
-    wpx = _cell_weight(cover, x0.shape[-1], 4.0)
+    wpx = cell_weight(cover, x0.shape[-1], 4.0)
     loss = (((pred - target) ** 2) * wpx).mean() / wpx.mean()
     opt.zero_grad(); loss.backward(); torch.nn.utils.clip_grad_norm_(params, 1.0); opt.step()
     run += loss.item()

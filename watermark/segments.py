@@ -1,0 +1,74 @@
+"""Where in time a clip carries the mark: from the per-frame scores at the geometry the clip
+test found, the stretches of sampled frames that are marked.
+
+A frame's score is its pilot correlation at that geometry, about N(0, 1) on a frame without
+the mark (``watermark.v2``), so one unmarked frame passes ``FRAME_Z`` with probability 3e-5.
+A stretch needs ``MIN_RUN`` marked frames in a row (one isolated frame is noise or a scene
+cut), and gaps of up to ``MAX_GAP`` frames inside a stretch are bridged (a frame ruined by a
+transition or a compression spike). Times are the sampled frames' own presentation times:
+a segment runs from its first marked frame to just before the next unmarked sample (half
+the gap to it), so its ends are known to within half a sampling interval.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+FRAME_Z = 4.0
+MIN_RUN = 2
+MAX_GAP = 1
+# Marked stretches covering at least this share of the clip make it fully marked.
+FULL_COVER = 0.9
+
+
+@dataclass(frozen=True)
+class Segment:
+    start_s: float
+    end_s: float
+    frames: int  # sampled frames marked in it
+
+    def to_dict(self) -> dict[str, float | int]:
+        return {"start_s": round(self.start_s, 3), "end_s": round(self.end_s, 3), "frames": self.frames}
+
+
+def marked_runs(scores: Sequence[float], z: float = FRAME_Z, min_run: int = MIN_RUN,
+                max_gap: int = MAX_GAP) -> list[tuple[int, int]]:
+    """[first, last] indices of the marked stretches of a score sequence."""
+    hits = [i for i, s in enumerate(scores) if s is not None and s > z]
+    runs: list[list[int]] = []
+    for i in hits:
+        if runs and i - runs[-1][1] - 1 <= max_gap:
+            runs[-1][1] = i
+        else:
+            runs.append([i, i])
+    return [(a, b) for a, b in runs if sum(1 for i in hits if a <= i <= b) >= min_run]
+
+
+def segments(scores: Sequence[float], times: Sequence[float], duration_s: float | None = None,
+             z: float = FRAME_Z) -> list[Segment]:
+    """The marked time ranges of a clip whose sampled frames had ``scores`` at ``times`` (s)."""
+    n = min(len(scores), len(times))
+    if n == 0:
+        return []
+    t = [float(x) for x in times[:n]]
+    end_of_clip = max(t[-1], float(duration_s) if duration_s else t[-1])
+    out = []
+    hits = {i for i in range(n) if scores[i] is not None and scores[i] > z}
+    for a, b in marked_runs(scores[:n], z):
+        start = t[a] if a == 0 else t[a] - (t[a] - t[a - 1]) / 2.0
+        if a == 0:
+            start = 0.0 if t[0] <= (t[1] - t[0] if n > 1 else t[0]) else t[0]
+        end = end_of_clip if b == n - 1 else t[b] + (t[b + 1] - t[b]) / 2.0
+        out.append(Segment(max(0.0, start), end, sum(1 for i in range(a, b + 1) if i in hits)))
+    return out
+
+
+def covers_clip(segs: Sequence[Segment], duration_s: float) -> bool:
+    """True when the marked stretches cover (nearly) the whole clip."""
+    if duration_s <= 0:
+        return bool(segs)
+    return sum(s.end_s - s.start_s for s in segs) >= FULL_COVER * duration_s
+
+
+__all__ = ["FRAME_Z", "Segment", "covers_clip", "marked_runs", "segments"]
