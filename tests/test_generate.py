@@ -155,3 +155,23 @@ def test_pipeline_call_refuses(tiny_model):
 
     with pytest.raises(RuntimeError, match="unlabeled"):
         load_model(tiny_model)("a red ball")
+
+
+def test_a_checkpoint_from_before_the_namespace_still_loads(tmp_path):
+    """kino-tiny exports made before kinoseal.* name their planner's module ``generate.layout``."""
+    import json
+    import shutil
+    import sys
+
+    from kinoseal.generate.layout import LayoutPlanner
+    from kinoseal.generate.run import DEFAULT_MODEL_DIR, load_model
+
+    old = tmp_path / "kino-tiny-0.5"
+    shutil.copytree(DEFAULT_MODEL_DIR, old)
+    index = json.loads((old / "model_index.json").read_text())
+    assert index["planner"] == ["kinoseal.generate.layout", "LayoutPlanner"]
+    index["planner"] = ["generate.layout", "LayoutPlanner"]
+    (old / "model_index.json").write_text(json.dumps(index))
+    model = load_model(old)
+    assert isinstance(model.planner, LayoutPlanner)
+    assert "generate.layout" not in sys.modules  # the alias lived only during the load
