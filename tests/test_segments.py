@@ -7,11 +7,14 @@ import numpy as np
 from kinoseal.watermark.segments import covers_clip, marked_runs, segments
 
 
-def test_marked_runs_need_two_frames_and_bridge_one_gap():
-    z = [0.1, 9.0, 0.3, 8.0, 7.5, -0.2, 0.0, 6.0, 0.1, 0.2, 5.0, 5.0]
-    assert marked_runs(z) == [(1, 4), (10, 11)]  # 7 alone is dropped; 2 is bridged
+def test_marked_runs_pool_neighbours_need_two_samples_and_bridge_one_gap():
+    z = [0.0, 0.0, 6.0, 5.0, 1.0, 6.0, 5.0, 0.0, 0.0, 0.0, 0.0, 9.0, 0.0, 0.0]
+    # 2-6 are one stretch (the weak sample 4 sits between marked ones); 11 alone pools to 5.2 with
+    # its neighbours but is a single sample: dropped
+    assert marked_runs(z) == [(2, 6)]
     assert marked_runs([0.0] * 10) == []
-    assert marked_runs([3.9, 3.9, 3.9]) == []
+    assert marked_runs([2.5] * 10) == [(0, 9)]  # a weak mark on every frame adds up over three
+    assert marked_runs([1.5] * 10) == []
 
 
 def test_segments_in_seconds_and_full_cover():
@@ -23,3 +26,49 @@ def test_segments_in_seconds_and_full_cover():
     (whole,) = segments([10.0] * 40, t.tolist(), 10.0)
     assert whole.start_s == 0.0 and whole.end_s == 10.0 and covers_clip([whole], 10.0)
     assert segments([], [], 10.0) == []
+
+
+def _splice(tmp_path, home):
+    """3 s of labeled footage (3.5-6.5 s) spliced into a 10 s camera clip (bikes, 640x272),
+    the whole re-encoded at CRF 23: what an editor exporting a cut does."""
+    from kinoseal.config import Settings
+    from kinoseal.label import GeneratorInfo, Labeler
+    from kinoseal.mediaio.probe import probe
+    from kinoseal.mediaio.reader import iter_frames
+    from kinoseal.mediaio.writer import H264Writer
+    from testkit.clips import BIKES
+
+    info = probe(BIKES)
+    fps = int(round(float(info.fps)))
+    frames = [f.planes for f in iter_frames(BIKES)]
+    a, b = int(3.5 * fps), int(6.5 * fps)
+
+    def write(path, planes, crf):
+        with H264Writer(path, width=info.width, height=info.height, fps=fps, crf=crf) as w:
+            for p in planes:
+                w.write_i420(*p)
+        return path
+
+    part = write(tmp_path / "shot.mp4", frames[a:b], 18)
+    settings = Settings(home=home, classifier_model="none")
+    Labeler.from_settings(settings).label_file(part, tmp_path / "shot.labeled.mp4", GeneratorInfo("test-model", "1"))
+    marked = [f.planes for f in iter_frames(tmp_path / "shot.labeled.mp4")]
+    cut = write(tmp_path / "cut.mp4", frames[:a] + marked + frames[a + len(marked):], 23)
+    return settings, cut, tmp_path / "shot.labeled.mp4"
+
+
+def test_a_spliced_ai_shot_is_located_in_time(tmp_path):
+    from kinoseal.verify.verifier import Verifier
+
+    settings, cut, shot = _splice(tmp_path, tmp_path / "home")
+    v = Verifier.from_settings(settings)
+    r = v.verify(cut)
+    w = r.watermark
+    assert r.verdict.value == "ai_generated" and w.bound is True, r.evidence
+    assert w.marked_extent == "segments" and r.ai_extent == "segments"
+    (seg,) = w.segments
+    assert abs(seg["start_s"] - 3.5) <= 0.5 and abs(seg["end_s"] - 6.5) <= 0.5, w.segments
+    assert r.summary.startswith("AI-generated: Contains AI-generated segments")
+    # the labeled shot on its own is marked through and through
+    whole = v.verify(shot).watermark
+    assert whole.marked_extent == "full" and v.verify(shot).ai_extent == "full"  # its manifest says so too

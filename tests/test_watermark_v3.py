@@ -152,6 +152,8 @@ def test_verifier_prefers_a_bound_mark_and_marks_v2_as_unbound():
 
     class Scan:
         error = None
+        times: list[float] = []
+        duration_s = 0.0
 
         def __init__(self, rs):
             self.rs = rs

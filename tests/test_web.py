@@ -342,3 +342,17 @@ def test_api_docs_work_offline(browser, web_server):
         assert blocked == ["https://cdn.redoc.ly/redoc/logo-mini.svg (csp)"] or blocked == []
     finally:
         ctx.close()
+
+
+def test_spliced_ai_segments_are_named_with_their_times(page, labeled, labeled_report):
+    """Issue 21 item 5: AI shots in other footage read "contains AI-generated segments", with where."""
+    r = json.loads(json.dumps(labeled_report))
+    r.update(ai_extent="segments", c2pa={"present": False}, provenance=None,
+             summary="AI-generated: Contains AI-generated segments: the kinoseal watermark marks 3.4-6.6 s of this clip")
+    r["watermark"].update(segments=[{"start_s": 3.44, "end_s": 6.58, "frames": 30}], marked_extent="segments")
+    page.unroute("**/v1/verify")
+    _show(page, labeled, r)
+    assert page.inner_text("#ai-extent") == "Contains AI-generated segments"
+    assert "contains AI-generated segments (3.4\u20136.6 s)" in page.inner_text("#verdict-words")
+    assert "only in 3.4\u20136.6 s" in page.inner_text("#watermark")
+    assert "Fully AI-generated" not in page.inner_text("#verdict")

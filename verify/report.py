@@ -48,6 +48,11 @@ class WatermarkEvidence:
     # The content-bound layer's own p-value (Bonferroni over the versions tested), which is what
     # decides ``bound``; ``p_value`` is the presence test's (the stronger layer). None: no such layer.
     binding_p_value: float | None = None
+    # Where the mark is, in time (``watermark.segments``): [{"start_s", "end_s", "frames"}], and
+    # "full" (it covers the clip), "segments" (only parts: AI shots in other footage) or None
+    # (not resolved: the per-frame signal is too weak to say, or nothing was found).
+    segments: list[dict[str, Any]] = field(default_factory=list)
+    marked_extent: str | None = None
 
 
 @dataclass

@@ -10,7 +10,8 @@ Order matters and is deliberate:
 1. An integrity failure in the active manifest or anywhere in its ingredient
    history -> ``tampered`` (cryptographic fact; the watermark is reported beside it).
 2. A detected watermark bound to the content -> ``ai_generated`` (p-value below the
-   threshold). This comes before any capture claim: a capture manifest on a
+   threshold), with ``ai_extent`` "segments" when it marks only stretches of the clip (AI
+   shots spliced into other footage: "contains AI-generated segments"). This comes before any capture claim: a capture manifest on a
    watermarked clip is never ``authentic``. A kinoseal pattern that is present but
    not bound to these pixels (``WatermarkEvidence.bound`` False: a v1/v2 mark, or a
    v3 mark copied from another clip) is never ``ai_generated`` on its own: anyone
@@ -50,8 +51,9 @@ class Decision:
     # The evidence line that decided the verdict (the report's summary says it).
     reason: str = ""
     # For AI verdicts from the provenance chain: "full" (the asset was made by the
-    # model) or "partial" (real or human-made material with AI elements); None when
-    # nothing declares it (e.g. only the watermark speaks).
+    # model) or "partial" (real or human-made material with AI elements); "segments" when
+    # the watermark marks only stretches of the clip (AI shots spliced into other footage;
+    # ``WatermarkEvidence.segments`` says where); None when nothing says.
     ai_extent: str | None = None
     # Per category, the failure codes that were found (active manifest, ``ingredient:`` deltas
     # and the ingredients' recorded results), for reports that want the grouping.
@@ -227,6 +229,10 @@ def decide(
     # 2. watermark
     if wm_found:
         extent = _ai_line(ai, trusted)[1] if ai else None
+        if watermark.marked_extent == "segments":
+            spans = ", ".join(f"{s['start_s']:.1f}-{s['end_s']:.1f} s" for s in watermark.segments)
+            wm_line = f"Contains AI-generated segments: the kinoseal watermark marks {spans} of this clip ({wm_line})"
+            extent = "segments"
         if capture:
             return done(Verdict.AI_GENERATED, wm_conf,
                         "The manifest claims a camera capture, but the pixels carry the AI watermark",

@@ -27,6 +27,8 @@ from kinoseal.verify.rules import decide
 from kinoseal.watermark import get_method, list_methods
 from kinoseal.watermark.keyring import KeyRing, load_keyring
 from kinoseal.watermark.scan import WatermarkScan
+from kinoseal.watermark.segments import covers_clip
+from kinoseal.watermark.segments import segments as marked_segments
 
 
 def classifier_evidence(detector, path: Path, limits: Limits) -> ClassifierEvidence:
@@ -145,6 +147,12 @@ class Verifier:
         binding = None if res.binding_log10_p is None else min(0.0, float(res.binding_log10_p) + bonferroni)
         p_value = 10.0**log10_p
         detected = p_value < self.settings.watermark_p_threshold
+        segs, extent = [], None
+        if (detected and scan.times
+                and len(res.per_frame_scores) == len(scan.times) and all(math.isfinite(t) for t in scan.times)):
+            segs = marked_segments(res.per_frame_scores, scan.times, scan.duration_s)
+            duration = scan.duration_s or (scan.times[-1] if scan.times else 0.0)
+            extent = ("full" if covers_clip(segs, duration) else "segments") if segs else None
         return WatermarkEvidence(
             detected=detected,
             method=res.method,
@@ -157,6 +165,8 @@ class Verifier:
             per_frame=[float(x) for x in res.per_frame_scores],
             bound=any(res is r for r in bound_hits) if detected else None,
             binding_p_value=None if binding is None else 10.0**binding,
+            segments=[sg.to_dict() for sg in segs],
+            marked_extent=extent,
         )
 
     def _classifier_plan(self, c2pa: C2paEvidence) -> ClassifierEvidence | None:

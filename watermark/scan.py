@@ -23,11 +23,14 @@ class WatermarkScan:
         self.extractors = list(extractors)
         self.max_frames = max_frames
         self.error: str | None = None
+        self.times: list[float] = []  # media time of each frame the extractors saw, in order
+        self.duration_s = 0.0
         self._gap = 0.0
         self._stride = 1
         self._next_t = float("-inf")
 
     def start(self, info) -> None:
+        self.duration_s = float(info.duration_s or 0.0)
         self._gap = info.duration_s / self.max_frames if info.duration_s > 0 else 0.0
         self._stride = 1 if self._gap > 0 else sample_stride(info.frame_count, self.max_frames)
 
@@ -46,6 +49,7 @@ class WatermarkScan:
             self.error = f"frames of {frame.width}x{frame.height} are too small to carry a watermark"
             return
         y = frame.gray()
+        self.times.append(float(frame.time))
         for ex in self.extractors:
             ex.update(y)
 

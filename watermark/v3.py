@@ -74,6 +74,7 @@ from scipy import ndimage, sparse
 
 from kinoseal.watermark.keys import WatermarkKey
 from kinoseal.watermark.result import P_VALUE_THRESHOLD, WatermarkResult
+from kinoseal.watermark.segments import marked_runs
 from kinoseal.watermark.stats import rademacher_log10_pvalue
 from kinoseal.watermark.core import LayoutCache, check_luma, key_list, keyed_signs
 from kinoseal.watermark.v2 import TiledEmbedder, TiledExtractor, TiledMethod, TiledParams, dihedral
@@ -293,8 +294,9 @@ class BoundExtractor(TiledExtractor):
         super().update(y)
         self._planes.setdefault(y.shape, []).append(self._last_g.astype(np.float16))
 
-    def bound_test(self, li: int, gi: int, di: int, shift: int) -> tuple[float, float]:
-        """(log10 p, t) of the bound layer at one geometry (key ``li``)."""
+    def bound_test(self, li: int, gi: int, di: int, shift: int, only: set[int] | None = None) -> tuple[float, float]:
+        """(log10 p, t) of the bound layer at one geometry (key ``li``), over the sampled frames
+        ``only`` (indices) when given."""
         p = self.params
         n = p.tile
         shape, acc = max(self._acc.items(), key=lambda kv: kv[1].n)
@@ -302,7 +304,8 @@ class BoundExtractor(TiledExtractor):
         B = an["geoms"][gi]
         frames = acc.frames1 if an["small"][gi] else acc.frames
         planes = self._planes[shape]
-        idx = sorted(set(np.linspace(0, len(frames) - 1, min(len(frames), p.bound_frames)).round().astype(int)))
+        pool = sorted(only) if only else list(range(len(frames)))
+        idx = sorted({pool[i] for i in np.linspace(0, len(pool) - 1, min(len(pool), p.bound_frames)).round().astype(int)})
         H, W = frames[0].shape
         inv = np.linalg.inv(B) * n
         ys = np.arange(H, dtype=np.float64) + 0.5 - H / 2.0
@@ -345,7 +348,15 @@ class BoundExtractor(TiledExtractor):
         if self.frames == 0:
             return replace(r, bound=False, binding_log10_p=0.0)
         lp_s, gi, di, k, li, _ = self.debug["best"]
-        lp_b, t_b = self.bound_test(li, gi, di, k)
+        # A clip marked only in parts (AI shots spliced into camera footage): the bound test runs
+        # on the marked stretches alone, or the unmarked frames dilute it. Which frames those are
+        # comes from the sync layer's per-frame scores, which the bound chips are independent of,
+        # so the test stays exact on unmarked content; it is still one test.
+        runs = marked_runs(r.per_frame_scores) if len(r.per_frame_scores) == self.frames else []
+        only = {i for a, b in runs for i in range(a, b + 1)}
+        partial = bool(only) and len(only) < len(r.per_frame_scores)
+        lp_b, t_b = self.bound_test(li, gi, di, k, only if partial else None)
+        self.debug.update(bound_frames_only=sorted(only) if partial else None)
         self.debug.update(bound_t=t_b, bound_log10_p=lp_b, sync_log10_p=r.log10_p_value)
         thr = math.log10(P_VALUE_THRESHOLD)
         bound = lp_b < thr

@@ -45,7 +45,7 @@ const KinoWords = (() => {
   // "full" (every frame made by a model), "partial" (real footage edited with AI) or null.
   // The server says so in report.ai_extent; where it does not (older servers, or null), the source type.
   function aiExtent(r) {
-    if (r.ai_extent === "full" || r.ai_extent === "partial") return r.ai_extent;
+    if (r.ai_extent === "full" || r.ai_extent === "partial" || r.ai_extent === "segments") return r.ai_extent;
     const k = typeKind((r.c2pa || {}).digital_source_type);
     return k === "full" || k === "partial" ? k : null;
   }
@@ -94,7 +94,8 @@ const KinoWords = (() => {
     switch (r.verdict) {
       case "ai_generated": {
         const extent = aiExtent(r);
-        const what = extent === "partial" ? "This is real footage with parts changed by an AI model."
+        const what = extent === "segments" ? "This clip contains AI-generated segments (" + spans(w.segments) + ")."
+          : extent === "partial" ? "This is real footage with parts changed by an AI model."
           : extent === "full" ? "This clip was made by an AI model." : "This clip was made or changed by AI.";
         const why = [];
         if (marked) why.push("its invisible kinoseal watermark");
@@ -163,10 +164,16 @@ const KinoWords = (() => {
     return s.startsWith(prefix) ? s.slice(prefix.length) : s;
   }
 
+  // "3.5-6.6 s, 8.0-9.1 s": where the watermark marks the clip.
+  function spans(segments) {
+    return (segments || []).map((g) => g.start_s.toFixed(1) + "\u2013" + g.end_s.toFixed(1) + " s").join(", ");
+  }
+
   function extentLabel(r) {
     if (r.verdict !== "ai_generated") return null;
     const e = aiExtent(r);
-    return e === "partial" ? "AI edit of real footage" : e === "full" ? "Fully AI-generated" : null;
+    return e === "segments" ? "Contains AI-generated segments" : e === "partial" ? "AI edit of real footage"
+      : e === "full" ? "Fully AI-generated" : null;
   }
 
   function c2paFacts(r) {
@@ -208,6 +215,8 @@ const KinoWords = (() => {
     }
     return [
       ["Result", w.bound === false ? "pattern found, not bound to these pixels (may be copied: not evidence of AI)" : "found"],
+      ["Where", w.marked_extent === "segments" ? "only in " + spans(w.segments)
+        : w.marked_extent === "full" ? "the whole clip" : null],
       ["p-value", fmtP(w.p_value) + " (chance of a false alarm)"],
       ["Binding p-value", w.binding_p_value != null ? fmtP(w.binding_p_value) +
         " (chance that a mark not made for these pixels looks bound to them)" : null],
@@ -233,7 +242,7 @@ const KinoWords = (() => {
   }
 
   return {
-    shortType, describeType, typeKind, aiExtent, fmtP, fmtConfidence, fmtTime, headline, reason, extentLabel,
+    shortType, describeType, typeKind, aiExtent, spans, fmtP, fmtConfidence, fmtTime, headline, reason, extentLabel,
     c2paFacts, disclosures, watermarkFacts, provenanceFacts, num,
   };
 })();
