@@ -150,7 +150,7 @@ class Verifier:
         segs, extent = [], None
         if (detected and scan.times
                 and len(res.per_frame_scores) == len(scan.times) and all(math.isfinite(t) for t in scan.times)):
-            segs = marked_segments(res.per_frame_scores, scan.times, scan.duration_s)
+            segs = marked_segments(res.per_frame_scores, scan.times, scan.duration_s, runs=res.marked_runs)
             duration = scan.duration_s or (scan.times[-1] if scan.times else 0.0)
             extent = ("full" if covers_clip(segs, duration) else "segments") if segs else None
         return WatermarkEvidence(

@@ -30,6 +30,9 @@ class WatermarkResult:
     # only a content-free pattern is (present, but possibly copied from another clip).
     bound: bool | None = None
     binding_log10_p: float | None = None
+    # [first, last] indices (into the analysed frames) of the stretches that carry the mark,
+    # bound layer included (v3; watermark.segments); empty when not resolved.
+    marked_runs: list[tuple[int, int]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe view: payload as 16 hex chars, no NaN/inf."""
@@ -51,4 +54,5 @@ class WatermarkResult:
             "per_frame_scores": [_num(s) for s in self.per_frame_scores],
             "bound": self.bound,
             "binding_log10_p": _num(self.binding_log10_p),
+            "marked_runs": [list(r) for r in self.marked_runs],
         }

@@ -7,7 +7,7 @@ into real footage), too noisy alone, so a sample counts as marked when the mean 
 3-sample neighbourhood, scaled back to N(0, 1), passes ``FRAME_Z`` (3e-5 per unmarked
 neighbourhood) and its own score passes ``OWN_Z`` (so the unmarked sample next to a strongly
 marked one does not ride on its neighbour: boundaries stay where the mark starts). A stretch needs ``MIN_RUN``
-marked samples in a row, and gaps of up to ``MAX_GAP`` inside a stretch are bridged (a frame
+marked samples in a row, and gaps of up to ``MAX_GAP`` samples inside a stretch are bridged (frames
 ruined by a transition or a compression spike). Times are the sampled frames' own presentation times:
 a segment runs from its first marked frame to just before the next unmarked sample (half
 the gap to it), so its ends are known to within half a sampling interval.
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 FRAME_Z = 4.0
 OWN_Z = 1.0
 MIN_RUN = 2
-MAX_GAP = 1
+MAX_GAP = 2
 # Marked stretches covering at least this share of the clip make it fully marked.
 FULL_COVER = 0.9
 
@@ -68,8 +68,9 @@ def marked_runs(scores: Sequence[float], z: float = FRAME_Z, min_run: int = MIN_
 
 
 def segments(scores: Sequence[float], times: Sequence[float], duration_s: float | None = None,
-             z: float = FRAME_Z) -> list[Segment]:
-    """The marked time ranges of a clip whose sampled frames had ``scores`` at ``times`` (s)."""
+             z: float = FRAME_Z, runs: Sequence[tuple[int, int]] | None = None) -> list[Segment]:
+    """The marked time ranges of a clip whose sampled frames had ``scores`` at ``times`` (s);
+    ``runs``: the stretches already found (and checked) by the extractor."""
     n = min(len(scores), len(times))
     if n == 0:
         return []
@@ -77,7 +78,7 @@ def segments(scores: Sequence[float], times: Sequence[float], duration_s: float 
     end_of_clip = max(t[-1], float(duration_s) if duration_s else t[-1])
     out = []
     hits = _hits(scores[:n], z)
-    for a, b in marked_runs(scores[:n], z):
+    for a, b in (marked_runs(scores[:n], z) if runs is None else [r for r in runs if r[1] < n]):
         # the clip's own start when the first sample is marked (it is taken at or near t = 0)
         start = 0.0 if a == 0 else t[a] - (t[a] - t[a - 1]) / 2.0
         end = end_of_clip if b == n - 1 else t[b] + (t[b + 1] - t[b]) / 2.0

@@ -356,7 +356,15 @@ class BoundExtractor(TiledExtractor):
         only = {i for a, b in runs for i in range(a, b + 1)}
         partial = bool(only) and len(only) < len(r.per_frame_scores)
         lp_b, t_b = self.bound_test(li, gi, di, k, only if partial else None)
-        self.debug.update(bound_frames_only=sorted(only) if partial else None)
+        # Which stretches to report: the per-frame sync scores of a static scene are one draw
+        # repeated (the same content against the same pattern), so a 2.5-sigma coincidence can
+        # look like a marked stretch. Each stretch must also carry the bound layer (its own
+        # exact test, p < 1e-3 shared over the stretches): unmarked footage does not.
+        kept = runs
+        if partial:
+            lim = math.log10(1e-3 / len(runs))
+            kept = [(a, b) for a, b in runs if self.bound_test(li, gi, di, k, set(range(a, b + 1)))[0] < lim]
+        self.debug.update(bound_frames_only=sorted(only) if partial else None, runs=runs)
         self.debug.update(bound_t=t_b, bound_log10_p=lp_b, sync_log10_p=r.log10_p_value)
         thr = math.log10(P_VALUE_THRESHOLD)
         bound = lp_b < thr
@@ -368,7 +376,8 @@ class BoundExtractor(TiledExtractor):
         lp = min(lp_b, r.log10_p_value)
         lay_key = self.layouts[li].key_id
         return replace(r, detected=bool(bound or sync), p_value=float(10.0**lp), log10_p_value=float(lp),
-                       key_id=lay_key if (bound or sync) else None, bound=bool(bound), binding_log10_p=float(lp_b))
+                       key_id=lay_key if (bound or sync) else None, bound=bool(bound), binding_log10_p=float(lp_b),
+                       marked_runs=kept if bound else [])
 
 
 @dataclass(frozen=True)
