@@ -13,7 +13,7 @@ from pathlib import Path
 
 import platformdirs
 
-from kinoseal.errors import KinosealError
+from kinoseal.errors import InputError, KinosealError
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,10 @@ class Limits:
     # Verification looks at this many frames at most, spread over the clip, so a
     # 60 s clip costs about as much as a 10 s one.
     verify_max_frames: int = 96
+    # Decoder threads per clip: 0 lets FFmpeg use every core (fastest for one clip at a time);
+    # 1 for a pool of workers that already fills the cores (threads per clip then only
+    # contend: measured in bench/results/load_verify.md). KINOSEAL_DECODE_THREADS.
+    decode_threads: int = 0
 
 
 CLASSIFIER_POLICIES = ("always", "when_needed")
@@ -98,6 +102,12 @@ class Settings:
         if env.get("KINOSEAL_TSA_URL"):
             kwargs["tsa_url"] = env["KINOSEAL_TSA_URL"]
         kwargs.update(overrides)
+        if env.get("KINOSEAL_DECODE_THREADS"):
+            try:
+                threads = int(env["KINOSEAL_DECODE_THREADS"])
+            except ValueError:
+                raise InputError("KINOSEAL_DECODE_THREADS must be a whole number (0: as many as FFmpeg likes)") from None
+            kwargs["limits"] = replace(kwargs.get("limits") or Limits(), decode_threads=max(0, threads))  # type: ignore[arg-type]
         return cls(**kwargs)  # type: ignore[arg-type]
 
     def with_(self, **changes: object) -> "Settings":

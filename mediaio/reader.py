@@ -116,6 +116,7 @@ def iter_frames(
     with open_video(path, limits, report) as (container, info):
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
+        stream.thread_count = limits.decode_threads
         if refs_only:
             stream.codec_context.skip_frame = "NONREF"
         index = 0

@@ -126,6 +126,7 @@ def stream_frames(path: Path, consumers: list[FrameConsumer], limits: Limits | N
             return StreamResult(info, report)
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
+        stream.thread_count = limits.decode_threads
         ctx = stream.codec_context
         fps = float(info.fps) or 25.0
         t0: float | None = None

@@ -139,6 +139,9 @@ def register(app: typer.Typer) -> None:
         grace: Annotated[Optional[float], typer.Option(
             help="Seconds a running job may take to finish after SIGTERM before it is handed back "
                  "(default: KINOSEAL_SHUTDOWN_GRACE_S or 20).")] = None,
+        threads: Annotated[Optional[int], typer.Option(
+            help="CPU threads of one job (video decoder and classifier). Default 1: start one worker per "
+                 "core; 0 lets each job use every core (default: KINOSEAL_DECODE_THREADS or 1).")] = None,
     ) -> None:
         """Run jobs from the Redis queue (RQ). Start as many as you like, on any host that
         shares KINOSEAL_HOME (keys, uploads) and KINOSEAL_DATABASE_URL with the server."""
@@ -152,6 +155,20 @@ def register(app: typer.Typer) -> None:
         if not url:
             raise InputError("set KINOSEAL_QUEUE_URL=redis://host:6379/0 or pass --queue-url")
         os.environ["KINOSEAL_QUEUE_URL"] = url
+        # Workers scale by processes: threads inside one job would only contend with the other
+        # workers for the same cores (bench/results/load_verify.md).
+        if threads is None:
+            try:
+                threads = int(os.environ.get("KINOSEAL_DECODE_THREADS") or 1)
+            except ValueError:
+                raise InputError("KINOSEAL_DECODE_THREADS must be a whole number") from None
+        if threads < 0:
+            raise InputError("--threads must be 0 (as many as the libraries like) or more")
+        os.environ["KINOSEAL_DECODE_THREADS"] = str(threads)
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
         configure_logging("INFO")
         service = _worker_service()
         # Each worker also re-queues jobs whose worker died (safe to run many of these).
