@@ -183,3 +183,32 @@ def test_verifier_prefers_a_bound_mark_and_marks_v2_as_unbound():
     ev = v._watermark_evidence(Scan([res(names[0], -26.7, True, -9.0), res(names[1], 0.0),
                                      res(names[2], -1.0)]), names)
     assert ev.detected and ev.bound is True and 1e-9 < ev.binding_p_value < 1e-8
+
+
+def test_v2_and_v3_share_one_frame_analysis_with_identical_results():
+    """The verifier's scan whitens each frame and searches the geometries once for v2 and v3 (their
+    parameters differ only in the key domain); every result is what each extractor gives alone."""
+    from kinoseal.watermark import WatermarkKey, get_method
+    from kinoseal.watermark.scan import WatermarkScan
+    from testkit.clips import synthetic_frames
+
+    key = WatermarkKey.generate()
+    ys = [f[..., 1].copy() for f in synthetic_frames(16, h=288, w=384, seed=3)]
+    emb = get_method("kinoseal-wm-v3").embedder(key, 0xABCDEF)
+    frames = [emb.embed_luma(y) for y in ys]
+    names = ("kinoseal-wm-v3", "kinoseal-wm-v1", "kinoseal-wm-v2")
+
+    def run(shared: bool):
+        exs = [get_method(n).extractor([key]) for n in names]
+        if shared:
+            WatermarkScan(exs, 96)
+            assert exs[2]._shared is exs[0]._shared and exs[1] is not exs[0]
+        for y in frames:
+            for ex in exs:
+                ex.update(y)
+        return [(r.method, r.detected, r.log10_p_value, r.payload_id, r.bound, r.binding_log10_p, r.per_frame_scores)
+                for r in (ex.result() for ex in exs)]
+
+    alone, shared = run(False), run(True)
+    assert shared == alone
+    assert shared[0][1] and shared[0][4] is True  # v3 found and bound, through the shared analysis

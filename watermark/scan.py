@@ -21,6 +21,15 @@ MIN_WATERMARK_SIDE = 16
 class WatermarkScan:
     def __init__(self, extractors: Sequence, max_frames: int) -> None:
         self.extractors = list(extractors)
+        # Versions that analyse frames identically (v2 and v3: only their key domains differ) share
+        # one analysis: the frames are whitened and the geometries searched once, not once each.
+        leaders: dict = {}
+        for ex in self.extractors:
+            key = ex.analysis_key() if hasattr(ex, "follow") else None
+            if key is not None and key in leaders:
+                ex.follow(leaders[key])
+            elif key is not None:
+                leaders[key] = ex
         self.max_frames = max_frames
         self.error: str | None = None
         self.times: list[float] = []  # media time of each frame the extractors saw, in order

@@ -103,7 +103,7 @@ instance as v2 (``make_v2``). Changing any field means a new version name.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import ClassVar, Sequence
 
 import numpy as np
@@ -483,6 +483,20 @@ class _Acc:
     n: int = 0
 
 
+@dataclass
+class _Shared:
+    """What an extractor accumulates and derives from the frames alone, without a key: the
+    residual sums, the per-frame residuals, the candidate geometries and folded tiles. Methods
+    whose parameters differ only in their key domain (v2 and v3) compute the same, so the
+    verifier's scan lets them share one (``TiledExtractor.follow``)."""
+
+    acc: dict = field(default_factory=dict)  # frame shape -> _Acc
+    frames: int = 0
+    an: dict | None = None
+    keep_planes: bool = False  # also keep each frame's working-resolution luma (v3's bound test)
+    planes: dict = field(default_factory=dict)  # frame shape -> [float16 planes]
+
+
 def _template_spectra(lay: TileLayout) -> tuple[np.ndarray, np.ndarray]:
     hit = _SPEC_CACHE.get(id(lay))
     if hit is None or hit[0] is not lay:
@@ -513,10 +527,39 @@ class TiledExtractor:
         keys = key_list(keys)
         self.method, self.params = method, method.params
         self.layouts = [tile_layout(k, self.params) for k in keys]
-        self._acc: dict[tuple[int, int], _Acc] = {}
-        self.frames = 0
+        self._shared = _Shared()
+        self._leader = True
         self.debug: dict = {}
-        self._an: dict | None = None
+
+    # The shared state, under the names the rest of the extractor uses.
+    @property
+    def _acc(self) -> dict[tuple[int, int], _Acc]:
+        return self._shared.acc
+
+    @property
+    def frames(self) -> int:
+        return self._shared.frames
+
+    @property
+    def _an(self) -> dict | None:
+        return self._shared.an
+
+    @_an.setter
+    def _an(self, value: dict | None) -> None:
+        self._shared.an = value
+
+    def analysis_key(self) -> tuple:
+        """Extractors with equal keys accumulate and analyse frames identically."""
+        return tuple(getattr(self.params, f.name) for f in fields(TiledParams) if f.name != "domain")
+
+    def follow(self, leader: "TiledExtractor") -> None:
+        """Share ``leader``'s frame analysis: from now on only the leader is fed (``update`` here
+        does nothing) and this extractor tests its own keys on what the leader accumulated."""
+        if leader.analysis_key() != self.analysis_key() or self._shared.frames or leader._shared.frames:
+            raise ValueError("an extractor can follow only a fresh one with the same analysis parameters")
+        leader._shared.keep_planes |= self._shared.keep_planes
+        self._shared = leader._shared
+        self._leader = False
 
     def _work(self, y: np.ndarray) -> tuple[np.ndarray, float]:
         h, w = y.shape
@@ -529,8 +572,12 @@ class TiledExtractor:
         return g, s
 
     def update(self, y: np.ndarray) -> None:
+        if not self._leader:
+            return
         y = check_luma(y)
         g, s = self._work(y)
+        if self._shared.keep_planes:
+            self._shared.planes.setdefault(y.shape, []).append(g.astype(np.float16))
         r = _whiten(g, self.params)
         # step-1 residual only where cells can be under ~1.4 working px:
         # frames not downscaled for work (short side < work_short)
@@ -544,7 +591,7 @@ class TiledExtractor:
             a.R1 += r1
             a.frames1.append(r1.astype(np.float16))
         a.n += 1
-        self.frames += 1
+        self._shared.frames += 1
 
     def _geometries(self, shape: tuple[int, int], R: np.ndarray) -> list[np.ndarray]:
         p = self.params

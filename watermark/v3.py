@@ -282,17 +282,7 @@ class BoundExtractor(TiledExtractor):
         keys = key_list(keys)
         super().__init__(method, keys)
         self.bound_layouts = [bound_layout(k, self.params) for k in keys]
-        self._planes: dict[tuple[int, int], list[np.ndarray]] = {}
-        self._last_g: np.ndarray | None = None
-
-    def _work(self, y: np.ndarray):
-        g, s = super()._work(y)
-        self._last_g = g
-        return g, s
-
-    def update(self, y: np.ndarray) -> None:
-        super().update(y)
-        self._planes.setdefault(y.shape, []).append(self._last_g.astype(np.float16))
+        self._shared.keep_planes = True  # the bound test re-reads the coarse luma of each frame
 
     def bound_test(self, li: int, gi: int, di: int, shift: int, only: set[int] | None = None) -> tuple[float, float]:
         """(log10 p, t) of the bound layer at one geometry (key ``li``), over the sampled frames
@@ -303,7 +293,7 @@ class BoundExtractor(TiledExtractor):
         an = self._an
         B = an["geoms"][gi]
         frames = acc.frames1 if an["small"][gi] else acc.frames
-        planes = self._planes[shape]
+        planes = self._shared.planes[shape]
         pool = sorted(only) if only else list(range(len(frames)))
         idx = sorted({pool[i] for i in np.linspace(0, len(pool) - 1, min(len(pool), p.bound_frames)).round().astype(int)})
         H, W = frames[0].shape
