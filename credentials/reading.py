@@ -13,6 +13,7 @@ from typing import Any
 
 import c2pa
 
+from kinoseal.credentials.chunk_layout import CHUNK_OFFSETS_MISMATCH, layout_problem, offsets_unbound
 from kinoseal.mediaio.bmff import has_c2pa_box
 from kinoseal.credentials.manifests import CAPTURE_SOURCE_TYPES, IPTC, KINOSEAL_ASSERTION, SOFT_BINDING_LABEL
 from kinoseal.credentials.status_codes import Category, category
@@ -75,6 +76,8 @@ class C2paEvidence:
     # own but only passes on a parent (opened -> watermarked, transcoded, published):
     # {"source_type", "title", "manifest_label", "signer"}; None otherwise.
     origin: dict[str, Any] | None = None
+    # What kinoseal found wrong in the bytes the hard binding leaves unbound (chunk offsets).
+    binding_problem: str | None = None
 
     def codes_in(self, *cats: Category) -> list[str]:
         """Active-manifest failure codes (with ``ingredient:`` deltas) of the given categories."""
@@ -398,6 +401,12 @@ def read_c2pa(path: Path, trust: TrustConfig) -> C2paEvidence:
     for delta in (results.get("ingredientDeltas") or []) if isinstance(results, dict) else []:
         for code in _codes(delta.get("validationDeltas")):
             failures.append(f"ingredient:{code}")
+    problem = None
+    if offsets_unbound(manifest):
+        problem = layout_problem(Path(path))
+        if problem:
+            failures.append(CHUNK_OFFSETS_MISMATCH)
+            state = "Invalid"
     generator = None
     info = manifest.get("claim_generator_info")
     if isinstance(info, list) and info:
@@ -418,6 +427,7 @@ def read_c2pa(path: Path, trust: TrustConfig) -> C2paEvidence:
         format=manifest.get("format"),
         ai_disclosure=ai_disclosure(store, label),
         origin=capture_origin(store, label),
+        binding_problem=problem,
     )
 
 

@@ -10,7 +10,7 @@ Sources: c2pa-rs ``sdk/src/validation_results.rs`` (module ``validation_codes``,
 the C2PA 2.x standard status codes), the CAWG identity codes c2pa-rs reports
 (``sdk/src/identity``, ``sdk/src/crypto/cose/verifier.rs``), codes observed from
 c2pa-python 0.38.1 (c2pa-rs 0.91.3) on the shared conformance files, and
-kinoseal's own two codes.
+kinoseal's own three codes.
 
 A code that is not in the table is ``UNKNOWN``: it is never read as tampering
 (an unexplained code is not proof that bytes changed), it always blocks
@@ -170,6 +170,9 @@ CODES: dict[str, Category] = {
     # -- kinoseal's own codes --
     # The file has a C2PA box but no longer parses around it: bytes changed after signing.
     "kinoseal.manifest.unverifiable": _INT,
+    # Chunk offsets that the hard binding leaves unbound (bmff.v2 exclusions, legacy v1) put a
+    # chunk outside mdat or on top of another: the decoder would show other signed bytes.
+    "kinoseal.bmffHash.chunkOffsets.mismatch": _INT,
     # An init segment read without its fragments: the content binding was not checked.
     "kinoseal.fragments.missing": _INC,
 }

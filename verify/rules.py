@@ -177,6 +177,9 @@ def decide(
                       f"{_signer_text(origin.get('signer'))}) declares {_short_type(origin.get('source_type'))}")
         if c2pa.failure_codes:
             ev.append("C2PA validation failures: " + ", ".join(sorted(set(c2pa.failure_codes))))
+        if c2pa.binding_problem:
+            ev.append("The chunk offsets, which this manifest's hash leaves unbound, no longer match the signed "
+                      f"sample tables ({c2pa.binding_problem}): the player would show other bytes than were signed")
         hist = sorted(set(c2pa.history_codes) - set(c2pa.failure_codes))
         if hist:
             ev.append("Recorded in the ingredient history: " + ", ".join(hist))
