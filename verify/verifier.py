@@ -27,7 +27,7 @@ from kinoseal.verify.rules import decide
 from kinoseal.watermark import get_method, list_methods
 from kinoseal.watermark.keyring import KeyRing, load_keyring
 from kinoseal.watermark.scan import WatermarkScan
-from kinoseal.watermark.segments import covers_clip
+from kinoseal.watermark.segments import clip_end, covers_clip
 from kinoseal.watermark.segments import segments as marked_segments
 
 
@@ -151,8 +151,7 @@ class Verifier:
         if (detected and scan.times
                 and len(res.per_frame_scores) == len(scan.times) and all(math.isfinite(t) for t in scan.times)):
             segs = marked_segments(res.per_frame_scores, scan.times, scan.duration_s, runs=res.marked_runs)
-            duration = scan.duration_s or (scan.times[-1] if scan.times else 0.0)
-            extent = ("full" if covers_clip(segs, duration) else "segments") if segs else None
+            extent = ("full" if covers_clip(segs, clip_end(scan.times, scan.duration_s)) else "segments") if segs else None
         return WatermarkEvidence(
             detected=detected,
             method=res.method,

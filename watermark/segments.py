@@ -67,6 +67,13 @@ def marked_runs(scores: Sequence[float], z: float = FRAME_Z, min_run: int = MIN_
     return [(a, b) for a, b in runs if sum(1 for i in hits if a <= i <= b) >= min_run]
 
 
+def clip_end(times: Sequence[float], duration_s: float | None) -> float:
+    """Where the clip ends: its stated duration, or its last sampled frame when that is later
+    (or the duration is unknown)."""
+    last = float(times[-1]) if len(times) else 0.0
+    return max(last, float(duration_s)) if duration_s else last
+
+
 def segments(scores: Sequence[float], times: Sequence[float], duration_s: float | None = None,
              z: float = FRAME_Z, runs: Sequence[tuple[int, int]] | None = None) -> list[Segment]:
     """The marked time ranges of a clip whose sampled frames had ``scores`` at ``times`` (s);
@@ -75,7 +82,7 @@ def segments(scores: Sequence[float], times: Sequence[float], duration_s: float 
     if n == 0:
         return []
     t = [float(x) for x in times[:n]]
-    end_of_clip = max(t[-1], float(duration_s) if duration_s else t[-1])
+    end_of_clip = clip_end(t, duration_s)
     out = []
     hits = _hits(scores[:n], z)
     for a, b in (marked_runs(scores[:n], z) if runs is None else [r for r in runs if r[1] < n]):
@@ -93,4 +100,4 @@ def covers_clip(segs: Sequence[Segment], duration_s: float) -> bool:
     return sum(s.end_s - s.start_s for s in segs) >= FULL_COVER * duration_s
 
 
-__all__ = ["FRAME_Z", "Segment", "covers_clip", "marked_runs", "neighbourhood_z", "segments"]
+__all__ = ["FRAME_Z", "Segment", "clip_end", "covers_clip", "marked_runs", "neighbourhood_z", "segments"]

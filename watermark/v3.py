@@ -283,20 +283,18 @@ class BoundExtractor(TiledExtractor):
         super().__init__(method, keys)
         self.bound_layouts = [bound_layout(k, self.params) for k in keys]
         self._shared.keep_planes = True  # the bound test re-reads the coarse luma of each frame
+        self._bound_cache: dict[tuple, tuple] = {}
 
-    def bound_test(self, li: int, gi: int, di: int, shift: int, only: set[int] | None = None) -> tuple[float, float]:
-        """(log10 p, t) of the bound layer at one geometry (key ``li``), over the sampled frames
-        ``only`` (indices) when given."""
+    def _bound_geometry(self, li: int, gi: int, di: int, shift: int, H: int, W: int) -> tuple:
+        """The sampling matrix, tile map and feature grid of one geometry: the same for the clip
+        and for each marked stretch, so it is built once (it costs more than a stretch's frames)."""
+        B = self._an["geoms"][gi]
+        key = (li, np.asarray(B).tobytes(), di, shift, H, W)  # the analysis may be redone as frames arrive
+        cache = self._bound_cache
+        if key in cache:
+            return cache[key]
         p = self.params
         n = p.tile
-        shape, acc = max(self._acc.items(), key=lambda kv: kv[1].n)
-        an = self._an
-        B = an["geoms"][gi]
-        frames = acc.frames1 if an["small"][gi] else acc.frames
-        planes = self._shared.planes[shape]
-        pool = sorted(only) if only else list(range(len(frames)))
-        idx = sorted({pool[i] for i in np.linspace(0, len(pool) - 1, min(len(pool), p.bound_frames)).round().astype(int)})
-        H, W = frames[0].shape
         inv = np.linalg.inv(B) * n
         ys = np.arange(H, dtype=np.float64) + 0.5 - H / 2.0
         xs = np.arange(W, dtype=np.float64) + 0.5 - W / 2.0
@@ -322,7 +320,24 @@ class BoundExtractor(TiledExtractor):
         xs = (pos[0] + W / 2.0 - 0.5).reshape(gu.shape)
         ys = (pos[1] + H / 2.0 - 0.5).reshape(gu.shape)
         cell = float(math.sqrt(abs(np.linalg.det(B)))) / n
-        acc_b = np.zeros(nu * nv)
+        cache[key] = (M, tidx, gf, xs, ys, cell)
+        return cache[key]
+
+    def bound_test(self, li: int, gi: int, di: int, shift: int, only: set[int] | None = None) -> tuple[float, float]:
+        """(log10 p, t) of the bound layer at one geometry (key ``li``), over the sampled frames
+        ``only`` (indices) when given."""
+        p = self.params
+        n = p.tile
+        shape, acc = max(self._acc.items(), key=lambda kv: kv[1].n)
+        an = self._an
+        frames = acc.frames1 if an["small"][gi] else acc.frames
+        planes = self._shared.planes[shape]
+        pool = sorted(only) if only else list(range(len(frames)))
+        idx = sorted({pool[i] for i in np.linspace(0, len(pool) - 1, min(len(pool), p.bound_frames)).round().astype(int)})
+        H, W = frames[0].shape
+        M, tidx, gf, xs, ys, cell = self._bound_geometry(li, gi, di, shift, H, W)
+        lay = self.bound_layouts[li]
+        acc_b = np.zeros(M.shape[0])
         for i in idx:
             lp = _lowpass(planes[i].astype(np.float32), p.feat_sigma * cell)
             f = gf(lp, xs, ys).ravel()
