@@ -8,7 +8,9 @@ and the media bytes (``mdat``) stay bound. A changed chunk offset makes the deco
 other signed bytes as the picture, and c2pa-rs reports nothing (found by the hostile
 campaign: 17 mutations of such files decoded to other frames under a valid manifest).
 Legacy v1 files (``c2pars_legacy``) have the same hole, and a duplicated box before
-``mdat`` shifts every chunk under unchanged offsets.
+``mdat`` shifts every chunk under unchanged offsets. A fragmented file (``moof``) signed
+with the same list leaves ``tfhd`` base offsets and ``trun`` data offsets unbound: its runs
+of samples are checked the same way.
 
 What the bound tables still pin down: each chunk's size. A muxer writes chunks that lie
 inside ``mdat`` and never overlap, and when the chunks tile ``mdat`` (every muxer we
@@ -116,6 +118,69 @@ def _chunks(data: bytes, stbl) -> tuple[np.ndarray, np.ndarray] | None:
     return offsets, np.diff(through[np.concatenate([[0], np.cumsum(per_chunk)])])
 
 
+_TFHD_FIELDS = ((0x01, 8, "base"), (0x02, 4, None), (0x08, 4, None), (0x10, 4, "size"), (0x20, 4, None))
+
+
+def _trex_sizes(data: bytes, moov) -> dict[int, int]:
+    """track_ID -> default sample size from ``moov/mvex/trex``."""
+    mvex = _child(data, moov, b"mvex")
+    out = {}
+    for b in boxes(data, mvex.payload_start, mvex.end, max_boxes=4096) if mvex is not None else []:
+        if b.type == b"trex" and b.size >= 32:
+            track, _, _, size = struct.unpack(">IIII", data[b.payload_start + 4:b.payload_start + 20])
+            out[track] = size
+    return out
+
+
+def _fragment_runs(moof_bytes: bytes, moof_start: int, trex: dict[int, int]) -> list[tuple[int, int, int]]:
+    """(track, file offset, bytes) of every run of samples that one ``moof`` points at."""
+    runs = []
+    root = boxes(moof_bytes, 0, len(moof_bytes))
+    if not root:
+        return runs
+    prev_end = moof_start
+    for traf in (b for b in boxes(moof_bytes, root[0].payload_start, root[0].end, max_boxes=4096) if b.type == b"traf"):
+        tfhd = _child(moof_bytes, traf, b"tfhd")
+        if tfhd is None or tfhd.size < 16:
+            continue
+        flags = int.from_bytes(moof_bytes[tfhd.payload_start + 1:tfhd.payload_start + 4], "big")
+        track = struct.unpack(">I", moof_bytes[tfhd.payload_start + 4:tfhd.payload_start + 8])[0]
+        pos, base, default_size = tfhd.payload_start + 8, None, trex.get(track, 0)
+        for bit, width, name in _TFHD_FIELDS:
+            if flags & bit:
+                value = int.from_bytes(moof_bytes[pos:pos + width], "big")
+                if name == "base":
+                    base = value
+                elif name == "size":
+                    default_size = value
+                pos += width
+        if base is None:
+            base = moof_start if flags & 0x020000 else prev_end
+        cursor = base
+        for trun in (b for b in boxes(moof_bytes, traf.payload_start, traf.end, max_boxes=4096) if b.type == b"trun"):
+            t = moof_bytes[trun.payload_start:trun.end]
+            tflags = int.from_bytes(t[1:4], "big")
+            count = struct.unpack(">I", t[4:8])[0]
+            at = 8
+            if tflags & 0x01:
+                cursor = base + struct.unpack(">i", t[at:at + 4])[0]
+                at += 4
+            if tflags & 0x04:
+                at += 4
+            per = [bit for bit in (0x100, 0x200, 0x400, 0x800) if tflags & bit]
+            if count > _MAX_ENTRIES or at + 4 * len(per) * count > len(t):
+                raise ValueError("trun longer than its box")
+            if tflags & 0x200:
+                table = np.frombuffer(t, ">u4", count * len(per), at).reshape(count, len(per))
+                total = int(table[:, per.index(0x200)].astype(np.int64).sum())
+            else:
+                total = default_size * count
+            runs.append((track, cursor, total))
+            cursor += total
+        prev_end = cursor
+    return runs
+
+
 def layout_problem(path: Path) -> str | None:
     """What is wrong with the chunk layout of a plain (non-fragmented) MP4, in words, or None
     when it is consistent or cannot be checked (no ``moov``, fragmented, tables unreadable)."""
@@ -124,10 +189,15 @@ def layout_problem(path: Path) -> str | None:
             end = fh.seek(0, 2)
             top = list(iter_file_boxes(fh, 0, end))
             moov = next((b for b, _ in top if b.type == b"moov"), None)
-            if moov is None or moov.size > MAX_MOOV_BYTES or any(b.type == b"moof" for b, _ in top):
+            if moov is None or moov.size > MAX_MOOV_BYTES:
                 return None
             fh.seek(moov.start)
             data = fh.read(min(moov.size, end - moov.start))
+            moofs = []
+            for b, _ in top:
+                if b.type == b"moof" and b.size <= MAX_MOOV_BYTES:
+                    fh.seek(b.start)
+                    moofs.append((b.start, fh.read(min(b.size, end - b.start))))
     except OSError:
         return None
     mdats = [(b.payload_start, min(b.end, end)) for b, _ in top if b.type == b"mdat"]
@@ -147,6 +217,15 @@ def layout_problem(path: Path) -> str | None:
             got = None
         if got is not None:
             spans.append((*got, t + 1))
+    if moofs:
+        trex = _trex_sizes(data, root[0])
+        try:
+            runs = [r for start, raw in moofs for r in _fragment_runs(raw, start, trex)]
+        except (ValueError, struct.error, IndexError):
+            runs = []
+        for track in sorted({r[0] for r in runs}):
+            mine = [r for r in runs if r[0] == track]
+            spans.append((np.array([r[1] for r in mine], np.int64), np.array([r[2] for r in mine], np.int64), track))
     if not spans:
         return None
     starts = np.concatenate([s for s, _, _ in spans])
