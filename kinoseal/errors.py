@@ -30,6 +30,11 @@ class LimitExceeded(InputError):
     kind = "limit_exceeded"
 
 
+class ModelLoadError(InputError):
+    """A configured model (the classifier) cannot be loaded: a setup problem, the same for
+    every clip, so a command stops at the first one instead of repeating it per clip."""
+
+
 class CredentialError(KinosealError):
     """Keys, certificates or trust anchors are missing or invalid."""
 

@@ -16,7 +16,7 @@ from kinoseal.credentials.provenance import SqliteRegistry, default_registry
 from kinoseal.credentials.trust import TrustStore
 from kinoseal import __version__
 from kinoseal.config import Limits, Settings
-from kinoseal.errors import InputError, LimitExceeded
+from kinoseal.errors import InputError, LimitExceeded, ModelLoadError
 from kinoseal.mediaio.probe import check_file
 from kinoseal.mediaio.reader import DecodeReport
 from kinoseal.mediaio.stream import stream_frames
@@ -93,7 +93,11 @@ class Verifier:
             from kinoseal.detect import load_detector
 
             model = self.settings.classifier_model
-            self.classifier = load_detector(Path(model)) if model else load_detector()
+            try:
+                self.classifier = load_detector(Path(model)) if model else load_detector()
+            except InputError as exc:
+                raise ModelLoadError(f"the classifier model cannot be loaded: {exc}",
+                                     hint="fix KINOSEAL_CLASSIFIER, or set it to none") from None
             self.classifier_pending = False
 
     def _provenance(self, watermark: WatermarkEvidence) -> dict | None:
@@ -234,6 +238,8 @@ class Verifier:
             # the clip has at least twice the watermark sample: short clips keep every frame.
             info = stream_frames(media, [scan] if scan is not None else [], self.settings.limits, report=decode,
                                  on_info=after_probe, allow_skip=lambda i: i.frame_count >= 2 * max_frames).info
+        except ModelLoadError:
+            raise  # the classifier is broken, not the clip
         except InputError as exc:
             if not c2pa.present or isinstance(exc, LimitExceeded):
                 raise  # not a video, or over a limit: nothing to report on

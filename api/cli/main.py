@@ -15,7 +15,7 @@ from kinoseal import __version__
 from kinoseal.api.cli import bench, detect, service
 from kinoseal.api.cli.render import GenProgress, busy, emit_json, err, error_line, out, print_report, progress_bar
 from kinoseal.config import Settings
-from kinoseal.errors import InputError, KinosealError
+from kinoseal.errors import InputError, KinosealError, ModelLoadError
 
 app = typer.Typer(
     name="kinoseal",
@@ -139,10 +139,11 @@ def verify(
             error_line(str(exc), clip.name)
 
     for i, clip in enumerate(clips, 1):
+        loading = ""
         if not isolate:
             # A missing, empty or oversized file fails here in milliseconds. The classifier
-            # (torch, timm and the weights: ~10 s) loads for the first clip that decodes, outside
-            # the per-clip errors: a classifier that cannot load fails the command once.
+            # (torch, timm and the weights: ~10 s) loads inside the verify of the first clip that
+            # turns out to be a video (the one probe of its one pass), not before it.
             try:
                 check_file(clip, s.limits)
             except KinosealError as exc:
@@ -152,13 +153,14 @@ def verify(
             if verifier is None:
                 with busy("loading the verifier…"):
                     verifier = Verifier.from_settings(s, extra_trust=trust or [], load_classifier=False)
-            if verifier.classifier_pending and _decodes(clip, s.limits):
-                with busy("loading the classifier model (once, about 10 s)…"):
-                    verifier.ensure_classifier()
+            if verifier.classifier_pending:
+                loading = "loading the classifier model, "  # ~10 s, once
         try:
-            with busy(f"checking {clip.name}" + (f" ({i} of {len(clips)})" if len(clips) > 1 else "") + "…"):
+            with busy(f"{loading}checking {clip.name}" + (f" ({i} of {len(clips)})" if len(clips) > 1 else "") + "…"):
                 report = (verify_isolated(clip, s, extra_trust=trust or [], fragments=fragment or ()) if isolate
                           else verifier.verify(clip, fragments=fragment or None).to_dict())
+        except ModelLoadError:
+            raise  # a setup problem, the same for every clip: the command fails once
         except KinosealError as exc:
             failed += 1
             clip_error(clip, exc)
@@ -169,16 +171,6 @@ def verify(
             print_report(report)
     if failed:
         raise typer.Exit(2)
-
-
-def _decodes(clip: Path, limits) -> bool:
-    from kinoseal.mediaio.probe import probe
-
-    try:
-        probe(clip, limits)
-    except KinosealError:
-        return False  # the verifier reports why (or the manifest of a signed file that no longer decodes)
-    return True
 
 
 @app.command()
