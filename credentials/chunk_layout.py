@@ -101,10 +101,14 @@ def _chunks(data: bytes, stbl) -> tuple[np.ndarray, np.ndarray] | None:
     if stsz is not None:
         z = _full_box(data, stsz)
         const, count = struct.unpack(">II", z[:8])
+        if count > _MAX_ENTRIES:
+            return None  # a count no table this size can back (a constant size needs no table)
         sizes = np.full(count, const, np.int64) if const else _u32(z, count, 8)
     else:
         z = _full_box(data, stz2)
         field, count = z[3], struct.unpack(">I", z[4:8])[0]
+        if count > _MAX_ENTRIES:
+            return None
         raw = np.frombuffer(z, np.uint8, count * field // 8 if field in (8, 16) else (count + 1) // 2, 8)
         if field == 16:
             sizes = raw.view(">u2").astype(np.int64)
@@ -182,6 +186,16 @@ def _fragment_runs(moof_bytes: bytes, moof_start: int, trex: dict[int, int]) -> 
 
 
 def layout_problem(path: Path) -> str | None:
+    """What is wrong with the chunk layout of an MP4, in words, or None when it is consistent or
+    cannot be checked. Never raises: these bytes come from uploads (a table that cannot be read is
+    "cannot be checked"; the tables it reads are the signed ones, so that is not a way around it)."""
+    try:
+        return _layout_problem(path)
+    except (ValueError, struct.error, IndexError, OverflowError, MemoryError):
+        return None
+
+
+def _layout_problem(path: Path) -> str | None:
     """What is wrong with the chunk layout of a plain (non-fragmented) MP4, in words, or None
     when it is consistent or cannot be checked (no ``moov``, fragmented, tables unreadable)."""
     try:

@@ -147,3 +147,21 @@ def test_fragmented_runs_are_checked(tmp_path, base_is_moof):
             out = tmp_path / "moved.mp4"
             out.write_bytes(data[:at] + struct.pack(">i", value) + data[at + 4:])
             assert layout_problem(out) is not None, (moof.start, delta)
+
+
+def test_hostile_tables_do_not_blow_up(tmp_path):
+    """A constant-size stsz claiming 4 billion samples (no table behind it) is 'cannot be checked',
+    at once, without allocating for them."""
+    import time
+
+    from kinoseal.mediaio.bmff import walk
+
+    data = bytearray((DATA / "video/c2pars_video1.mp4").read_bytes())
+    stsz = next(b for b, _ in walk(bytes(data)) if b.type == b"stsz")
+    at = stsz.payload_start + 4
+    data[at:at + 8] = struct.pack(">II", 1000, 0xFFFFFFF0)
+    out = tmp_path / "huge_count.mp4"
+    out.write_bytes(bytes(data))
+    started = time.monotonic()
+    assert layout_problem(out) is None or isinstance(layout_problem(out), str)
+    assert time.monotonic() - started < 2
