@@ -136,7 +136,7 @@ class Detector:
         from kinoseal.detect.resid import describe_cues
 
         lines = [f"Classifier {self.tag}: probability {s.probability:.2f} that the clip is AI-generated "
-                 f"(it reports 'likely AI-generated' from {self.threshold:.2f}; on its own it never proves anything)."]
+                 f"(it reports 'likely AI-generated' from {self.threshold:.4g}; on its own it never proves anything)."]
         if s.segments:
             top = max(s.segments, key=lambda g: g["probability"])
             hi = sum(g["probability"] >= self.threshold for g in s.segments)

@@ -208,7 +208,8 @@ def decide(
         p = f"p = {watermark.p_value:.2g}" if watermark.p_value is not None else "no frames"
         ev.append(f"No kinoseal watermark ({p}, {watermark.frames_analyzed} frames)")
     if classifier.available and classifier.score is not None:
-        ev.append(f"Classifier probability of generated video: {classifier.score:.2f} (threshold {classifier_threshold:.2f})")
+        # 4 significant digits: a threshold of 0.9982 must not read as 1.00, nor a score of 0.995 as its equal
+        ev.append(f"Classifier probability of generated video: {classifier.score:.4g} (threshold {classifier_threshold:.4g})")
     else:
         ev.append("Classifier: " + (classifier.note or "not available"))
 

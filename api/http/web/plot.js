@@ -52,7 +52,7 @@ const KinoPlot = (() => {
       g.append(mk("line", { class: "threshold", "data-value": spec.threshold, x1: LEFT, y1: ty, x2: W - RIGHT, y2: ty,
         stroke: COLOURS.threshold, "stroke-dasharray": "6 4", "stroke-width": 1.5 }));
       g.append(mk("text", { class: "threshold-label", x: W - RIGHT - 4, y: Number(ty) + FONT + 2, "text-anchor": "end", "font-size": FONT - 1, fill: "#1d232b" },
-        "threshold " + spec.threshold));
+        "threshold " + Number(Number(spec.threshold).toPrecision(4))));
     }
     if (!values.length) {
       g.append(mk("text", { class: "empty", x: LEFT + plotW / 2, y: top + height / 2, "text-anchor": "middle", "font-size": FONT, fill: MUTED }, spec.empty));

@@ -112,7 +112,7 @@ const KinoWords = (() => {
         return text + (unbound ? " " + unboundWords : "");
       }
       case "likely_ai_generated": {
-        const s = score != null ? " (probability " + num(score, 2) + ", threshold " + num(k.threshold, 2) + ")" : "";
+        const s = score != null ? " (probability " + num(score, 4) + ", threshold " + num(k.threshold, 4) + ")" : "";
         const label = c.present ? "its Content Credentials (" + (type || "no source type") + ") do not say AI, and no watermark confirms it."
           : "no watermark and no Content Credentials confirm it.";
         return "A classifier thinks this clip is AI-generated" + s + ", but " + label + (unbound ? " " + unboundWords : "");
@@ -152,7 +152,7 @@ const KinoWords = (() => {
     } else {
       parts.push("No Content Credentials were found and the watermark check failed, so its origin cannot be told.");
     }
-    if (score != null) parts.push("The classifier's probability " + num(score, 2) + " is below its threshold " + num(k.threshold, 2) + ".");
+    if (score != null) parts.push("The classifier's probability " + num(score, 4) + " is below its threshold " + num(k.threshold, 4) + ".");
     if (c.present || c.error) parts.push("kinoseal cannot tell more about where it came from.");
     return parts.join(" ");
   }
