@@ -101,9 +101,9 @@ def _chunks(data: bytes, stbl) -> tuple[np.ndarray, np.ndarray] | None:
     if stsz is not None:
         z = _full_box(data, stsz)
         const, count = struct.unpack(">II", z[:8])
-        if count > _MAX_ENTRIES:
-            return None  # a count no table this size can back (a constant size needs no table)
-        sizes = np.full(count, const, np.int64) if const else _u32(z, count, 8)
+        if const:  # one size for every sample: no per-sample array (the count is not backed by any table)
+            return (offsets, per_chunk * const) if int(per_chunk.sum()) == count else None
+        sizes = _u32(z, count, 8)
     else:
         z = _full_box(data, stz2)
         field, count = z[3], struct.unpack(">I", z[4:8])[0]
