@@ -196,8 +196,8 @@ def layout_problem(path: Path) -> str | None:
 
 
 def _layout_problem(path: Path) -> str | None:
-    """What is wrong with the chunk layout of a plain (non-fragmented) MP4, in words, or None
-    when it is consistent or cannot be checked (no ``moov``, fragmented, tables unreadable)."""
+    """``layout_problem`` without its safety net: the chunks of ``moov``'s tracks and the runs of
+    every top-level ``moof``; a track whose tables cannot be read is left out."""
     try:
         with open(path, "rb") as fh:
             end = fh.seek(0, 2)

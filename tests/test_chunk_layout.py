@@ -150,10 +150,12 @@ def test_fragmented_runs_are_checked(tmp_path, base_is_moof):
 
 
 def test_hostile_tables_do_not_blow_up(tmp_path):
-    """A constant-size stsz claiming 4 billion samples (no table behind it) is 'cannot be checked',
-    at once, without allocating for them."""
+    """A constant-size stsz claiming 4 billion samples (no table behind it) is 'cannot be checked'
+    for that track, at once, without allocating for them: the inner check (no safety net around
+    it) neither raises nor reports the untouched layout."""
     import time
 
+    from kinoseal.credentials.chunk_layout import _layout_problem
     from kinoseal.mediaio.bmff import walk
 
     data = bytearray((DATA / "video/c2pars_video1.mp4").read_bytes())
@@ -163,5 +165,5 @@ def test_hostile_tables_do_not_blow_up(tmp_path):
     out = tmp_path / "huge_count.mp4"
     out.write_bytes(bytes(data))
     started = time.monotonic()
-    assert layout_problem(out) is None or isinstance(layout_problem(out), str)
+    assert _layout_problem(out) is None
     assert time.monotonic() - started < 2
