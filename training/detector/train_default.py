@@ -146,7 +146,8 @@ def protocol(arch: str, version: str, seed: int, tubes: np.ndarray, clips: list[
             "gen_test": gen_test, "p_gen": np.mean(p_gen, axis=0), "folds": folds}
 
 
-def protocol_report(proto: dict, clips: list[dict], out: Path, command: str) -> dict:
+def protocol_summary(proto: dict, clips: list[dict], command: str) -> dict:
+    """The protocol's figures: false accusations by kind of real footage, kino-tiny's held-out prompts."""
     from sklearn.metrics import roc_auc_score
 
     y, p, thr = proto["y"], proto["p_real"], proto["thr_real"]
@@ -160,37 +161,50 @@ def protocol_report(proto: dict, clips: list[dict], out: Path, command: str) -> 
             for k, ix in sorted(kinds.items())]
     pg = proto["p_gen"]
     thr_med = float(np.median(thr[real]))
-    res = {"command": command, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "folds": proto["folds"],
-           "real_clips": int(len(real)), "real_sources": int(len(set(proto["source"][real]))),
-           "accused": int(sum(r["accused"] for r in rows)), "by_kind": rows,
-           "kino_tiny_held_out": {"clips": int(len(pg)),
-                                  "auc_vs_held_out_real": float(roc_auc_score(np.r_[np.zeros(len(real)), np.ones(len(pg))],
-                                                                              np.r_[p[real], pg])),
-                                  "tpr_at_median_fold_threshold": float((pg >= thr_med).mean()),
-                                  "median_fold_threshold": thr_med}}
+    return {"command": command, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "folds": proto["folds"],
+            "real_clips": int(len(real)), "real_sources": int(len(set(proto["source"][real]))),
+            "accused": int(sum(r["accused"] for r in rows)), "by_kind": rows,
+            "kino_tiny_held_out": {"clips": int(len(pg)),
+                                   "auc_vs_held_out_real": float(roc_auc_score(np.r_[np.zeros(len(real)), np.ones(len(pg))],
+                                                                               np.r_[p[real], pg])),
+                                   "tpr_at_median_fold_threshold": float((pg >= thr_med).mean()),
+                                   "median_fold_threshold": thr_med}}
+
+
+def write_report(res: dict, out: Path) -> None:
+    """bench/results/detector_default.{json,md} from the protocol summary (and ``res["shipped"]``)."""
     L = ["# Default classifier (kinodet_r10t_64): real footage it never saw, by kind", "",
-         f"Command: `{command}` ({res['date']}). {res['folds']} folds by underlying source: each real clip is scored by a "
-         "model (backbone and head) trained without its source (a camera source and its GIF and phone versions are one "
-         "source), at that model's own threshold (>= 0.95). Kino-tiny: held-out prompt families, mean of the fold models.", "",
+         f"Command: `{res['command']}` ({res['date']}). {res['folds']} folds by underlying source: each real clip is "
+         "scored by a model (backbone and head) trained without its source (a camera source and its GIF and phone "
+         "versions are one source), at that model's own threshold (>= 0.95). Kino-tiny: held-out prompt families, "
+         "mean of the fold models.", "",
          f"**False accusations: {res['accused']} of {res['real_clips']} real clips** ({res['real_sources']} sources).", "",
          "| kind | clips | sources | accused | max P | accused sources |", "|---|---|---|---|---|---|"]
-    for r in rows:
+    for r in res["by_kind"]:
         L.append(f"| {r['kind']} | {r['clips']} | {r['sources']} | {r['accused']} | {r['max_prob']:.3f} | "
                  f"{', '.join(r['accused_sources']) or '-'} |")
     k = res["kino_tiny_held_out"]
     L += ["", f"**kino-tiny, held-out prompts**: {k['clips']} clips, AUC {k['auc_vs_held_out_real']:.3f} against the "
               f"held-out real scores, TPR {k['tpr_at_median_fold_threshold']:.0%} at the median fold threshold "
               f"({k['median_fold_threshold']:.3f})."]
+    sh = res.get("shipped")
+    if sh:
+        line = (f"**The shipped model** (threshold {sh['threshold']:.4f}): kino-tiny held-out prompts "
+                f"{sh['kino_tiny_tpr']:.0%} detected ({sh['kino_tiny_clips']} clips, AUC {sh['kino_tiny_auc']:.3f} "
+                "against the held-out real scores)")
+        if "other_generators_auc" in sh:
+            line += (f"; public clips of generators it never saw ({sh['other_generators_clips']}, ../shared/data/realworld): "
+                     f"AUC {sh['other_generators_auc']:.3f}, {sh['other_generators_tpr']:.0%} detected: it is a detector "
+                     "for kino-tiny, not for other generators (see detector_xgen.md)")
+        L += ["", line + "."]
     out.mkdir(parents=True, exist_ok=True)
     (out / "detector_default.json").write_text(json.dumps(res, indent=2) + "\n")
     (out / "detector_default.md").write_text("\n".join(L) + "\n")
-    return res
 
 
-def shipped_report(det, gen_tubes: np.ndarray, proto: dict, results: Path) -> dict:
+def shipped_scores(det, gen_tubes: np.ndarray, proto: dict) -> dict:
     """The shipped model at its threshold: kino-tiny's held-out prompts, and the public AI clips of
-    ../shared/data/realworld (generators it never saw), each against the protocol's held-out real scores.
-    Added to bench/results/detector_default.{json,md}."""
+    ../shared/data/realworld (generators it never saw), each against the protocol's held-out real scores."""
     from sklearn.metrics import roc_auc_score
 
     from kinoseal.training.detector.fit import features_from_tubes, score_clips
@@ -207,18 +221,6 @@ def shipped_report(det, gen_tubes: np.ndarray, proto: dict, results: Path) -> di
         pa = pa[np.isfinite(pa)]
         out.update(other_generators_clips=int(len(pa)), other_generators_tpr=float((pa >= det.threshold).mean()),
                    other_generators_auc=float(roc_auc_score(np.r_[np.zeros(len(real)), np.ones(len(pa))], np.r_[real, pa])))
-    js = results / "detector_default.json"
-    res = json.loads(js.read_text())
-    res["shipped"] = out
-    js.write_text(json.dumps(res, indent=2) + "\n")
-    md = results / "detector_default.md"
-    line = (f"\n**The shipped model** (threshold {out['threshold']:.4f}): kino-tiny held-out prompts {out['kino_tiny_tpr']:.0%} "
-            f"detected ({out['kino_tiny_clips']} clips, AUC {out['kino_tiny_auc']:.3f} against the held-out real scores)")
-    if "other_generators_auc" in out:
-        line += (f"; public clips of generators it never saw ({out['other_generators_clips']}, ../shared/data/realworld): "
-                 f"AUC {out['other_generators_auc']:.3f}, {out['other_generators_tpr']:.0%} detected: it is a detector "
-                 "for kino-tiny, not for other generators (see detector_xgen.md)")
-    md.write_text(md.read_text() + line + ".\n")
     return out
 
 
@@ -267,7 +269,7 @@ def main(argv=None) -> None:
     proto = res = None
     if args.folds > 1:
         proto = protocol(args.arch, args.version, args.seed, tubes, clips, args.folds, log, args.backbone_steps)
-        res = protocol_report(proto, clips, args.results, command)
+        res = protocol_summary(proto, clips, command)
         log(f"protocol: {res['accused']} of {res['real_clips']} real clips accused; kino-tiny held-out AUC "
             f"{res['kino_tiny_held_out']['auc_vs_held_out_real']:.3f}")
     train = np.flatnonzero((y == 0) | np.array([c["split"] == "train" for c in clips]))
@@ -287,9 +289,10 @@ def main(argv=None) -> None:
                        res["kino_tiny_held_out"]["median_fold_threshold"])
         metrics_card["held-out by source (fold models)"] = {k: v for k, v in held.items() if k != "reliability"}
     # the shipped model on what it never saw: kino-tiny's held-out prompts, and other generators' clips
-    shipped = shipped_report(det, tubes[test], proto, args.results) if proto is not None else {}
+    shipped = shipped_scores(det, tubes[test], proto) if proto is not None else {}
     if shipped:
-        metrics_card["shipped model"] = shipped
+        res["shipped"] = metrics_card["shipped model"] = shipped
+        write_report(res, args.results)
         log(f"shipped model: kino-tiny held-out TPR {shipped['kino_tiny_tpr']:.1%} at {det.threshold:.4f}; other "
             f"generators AUC {shipped.get('other_generators_auc', float('nan')):.3f}")
     train_clips = [clips[i] for i in train]
