@@ -286,8 +286,8 @@ class BoundExtractor(TiledExtractor):
         self._bound_cache: dict[tuple, tuple] = {}
 
     def _bound_geometry(self, li: int, gi: int, di: int, shift: int, H: int, W: int) -> tuple:
-        """The sampling matrix, tile map and feature grid of one geometry: the same for the clip
-        and for each marked stretch, so it is built once (it costs more than a stretch's frames)."""
+        """The sampling matrix, tile map and feature grid of one geometry, and the frames' votes at
+        it: the same for the clip and for each marked stretch, so each is computed once."""
         B = self._an["geoms"][gi]
         key = (li, np.asarray(B).tobytes(), di, shift, H, W)  # the analysis may be redone as frames arrive
         cache = self._bound_cache
@@ -320,7 +320,7 @@ class BoundExtractor(TiledExtractor):
         xs = (pos[0] + W / 2.0 - 0.5).reshape(gu.shape)
         ys = (pos[1] + H / 2.0 - 0.5).reshape(gu.shape)
         cell = float(math.sqrt(abs(np.linalg.det(B)))) / n
-        cache[key] = (M, tidx, gf, xs, ys, cell)
+        cache[key] = (M, tidx, gf, xs, ys, cell, {})  # {}: each frame's vote, filled by bound_test
         return cache[key]
 
     def bound_test(self, li: int, gi: int, di: int, shift: int, only: set[int] | None = None) -> tuple[float, float]:
@@ -330,19 +330,23 @@ class BoundExtractor(TiledExtractor):
         n = p.tile
         shape, acc = max(self._acc.items(), key=lambda kv: kv[1].n)
         an = self._an
-        frames = acc.frames1 if an["small"][gi] else acc.frames
+        small = bool(an["small"][gi])
+        frames = acc.frames1 if small else acc.frames
         planes = self._shared.planes[shape]
         pool = sorted(only) if only else list(range(len(frames)))
         idx = sorted({pool[i] for i in np.linspace(0, len(pool) - 1, min(len(pool), p.bound_frames)).round().astype(int)})
         H, W = frames[0].shape
-        M, tidx, gf, xs, ys, cell = self._bound_geometry(li, gi, di, shift, H, W)
+        M, tidx, gf, xs, ys, cell, votes = self._bound_geometry(li, gi, di, shift, H, W)
         lay = self.bound_layouts[li]
         acc_b = np.zeros(M.shape[0])
         for i in idx:
-            lp = _lowpass(planes[i].astype(np.float32), p.feat_sigma * cell)
-            f = gf(lp, xs, ys).ravel()
-            wgt = np.sign(f) * np.clip((np.abs(f) - p.dead) / p.dead, 0.0, 1.0)
-            acc_b += (M @ frames[i].ravel().astype(np.float64)) * wgt
+            # a frame's vote at this geometry is the same in the clip test and in its stretch's test
+            if (v := votes.get((shape, small, i))) is None:
+                lp = _lowpass(planes[i].astype(np.float32), p.feat_sigma * cell)
+                f = gf(lp, xs, ys).ravel()
+                wgt = np.sign(f) * np.clip((np.abs(f) - p.dead) / p.dead, 0.0, 1.0)
+                v = votes[(shape, small, i)] = (M @ frames[i].ravel().astype(np.float64)) * wgt
+            acc_b += v
         Fb = np.bincount(tidx.ravel(), acc_b, minlength=n * n)
         norm = float(np.sqrt(np.dot(Fb, Fb)))
         t = float(np.dot(lay.chips, Fb)) / norm if norm > 0 else 0.0
