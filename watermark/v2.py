@@ -102,6 +102,7 @@ instance as v2 (``make_v2``). Changing any field means a new version name.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field, fields
 from typing import ClassVar, Sequence
@@ -308,10 +309,13 @@ def _fold_taps(shape: tuple[int, int], basis: np.ndarray, n: int):
     return idx, wts
 
 
+@functools.lru_cache(maxsize=2048)
 def _splat_1d(n_px: int, period: float, n: int) -> sparse.csr_matrix:
     """(n, n_px) sparse 1-D bilinear splat of pixel centres onto n periodic cells.
 
-    Folding onto an axis-aligned square lattice is separable: Ay @ R @ Ax.T.
+    Folding onto an axis-aligned square lattice is separable: Ay @ R @ Ax.T. Cached (callers
+    only multiply by it): every unmarked clip of a frame size sweeps the same ~180 scales
+    (~10 KB each at 720p).
     """
     x = np.arange(n_px, dtype=np.float64) + 0.5 - n_px / 2.0
     u = x * (n / period) - 0.5
@@ -333,6 +337,14 @@ def fold(r: np.ndarray, basis: np.ndarray, n: int) -> np.ndarray:
     for i, wt in zip(idx, wts):
         out += np.bincount(i, rr * wt, minlength=n * n)
     return out.reshape(n, n)
+
+
+def _orientation_spectra(Ft: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Spectra of a folded tile and of its square in the 8 orientations, (8, n, n // 2 + 1) each:
+    one batched transform (an unmarked clip's sweep needs ~200 tiles; 16 small calls each cost
+    more in call overhead than in arithmetic)."""
+    Fd = np.stack(dihedral(Ft))
+    return np.fft.rfft2(Fd), np.fft.rfft2(Fd * Fd)
 
 
 def _parabolic(a_m: float, a_0: float, a_p: float) -> float:
@@ -623,9 +635,7 @@ class TiledExtractor:
         for gi, B in enumerate(geoms):
             Ft = fold(acc.R1 if small[gi] else acc.R, B, n)
             tiles.append(Ft)
-            for di, Fd in enumerate(dihedral(Ft)):
-                Fd = np.ascontiguousarray(Fd)
-                spectra[(gi, di)] = (np.fft.rfft2(Fd), np.fft.rfft2(Fd * Fd))
+            spectra[gi] = _orientation_spectra(Ft)
         self._an = {"ck": ck, "geoms": geoms, "small": small, "tiles": tiles, "spectra": spectra, "per_frame": {}}
         return self._an
 
@@ -635,7 +645,8 @@ class TiledExtractor:
         if ck not in an:  # key-independent, reused across keys
             spectra = an["spectra"]
             keys_ = [(gi, di) for gi in gis for di in range(8)]
-            an[ck] = (keys_, np.stack([spectra[q][0] for q in keys_]), np.stack([spectra[q][1] for q in keys_]))
+            an[ck] = (keys_, np.concatenate([spectra[gi][0] for gi in gis]),
+                      np.concatenate([spectra[gi][1] for gi in gis]))
         keys_, FFs, FF2s = an[ck]
         best = None
         for li, lay in enumerate(self.layouts):
@@ -682,9 +693,7 @@ class TiledExtractor:
             an["geoms"].append(np.array([[T, 0.0], [0.0, T]]))
             an["small"].append(sm)
             an["tiles"].append(Ft)
-            for di, Fd in enumerate(dihedral(Ft)):
-                Fd = np.ascontiguousarray(Fd)
-                an["spectra"][(gi, di)] = (np.fft.rfft2(Fd), np.fft.rfft2(Fd * Fd))
+            an["spectra"][gi] = _orientation_spectra(Ft)
             out.append(gi)
         an["sweep"] = out
         return out
@@ -742,8 +751,9 @@ class TiledExtractor:
                 Ay, Ax = _splat_1d(acc.R.shape[0], B[0, 0], n), _splat_1d(acc.R.shape[1], B[0, 0], n)
                 per = np.stack([np.asarray(Ax @ np.asarray(Ay @ f.astype(np.float64)).T).T for f in frames])
             else:
-                X = np.stack([f.ravel() for f in frames], axis=1).astype(np.float64)
-                per = (fold_matrix(acc.R.shape, B, n) @ X).T.reshape(-1, n, n)
+                # frame by frame: a (pixels x frames) float64 stack is ~64 MB at 69 frames of 455x256
+                M = fold_matrix(acc.R.shape, B, n)
+                per = np.stack([M @ f.ravel().astype(np.float64) for f in frames]).reshape(-1, n, n)
             an["per_frame"][gi] = per
         Fs = per
         r, flip = divmod(di, 2)
