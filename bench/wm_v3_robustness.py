@@ -28,7 +28,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--frames", type=int, default=24)
     ap.add_argument("--clips", default="carphone,bikes,generated")
-    ap.add_argument("--methods", default="kinoseal-wm-v2,kinoseal-wm-v3")
+    ap.add_argument("--methods", default="kinoseal-wm-v2,kinoseal-wm-v3,kinoseal-wm-v4")
     ap.add_argument("--attacks", default=",".join(ATTACKS))
     args = ap.parse_args()
     rows = []

@@ -68,7 +68,7 @@ class Settings:
     # Classifier-only evidence becomes ``likely_ai_generated`` above this probability.
     classifier_threshold: float = 0.95
     # The version that marks new clips; the verifier checks every registered version.
-    watermark_method: str = "kinoseal-wm-v3"
+    watermark_method: str = "kinoseal-wm-v4"
     # Classifier model directory; "" = the shipped default, "none" = no classifier.
     classifier_model: str = ""
     # "always": every report carries the classifier's score. "when_needed": run it

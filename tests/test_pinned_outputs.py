@@ -17,6 +17,7 @@ PINNED = {
     "kinoseal-wm-v1": "296313305eef497eda79af22e202bd76",
     "kinoseal-wm-v2": "849f0dc3d4cf86cbc787113a251b880d",
     "kinoseal-wm-v3": "187c04cc8a82eda907c0fa5547d7730a",
+    "kinoseal-wm-v4": "231dcc3f7a66779882b020a7439cb8a9",
 }
 
 
@@ -42,6 +43,13 @@ def test_watermark_pattern_is_pinned(name):
     emb = get_method(name).embedder(WatermarkKey(KEY), PAYLOAD)
     out = [emb.embed_luma(_host(h, w, s)) for s, (h, w) in enumerate([(144, 176), (360, 640), (720, 1280)])]
     assert _digest(out) == PINNED[name], _digest(out)
+
+
+def test_every_registered_method_is_pinned():
+    """A version added without a pin could change later without any test noticing."""
+    from kinoseal.watermark.methods import list_methods
+
+    assert sorted(list_methods()) == sorted(PINNED)
 
 
 def test_procedural_scene_is_pinned():

@@ -40,7 +40,7 @@ class WatermarkEvidence:
     key_id: str | None = None
     per_frame: list[float] = field(default_factory=list)
     error: str | None = None
-    # Whether a detected mark is bound to these pixels (kinoseal-wm-v3's content-bound layer).
+    # Whether a detected mark is bound to these pixels (the content-bound layer of kinoseal-wm-v3 and v4).
     # False: a kinoseal pattern is present but not bound (v1/v2 marks, which anyone holding one
     # labeled clip can copy, or a v3 mark copied from another clip): never ai_generated on its own.
     # None: not assessed (evidence built by hand); the verifier always sets it for a detection.

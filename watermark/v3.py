@@ -101,13 +101,18 @@ class BoundParams(TiledParams):
     dead: float = 0.5
     bound_frames: int = 48  # at most this many sampled frames enter the bound test
     detrend_order: int = 1  # polynomial shading removed from the feature samples (1: plane, 2: quadric)
+    # The test's own detrend (extractor only: marks already made keep verifying). Quadratic shading
+    # (vignetting, centre-weighted framing) is common to unrelated scenes, so with the embedder's
+    # plane removal alone a copied or averaged mark kept part of its binding on some hosts.
+    test_detrend_order: int = 2
 
 
 @dataclass(frozen=True)
 class BoundLayout:
     chips: np.ndarray  # (N*N,) +-1 bound-layer chip per tile cell
-    proj: np.ndarray  # (N*N, d) detrended keyed projection per tile cell
+    proj: np.ndarray  # (N*N, d) detrended keyed projection per tile cell (the embedder's)
     offsets: np.ndarray  # (d, 2) sample offsets (x, y) in cells
+    test_proj: np.ndarray | None = None  # the extractor's: proj less its quadratic-shading part
 
     @classmethod
     def build(cls, key: WatermarkKey, p: BoundParams) -> "BoundLayout":
@@ -128,13 +133,19 @@ class BoundLayout:
         spread = np.exp(-(offsets ** 2).sum(axis=1) / (2.0 * (p.feat_sigma ** 2 + 1.0 / 6.0)))
         ox, oy = offsets[:, 0] / p.feat_step, offsets[:, 1] / p.feat_step
         basis = [np.ones(d), ox, oy, spread]
+        quad = [ox * ox, oy * oy, ox * oy]
         if p.detrend_order >= 2:  # centre-weighted framing and vignetting: quadratic shading is common too
-            basis += [ox * ox, oy * oy, ox * oy]
+            basis += quad
         q, _ = np.linalg.qr(np.stack(basis, axis=1))
         k = k - (k @ q) @ q.T
         k /= np.linalg.norm(k, axis=1, keepdims=True)
+        kt = k
+        if p.test_detrend_order >= 2 > p.detrend_order:
+            # Not renormalised: f keeps the embedder's scale, which the absolute dead zone assumes.
+            q2, _ = np.linalg.qr(np.stack(basis + quad, axis=1))
+            kt = k - (k @ q2) @ q2.T
         return cls(chips=keyed_signs(key.secret, p.domain, b"bound-chips", n2).astype(np.float64),
-                   proj=k.astype(np.float32), offsets=offsets)
+                   proj=k.astype(np.float32), offsets=offsets, test_proj=kt.astype(np.float32))
 
 
 _BOUND = LayoutCache()
@@ -173,12 +184,13 @@ class GridFeatures:
     tile cells; D: 2x2 integer matrix, columns = the tile's x / y step in grid steps (u, v).
     """
 
-    def __init__(self, tile_idx: np.ndarray, D: np.ndarray, lay: BoundLayout):
+    def __init__(self, tile_idx: np.ndarray, D: np.ndarray, lay: BoundLayout, test: bool = False):
         self.shape = tile_idx.shape
         sh = np.rint(lay.offsets @ D.T).astype(np.int64)  # (d, 2): (du, dv) per sample
         self.pad = int(np.abs(sh).max())
         self.shifts = sh
-        self.proj = lay.proj[tile_idx]  # (nv, nu, d)
+        proj = lay.test_proj if test and lay.test_proj is not None else lay.proj
+        self.proj = proj[tile_idx]  # (nv, nu, d)
 
     def grid(self, u0: int, v0: int) -> tuple[np.ndarray, np.ndarray]:
         """(u, v) integer coordinates of the padded grid whose unpadded corner is (u0, v0)."""
@@ -330,7 +342,7 @@ class BoundExtractor(TiledExtractor):
         tile_of, D = _tile_map(n, di, shift)
         tidx = tile_of[np.mod(qv, n) * n + np.mod(qu, n)]
         lay = self.bound_layouts[li]
-        gf = GridFeatures(tidx, D, lay)
+        gf = GridFeatures(tidx, D, lay, test=True)
         gu, gv = gf.grid(umin, vmin)
         pos = B @ np.stack([gu.ravel() + 0.5, gv.ravel() + 0.5]) / n  # (x, y) relative to the centre
         xs = (pos[0] + W / 2.0 - 0.5).reshape(gu.shape)
