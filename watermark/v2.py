@@ -343,7 +343,10 @@ def _orientation_spectra(Ft: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Spectra of a folded tile and of its square in the 8 orientations, (8, n, n // 2 + 1) each:
     one batched transform (an unmarked clip's sweep needs ~200 tiles; 16 small calls each cost
     more in call overhead than in arithmetic)."""
-    Fd = np.stack(dihedral(Ft))
+    Fd = np.stack(dihedral(Ft)).astype(np.float32)
+    # float32 halves the memory traffic of every later product and inverse transform (the statistic
+    # is a ratio of sums over 1024 cells; float32 rounding moves it by ~1e-6 relative, far below any
+    # decision), and numpy's FFT keeps single precision
     return np.fft.rfft2(Fd), np.fft.rfft2(Fd * Fd)
 
 
@@ -499,7 +502,7 @@ class _Acc:
 class _Shared:
     """What an extractor accumulates and derives from the frames alone, without a key: the
     residual sums, the per-frame residuals, the candidate geometries and folded tiles. Methods
-    whose parameters differ only in their key domain (v2 and v3) compute the same, so the
+    whose parameters differ only in their key domain (v2, v3 and v4) compute the same, so the
     verifier's scan lets them share one (``TiledExtractor.follow``)."""
 
     acc: dict = field(default_factory=dict)  # frame shape -> _Acc
@@ -507,6 +510,7 @@ class _Shared:
     an: dict | None = None
     keep_planes: bool = False  # also keep each frame's working-resolution luma (v3's bound test)
     planes: dict = field(default_factory=dict)  # frame shape -> [float16 planes]
+    lowpassed: dict = field(default_factory=dict)  # (shape, frame, block, sigma) -> low-passed plane (v3/v4)
 
 
 def _template_spectra(lay: TileLayout) -> tuple[np.ndarray, np.ndarray]:
@@ -514,7 +518,7 @@ def _template_spectra(lay: TileLayout) -> tuple[np.ndarray, np.ndarray]:
     if hit is None or hit[0] is not lay:
         W = np.where(lay.pilot_mask, lay.chips, 0.0)
         M = lay.pilot_mask.astype(np.float64)
-        hit = (lay, np.conj(np.fft.rfft2(W)), np.conj(np.fft.rfft2(M)))
+        hit = (lay, np.conj(np.fft.rfft2(W)).astype(np.complex64), np.conj(np.fft.rfft2(M)).astype(np.complex64))
         if len(_SPEC_CACHE) > 256:
             _SPEC_CACHE.clear()
         _SPEC_CACHE[id(lay)] = hit
@@ -648,13 +652,17 @@ class TiledExtractor:
             an[ck] = (keys_, np.concatenate([spectra[gi][0] for gi in gis]),
                       np.concatenate([spectra[gi][1] for gi in gis]))
         keys_, FFs, FF2s = an[ck]
+        floor = np.maximum(FF2s[:, :1, :1].real * np.float32(1e-5), np.float32(1e-12))  # energy of each tile
         best = None
         for li, lay in enumerate(self.layouts):
             cW, cM = _template_spectra(lay)
             n = self.params.tile
             num = np.fft.irfft2(cW[None] * FFs, s=(n, n))
             den = np.fft.irfft2(cM[None] * FF2s, s=(n, n))
-            t = num / np.sqrt(np.maximum(den, 1e-12))
+            # den is a sum of squares, but single-precision transforms leave it an error of ~1e-7 of the
+            # tile's energy: a floor at 1e-5 of that energy (a ceiling on |t| only where the pilots hold
+            # next to none of it) keeps a rounding error from ever reading as a large t
+            t = num / np.sqrt(np.maximum(den, floor))
             t[~np.isfinite(t)] = 0.0
             flat = t.reshape(len(keys_), -1)
             cand = []

@@ -170,8 +170,13 @@ def _coarse_lowpass(g: np.ndarray, sigma_px: float, q: int) -> np.ndarray:
     if q <= 1:
         return _lowpass(g, sigma_px)
     h, w = g.shape
-    hq, wq = h // q, w // q
-    b = g[: hq * q, : wq * q].astype(np.float32).reshape(hq, q, wq, q).mean(axis=(1, 3))
+    g = g[: h // q * q, : w // q * q]
+    b = g[0::q, 0::q].astype(np.float32)
+    for dy in range(q):  # q*q strided adds: several times faster than a mean over two strided axes
+        for dx in range(q):
+            if dy or dx:
+                b += g[dy::q, dx::q]
+    b *= np.float32(1.0 / (q * q))
     return _lowpass(b, math.sqrt(max(sigma_px ** 2 - q * q / 12.0, 0.25)) / q)
 
 
@@ -372,7 +377,12 @@ class BoundExtractor(TiledExtractor):
         for i in idx:
             # a frame's vote at this geometry is the same in the clip test and in its stretch's test
             if (v := votes.get((shape, small, i))) is None:
-                lp = _coarse_lowpass(planes[i], p.feat_sigma * cell, q)
+                # the low-pass depends on the frame and the cell size only: versions that share the
+                # frame analysis (v3 and v4) and land on geometries of one scale compute it once
+                lk = (shape, i, q, round(p.feat_sigma * cell, 6))
+                lp = self._shared.lowpassed.get(lk)
+                if lp is None:
+                    lp = self._shared.lowpassed[lk] = _coarse_lowpass(planes[i], p.feat_sigma * cell, q)
                 f = gf(lp, xs, ys).ravel()
                 wgt = np.sign(f) * np.clip((np.abs(f) - p.dead) / p.dead, 0.0, 1.0)
                 v = votes[(shape, small, i)] = (M @ frames[i].ravel().astype(np.float64)) * wgt
