@@ -1,4 +1,4 @@
-"""v3 against v2 on the attacks that decide the default method (issue 21): clip detection at p < 1e-6
+"""v4 and v3 against v2 on the attacks that decide the default method (issue 21): clip detection at p < 1e-6
 (v3: the content-bound layer, what ai_generated needs) and PSNR-Y of the embedding.
 
     nice -n 10 python -m bench.wm_v3_robustness [--frames 24] [--clips carphone,bikes,generated]
@@ -52,10 +52,10 @@ def main() -> None:
                 print(rows[-1], flush=True)
     methods = args.methods.split(",")
     clips = args.clips.split(",")
-    lines = ["# v3 (content-bound) against v2: robustness on the attacks that decide the default", "",
+    lines = ["# v4 and v3 (content-bound) against v2: robustness on the attacks that decide the default", "",
              f"Command: `nice -n 10 python -m bench.wm_v3_robustness --frames {args.frames} --clips {args.clips}`", "",
-             "Each cell: log10 p per clip (" + ", ".join(clips) + "); **bold** = detected at p < 1e-6 (v3: the "
-             "content-bound layer, which is what `ai_generated` needs; `(s)` = only v3's content-free sync layer).", "",
+             "Each cell: log10 p per clip (" + ", ".join(clips) + "); **bold** = detected at p < 1e-6 (v3/v4: the "
+             "content-bound layer, which is what `ai_generated` needs; `(s)` = only their content-free sync layer).", "",
              "| attack | " + " | ".join(methods) + " |", "|---|" + "---|" * len(methods)]
     for att in args.attacks.split(","):
         cells = []
