@@ -7,8 +7,9 @@ middle, darker corners) are quadratic and common to unrelated scenes, so the sig
 clips agree more often than chance, and a mark lifted from one clip (or averaged over several)
 keeps part of its binding on some hosts. Measured with ``bench.wm_forgery`` (33 real clips, 96
 copy and collusion forgeries): with v3 the strongest forged binding reached log10 p = -5.84 (the
-verifier's bar with its multiple-testing factor is about -6.5), and 6% of the forgeries were under
-1e-3; with v4 the strongest is -2.85 and none is under 1e-3.
+verifier's bar with its multiple-testing factor was about -6.5), and 6% of the forgeries were under
+1e-3; with v4 the strongest is -3.09 and 1 of 96 is under 1e-3 (``bench/results/wm_forgery.md``).
+Robustness is v3's (``bench/results/wm_v3_robustness.md``).
 
 Testing v3 marks with the quadric blinding (``BoundParams.test_detrend_order``) closes the gap for
 clips already marked with v3 too, at a cost in robustness: their signs were taken with the quadratic
