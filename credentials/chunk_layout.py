@@ -195,6 +195,17 @@ def layout_problem(path: Path) -> str | None:
         return None
 
 
+def _track_id(data: bytes, trak, fallback: int) -> int:
+    """The track_ID of ``trak`` (its ``tkhd``), the number that fragments use too; ``fallback``
+    (the trak's position) when the header cannot be read."""
+    tkhd = _child(data, trak, b"tkhd")
+    if tkhd is None or tkhd.end - tkhd.payload_start < 24:
+        return fallback
+    version = data[tkhd.payload_start]
+    at = tkhd.payload_start + 4 + (16 if version == 1 else 8)
+    return struct.unpack(">I", data[at:at + 4])[0] if at + 4 <= tkhd.end else fallback
+
+
 def _layout_problem(path: Path) -> str | None:
     """``layout_problem`` without its safety net: the chunks of ``moov``'s tracks and the runs of
     every top-level ``moof``; a track whose tables cannot be read is left out."""
@@ -220,6 +231,7 @@ def _layout_problem(path: Path) -> str | None:
         return None
     spans: list[tuple[np.ndarray, np.ndarray, int]] = []
     for t, trak in enumerate(b for b in boxes(data, root[0].payload_start, root[0].end, max_boxes=4096) if b.type == b"trak"):
+        track = _track_id(data, trak, t + 1)
         stbl = trak
         for typ in (b"mdia", b"minf", b"stbl"):
             stbl = _child(data, stbl, typ) if stbl is not None else None
@@ -230,7 +242,7 @@ def _layout_problem(path: Path) -> str | None:
         except (ValueError, struct.error, IndexError):
             got = None
         if got is not None:
-            spans.append((*got, t + 1))
+            spans.append((*got, track))
     if moofs:
         trex = _trex_sizes(data, root[0])
         try:

@@ -167,3 +167,17 @@ def test_hostile_tables_do_not_blow_up(tmp_path):
     started = time.monotonic()
     assert _layout_problem(out) is None
     assert time.monotonic() - started < 2
+
+
+
+def test_messages_name_the_track_by_its_header_id(tmp_path):
+    """moov tracks are named by tkhd's track_ID, the number fragment runs carry too (not by the
+    trak's position): the second trak's header is changed to say 7, and its first chunk moved."""
+    data = bytearray((DATA / "video/c2pars_video1.mp4").read_bytes())
+    tkhd = next(b for b, _ in walk(bytes(data)) if b.type == b"tkhd")
+    at = tkhd.payload_start + 4 + (16 if data[tkhd.payload_start] == 1 else 8)
+    data[at:at + 4] = struct.pack(">I", 7)
+    out = tmp_path / "moved.mp4"
+    out.write_bytes(with_offset(bytes(data), stco_entries(bytes(data))[0], 4096))
+    msg = layout_problem(out)
+    assert "track 7" in msg and "track 1" in msg, msg  # the moved chunk (track 7) lands on track 1's
