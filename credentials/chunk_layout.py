@@ -35,20 +35,24 @@ MAX_MOOV_BYTES = 64 * 1024 * 1024
 _MAX_ENTRIES = 20_000_000
 
 
+def bmff_hash(manifest: dict[str, Any]) -> tuple[str, list[dict]] | None:
+    """(label, exclusions) of a manifest's ``c2pa.hash.bmff*`` hard binding, or None."""
+    for a in manifest.get("assertions") or []:
+        label = str(a.get("label", ""))
+        if label.startswith("c2pa.hash.bmff"):
+            excl = (a.get("data") or {}).get("exclusions") or []
+            return label, [e for e in excl if isinstance(e, dict)]
+    return None
+
+
 def offsets_unbound(manifest: dict[str, Any]) -> bool:
     """True when the active manifest's hard binding may leave chunk offsets out of the hash:
     a ``c2pa.hash.bmff*`` assertion that excludes ``stco``/``co64``, or none reported (c2pa-python
     does not list a legacy v1 BMFF hash)."""
-    hashes = [a for a in manifest.get("assertions") or [] if str(a.get("label", "")).startswith("c2pa.hash.")]
-    if not hashes:
+    if not any(str(a.get("label", "")).startswith("c2pa.hash.") for a in manifest.get("assertions") or []):
         return True
-    for a in hashes:
-        label = str(a.get("label"))
-        if label.startswith("c2pa.hash.bmff"):
-            excl = (a.get("data") or {}).get("exclusions") or []
-            if any(str(e.get("xpath", "")).rsplit("/", 1)[-1] in ("stco", "co64") for e in excl if isinstance(e, dict)):
-                return True
-    return False
+    hb = bmff_hash(manifest)
+    return hb is not None and any(str(e.get("xpath", "")).rsplit("/", 1)[-1] in ("stco", "co64") for e in hb[1])
 
 
 def _full_box(data: bytes, b) -> bytes:
@@ -277,4 +281,4 @@ def _layout_problem(path: Path) -> str | None:
     return None
 
 
-__all__ = ["CHUNK_OFFSETS_MISMATCH", "layout_problem", "offsets_unbound"]
+__all__ = ["CHUNK_OFFSETS_MISMATCH", "bmff_hash", "layout_problem", "offsets_unbound"]

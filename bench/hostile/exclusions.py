@@ -17,6 +17,7 @@ import json
 import sys
 from pathlib import Path
 
+from kinoseal.credentials.chunk_layout import bmff_hash
 from kinoseal.mediaio.bmff import CONTAINERS, boxes as _walk_boxes
 
 _CONTAINERS = CONTAINERS | {b"meta", b"mfra"}
@@ -29,11 +30,7 @@ def hard_binding(path: Path) -> tuple[str, list[dict]] | None:
         store = json.loads(c2pa.Reader(str(path)).json())
     except Exception:  # noqa: BLE001 - no manifest, or none readable: nothing bound
         return None
-    active = store.get("manifests", {}).get(store.get("active_manifest") or "", {})
-    for a in active.get("assertions", []):
-        if a.get("label", "").startswith("c2pa.hash.bmff"):
-            return a["label"], a["data"].get("exclusions") or []
-    return None
+    return bmff_hash(store.get("manifests", {}).get(store.get("active_manifest") or "", {}))
 
 
 def _tree(data: bytes, start: int, end: int, prefix: str, out: list[tuple[str, int, int]], depth: int = 0) -> None:
