@@ -350,6 +350,24 @@ def _orientation_spectra(Ft: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.fft.rfft2(Fd), np.fft.rfft2(Fd * Fd)
 
 
+def pilot_scores(lay: TileLayout, FFs: np.ndarray, FF2s: np.ndarray, n: int) -> np.ndarray:
+    """Normalised pilot correlation t of every tile in ``FFs`` (spectra of folded tiles, and of their
+    squares: ``_orientation_spectra``) at every cyclic shift, (tiles, n, n).
+
+    The denominator is a sum of squares, but single-precision transforms leave it an error of ~1e-7
+    of the tile's energy. Floored at 1e-5 of that energy (a ceiling on |t| only where the pilots
+    hold next to none of it), a rounding error can never read as a large t: with a floor of 1e-12
+    alone, a tile with all its energy in three cells off the pilots scored t = 977.
+    """
+    cW, cM = _template_spectra(lay)
+    num = np.fft.irfft2(cW[None] * FFs, s=(n, n))
+    den = np.fft.irfft2(cM[None] * FF2s, s=(n, n))
+    floor = np.maximum(FF2s[:, :1, :1].real * np.float32(1e-5), np.float32(1e-12))  # energy of each tile
+    t = num / np.sqrt(np.maximum(den, floor))
+    t[~np.isfinite(t)] = 0.0
+    return t
+
+
 def _parabolic(a_m: float, a_0: float, a_p: float) -> float:
     d = a_m - 2 * a_0 + a_p
     if d >= 0:
@@ -652,19 +670,9 @@ class TiledExtractor:
             an[ck] = (keys_, np.concatenate([spectra[gi][0] for gi in gis]),
                       np.concatenate([spectra[gi][1] for gi in gis]))
         keys_, FFs, FF2s = an[ck]
-        floor = np.maximum(FF2s[:, :1, :1].real * np.float32(1e-5), np.float32(1e-12))  # energy of each tile
         best = None
         for li, lay in enumerate(self.layouts):
-            cW, cM = _template_spectra(lay)
-            n = self.params.tile
-            num = np.fft.irfft2(cW[None] * FFs, s=(n, n))
-            den = np.fft.irfft2(cM[None] * FF2s, s=(n, n))
-            # den is a sum of squares, but single-precision transforms leave it an error of ~1e-7 of the
-            # tile's energy: a floor at 1e-5 of that energy (a ceiling on |t| only where the pilots hold
-            # next to none of it) keeps a rounding error from ever reading as a large t
-            t = num / np.sqrt(np.maximum(den, floor))
-            t[~np.isfinite(t)] = 0.0
-            flat = t.reshape(len(keys_), -1)
+            flat = pilot_scores(lay, FFs, FF2s, self.params.tile).reshape(len(keys_), -1)
             cand = []
             if log_w_id is not None:  # geometry 0 (the frame-size rule), orientation 0, shift 0
                 cand.append((rademacher_log10_pvalue(float(flat[0, 0])) + log_w_id, 0, 0))
