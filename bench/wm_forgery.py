@@ -123,7 +123,7 @@ def run(args) -> dict:
                     add(f"collusion_{N}", g, f"{N} clips", same[h][0], detect(m, copy_attack(same[h][1], avg, g, 25.0)))
         cal[mname] = time.time() - t0
     return {"clips": [n for n, _ in clips], "frames": args.frames, "rows": rows, "seconds": cal,
-            "command": "nice -n 10 python -m bench.wm_forgery " + " ".join(
+            "command": "python -m bench.wm_forgery " + " ".join(
                 f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k != "merge")}
 
 
