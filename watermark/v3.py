@@ -51,6 +51,12 @@ content), False (only the sync layer is: a kinoseal pattern is present but
 not bound to this content, e.g. copied). ``binding_log10_p`` is the bound
 test's own p-value.
 
+Quadratic shading. Unrelated scenes share it too (vignetting, centre framing), and the plane
+removal above leaves it in: a collusion of 5 clips bound on one host at log10 p = -5.84. The test
+therefore removes the quadric as well (``test_detrend_order``, extractor only, so marks already
+made keep verifying, with less margin under attacks), and ``kinoseal-wm-v4`` (``watermark.v4``)
+removes it in the embedder too.
+
 Known limits (README, "Security"): the keyed feature is a linear halfspace
 per tile cell (d = 25). An attacker with many labeled clips at one geometry
 could fit ``chip_b * k_cell`` from (host patch, estimated sign) pairs (~15
