@@ -207,7 +207,7 @@ def _track_id(data: bytes, trak, fallback: int) -> int:
         return fallback
     version = data[tkhd.payload_start]
     at = tkhd.payload_start + 4 + (16 if version == 1 else 8)
-    return struct.unpack(">I", data[at:at + 4])[0] if at + 4 <= tkhd.end else fallback
+    return struct.unpack(">I", data[at:at + 4])[0]  # at + 4 <= payload_start + 24 <= end
 
 
 def _layout_problem(path: Path) -> str | None:

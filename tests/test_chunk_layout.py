@@ -169,7 +169,6 @@ def test_hostile_tables_do_not_blow_up(tmp_path):
     assert time.monotonic() - started < 2
 
 
-
 def test_messages_name_the_track_by_its_header_id(tmp_path):
     """moov tracks are named by tkhd's track_ID, the number fragment runs carry too (not by the
     trak's position): the second trak's header is changed to say 7, and its first chunk moved."""

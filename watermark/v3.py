@@ -118,7 +118,7 @@ class BoundLayout:
     chips: np.ndarray  # (N*N,) +-1 bound-layer chip per tile cell
     proj: np.ndarray  # (N*N, d) detrended keyed projection per tile cell (the embedder's)
     offsets: np.ndarray  # (d, 2) sample offsets (x, y) in cells
-    test_proj: np.ndarray | None = None  # the extractor's: proj less its quadratic-shading part
+    test_proj: np.ndarray  # (N*N, d) the extractor's: proj less its quadratic-shading part (= proj in v4)
 
     @classmethod
     def build(cls, key: WatermarkKey, p: BoundParams) -> "BoundLayout":
@@ -200,7 +200,7 @@ class GridFeatures:
         sh = np.rint(lay.offsets @ D.T).astype(np.int64)  # (d, 2): (du, dv) per sample
         self.pad = int(np.abs(sh).max())
         self.shifts = sh
-        proj = lay.test_proj if test and lay.test_proj is not None else lay.proj
+        proj = lay.test_proj if test else lay.proj
         self.proj = proj[tile_idx]  # (nv, nu, d)
 
     def grid(self, u0: int, v0: int) -> tuple[np.ndarray, np.ndarray]:
