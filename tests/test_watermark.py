@@ -21,7 +21,7 @@ from kinoseal.watermark import (
     get_method,
     list_methods,
 )
-from kinoseal.watermark.ecc import CRC16_CCITT, CRC24_OPENPGP, ConvCode, bits_to_int, int_to_bits
+from kinoseal.watermark.ecc import CRC16_CCITT, CRC24_OPENPGP, ConvCode, bits_to_int, int_to_bits, decode_checked, payload_list_size
 from kinoseal.watermark.stats import bonferroni_log10, rademacher_log10_pvalue
 
 METHOD = get_method("kinoseal-wm-v1")
@@ -329,3 +329,38 @@ def test_real_clip_h264_pyav():
     r = ex.result()
     assert isinstance(r, WatermarkResult)
     assert r.frames_analyzed == 24 and r.detected and r.payload_id == PAYLOAD, r
+
+
+def test_list_decode_returns_the_best_words_in_order():
+    """Brute force over every word of a short message: the list is exactly the top of the
+    ML ranking (correlation metric), best first, and its head is the plain Viterbi word."""
+    code = ConvCode()
+    rng = np.random.default_rng(3)
+    n_info = 8
+    words = np.array([[(v >> (n_info - 1 - i)) & 1 for i in range(n_info)] for v in range(2 ** n_info)], np.uint8)
+    signs = np.stack([2.0 * code.encode(w) - 1.0 for w in words])
+    for _ in range(5):
+        soft = (2.0 * code.encode(words[rng.integers(256)]) - 1.0) + rng.normal(0, 1.5, signs.shape[1])
+        metric = signs @ soft
+        got = code.list_decode(soft, 10)
+        idx = [int(np.flatnonzero((words == w).all(axis=1))[0]) for w in got]
+        assert np.allclose(metric[idx], np.sort(metric)[::-1][:10])
+        assert np.array_equal(got[0], code.decode(soft))
+
+
+def test_crc_aided_list_decoding_recovers_what_viterbi_misses():
+    code = ConvCode()
+    crc = CRC24_OPENPGP
+    assert payload_list_size(crc) == 16 and payload_list_size(CRC16_CCITT) == 1  # 16 * 2^-24 < 1e-6
+    rng = np.random.default_rng(4)
+    rescued = plain = 0
+    for _ in range(60):
+        info = crc.append(rng.integers(0, 2, 64).astype(np.uint8))
+        soft = (2.0 * code.encode(info) - 1.0) + rng.normal(0, 1.3, code.coded_length(88))
+        plain += np.array_equal(code.decode(soft), info)
+        got = decode_checked(code, crc, soft)
+        assert got is None or np.array_equal(got, info)  # the CRC keeps wrong words out
+        rescued += got is not None
+    assert rescued >= 2 * plain, (plain, rescued)  # measured: 15 -> 37 of 60
+    # pure noise: nothing passes
+    assert all(decode_checked(code, crc, rng.normal(0, 1, 282)) is None for _ in range(20))

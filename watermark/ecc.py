@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Crc", "CRC24_OPENPGP", "CRC16_CCITT", "ConvCode", "int_to_bits", "bits_to_int"]
+__all__ = ["Crc", "CRC24_OPENPGP", "CRC16_CCITT", "ConvCode", "WRONG_PAYLOAD_RATE", "payload_list_size", "decode_checked",
+           "int_to_bits", "bits_to_int"]
 
 
 def int_to_bits(value: int, n: int) -> np.ndarray:
@@ -141,13 +142,24 @@ class ConvCode:
         return out.reshape(-1)
 
     def decode(self, soft: np.ndarray) -> np.ndarray:
-        """Maximum-likelihood decode of soft values (positive = bit 1).
+        """Maximum-likelihood decode of soft values (positive = bit 1): the information bits.
 
         Uses the correlation metric sum(soft * (2b-1)), which is the exact ML
         metric for Gaussian noise and is invariant to the (unknown) scale of
         the soft values, so the caller need not estimate the noise level.
-        Returns the information bits (tail removed).
         """
+        return self.list_decode(soft, 1)[0]
+
+    def list_decode(self, soft: np.ndarray, size: int) -> list[np.ndarray]:
+        """The ``size`` best information words (tail removed), best metric first.
+
+        Parallel list Viterbi: every state keeps its ``size`` best survivors instead of one.
+        With a CRC the caller takes the first word that passes it: when the best path is
+        wrong, the right word is often a close runner-up (measured on 256x256 clips at CRF 28:
+        14 of 60 payloads from the best path, 25 with 16 words; ``bench/wm_payload.py``).
+        """
+        if size < 1:
+            raise ValueError("list size must be at least 1")
         _, outs, pred, pin = self._build()
         r = self.rate_inv
         soft = np.asarray(soft, dtype=np.float64).reshape(-1, r)
@@ -157,25 +169,48 @@ class ConvCode:
             raise ValueError("soft sequence shorter than the code tail")
         ns = self.n_states
         # Branch symbols for each (next_state, which_pred): +-1 per coded bit.
-        prev_states = pred  # (ns, 2)
-        u_in = pin  # (ns,)
-        sym = 2.0 * outs[prev_states, u_in[:, None], :].astype(np.float64) - 1.0  # (ns, 2, r)
-        metric = np.full(ns, -np.inf)
-        metric[0] = 0.0
-        decisions = np.zeros((n_steps, ns), dtype=np.uint8)
+        sym = 2.0 * outs[pred, pin[:, None], :].astype(np.float64) - 1.0  # (ns, 2, r)
+        metric = np.full((ns, size), -np.inf)
+        metric[0, 0] = 0.0
+        # survivor j of state s at step t came from survivor back_rank of predecessor back_pred
+        back_pred = np.zeros((n_steps, ns, size), dtype=np.uint8)
+        back_rank = np.zeros((n_steps, ns, size), dtype=np.int32)
         for t in range(n_steps):
             bm = sym @ soft[t]  # (ns, 2)
-            cand = metric[prev_states] + bm
-            choice = np.argmax(cand, axis=1)
-            decisions[t] = choice
-            metric = cand[np.arange(ns), choice]
+            cand = (metric[pred] + bm[:, :, None]).reshape(ns, 2 * size)
+            order = np.argsort(-cand, axis=1, kind="stable")[:, :size]
+            metric = np.take_along_axis(cand, order, axis=1)
+            back_pred[t], back_rank[t] = order // size, order % size
             if t >= n_info:
                 # Tail: only input 0 is allowed.
-                metric = np.where(u_in == 0, metric, -np.inf)
-        # Traceback from state 0 (terminated).
-        s = 0
-        bits = np.zeros(n_steps, dtype=np.uint8)
-        for t in range(n_steps - 1, -1, -1):
-            bits[t] = u_in[s]
-            s = int(prev_states[s, decisions[t, s]])
-        return bits[:n_info]
+                metric[pin != 0] = -np.inf
+        words = []
+        for j in range(size):  # traceback from state 0 (terminated)
+            if not np.isfinite(metric[0, j]):
+                break
+            s, rank = 0, j
+            bits = np.zeros(n_steps, dtype=np.uint8)
+            for t in range(n_steps - 1, -1, -1):
+                bits[t] = pin[s]
+                s, rank = int(pred[s, back_pred[t, s, rank]]), int(back_rank[t, s, rank])
+            words.append(bits[:n_info])
+        return words
+
+
+# A wrong word passes a w-bit CRC with probability 2^-w, so a decoder that tries L words reports
+# a wrong payload with probability under L * 2^-w. Held to the detection's own bar, 1e-6, a CRC-24
+# affords 16 words (list decoders of 5G's polar codes spend CRC bits the same way).
+WRONG_PAYLOAD_RATE = 1e-6
+
+
+def payload_list_size(crc: Crc, wrong_rate: float = WRONG_PAYLOAD_RATE) -> int:
+    return max(1, int(wrong_rate * 2.0 ** crc.width))
+
+
+def decode_checked(code: ConvCode, crc: Crc, soft: np.ndarray, list_size: int | None = None) -> np.ndarray | None:
+    """The most likely of ``code``'s information words whose CRC holds, among the
+    ``list_size`` best (default: as many as ``WRONG_PAYLOAD_RATE`` allows), or None."""
+    for word in code.list_decode(soft, list_size or payload_list_size(crc)):
+        if crc.check(word):
+            return word
+    return None

@@ -46,7 +46,7 @@ from typing import ClassVar, Sequence
 import numpy as np
 from scipy import ndimage, sparse
 
-from kinoseal.watermark.ecc import CRC24_OPENPGP, ConvCode, Crc, bits_to_int
+from kinoseal.watermark.ecc import CRC24_OPENPGP, ConvCode, Crc, bits_to_int, decode_checked
 from kinoseal.watermark.core import (
     LayoutCache,
     MaskedPatternEmbedder,
@@ -342,8 +342,8 @@ class LumaExtractor:
         payload = None
         if detected:
             soft = st.acc[m:] * st.layout.whitening
-            info = p.code.decode(soft)
-            if p.crc.check(info):
+            info = decode_checked(p.code, p.crc, soft)
+            if info is not None:
                 payload = bits_to_int(info[: p.payload_bits])
         return WatermarkResult(
             method=name,

@@ -111,7 +111,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage, sparse
 
-from kinoseal.watermark.ecc import CRC24_OPENPGP, ConvCode, Crc, bits_to_int
+from kinoseal.watermark.ecc import CRC24_OPENPGP, ConvCode, Crc, bits_to_int, decode_checked
 from kinoseal.watermark.keys import WatermarkKey
 from kinoseal.watermark.result import P_VALUE_THRESHOLD, WatermarkResult
 from kinoseal.watermark.stats import rademacher_log10_pvalue
@@ -754,8 +754,8 @@ class TiledExtractor:
             pm = ~lay.pilot_mask
             soft = np.bincount(lay.bit_of_cell[pm], (Fa * lay.chips)[pm], minlength=p.coded_bits)
             soft = soft * lay.whitening
-            info = p.code.decode(soft)
-            if p.crc.check(info):
+            info = decode_checked(p.code, p.crc, soft)
+            if info is not None:
                 payload = bits_to_int(info[: p.payload_bits])
             self.debug["soft"] = soft
         # per-frame scores at the chosen alignment (diagnostics; the clip p-value does not use them)
