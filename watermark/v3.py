@@ -209,6 +209,13 @@ class GridFeatures:
         nv, nu = self.shape
         return np.meshgrid(np.arange(u0 - P, u0 + nu + P), np.arange(v0 - P, v0 + nv + P))
 
+    def samples(self, lp: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+        """The d feature samples of every instance, shape (nv, nu, d): what ``__call__`` projects."""
+        g = ndimage.map_coordinates(lp, [ys.ravel(), xs.ravel()], order=1, mode="nearest").reshape(xs.shape)
+        P = self.pad
+        nv, nu = self.shape
+        return np.stack([g[P + dv:P + dv + nv, P + du:P + du + nu] for du, dv in self.shifts], axis=-1)
+
     def __call__(self, lp: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
         """lp sampled at the padded grid's centres (lp array coords xs, ys) -> f, shape (nv, nu)."""
         g = ndimage.map_coordinates(lp, [ys.ravel(), xs.ravel()], order=1, mode="nearest").reshape(xs.shape)
@@ -265,20 +272,24 @@ class BoundEmbedder(TiledEmbedder):
                                       np.concatenate([i, i + 1]))), shape=(n_px, n_inst), dtype=np.float32)
 
         sync_pat, sq = TiledEmbedder._pattern(self, (h, w))  # content-free part: v2's render, cached
-        hit = {"cell": cell, "q": q, "gf": gf, "xy": xy, "chips": self._bound.chips[tidx].astype(np.float32),
+        hit = {"cell": cell, "q": q, "gf": gf, "xy": xy, "tidx": tidx, "chips": self._bound.chips[tidx].astype(np.float32),
                "Ay": interp(h, j0, tidx.shape[0]), "Ax": interp(w, i0, tidx.shape[1]),
                "sync": sync_pat * np.float32(math.sqrt(1.0 - p.bound_share)), "sq": sq}
         self._geo = {(h, w): hit}
         return hit
 
-    def bound_signs(self, y: np.ndarray) -> np.ndarray:
-        """s = sign(<k, x>) of every instance of frame ``y`` (rows = y)."""
+    def coarse_luma(self, y: np.ndarray) -> np.ndarray:
+        """The low-pass the features are sampled from (on ~1 px per cell)."""
         h, w = y.shape
         g = self._geometry(h, w)
         q = g["q"]
         yq = np.asarray(Image.fromarray(y).resize((w // q, h // q), Image.BOX), dtype=np.float32) if q > 1 else y
-        lp = _lowpass(yq, self.params.feat_sigma * g["cell"] / q)
-        return np.where(g["gf"](lp, *g["xy"]) >= 0, np.float32(1.0), np.float32(-1.0))
+        return _lowpass(yq, self.params.feat_sigma * g["cell"] / q)
+
+    def bound_signs(self, y: np.ndarray) -> np.ndarray:
+        """s = sign(<k, x>) of every instance of frame ``y`` (rows = y)."""
+        g = self._geometry(*y.shape)
+        return np.where(g["gf"](self.coarse_luma(y), *g["xy"]) >= 0, np.float32(1.0), np.float32(-1.0))
 
     def _pattern(self, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
         y = getattr(self._tl, "y", None)
@@ -415,14 +426,14 @@ class BoundExtractor(TiledExtractor):
         # repeated (the same content against the same pattern), so a 2.5-sigma coincidence can
         # look like a marked stretch. Each stretch must also carry the bound layer (its own
         # exact test, p < 1e-3 shared over the stretches): unmarked footage does not.
+        thr = math.log10(P_VALUE_THRESHOLD)
+        bound = lp_b < thr
         kept = runs
-        if partial:
+        if partial and bound:  # unbound, no stretch is reported: their tests would be wasted (most unmarked clips)
             lim = math.log10(1e-3 / len(runs))
             kept = [(a, b) for a, b in runs if self.bound_test(li, gi, di, k, set(range(a, b + 1)))[0] < lim]
         self.debug.update(bound_frames_only=sorted(only) if partial else None, runs=runs)
         self.debug.update(bound_t=t_b, bound_log10_p=lp_b, sync_log10_p=r.log10_p_value)
-        thr = math.log10(P_VALUE_THRESHOLD)
-        bound = lp_b < thr
         sync = r.log10_p_value < thr
         # The presence p-value is the stronger layer's: a bound layer that clears 1e-6 here may
         # not clear the caller's multiple-testing correction (the verifier tests every version),

@@ -1,0 +1,108 @@
+"""A learned forger against content-bound marks (issue 21: "learned forgers such as WmForger").
+
+The copy and collusion attacks (``forgery.py``) paste a fixed pattern; a content-bound mark
+(v3/v4) defeats them because every cell instance carries ``chip_b(cell) * sign(<k_cell, x>)``,
+a keyed halfspace of the host's coarse luma ``x`` around it. This attacker learns that halfspace.
+
+What the attacker has: the algorithm (it is open source: the tiling rule, the feature sampling,
+the render), many clips marked with one key at one resolution, not the key. What it does:
+
+* at every cell instance of every marked frame it computes ``x`` exactly as the embedder does
+  (``BoundEmbedder.coarse_luma`` and the feature grid; both are key-independent, so it runs them
+  under a key of its own), and estimates the value the mark put there: the frame's high-pass
+  residual summed under the instance's bilinear footprint (the adjoint of the render);
+* per clip and tile cell it removes the mean over the clip's instances (the content-free sync
+  layer, pilots and that clip's payload) and keeps the means (averaged over clips, the pilots);
+* per tile cell it fits ``w_c`` by ridge regression of the residual values on the unit-normalised
+  ``x`` (for a sign of a linear form, least squares recovers its direction);
+* to forge, it computes ``x`` on the host, predicts ``sign(<w_c, x>)`` for every instance, and
+  renders those signs plus the learned pilots with the embedder's bilinear render.
+
+Pure functions and one small estimator with ``fit`` / ``forge`` on luma planes (uint8).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+from scipy import ndimage, sparse
+
+from kinoseal.watermark.keys import WatermarkKey
+from kinoseal.watermark.v3 import BoundMethod
+
+__all__ = ["LearnedForger"]
+
+ATTACKER_KEY = WatermarkKey(b"the attacker's own key".ljust(32, b"."))
+
+
+@dataclass
+class LearnedForger:
+    method: BoundMethod
+    ridge: float = 1.0  # added to each cell's normal matrix (unit-norm features: a few samples' worth)
+    hp_sigma: float = 0.6  # high-pass: frame minus a Gaussian blur of this many cells
+    w_: np.ndarray | None = field(default=None, init=False)  # (N*N, d) learned direction per tile cell
+    pilots_: np.ndarray | None = field(default=None, init=False)  # (N*N,) learned content-free value per tile cell
+    n_instances_: int = field(default=0, init=False)
+
+    def _geometry(self, h: int, w: int) -> tuple:
+        emb = self.method.embedder(ATTACKER_KEY, 0)
+        return emb, emb._geometry(h, w)
+
+    def instances(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(unit-normalised features (n, d), estimated mark value (n,), tile cell (n,)) of a frame."""
+        emb, g = self._geometry(*y.shape)
+        X = g["gf"].samples(emb.coarse_luma(y), *g["xy"]).reshape(-1, len(g["gf"].shifts)).astype(np.float64)
+        X -= X.mean(axis=1, keepdims=True)  # the embedder's projection ignores the constant too
+        X /= np.linalg.norm(X, axis=1, keepdims=True) + 1e-9
+        yf = y.astype(np.float32)
+        hp = yf - ndimage.gaussian_filter(yf, self.hp_sigma * g["cell"])
+        e = np.asarray(g["Ay"].T @ np.asarray(g["Ax"].T @ hp.T).T)  # (nv, nu): the render's adjoint
+        return X, e.ravel(), g["tidx"].ravel()
+
+    def fit(self, clips: Sequence[Sequence[np.ndarray]]) -> "LearnedForger":
+        """``clips``: luma frames of marked clips, all of one size and one key."""
+        n2 = self.method.params.n_cells
+        d = None
+        xtx = xte = None
+        pil = np.zeros(n2)
+        n = 0
+        for frames in clips:
+            data = [self.instances(y) for y in frames]
+            t_all = np.concatenate([t for _, _, t in data])
+            cnt = np.maximum(np.bincount(t_all, minlength=n2), 1)
+            mean = np.bincount(t_all, np.concatenate([e for _, e, _ in data]), minlength=n2) / cnt
+            pil += mean
+            for X, e, t in data:
+                if xtx is None:
+                    d = X.shape[1]
+                    xtx, xte = np.zeros((n2, d * d)), np.zeros((n2, d))
+                S = sparse.csr_matrix((np.ones(len(t)), (t, np.arange(len(t)))), shape=(n2, len(t)))
+                xtx += S @ (X[:, :, None] * X[:, None, :]).reshape(len(t), -1)
+                xte += S @ (X * (e - mean[t])[:, None])
+                n += len(t)
+        A = xtx.reshape(n2, d, d) + self.ridge * np.eye(d)[None]
+        self.w_ = np.linalg.solve(A, xte[:, :, None])[:, :, 0]
+        self.pilots_ = pil / max(len(clips), 1)
+        self.n_instances_ = n
+        return self
+
+    def signs(self, y: np.ndarray) -> np.ndarray:
+        """The predicted bound value's sign, ``chip_b * s``, of every instance of a frame (flat)."""
+        X, _, t = self.instances(y)
+        return np.where(np.einsum("nd,nd->n", X, self.w_[t]) >= 0, 1.0, -1.0)
+
+    def pattern(self, y: np.ndarray) -> np.ndarray:
+        """The forged mark for frame ``y`` at unit RMS: learned pilots and predicted signs, half the power each."""
+        _, g = self._geometry(*y.shape)
+        t = g["tidx"]
+        pil = self.pilots_[t] / (np.sqrt(np.mean(self.pilots_ ** 2)) + 1e-12)
+        vals = (pil.ravel() + self.signs(y)) / math.sqrt(2.0)
+        pat = np.asarray(g["Ay"] @ np.asarray(g["Ax"] @ vals.reshape(t.shape).T).T)
+        return (pat / (np.sqrt(np.mean(pat ** 2)) + 1e-12)).astype(np.float32)
+
+    def forge(self, frames: Sequence[np.ndarray], rms: float) -> list[np.ndarray]:
+        """Host luma frames with the forged mark at ``rms`` grey levels, rounded and clipped."""
+        return [np.clip(y.astype(np.float32) + rms * self.pattern(y) + 0.5, 0, 255).astype(np.uint8) for y in frames]
