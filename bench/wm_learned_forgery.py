@@ -83,9 +83,9 @@ def run(args) -> dict:
                 for y in ys[::4]:
                     g = truth._geometry(*y.shape)
                     s_true = (g["chips"] * truth.bound_signs(y)).ravel()
-                    f_true = g["gf"](truth.coarse_luma(y), *g["xy"]).ravel()
+                    f_true = g["gf"](truth.coarse_luma(y), *g["xy"]).reshape(m.params.halfspaces, -1)
                     s_hat = forger.signs(y)
-                    live = np.abs(f_true) > m.params.dead  # the instances the bound test counts
+                    live = (np.abs(f_true) > m.params.dead).all(axis=0)  # the instances the bound test counts
                     acc.append(float(np.mean(s_hat == s_true)))
                     acc_live.append(float(np.mean(s_hat[live] == s_true[live])))
                 emb = m.embedder(BENCH_KEY, 7)
