@@ -188,7 +188,7 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=16)
     ap.add_argument("--collude", default="5,10,25")
     ap.add_argument("--collude-hosts", type=int, default=5)
-    ap.add_argument("--methods", default="kinoseal-wm-v4,kinoseal-wm-v3,kinoseal-wm-v2,dwtDctSvd")
+    ap.add_argument("--methods", default="kinoseal-wm-v5,kinoseal-wm-v4,kinoseal-wm-v3,kinoseal-wm-v2,dwtDctSvd")
     ap.add_argument("--out", default=str(OUT / "wm_forgery"))
     ap.add_argument("--merge", nargs="*", help="merge these JSON results into --out instead of running")
     args = ap.parse_args()

@@ -11,7 +11,7 @@ first ``--hosts`` real camera clips (never used to train); training clips: the o
 AI-generated: content does not matter to the attack), ``--frames`` frames each (every 2nd of the first
 2x that many). Gains are multiples of the real mark's RMS on the host.
 
-    nice -n 10 python -m bench.wm_learned_forgery [--train 10,30,100] [--hosts 6] [--methods kinoseal-wm-v4]
+    nice -n 10 python -m bench.wm_learned_forgery [--train 10,30,100] [--hosts 6] [--methods kinoseal-wm-v5,kinoseal-wm-v4] [--degree 2] [--merge a.json,b.json]
 
 Writes bench/results/wm_learned_forgery.{json,md}.
 """
@@ -73,7 +73,7 @@ def run(args) -> dict:
             marked.append([emb.embed_luma(y) for y, _, _ in fr[::2]])
         for n in sizes:
             t0 = time.perf_counter()
-            forger = LearnedForger(m).fit(marked[:n])
+            forger = LearnedForger(m, degree=args.degree).fit(marked[:n])
             fit_s = time.perf_counter() - t0
             for e in hosts:
                 fr, fps = load(e, 16)
@@ -91,7 +91,7 @@ def run(args) -> dict:
                 emb = m.embedder(BENCH_KEY, 7)
                 mk = [emb.embed_luma(y) for y in ys]
                 rms = float(np.sqrt(np.mean([(a.astype(np.float64) - b) ** 2 for a, b in zip(mk, ys)])))
-                row = {"method": name, "train_clips": n, "host": e["file"], "fit_s": round(fit_s, 1),
+                row = {"method": name, "forger": f"degree {args.degree}", "train_clips": n, "host": e["file"], "fit_s": round(fit_s, 1),
                        "sign_accuracy": round(float(np.mean(acc)), 3), "sign_accuracy_live": round(float(np.mean(acc_live)), 3),
                        "mark_rms": round(rms, 2), "real_mark": extract(m, mk), "forged": {}}
                 for gain in GAINS:
@@ -102,29 +102,30 @@ def run(args) -> dict:
                 rows.append(row)
                 print(json.dumps(row), flush=True)
     return {"command": f"python -m bench.wm_learned_forgery --train {args.train} --hosts {args.hosts} "
-                       f"--frames {args.frames} --methods {args.methods}",
+                       f"--frames {args.frames} --methods {args.methods} --degree {args.degree}",
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "size": f"{W}x{H}", "rows": rows}
 
 
 def summarise(res: dict) -> str:
     md = ["# Learned forger against the content-bound marks", "",
           f"`{res['command']}` ({res['date']}). The attacker holds N clips marked with one key at {res['size']} "
-          "(each with its own payload), learns every tile cell's keyed halfspace by ridge regression, and paints "
+          "(each with its own payload), learns every tile cell's keyed bound value by ridge regression, and paints "
           "the predicted bound signs plus the learned pilots on unrelated real clips (never in its training set), "
-          "then H.264 CRF 18. Gain 1 = the real mark's RMS on that host (about 2 grey levels). "
+          "then H.264 CRF 18. Forger degree 1: regression on the 25 features (learns a halfspace); degree 2: on "
+          "their 12 principal components and all pairwise products (learns a quadratic form). Gain 1 = the real mark's RMS on that host (about 2 grey levels). "
           "'accepted' = the verifier's extractor finds the pattern *and* binds it: the clip would read `ai_generated`.", "",
-          "| method | training clips | sign accuracy (counted instances) | accepted, gain 1 | gain 2 | gain 4 | "
+          "| method | forger | training clips | sign accuracy (counted instances) | accepted, gain 1 | gain 2 | gain 4 | "
           "median forged binding log10 p (gain 1 / 2 / 4) | real mark's binding, median |",
-          "|---|---|---|---|---|---|---|---|"]
+          "|---|---|---|---|---|---|---|---|---|"]
     groups: dict[tuple, list] = {}
     for r in res["rows"]:
-        groups.setdefault((r["method"], r["train_clips"]), []).append(r)
-    for (name, n), rs in groups.items():
+        groups.setdefault((r["method"], r.get("forger", "degree 1"), r["train_clips"]), []).append(r)
+    for (name, forger, n), rs in groups.items():
         acc = np.mean([r["sign_accuracy_live"] for r in rs])
         cells = [f"{sum(r['forged'][str(g)]['accepted'] for r in rs)}/{len(rs)}" for g in GAINS]
         med = " / ".join(f"{np.median([r['forged'][str(g)]['binding_log10_p'] for r in rs]):.1f}" for g in GAINS)
         real = np.median([r["real_mark"]["binding_log10_p"] for r in rs])
-        md.append(f"| {name} | {n} | {acc:.3f} | {' | '.join(cells)} | {med} | {real:.1f} |")
+        md.append(f"| {name} | {forger} | {n} | {acc:.3f} | {' | '.join(cells)} | {med} | {real:.1f} |")
     return "\n".join(md) + "\n"
 
 
@@ -133,11 +134,18 @@ def main() -> None:
     ap.add_argument("--train", default="10,30,100")
     ap.add_argument("--hosts", type=int, default=6)
     ap.add_argument("--frames", type=int, default=8)
-    ap.add_argument("--methods", default="kinoseal-wm-v4")
+    ap.add_argument("--methods", default="kinoseal-wm-v5,kinoseal-wm-v4")
+    ap.add_argument("--degree", type=int, default=1, help="1: linear regression forger; 2: quadratic")
     ap.add_argument("--out", default=str(OUT / "wm_learned_forgery"))
+    ap.add_argument("--merge", default="", help="comma-separated result JSONs: one table of their rows, nothing run")
     args = ap.parse_args()
-    res = run(args)
     out = Path(args.out)
+    if args.merge:
+        parts = [json.loads(Path(f).read_text()) for f in args.merge.split(",")]
+        res = {"command": "; ".join(p["command"] for p in parts), "date": ", ".join(p["date"] for p in parts),
+               "size": parts[0]["size"], "rows": [r for p in parts for r in p["rows"]]}
+    else:
+        res = run(args)
     out.with_suffix(".json").write_text(json.dumps(res, indent=1) + "\n")
     md = summarise(res)
     out.with_suffix(".md").write_text(md)

@@ -1,4 +1,4 @@
-"""v4 and v3 against v2 on the attacks that decide the default method (issue 21): clip detection at p < 1e-6
+"""v5, v4 and v3 against v2 on the attacks that decide the default method (issue 21): clip detection at p < 1e-6
 (v3: the content-bound layer, what ai_generated needs) and PSNR-Y of the embedding.
 
     nice -n 10 python -m bench.wm_v3_robustness [--frames 24] [--clips carphone,bikes,generated]
@@ -28,7 +28,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--frames", type=int, default=24)
     ap.add_argument("--clips", default="carphone,bikes,generated")
-    ap.add_argument("--methods", default="kinoseal-wm-v2,kinoseal-wm-v3,kinoseal-wm-v4")
+    ap.add_argument("--methods", default="kinoseal-wm-v2,kinoseal-wm-v3,kinoseal-wm-v4,kinoseal-wm-v5")
     ap.add_argument("--attacks", default=",".join(ATTACKS))
     args = ap.parse_args()
     rows = []
@@ -52,9 +52,9 @@ def main() -> None:
                 print(rows[-1], flush=True)
     methods = args.methods.split(",")
     clips = args.clips.split(",")
-    lines = ["# v4 and v3 (content-bound) against v2: robustness on the attacks that decide the default", "",
-             f"Command: `nice -n 10 python -m bench.wm_v3_robustness --frames {args.frames} --clips {args.clips}`", "",
-             "Each cell: log10 p per clip (" + ", ".join(clips) + "); **bold** = detected at p < 1e-6 (v3/v4: the "
+    lines = ["# v5, v4 and v3 (content-bound) against v2: robustness on the attacks that decide the default", "",
+             f"Command: `python -m bench.wm_v3_robustness --frames {args.frames} --clips {args.clips} --methods {args.methods}`", "",
+             "Each cell: log10 p per clip (" + ", ".join(clips) + "); **bold** = detected at p < 1e-6 (v3-v5: the "
              "content-bound layer, which is what `ai_generated` needs; `(s)` = only their content-free sync layer).", "",
              "| attack | " + " | ".join(methods) + " |", "|---|" + "---|" * len(methods)]
     for att in args.attacks.split(","):

@@ -68,7 +68,11 @@ class Settings:
     # Classifier-only evidence becomes ``likely_ai_generated`` above this probability.
     classifier_threshold: float = 0.95
     # The version that marks new clips; the verifier checks every registered version.
-    watermark_method: str = "kinoseal-wm-v4"
+    watermark_method: str = "kinoseal-wm-v5"
+    # Versions whose content binding is proof (``ai_generated``). v3 and v4 bind with one keyed
+    # halfspace per tile cell, which a forger holding ~10 clips labeled with that version learns
+    # (bench/results/wm_learned_forgery.md); their marks are reported as present, not as proof.
+    proof_bindings: tuple[str, ...] = ("kinoseal-wm-v5",)
     # Classifier model directory; "" = the shipped default, "none" = no classifier.
     classifier_model: str = ""
     # "always": every report carries the classifier's score. "when_needed": run it
@@ -101,6 +105,8 @@ class Settings:
             kwargs["classifier_policy"] = env["KINOSEAL_CLASSIFIER_POLICY"]
         if env.get("KINOSEAL_TSA_URL"):
             kwargs["tsa_url"] = env["KINOSEAL_TSA_URL"]
+        if "KINOSEAL_PROOF_BINDINGS" in env:
+            kwargs["proof_bindings"] = tuple(n.strip() for n in env["KINOSEAL_PROOF_BINDINGS"].split(",") if n.strip())
         kwargs.update(overrides)
         if env.get("KINOSEAL_DECODE_THREADS"):
             try:

@@ -18,6 +18,7 @@ PINNED = {
     "kinoseal-wm-v2": "849f0dc3d4cf86cbc787113a251b880d",
     "kinoseal-wm-v3": "187c04cc8a82eda907c0fa5547d7730a",
     "kinoseal-wm-v4": "231dcc3f7a66779882b020a7439cb8a9",
+    "kinoseal-wm-v5": "88fcc96832e04d75a189c64b911fea7e",
 }
 
 

@@ -40,7 +40,8 @@ class WatermarkEvidence:
     key_id: str | None = None
     per_frame: list[float] = field(default_factory=list)
     error: str | None = None
-    # Whether a detected mark is bound to these pixels (the content-bound layer of kinoseal-wm-v3 and v4).
+    # Whether a detected mark is bound to these pixels (the content-bound layer of kinoseal-wm-v3 to v5), by
+    # a version whose binding is proof (``Settings.proof_bindings``).
     # False: a kinoseal pattern is present but not bound (v1/v2 marks, which anyone holding one
     # labeled clip can copy, or a v3 mark copied from another clip): never ai_generated on its own.
     # None: not assessed (evidence built by hand); the verifier always sets it for a detection.
@@ -48,6 +49,9 @@ class WatermarkEvidence:
     # The content-bound layer's own p-value (Bonferroni over the versions tested), which is what
     # decides ``bound``; ``p_value`` is the presence test's (the stronger layer). None: no such layer.
     binding_p_value: float | None = None
+    # Why a mark that binds these pixels is still not proof: its version's binding can be learned
+    # by a forger (``Settings.proof_bindings``). None otherwise.
+    binding_not_proof: str | None = None
     # Where the mark is, in time (``watermark.segments``): [{"start_s", "end_s", "frames"}], and
     # "full" (it covers the clip), "segments" (only parts: AI shots in other footage) or None
     # (not resolved: the per-frame signal is too weak to say, or nothing was found).

@@ -197,6 +197,9 @@ def decide(
         wm_line = (f"kinoseal watermark detected (p = {watermark.p_value:.1e} < {watermark_threshold:.0e}{bind}{pid}, "
                    f"{watermark.frames_analyzed} frames)")
         ev.append(wm_line)
+    elif wm_unbound and watermark.binding_not_proof:
+        wm_line = f"A kinoseal watermark is present: {watermark.binding_not_proof}"
+        ev.append(wm_line)
     elif wm_unbound:
         wm_line = (f"A kinoseal watermark pattern is present but is not bound to this content: it may have been "
                    f"copied from a labeled clip (p = {watermark.p_value:.1e}, {watermark.method or 'unknown method'}; "

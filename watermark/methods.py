@@ -45,3 +45,4 @@ register_method(
 register_method("kinoseal-wm-v2", lambda: __import__("kinoseal.watermark.v2", fromlist=["make_v2"]).make_v2())
 register_method("kinoseal-wm-v3", lambda: __import__("kinoseal.watermark.v3", fromlist=["make_v3"]).make_v3())
 register_method("kinoseal-wm-v4", lambda: __import__("kinoseal.watermark.v4", fromlist=["make_v4"]).make_v4())
+register_method("kinoseal-wm-v5", lambda: __import__("kinoseal.watermark.v5", fromlist=["make_v5"]).make_v5())

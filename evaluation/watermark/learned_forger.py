@@ -8,6 +8,7 @@ What the attacker has: the algorithm (it is open source: the tiling rule, the fe
 the render), many clips marked with one key at one resolution, not the key. What it does:
 
 * at every cell instance of every marked frame it computes ``x`` exactly as the embedder does
+  (every sample grid the version reads: one for v3/v4, the instance's and the displaced one for v5)
   (``BoundEmbedder.coarse_luma`` and the feature grid; both are key-independent, so it runs them
   under a key of its own), and estimates the value the mark put there: the frame's high-pass
   residual summed under the instance's bilinear footprint (the adjoint of the render);
@@ -43,6 +44,11 @@ class LearnedForger:
     method: BoundMethod
     ridge: float = 1.0  # added to each cell's normal matrix (unit-norm features: a few samples' worth)
     hp_sigma: float = 0.6  # high-pass: frame minus a Gaussian blur of this many cells
+    # 1: regress on x (learns a halfspace). 2: on x's top ``components`` principal components and all
+    # their pairwise products (learns a quadratic form: a product of two halfspaces is one).
+    degree: int = 1
+    components: int = 12
+    basis_: np.ndarray | None = field(default=None, init=False)  # (d, components) for degree 2
     w_: np.ndarray | None = field(default=None, init=False)  # (N*N, d) learned direction per tile cell
     pilots_: np.ndarray | None = field(default=None, init=False)  # (N*N,) learned content-free value per tile cell
     n_instances_: int = field(default=0, init=False)
@@ -54,13 +60,22 @@ class LearnedForger:
     def instances(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(unit-normalised features (n, d), estimated mark value (n,), tile cell (n,)) of a frame."""
         emb, g = self._geometry(*y.shape)
-        X = g["gf"].samples(emb.coarse_luma(y), *g["xy"]).reshape(-1, len(g["gf"].shifts)).astype(np.float64)
-        X -= X.mean(axis=1, keepdims=True)  # the embedder's projection ignores the constant too
+        S = g["gf"].samples(emb.coarse_luma(y), *g["xy"])  # (nv, nu, every grid's samples)
+        X = S.reshape(-1, S.shape[-1]).astype(np.float64)
+        X -= X.mean(axis=1, keepdims=True)  # the embedder's projections ignore the constant too
         X /= np.linalg.norm(X, axis=1, keepdims=True) + 1e-9
         yf = y.astype(np.float32)
         hp = yf - ndimage.gaussian_filter(yf, self.hp_sigma * g["cell"])
         e = np.asarray(g["Ay"].T @ np.asarray(g["Ax"].T @ hp.T).T)  # (nv, nu): the render's adjoint
         return X, e.ravel(), g["tidx"].ravel()
+
+    def _phi(self, X: np.ndarray) -> np.ndarray:
+        """The regression's inputs: x itself, or degree-2 monomials of its principal components."""
+        if self.degree == 1:
+            return X
+        z = X @ self.basis_
+        iu = np.triu_indices(z.shape[1])
+        return np.concatenate([z, (z[:, :, None] * z[:, None, :])[:, iu[0], iu[1]]], axis=1)
 
     def fit(self, clips: Sequence[Sequence[np.ndarray]]) -> "LearnedForger":
         """``clips``: luma frames of marked clips, all of one size and one key."""
@@ -69,6 +84,10 @@ class LearnedForger:
         xtx = xte = None
         pil = np.zeros(n2)
         n = 0
+        if self.degree == 2:
+            X0 = np.concatenate([self.instances(y)[0] for frames in clips[:10] for y in frames[:2]])
+            _, _, vt = np.linalg.svd(X0 - X0.mean(axis=0), full_matrices=False)
+            self.basis_ = vt[: self.components].T
         for frames in clips:
             data = [self.instances(y) for y in frames]
             t_all = np.concatenate([t for _, _, t in data])
@@ -76,12 +95,14 @@ class LearnedForger:
             mean = np.bincount(t_all, np.concatenate([e for _, e, _ in data]), minlength=n2) / cnt
             pil += mean
             for X, e, t in data:
-                if xtx is None:
-                    d = X.shape[1]
-                    xtx, xte = np.zeros((n2, d * d)), np.zeros((n2, d))
-                S = sparse.csr_matrix((np.ones(len(t)), (t, np.arange(len(t)))), shape=(n2, len(t)))
-                xtx += S @ (X[:, :, None] * X[:, None, :]).reshape(len(t), -1)
-                xte += S @ (X * (e - mean[t])[:, None])
+                for a in range(0, len(t), 2048):  # blocks: the outer products of 2048 instances at a time
+                    F, tb, eb = self._phi(X[a:a + 2048]), t[a:a + 2048], (e - mean[t])[a:a + 2048]
+                    if xtx is None:
+                        d = F.shape[1]
+                        xtx, xte = np.zeros((n2, d * d)), np.zeros((n2, d))
+                    S = sparse.csr_matrix((np.ones(len(tb)), (tb, np.arange(len(tb)))), shape=(n2, len(tb)))
+                    xtx += S @ (F[:, :, None] * F[:, None, :]).reshape(len(tb), -1)
+                    xte += S @ (F * eb[:, None])
                 n += len(t)
         A = xtx.reshape(n2, d, d) + self.ridge * np.eye(d)[None]
         self.w_ = np.linalg.solve(A, xte[:, :, None])[:, :, 0]
@@ -92,7 +113,7 @@ class LearnedForger:
     def signs(self, y: np.ndarray) -> np.ndarray:
         """The predicted bound value's sign, ``chip_b * s``, of every instance of a frame (flat)."""
         X, _, t = self.instances(y)
-        return np.where(np.einsum("nd,nd->n", X, self.w_[t]) >= 0, 1.0, -1.0)
+        return np.where(np.einsum("nd,nd->n", self._phi(X), self.w_[t]) >= 0, 1.0, -1.0)
 
     def pattern(self, y: np.ndarray) -> np.ndarray:
         """The forged mark for frame ``y`` at unit RMS: learned pilots and predicted signs, half the power each."""

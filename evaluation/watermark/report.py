@@ -336,7 +336,7 @@ def summary_markdown(run: dict[str, Any], methods: Sequence[Any] | None = None,
         "## Clip detection side by side",
         "",
         "Cell: clips detected / clips (bit accuracy %, mean over clips). **Bold**: every clip detected. "
-        "Content-bound methods (v3, v4) count a clip only when the mark is bound to it (what `ai_generated` needs). "
+        "Content-bound methods (v3-v5) count a clip only when the mark is bound to it (what `ai_generated` needs). "
         "`copy_*` rows are forgeries (the mark's estimate painted on an unrelated real clip): there a detection is "
         "the attacker's success, lower is better, and the totals leave them out.",
         "",

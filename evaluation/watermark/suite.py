@@ -145,7 +145,7 @@ class SuiteMethod:
                     ex.update(f[0])
                 return ex.result()
 
-            # Content-bound methods (v3, v4) count only a mark bound to the content: that alone makes the
+            # Content-bound methods (v3-v5) count only a mark bound to the content: that alone makes the
             # verdict ai_generated (a pattern merely present may be copied; on a forgery attack a
             # "detection" is a successful forgery).
             accepted = lambda r: bool(r.detected and r.bound is not False)  # noqa: E731

@@ -214,7 +214,8 @@ const KinoWords = (() => {
       ];
     }
     return [
-      ["Result", w.bound === false ? "pattern found, not bound to these pixels (may be copied: not evidence of AI)" : "found"],
+      ["Result", w.binding_not_proof ? "found and bound, but not proof: " + w.binding_not_proof
+        : w.bound === false ? "pattern found, not bound to these pixels (may be copied: not evidence of AI)" : "found"],
       ["Where", w.marked_extent === "segments" ? "only in " + spans(w.segments)
         : w.marked_extent === "full" ? "the whole clip" : null],
       ["p-value", fmtP(w.p_value) + " (chance of a false alarm)"],

@@ -1,0 +1,41 @@
+"""Content-bound watermark, two keyed halfspaces ("kinoseal-wm-v5"): v4 with every bound value
+``chip_b * sign(<k1, x_P>) * sign(<k2, x_Q>)`` instead of ``chip_b * sign(<k, x_P>)``.
+
+Why a new version: v3/v4's bound value is a linear threshold of features anyone can compute (the
+host's coarse luma around the cell), under a keyed direction per tile cell. A forger holding marked
+clips of one key fits those directions by regression of the estimated mark on the features
+(``evaluation.watermark.learned_forger``) and then paints correct bound signs on any host: measured
+with ``bench.wm_learned_forgery``, 10 marked clips at 320x240 made 5 of 6 unrelated real clips bind
+at the mark's own strength (H.264 CRF 18 after painting).
+
+The product of two signs is an even function of the features (negating them leaves it unchanged),
+so it has no linear part: the regression that learns v4 finds nothing. Three details make it hold:
+
+* ``x_Q`` is read on a grid displaced by ``pair_offset`` (12, 8) cells. Read at the same place, the
+  product follows the local second-order structure (edges and their orientation), which unrelated
+  scenes share: a copied v5 mark then bound at 10^-4.2 on one host (v4's worst: 10^-3.1).
+* The test centres the weights per tile cell (``BoundParams.centre``): a pattern that is constant on a
+  tile cell, as the mean of an even function over a cell's instances is, adds nothing to it. Without
+  it, a forger at chance on the signs still bound 5 of 6 hosts at gain 4 through its learned pilots.
+* Both projections are blind to planes, quadrics and the cell's own mark, as v4's is.
+* The test's dead zone is 0.25 grey levels, not 0.5: an instance counts only when both signs are
+  clear, and on a small object over a flat background (kino-tiny's output) 0.5 left too few (a 256x256
+  red-ball clip bound at 10^-0 to -5 instead of v4's 10^-15). The product keeps flat hosts safe at
+  0.25: the issue's estimate painted on mid-grey or on that clip at gains 1-8 bound at 10^-3.8 at
+  worst (v4 with its 0.5: 10^-12 at gain 8).
+
+The price: the test must get both signs right, so an attack that flips one sign in ten costs more
+binding power than in v4 (``bench/results/wm_v3_robustness.md``).
+"""
+
+from __future__ import annotations
+
+from kinoseal.watermark.v3 import BoundMethod, BoundParams
+
+__all__ = ["make_v5"]
+
+
+def make_v5() -> BoundMethod:
+    return BoundMethod(name="kinoseal-wm-v5", version=5,
+                       params=BoundParams(domain=b"kinoseal-wm-v5", detrend_order=2, halfspaces=2, centre=True,
+                                         pair_offset=(12.0, 8.0), dead=0.25))
