@@ -73,7 +73,8 @@ def run(args) -> dict:
             marked.append([emb.embed_luma(y) for y, _, _ in fr[::2]])
         for n in sizes:
             t0 = time.perf_counter()
-            forger = LearnedForger(m, degree=args.degree).fit(marked[:n])
+            forger = LearnedForger(m, degree=args.degree, components=args.components,
+                                   per_grid=args.per_grid).fit(marked[:n])
             fit_s = time.perf_counter() - t0
             for e in hosts:
                 fr, fps = load(e, 16)
@@ -91,7 +92,8 @@ def run(args) -> dict:
                 emb = m.embedder(BENCH_KEY, 7)
                 mk = [emb.embed_luma(y) for y in ys]
                 rms = float(np.sqrt(np.mean([(a.astype(np.float64) - b) ** 2 for a, b in zip(mk, ys)])))
-                row = {"method": name, "forger": f"degree {args.degree}", "train_clips": n, "host": e["file"], "fit_s": round(fit_s, 1),
+                label = f"degree {args.degree}" + (f", {args.components} PCs per grid" if args.per_grid else "")
+                row = {"method": name, "forger": label, "train_clips": n, "host": e["file"], "fit_s": round(fit_s, 1),
                        "sign_accuracy": round(float(np.mean(acc)), 3), "sign_accuracy_live": round(float(np.mean(acc_live)), 3),
                        "mark_rms": round(rms, 2), "real_mark": extract(m, mk), "forged": {}}
                 for gain in GAINS:
@@ -102,7 +104,8 @@ def run(args) -> dict:
                 rows.append(row)
                 print(json.dumps(row), flush=True)
     return {"command": f"python -m bench.wm_learned_forgery --train {args.train} --hosts {args.hosts} "
-                       f"--frames {args.frames} --methods {args.methods} --degree {args.degree}",
+                       f"--frames {args.frames} --methods {args.methods} --degree {args.degree}"
+                       + (f" --components {args.components} --per-grid" if args.per_grid else ""),
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "size": f"{W}x{H}", "rows": rows}
 
 
@@ -136,6 +139,8 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=8)
     ap.add_argument("--methods", default="kinoseal-wm-v5,kinoseal-wm-v4")
     ap.add_argument("--degree", type=int, default=1, help="1: linear regression forger; 2: quadratic")
+    ap.add_argument("--components", type=int, default=12, help="degree 2: principal components kept")
+    ap.add_argument("--per-grid", action="store_true", help="degree 2: components of each sample grid apart")
     ap.add_argument("--out", default=str(OUT / "wm_learned_forgery"))
     ap.add_argument("--merge", default="", help="comma-separated result JSONs: one table of their rows, nothing run")
     args = ap.parse_args()

@@ -48,6 +48,9 @@ class LearnedForger:
     # their pairwise products (learns a quadratic form: a product of two halfspaces is one).
     degree: int = 1
     components: int = 12
+    # degree 2: principal components of each sample grid apart (v5 reads two: the products of the
+    # instance's and the displaced grid's components are the bilinear terms its binding is made of)
+    per_grid: bool = False
     basis_: np.ndarray | None = field(default=None, init=False)  # (d, components) for degree 2
     w_: np.ndarray | None = field(default=None, init=False)  # (N*N, d) learned direction per tile cell
     pilots_: np.ndarray | None = field(default=None, init=False)  # (N*N,) learned content-free value per tile cell
@@ -86,8 +89,16 @@ class LearnedForger:
         n = 0
         if self.degree == 2:
             X0 = np.concatenate([self.instances(y)[0] for frames in clips[:10] for y in frames[:2]])
-            _, _, vt = np.linalg.svd(X0 - X0.mean(axis=0), full_matrices=False)
-            self.basis_ = vt[: self.components].T
+            d_all = X0.shape[1]
+            blocks = [(0, d_all)]
+            if self.per_grid:
+                d = len(self._geometry(*clips[0][0].shape)[1]["gf"].shifts[0])
+                blocks = [(a, a + d) for a in range(0, d_all, d)]
+            self.basis_ = np.zeros((d_all, self.components * len(blocks)))
+            for b, (a, e) in enumerate(blocks):
+                Xb = X0[:, a:e]
+                _, _, vt = np.linalg.svd(Xb - Xb.mean(axis=0), full_matrices=False)
+                self.basis_[a:e, b * self.components:(b + 1) * self.components] = vt[: self.components].T
         for frames in clips:
             data = [self.instances(y) for y in frames]
             t_all = np.concatenate([t for _, _, t in data])
