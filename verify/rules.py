@@ -13,10 +13,11 @@ Order matters and is deliberate:
    threshold), with ``ai_extent`` "segments" when it marks only stretches of the clip (AI
    shots spliced into other footage: "contains AI-generated segments"). This comes before any capture claim: a capture manifest on a
    watermarked clip is never ``authentic``. A kinoseal pattern that is present but
-   not bound to these pixels (``WatermarkEvidence.bound`` False: a v1/v2 mark, or a
-   v3 mark copied from another clip) is never ``ai_generated`` on its own: anyone
-   holding one labeled clip can paint it onto a real recording. It gets its own
-   evidence line, blocks ``authentic``, and the later rules decide.
+   not bound to these pixels (``WatermarkEvidence.bound`` False: a v1/v2 mark, a
+   mark copied from another clip, or a v3/v4 binding, which a forger holding a few
+   labeled clips can learn: ``binding_not_proof``) is never ``ai_generated`` on its
+   own: anyone holding labeled clips can paint it onto a real recording. It gets its
+   own evidence line, blocks ``authentic``, and the later rules decide.
 3. An AI source type declared anywhere in the provenance chain (the active
    manifest's actions or any ingredient manifest's) -> ``ai_generated``, trusted or
    not (the evidence says which), with ``ai_extent`` "full" or "partial".
