@@ -29,7 +29,7 @@ import numpy as np
 from kinoseal.evaluation.watermark.attacks import _h264_options, codec_roundtrip
 from kinoseal.evaluation.watermark.clips import decode_i420
 from kinoseal.evaluation.watermark.forgery import fit_clip
-from kinoseal.evaluation.watermark.learned_forger import LearnedForger
+from kinoseal.evaluation.watermark.learned_forger import LearnedForger, true_bound_values
 from kinoseal.evaluation.watermark.suite import BENCH_KEY
 from kinoseal.watermark import get_method
 from kinoseal.watermark.result import P_VALUE_THRESHOLD
@@ -82,11 +82,8 @@ def run(args) -> dict:
                 # how well the forger predicts the true bound value chip_b * s, instance by instance
                 acc, acc_live = [], []
                 for y in ys[::4]:
-                    g = truth._geometry(*y.shape)
-                    s_true = (g["chips"] * truth.bound_signs(y)).ravel()
-                    f_true = g["gf"](truth.coarse_luma(y), *g["xy"]).reshape(m.params.halfspaces, -1)
+                    s_true, live = true_bound_values(truth, y)
                     s_hat = forger.signs(y)
-                    live = (np.abs(f_true) > m.params.dead).all(axis=0)  # the instances the bound test counts
                     acc.append(float(np.mean(s_hat == s_true)))
                     acc_live.append(float(np.mean(s_hat[live] == s_true[live])))
                 emb = m.embedder(BENCH_KEY, 7)

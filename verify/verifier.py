@@ -139,26 +139,26 @@ class Verifier:
             return WatermarkEvidence(detected=False, method=names[0], error=scan.error)
         results = scan.results()
         bonferroni = math.log10(len(results))
-        # A mark bound to the content (v3) outranks a pattern that is merely present (v1/v2, or a
-        # v3 pattern without its content binding): only the former may call the clip ai_generated.
+        # A mark bound to the content (v3-v5) outranks a pattern that is merely present (v1/v2, or a
+        # pattern without its content binding); of the bound ones, only a version whose binding is
+        # proof may call the clip ai_generated. A v3/v4 binding, which a learned forger makes too, is
+        # reported and not relied on.
         binds = [r for r in results if r.bound and r.binding_log10_p is not None
                  and 10.0 ** (r.binding_log10_p + bonferroni) < self.settings.watermark_p_threshold]
         bound_hits = [r for r in binds if r.method in self.settings.proof_bindings]
-        if bound_hits:
-            res = min(bound_hits, key=lambda r: r.binding_log10_p)
+        if binds:
+            res = min(bound_hits or binds, key=lambda r: r.binding_log10_p)
         else:
             res = min(results, key=lambda r: r.log10_p_value)
-        not_proof = None
-        if not bound_hits and binds:
-            # A v3/v4 mark that binds is what a learned forger makes too: report it, do not rely on it.
-            res = min(binds, key=lambda r: r.binding_log10_p)
-            not_proof = (f"{res.method} binds this content (p = {10.0 ** min(0.0, res.binding_log10_p + bonferroni):.1e}), "
-                         "but a forger holding about ten clips labeled with that version can learn its binding and "
-                         "paint it on real footage, so it is not proof that this clip is AI-generated")
         log10_p = min(0.0, float(res.log10_p_value) + bonferroni)
         binding = None if res.binding_log10_p is None else min(0.0, float(res.binding_log10_p) + bonferroni)
         p_value = 10.0**log10_p
         detected = p_value < self.settings.watermark_p_threshold
+        not_proof = None
+        if detected and binds and not bound_hits:
+            not_proof = (f"{res.method} binds this content (p = {10.0 ** binding:.1e}), "
+                         "but a forger holding about ten clips labeled with that version can learn its binding and "
+                         "paint it on real footage, so it is not proof that this clip is AI-generated")
         segs, extent = [], None
         if (detected and scan.times
                 and len(res.per_frame_scores) == len(scan.times) and all(math.isfinite(t) for t in scan.times)):
@@ -176,7 +176,7 @@ class Verifier:
             per_frame=[float(x) for x in res.per_frame_scores],
             bound=any(res is r for r in bound_hits) if detected else None,
             binding_p_value=None if binding is None else 10.0**binding,
-            binding_not_proof=not_proof if detected else None,
+            binding_not_proof=not_proof,
             segments=[sg.to_dict() for sg in segs],
             marked_extent=extent,
         )

@@ -225,7 +225,6 @@ class GridFeatures:
         sh = np.rint((lay.offsets[None] + lay.displacement[:, None]) @ D.T).astype(np.int64)
         self.pad = int(np.abs(sh).max())
         self.shifts = sh
-        self.one_grid = all(np.array_equal(sh[0], other) for other in sh[1:])
         proj = lay.test_proj if test else lay.proj
         self.proj = proj[:, tile_idx]  # (m, nv, nu, d)
 
@@ -235,27 +234,24 @@ class GridFeatures:
         nv, nu = self.shape
         return np.meshgrid(np.arange(u0 - P, u0 + nu + P), np.arange(v0 - P, v0 + nv + P))
 
+    def _shifted(self, lp: np.ndarray, xs: np.ndarray, ys: np.ndarray, shifts: np.ndarray):
+        """lp sampled once at the padded grid's centres (lp array coords xs, ys), then one (nv, nu)
+        slice per shift (du, dv) in ``shifts``."""
+        g = ndimage.map_coordinates(lp, [ys.ravel(), xs.ravel()], order=1, mode="nearest").reshape(xs.shape)
+        P = self.pad
+        nv, nu = self.shape
+        return (g[P + dv:P + dv + nv, P + du:P + du + nu] for du, dv in shifts)
+
     def samples(self, lp: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
         """The feature samples of every instance, all halfspaces' grids: shape (nv, nu, m * d)."""
-        g = ndimage.map_coordinates(lp, [ys.ravel(), xs.ravel()], order=1, mode="nearest").reshape(xs.shape)
-        P = self.pad
-        nv, nu = self.shape
-        return np.stack([g[P + dv:P + dv + nv, P + du:P + du + nu] for du, dv in self.shifts.reshape(-1, 2)], axis=-1)
+        return np.stack(list(self._shifted(lp, xs, ys, self.shifts.reshape(-1, 2))), axis=-1)
 
     def __call__(self, lp: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
-        """lp sampled at the padded grid's centres (lp array coords xs, ys) -> f, shape (m, nv, nu)."""
-        g = ndimage.map_coordinates(lp, [ys.ravel(), xs.ravel()], order=1, mode="nearest").reshape(xs.shape)
-        P = self.pad
-        nv, nu = self.shape
-        m = self.proj.shape[0]
-        f = np.zeros((m, nv, nu), dtype=np.float32)
-        if self.one_grid:  # every halfspace reads the same samples: one pass
-            for j, (du, dv) in enumerate(self.shifts[0]):
-                f += g[P + dv:P + dv + nv, P + du:P + du + nu] * self.proj[..., j]
-            return f
-        for h in range(m):
-            for j, (du, dv) in enumerate(self.shifts[h]):
-                f[h] += g[P + dv:P + dv + nv, P + du:P + du + nu] * self.proj[h, ..., j]
+        """The keyed projections f of every instance, shape (m, nv, nu)."""
+        m, d = self.shifts.shape[:2]
+        f = np.zeros((m, *self.shape), dtype=np.float32)
+        for i, s in enumerate(self._shifted(lp, xs, ys, self.shifts.reshape(-1, 2))):
+            f[i // d] += s * self.proj[i // d, ..., i % d]
         return f
 
 
@@ -404,7 +400,7 @@ class BoundExtractor(TiledExtractor):
         cell = float(math.sqrt(abs(np.linalg.det(B)))) / n
         q = max(1, int(cell))  # the low-pass runs on q x q block means, ~1 per cell
         xs, ys = (xs + 0.5) / q - 0.5, (ys + 0.5) / q - 0.5
-        cache[key] = (M, tidx, gf, xs, ys, cell, q, {})  # {}: each frame's vote, filled by bound_test
+        cache[key] = (M, tidx, gf, xs, ys, cell, q, {})  # {}: each frame's (fold, weights), filled by bound_test
         return cache[key]
 
     def bound_test(self, li: int, gi: int, di: int, shift: int, only: set[int] | None = None) -> tuple[float, float]:
@@ -436,12 +432,12 @@ class BoundExtractor(TiledExtractor):
                 f = gf(lp, xs, ys).reshape(lay.proj.shape[0], -1)
                 # one sign per halfspace, each weighted by how far it is from flipping
                 wgt = (np.sign(f) * np.clip((np.abs(f) - p.dead) / p.dead, 0.0, 1.0)).prod(axis=0)
-                r = M @ frames[i].ravel().astype(np.float64)
-                v = votes[(shape, small, i)] = (r * wgt, r, wgt)
-            acc_b += v[0]
+                v = votes[(shape, small, i)] = (M @ frames[i].ravel().astype(np.float64), wgt)
+            r, wgt = v
+            acc_b += r * wgt
             if p.centre:
-                acc_r += v[1]
-                acc_w += v[2]
+                acc_r += r
+                acc_w += wgt
         t_of = tidx.ravel()
         Fb = np.bincount(t_of, acc_b, minlength=n * n)
         if p.centre:  # sum of r * (w - mean w of the cell) = sum r w - mean w * sum r

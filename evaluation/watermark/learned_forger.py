@@ -34,7 +34,7 @@ from scipy import ndimage, sparse
 from kinoseal.watermark.keys import WatermarkKey
 from kinoseal.watermark.v3 import BoundMethod
 
-__all__ = ["LearnedForger"]
+__all__ = ["LearnedForger", "true_bound_values"]
 
 ATTACKER_KEY = WatermarkKey(b"the attacker's own key".ljust(32, b"."))
 
@@ -55,10 +55,13 @@ class LearnedForger:
     w_: np.ndarray | None = field(default=None, init=False)  # (N*N, d) learned direction per tile cell
     pilots_: np.ndarray | None = field(default=None, init=False)  # (N*N,) learned content-free value per tile cell
     n_instances_: int = field(default=0, init=False)
+    _emb: object = field(default=None, init=False, repr=False)
 
     def _geometry(self, h: int, w: int) -> tuple:
-        emb = self.method.embedder(ATTACKER_KEY, 0)
-        return emb, emb._geometry(h, w)
+        # one embedder under the attacker's key: it caches the geometry of each frame size
+        if self._emb is None:
+            self._emb = self.method.embedder(ATTACKER_KEY, 0)
+        return self._emb, self._emb._geometry(h, w)
 
     def instances(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(unit-normalised features (n, d), estimated mark value (n,), tile cell (n,)) of a frame."""
@@ -92,8 +95,8 @@ class LearnedForger:
             d_all = X0.shape[1]
             blocks = [(0, d_all)]
             if self.per_grid:
-                d = len(self._geometry(*clips[0][0].shape)[1]["gf"].shifts[0])
-                blocks = [(a, a + d) for a in range(0, d_all, d)]
+                d_grid = self._geometry(*clips[0][0].shape)[1]["gf"].shifts.shape[1]
+                blocks = [(a, a + d_grid) for a in range(0, d_all, d_grid)]
             self.basis_ = np.zeros((d_all, self.components * len(blocks)))
             for b, (a, e) in enumerate(blocks):
                 Xb = X0[:, a:e]
@@ -138,3 +141,12 @@ class LearnedForger:
     def forge(self, frames: Sequence[np.ndarray], rms: float) -> list[np.ndarray]:
         """Host luma frames with the forged mark at ``rms`` grey levels, rounded and clipped."""
         return [np.clip(y.astype(np.float32) + rms * self.pattern(y) + 0.5, 0, 255).astype(np.uint8) for y in frames]
+
+
+def true_bound_values(embedder, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What a forger tries to predict, from the real key's ``embedder``: ``chip_b * s`` of every
+    instance of frame ``y`` (flat, the order of ``LearnedForger.signs``), and which instances the
+    bound test counts (every sign clear of the dead zone)."""
+    g = embedder._geometry(*y.shape)
+    live = (np.abs(g["gf"](embedder.coarse_luma(y), *g["xy"])) > embedder.params.dead).all(axis=0)
+    return (g["chips"] * embedder.bound_signs(y)).ravel(), live.ravel()
