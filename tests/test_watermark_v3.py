@@ -300,3 +300,31 @@ def test_a_learnable_binding_is_reported_but_is_not_proof(tmp_path):
     assert any("can learn its binding" in e for e in r.evidence), r.evidence
     trusting = Verifier.from_settings(settings.with_(proof_bindings=("kinoseal-wm-v4", "kinoseal-wm-v5")))
     assert trusting.verify(stripped).verdict == Verdict.AI_GENERATED
+
+
+def test_a_binding_that_is_not_proof_is_tested_only_where_the_mark_is(clips, tmp_path):
+    """v3/v4 bindings cannot change a verdict, so the verifier skips their bound test on clips where
+    their sync layer finds nothing (most clips); a mark that is there is still bound and reported."""
+    from kinoseal.config import Settings
+    from kinoseal.verify.verifier import Verifier
+
+    v4 = get_method("kinoseal-wm-v4")
+    lazy = v4.extractor([KEY])
+    lazy.bind_only_when_present = True
+    for f in clips["bikes"]:
+        lazy.update(f[0])
+    r = lazy.result()
+    assert not r.detected and r.bound is False and r.binding_log10_p is None
+    lazy = v4.extractor([KEY])
+    lazy.bind_only_when_present = True
+    for f in mark(v4, clips["bikes"], 0x77):
+        lazy.update(f[0])
+    r = lazy.result()
+    assert r.detected and r.bound is True and r.binding_log10_p < LOG_T and r.payload_id == 0x77
+    from kinoseal.watermark.keyring import load_keyring
+
+    settings = Settings(home=tmp_path / "home", classifier_model="none")
+    load_keyring(settings.keys_dir / "watermark")  # a home with a key, as labeling leaves it
+    scan, names = Verifier.from_settings(settings)._watermark_scan()
+    lazy_of = {n: getattr(ex, "bind_only_when_present", None) for n, ex in zip(names, scan.extractors)}
+    assert lazy_of["kinoseal-wm-v5"] is False and lazy_of["kinoseal-wm-v4"] is True and lazy_of["kinoseal-wm-v3"] is True

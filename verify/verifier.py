@@ -128,7 +128,11 @@ class Verifier:
         if self.keyring is None:
             return None, names
         keys = list(self.keyring.keys)
-        return WatermarkScan([get_method(n).extractor(keys) for n in names], self.settings.limits.verify_max_frames), names
+        extractors = [get_method(n).extractor(keys) for n in names]
+        for n, ex in zip(names, extractors):
+            if hasattr(ex, "bind_only_when_present") and n not in self.settings.proof_bindings:
+                ex.bind_only_when_present = True  # its binding cannot change the verdict (rules 2 and 4)
+        return WatermarkScan(extractors, self.settings.limits.verify_max_frames), names
 
     def _watermark_evidence(self, scan: WatermarkScan | None, names: list[str]) -> WatermarkEvidence:
         """Testing several versions is multiple testing, so the best p-value is multiplied

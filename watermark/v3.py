@@ -362,6 +362,10 @@ class BoundExtractor(TiledExtractor):
         self.bound_layouts = [bound_layout(k, self.params) for k in keys]
         self._shared.keep_planes = True  # the bound test re-reads the coarse luma of each frame
         self._bound_cache: dict[tuple, tuple] = {}
+        # True: run the bound test only when the sync layer found the mark. A caller for whom this
+        # version's binding is not proof (the verifier, for v3/v4) sets it: there the binding changes
+        # a sentence, not the verdict, and on unmarked clips (most of them) the test is wasted work.
+        self.bind_only_when_present = False
 
     def _bound_geometry(self, li: int, gi: int, di: int, shift: int, H: int, W: int) -> tuple:
         """The sampling matrix, tile map and feature grid of one geometry, and the frames' votes at
@@ -451,6 +455,9 @@ class BoundExtractor(TiledExtractor):
         r = super().result()
         if self.frames == 0:
             return replace(r, bound=False, binding_log10_p=0.0)
+        if self.bind_only_when_present and r.log10_p_value >= math.log10(P_VALUE_THRESHOLD):
+            self.debug.update(bound_log10_p=None, sync_log10_p=r.log10_p_value)
+            return replace(r, bound=False, binding_log10_p=None)
         lp_s, gi, di, k, li, _ = self.debug["best"]
         # A clip marked only in parts (AI shots spliced into camera footage): the bound test runs
         # on the marked stretches alone, or the unmarked frames dilute it. Which frames those are
