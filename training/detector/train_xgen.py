@@ -158,8 +158,10 @@ def real_folds(clips: list[dict], k: int = 5) -> np.ndarray:
     return np.array([fold_of[c["group"]] if c["label"] == 0 else -1 for c in clips])
 
 
-def protocol(X: np.ndarray, clips: list[dict], C: float, k: int = 5) -> dict:
-    """Leave-one-family-out x real-source folds (see module doc)."""
+def protocol(X: np.ndarray, clips: list[dict], C: float, k: int = 5, fit=None) -> dict:
+    """Leave-one-family-out x real-source folds (see module doc). ``fit(X, y, fam, groups, C)`` builds
+    each fold's head (default :func:`fit_head`); a benchmark passes its own to try other features."""
+    fit = fit or fit_head
     from sklearn.metrics import roc_auc_score
 
     from kinoseal.detect.head import FamilyHead
@@ -184,7 +186,7 @@ def protocol(X: np.ndarray, clips: list[dict], C: float, k: int = 5) -> dict:
         for kk in range(k):
             tr = np.flatnonzero(~excluded & ((y == 1) | (fold != kk)))
             tr = tr[fam[tr] != f]
-            head = fit_head(X[tr], y[tr], fam[tr], groups[tr], C)
+            head = fit(X[tr], y[tr], fam[tr], groups[tr], C)
             te_real = real[fold[real] == kk]
             p_real[te_real] = head.predict_proba(X[te_real])[:, 1]
             p_f[kk] = head.predict_proba(X[test_ai])[:, 1]
