@@ -120,6 +120,12 @@ def main() -> None:
     no_clf = Verifier.from_settings(settings.with_(classifier_model="none"))
     t_wm_only, c_wm_only = timed(lambda: no_clf.verify(tmp / "labeled.mp4"), args.repeats)
     t_wm_only_unmarked, c_wm_only_unmarked = timed(lambda: no_clf.verify(clip), args.repeats)
+    # A platform that only meets current labels: KINOSEAL_WATERMARK_VERSIONS=kinoseal-wm-v5.
+    v5_only = settings.with_(watermark_versions=(settings.watermark_method,))
+    lean = Verifier.from_settings(v5_only)
+    t_lean, c_lean = timed(lambda: lean.verify(clip), args.repeats)
+    lean_no_clf = Verifier.from_settings(v5_only.with_(classifier_model="none"))
+    t_lean_wm, c_lean_wm = timed(lambda: lean_no_clf.verify(clip), args.repeats)
     det = verifier.classifier
     t_clf_alone, c_clf_alone = timed(lambda: det.score_clip(clip, settings.limits), args.repeats)
 
@@ -149,6 +155,8 @@ def main() -> None:
         "verify_unmarked": (t_verify_unmarked, c_verify_unmarked),
         "verify_no_classifier": (t_wm_only, c_wm_only),
         "verify_no_classifier_unmarked": (t_wm_only_unmarked, c_wm_only_unmarked),
+        "verify_unmarked_v5_only": (t_lean, c_lean),
+        "verify_no_classifier_unmarked_v5_only": (t_lean_wm, c_lean_wm),
         "classifier_own_read_unmarked": (t_clf_alone, c_clf_alone),
         "two_decodes_unmarked": (t_two, c_two),
     }
@@ -201,6 +209,9 @@ def main() -> None:
             "two_decodes_unmarked"),
         row("watermark + C2PA only (no classifier), labeled clip", "verify_no_classifier"),
         row("watermark + C2PA only (no classifier), unmarked clip", "verify_no_classifier_unmarked"),
+        row("unmarked clip, scanning v5 only (`KINOSEAL_WATERMARK_VERSIONS=kinoseal-wm-v5`), with the classifier",
+            "verify_unmarked_v5_only"),
+        row("unmarked clip, scanning v5 only, watermark + C2PA only", "verify_no_classifier_unmarked_v5_only"),
         row("classifier alone, reading the clip itself", "classifier_own_read_unmarked"),
         "",
         "| step | seconds | ratio |",

@@ -69,6 +69,10 @@ class Settings:
     classifier_threshold: float = 0.95
     # The version that marks new clips; the verifier checks every registered version.
     watermark_method: str = "kinoseal-wm-v5"
+    # Versions the verifier scans besides ``watermark_method``; () = every registered version, so that
+    # clips labeled before an upgrade keep verifying. A platform that knows it only meets current
+    # labels can scan fewer and verify faster (bench/results/core_speed.md: the scan-v5-only row).
+    watermark_versions: tuple[str, ...] = ()
     # Versions whose content binding is proof (``ai_generated``). v3 and v4 bind with one keyed
     # halfspace per tile cell, which a forger holding ~10 clips labeled with that version learns
     # (bench/results/wm_learned_forgery.md); their marks are reported as present, not as proof.
@@ -105,6 +109,8 @@ class Settings:
             kwargs["classifier_policy"] = env["KINOSEAL_CLASSIFIER_POLICY"]
         if env.get("KINOSEAL_TSA_URL"):
             kwargs["tsa_url"] = env["KINOSEAL_TSA_URL"]
+        if env.get("KINOSEAL_WATERMARK_VERSIONS"):
+            kwargs["watermark_versions"] = tuple(n.strip() for n in env["KINOSEAL_WATERMARK_VERSIONS"].split(",") if n.strip())
         if "KINOSEAL_PROOF_BINDINGS" in env:
             kwargs["proof_bindings"] = tuple(n.strip() for n in env["KINOSEAL_PROOF_BINDINGS"].split(",") if n.strip())
         kwargs.update(overrides)

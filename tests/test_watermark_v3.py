@@ -328,3 +328,21 @@ def test_a_binding_that_is_not_proof_is_tested_only_where_the_mark_is(clips, tmp
     scan, names = Verifier.from_settings(settings)._watermark_scan()
     lazy_of = {n: getattr(ex, "bind_only_when_present", None) for n, ex in zip(names, scan.extractors)}
     assert lazy_of["kinoseal-wm-v5"] is False and lazy_of["kinoseal-wm-v4"] is True and lazy_of["kinoseal-wm-v3"] is True
+
+
+def test_a_platform_can_scan_fewer_versions_and_a_wrong_name_is_refused(tmp_path, monkeypatch):
+    from kinoseal.config import Settings
+    from kinoseal.errors import KinosealError
+    from kinoseal.verify.verifier import Verifier
+    from kinoseal.watermark.keyring import load_keyring
+
+    monkeypatch.setenv("KINOSEAL_WATERMARK_VERSIONS", "kinoseal-wm-v5, kinoseal-wm-v2")
+    settings = Settings.from_env(home=tmp_path / "home", classifier_model="none")
+    assert settings.watermark_versions == ("kinoseal-wm-v5", "kinoseal-wm-v2")
+    load_keyring(settings.keys_dir / "watermark")
+    scan, names = Verifier.from_settings(settings)._watermark_scan()
+    assert names == ["kinoseal-wm-v5", "kinoseal-wm-v2"] and len(scan.extractors) == 2
+    every = Verifier.from_settings(settings.with_(watermark_versions=()))._watermark_scan()[1]
+    assert len(every) == 5 and every[0] == "kinoseal-wm-v5"
+    with pytest.raises(KinosealError, match="kinoseal-wm-v9"):
+        Verifier.from_settings(settings.with_(watermark_versions=("kinoseal-wm-v9",)))

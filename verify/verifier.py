@@ -16,7 +16,7 @@ from kinoseal.credentials.provenance import SqliteRegistry, default_registry
 from kinoseal.credentials.trust import TrustStore
 from kinoseal import __version__
 from kinoseal.config import Limits, Settings
-from kinoseal.errors import InputError, LimitExceeded, ModelLoadError
+from kinoseal.errors import InputError, KinosealError, LimitExceeded, ModelLoadError
 from kinoseal.mediaio.probe import check_file
 from kinoseal.mediaio.reader import DecodeReport
 from kinoseal.mediaio.stream import stream_frames
@@ -70,6 +70,10 @@ class Verifier:
         """``load_classifier=False`` defers the classifier (torch, timm and the weights, ~10 s on
         2 cores) to the first clip that needs it, or to :meth:`ensure_classifier`: a command
         given only files that are not videos answers without it."""
+        unknown = [n for n in (settings.watermark_method, *settings.watermark_versions) if n not in list_methods()]
+        if unknown:
+            raise KinosealError(f"unknown watermark version {', '.join(map(repr, unknown))}",
+                                hint="KINOSEAL_WATERMARK_VERSIONS takes a comma-separated list of: " + ", ".join(list_methods()))
         keyring = None
         wm_dir = settings.keys_dir / "watermark"
         if wm_dir.exists():
@@ -124,7 +128,8 @@ class Verifier:
     def _watermark_scan(self) -> tuple[WatermarkScan | None, list[str]]:
         """Every registered watermark version, configured one first: older versions keep
         clips marked before an upgrade verifiable."""
-        names = [self.settings.watermark_method] + [m for m in list_methods() if m != self.settings.watermark_method]
+        wanted = self.settings.watermark_versions or tuple(list_methods())
+        names = [self.settings.watermark_method] + [m for m in wanted if m != self.settings.watermark_method]
         if self.keyring is None:
             return None, names
         keys = list(self.keyring.keys)
