@@ -346,3 +346,5 @@ def test_a_platform_can_scan_fewer_versions_and_a_wrong_name_is_refused(tmp_path
     assert len(every) == 5 and every[0] == "kinoseal-wm-v5"
     with pytest.raises(KinosealError, match="kinoseal-wm-v9"):
         Verifier.from_settings(settings.with_(watermark_versions=("kinoseal-wm-v9",)))
+    with pytest.raises(KinosealError, match="kinoseal-wm-5"):
+        Verifier.from_settings(settings.with_(proof_bindings=("kinoseal-wm-5",)))

@@ -70,10 +70,12 @@ class Verifier:
         """``load_classifier=False`` defers the classifier (torch, timm and the weights, ~10 s on
         2 cores) to the first clip that needs it, or to :meth:`ensure_classifier`: a command
         given only files that are not videos answers without it."""
-        unknown = [n for n in (settings.watermark_method, *settings.watermark_versions) if n not in list_methods()]
-        if unknown:
+        named = (settings.watermark_method, *settings.watermark_versions, *settings.proof_bindings)
+        unknown = [n for n in dict.fromkeys(named) if n not in list_methods()]
+        if unknown:  # a typo in proof_bindings would otherwise quietly make no binding proof
             raise KinosealError(f"unknown watermark version {', '.join(map(repr, unknown))}",
-                                hint="KINOSEAL_WATERMARK_VERSIONS takes a comma-separated list of: " + ", ".join(list_methods()))
+                                hint="KINOSEAL_WATERMARK_VERSIONS and KINOSEAL_PROOF_BINDINGS take comma-separated "
+                                     "names of: " + ", ".join(list_methods()))
         keyring = None
         wm_dir = settings.keys_dir / "watermark"
         if wm_dir.exists():
