@@ -67,7 +67,7 @@ class Settings:
     watermark_p_threshold: float = 1e-6
     # Classifier-only evidence becomes ``likely_ai_generated`` above this probability.
     classifier_threshold: float = 0.95
-    # The version that marks new clips; the verifier checks every registered version.
+    # The version that marks new clips; the verifier always checks it.
     watermark_method: str = "kinoseal-wm-v5"
     # Versions the verifier scans besides ``watermark_method``; () = every registered version, so that
     # clips labeled before an upgrade keep verifying. A platform that knows it only meets current

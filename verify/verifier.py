@@ -128,8 +128,8 @@ class Verifier:
         }
 
     def _watermark_scan(self) -> tuple[WatermarkScan | None, list[str]]:
-        """Every registered watermark version, configured one first: older versions keep
-        clips marked before an upgrade verifiable."""
+        """Every registered watermark version (or those ``Settings.watermark_versions`` names), the
+        configured one first: older versions keep clips marked before an upgrade verifiable."""
         wanted = self.settings.watermark_versions or tuple(list_methods())
         names = [self.settings.watermark_method] + [m for m in wanted if m != self.settings.watermark_method]
         if self.keyring is None:
