@@ -418,7 +418,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, (X, block) in sets.items():
         for C in Cs:
             t = time.time()
-            s = summarize(protocol(X, dev, C, fit=reduced_fit(block, args.pca)), dev)
+            s = summarize(protocol(X, dev, C, fit=reduced_fit(block, args.pca), attribute=False), dev)
             runs.append({"set": name, "C": C, "summary": s})
             log(f"{name:15s} C={C:<5} mean AUC {s['mean_auc']:.3f} median {s['median_auc']:.3f} pooled TPR "
                 f"{s['pooled_tpr']:.1%} kino-tiny {s['kino_tiny_auc']:.3f} ({time.time() - t:.0f} s)")

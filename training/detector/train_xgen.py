@@ -158,9 +158,10 @@ def real_folds(clips: list[dict], k: int = 5) -> np.ndarray:
     return np.array([fold_of[c["group"]] if c["label"] == 0 else -1 for c in clips])
 
 
-def protocol(X: np.ndarray, clips: list[dict], C: float, k: int = 5, fit=None) -> dict:
+def protocol(X: np.ndarray, clips: list[dict], C: float, k: int = 5, fit=None, attribute: bool = True) -> dict:
     """Leave-one-family-out x real-source folds (see module doc). ``fit(X, y, fam, groups, C)`` builds
-    each fold's head (default :func:`fit_head`); a benchmark passes its own to try other features."""
+    each fold's head (default :func:`fit_head`); a benchmark passes its own to try other features, and
+    ``attribute=False`` when it does not report the family head's "unknown" rate."""
     fit = fit or fit_head
     from sklearn.metrics import roc_auc_score
 
@@ -190,7 +191,7 @@ def protocol(X: np.ndarray, clips: list[dict], C: float, k: int = 5, fit=None) -
             te_real = real[fold[real] == kk]
             p_real[te_real] = head.predict_proba(X[te_real])[:, 1]
             p_f[kk] = head.predict_proba(X[test_ai])[:, 1]
-            if kk == 0:  # attribution: a family head that never saw F should say "unknown"
+            if kk == 0 and attribute:  # a family head that never saw F should say "unknown"
                 tr_ai = tr[y[tr] == 1]
                 fh = FamilyHead.fit(X[tr_ai].mean(axis=1), list(fam[tr_ai]), threshold=FAMILY_THRESHOLD)
                 unknown[test_ai] = fh.proba(X[test_ai].mean(axis=1)).max(axis=1) < FAMILY_THRESHOLD
