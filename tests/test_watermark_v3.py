@@ -348,3 +348,9 @@ def test_a_platform_can_scan_fewer_versions_and_a_wrong_name_is_refused(tmp_path
         Verifier.from_settings(settings.with_(watermark_versions=("kinoseal-wm-v9",)))
     with pytest.raises(KinosealError, match="kinoseal-wm-5"):
         Verifier.from_settings(settings.with_(proof_bindings=("kinoseal-wm-5",)))
+    # a server with a wrong name stops at startup, not with an error answer at every request
+    from kinoseal.api.http.app import create_app
+    from kinoseal.api.http.config import ServiceSettings
+
+    with pytest.raises(KinosealError, match="kinoseal-wm-v9"):
+        create_app(ServiceSettings(core=settings.with_(watermark_versions=("kinoseal-wm-v9",))))

@@ -50,6 +50,17 @@ def _score_evidence(detector, score) -> ClassifierEvidence:
                               explanation=list(getattr(s, "evidence", []) or []))
 
 
+def check_watermark_names(settings: Settings) -> None:
+    """Every watermark version the settings name exists: a typo in ``proof_bindings`` would otherwise
+    quietly make no binding proof. A server calls it at startup, a command before its first clip."""
+    named = (settings.watermark_method, *settings.watermark_versions, *settings.proof_bindings)
+    unknown = [n for n in dict.fromkeys(named) if n not in list_methods()]
+    if unknown:
+        raise KinosealError(f"unknown watermark version {', '.join(map(repr, unknown))}",
+                            hint="KINOSEAL_WATERMARK_VERSIONS and KINOSEAL_PROOF_BINDINGS take comma-separated "
+                                 "names of: " + ", ".join(list_methods()))
+
+
 @dataclass
 class Verifier:
     """Holds what verification needs (trust anchors, watermark keys, classifier);
@@ -70,12 +81,7 @@ class Verifier:
         """``load_classifier=False`` defers the classifier (torch, timm and the weights, ~10 s on
         2 cores) to the first clip that needs it, or to :meth:`ensure_classifier`: a command
         given only files that are not videos answers without it."""
-        named = (settings.watermark_method, *settings.watermark_versions, *settings.proof_bindings)
-        unknown = [n for n in dict.fromkeys(named) if n not in list_methods()]
-        if unknown:  # a typo in proof_bindings would otherwise quietly make no binding proof
-            raise KinosealError(f"unknown watermark version {', '.join(map(repr, unknown))}",
-                                hint="KINOSEAL_WATERMARK_VERSIONS and KINOSEAL_PROOF_BINDINGS take comma-separated "
-                                     "names of: " + ", ".join(list_methods()))
+        check_watermark_names(settings)
         keyring = None
         wm_dir = settings.keys_dir / "watermark"
         if wm_dir.exists():

@@ -54,6 +54,9 @@ MANIFEST_BY_WATERMARK = "/v1/manifests/by-watermark/{payload_id}"
 
 class Service:
     def __init__(self, settings: ServiceSettings) -> None:
+        from kinoseal.verify.verifier import check_watermark_names
+
+        check_watermark_names(settings.verify_settings)  # a misconfigured server stops here, not at each request
         self.settings = settings
         settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.store = Store(settings.db_url)
