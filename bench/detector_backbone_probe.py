@@ -135,24 +135,15 @@ def frame_features(sess, outs: list[str], frames: list[np.ndarray]) -> np.ndarra
 def window_frames(path: Path, n_windows: int, win_len: int) -> list[np.ndarray]:
     """The first frame of each classifier window, read the way ``detect.features.read_tubes`` reads (seeking on
     long clips); fewer distinct windows are cycled to ``n_windows``, as ``tubes_from_frames`` does."""
-    import av
-
     from kinoseal.config import Limits
-    from kinoseal.detect.features import SEEK_MIN_FRAMES, _read_seeking, _read_sequential, window_starts
+    from kinoseal.detect.features import read_window_frames, window_starts
     from kinoseal.errors import InputError
     from kinoseal.mediaio.probe import probe
 
     limits = Limits()
     count = int(probe(path, limits).frame_count or 0) or win_len
     starts = window_starts(count, n_windows, win_len)
-    got = None
-    if count >= SEEK_MIN_FRAMES:
-        try:
-            got = _read_seeking(path, limits, starts, 1)
-        except (av.FFmpegError, ValueError, MemoryError, OSError):
-            got = None
-    if not got:
-        got = _read_sequential(path, limits, starts, 1)
+    got = read_window_frames(path, limits, starts, 1, count)
     frames = [got[s] for s in starts if s in got] or [got[k] for k in sorted(got)[:1]]
     if not frames:
         raise InputError(f"{path.name} contains no decodable video frames")
@@ -162,36 +153,18 @@ def window_frames(path: Path, n_windows: int, win_len: int) -> list[np.ndarray]:
 def backbone_features(clips: list[dict], n_windows: int, win_len: int,
                       cache: Path = CACHE) -> tuple[np.ndarray, np.ndarray]:
     """[n, n_windows, N_FEATURES] and a readable mask; cached by recipe, path, size and mtime."""
-    from kinoseal.errors import InputError
+    from kinoseal.training.detector.train_xgen import cached_per_clip
 
-    store: dict[str, np.ndarray] = {}
-    if cache.exists():
-        with np.load(cache) as z:
-            store = {k: z[k] for k in z.files}
-    X = np.full((len(clips), n_windows, N_FEATURES), np.nan, np.float32)
-    sess, outs, new, t0 = None, [], 0, time.time()
-    for i, c in enumerate(clips):
-        st = Path(c["path"]).stat()
-        sig = f"{RECIPE}|{n_windows}|{win_len}|{c['path']}|{st.st_size}|{int(st.st_mtime)}"
-        key = hashlib.sha1(sig.encode()).hexdigest()
-        if key not in store:
-            if sess is None:
-                sess, outs = backbone_session()
-            try:
-                store[key] = frame_features(sess, outs, window_frames(Path(c["path"]), n_windows, win_len))
-            except InputError as exc:  # LimitExceeded is one too
-                log(f"unreadable {c['path']}: {exc}")
-                store[key] = np.full((n_windows, N_FEATURES), np.nan, np.float32)
-            new += 1
-            if new % 50 == 0:
-                log(f"backbone features: {new} new clips ({time.time() - t0:.0f} s)")
-                np.savez(cache, **store)
-        X[i] = store[key]
-    if new:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(cache, **store)
-        log(f"backbone features: {new} new clips in {time.time() - t0:.0f} s")
-    return X, np.isfinite(X).all(axis=(1, 2))
+    session: list = []  # built on the first clip that is not cached yet
+
+    def compute(path: Path) -> np.ndarray:
+        if not session:
+            session.extend(backbone_session())
+        return frame_features(*session, window_frames(path, n_windows, win_len))
+
+    V = cached_per_clip(clips, cache, f"{RECIPE}|{n_windows}|{win_len}", compute, n_windows * N_FEATURES,
+                        what="backbone features")
+    return V.reshape(len(clips), n_windows, N_FEATURES), np.isfinite(V).all(axis=1)
 
 
 # ----------------------------------------------------------------------------- fold-local reduction

@@ -179,8 +179,6 @@ def read_tubes(path: Path, limits: Limits | None, *, n_windows: int, win_len: in
     ``seek``: None = automatic (clips of ``SEEK_MIN_FRAMES`` frames or more are read by
     seeking, so a 60 s clip costs about as much as a 10 s one); False = always decode
     sequentially from the start."""
-    import av
-
     from kinoseal.mediaio.probe import probe
 
     limits = limits or Limits()
@@ -189,16 +187,24 @@ def read_tubes(path: Path, limits: Limits | None, *, n_windows: int, win_len: in
     if count <= 0:
         count = win_len  # unknown length: look at the start of the clip
     starts = window_starts(count, n_windows, win_len)
+    got = read_window_frames(Path(path), limits, starts, win_len, count, seek)
+    return tubes_from_windows(got, starts, win_len, crop=crop, n_crops=n_crops, n_windows=n_windows,
+                              name=Path(path).name, fps=float(info.fps or 0.0))
+
+
+def read_window_frames(path: Path, limits: Limits, starts: list[int], win_len: int, count: int,
+                       seek: bool | None = None) -> dict[int, np.ndarray]:
+    """RGB frames by index: ``win_len`` from each of ``starts``, of a clip of ``count`` frames. ``seek``
+    as in :func:`read_tubes`; where seeking is not possible the stream is decoded from the start."""
+    import av
+
     got: dict[int, np.ndarray] | None = None
     if (seek is None and count >= SEEK_MIN_FRAMES) or seek:
         try:
-            got = _read_seeking(Path(path), limits, starts, win_len)
+            got = _read_seeking(path, limits, starts, win_len)
         except (av.FFmpegError, ValueError, MemoryError, OSError):
             got = None
-    if not got:
-        got = _read_sequential(Path(path), limits, starts, win_len)
-    return tubes_from_windows(got, starts, win_len, crop=crop, n_crops=n_crops, n_windows=n_windows,
-                              name=Path(path).name, fps=float(info.fps or 0.0))
+    return got or _read_sequential(path, limits, starts, win_len)
 
 
 def tubes_from_windows(got: dict[int, np.ndarray], starts: list[int], win_len: int, *, crop: int, n_crops: int,

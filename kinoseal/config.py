@@ -109,10 +109,13 @@ class Settings:
             kwargs["classifier_policy"] = env["KINOSEAL_CLASSIFIER_POLICY"]
         if env.get("KINOSEAL_TSA_URL"):
             kwargs["tsa_url"] = env["KINOSEAL_TSA_URL"]
+        def names(var: str) -> tuple[str, ...]:
+            return tuple(n.strip() for n in env[var].split(",") if n.strip())
+
         if env.get("KINOSEAL_WATERMARK_VERSIONS"):
-            kwargs["watermark_versions"] = tuple(n.strip() for n in env["KINOSEAL_WATERMARK_VERSIONS"].split(",") if n.strip())
-        if "KINOSEAL_PROOF_BINDINGS" in env:
-            kwargs["proof_bindings"] = tuple(n.strip() for n in env["KINOSEAL_PROOF_BINDINGS"].split(",") if n.strip())
+            kwargs["watermark_versions"] = names("KINOSEAL_WATERMARK_VERSIONS")
+        if "KINOSEAL_PROOF_BINDINGS" in env:  # set but empty: no binding is proof
+            kwargs["proof_bindings"] = names("KINOSEAL_PROOF_BINDINGS")
         kwargs.update(overrides)
         if env.get("KINOSEAL_DECODE_THREADS"):
             try:

@@ -455,7 +455,8 @@ class BoundExtractor(TiledExtractor):
         r = super().result()
         if self.frames == 0:
             return replace(r, bound=False, binding_log10_p=0.0)
-        if self.bind_only_when_present and r.log10_p_value >= math.log10(P_VALUE_THRESHOLD):
+        thr = math.log10(P_VALUE_THRESHOLD)
+        if self.bind_only_when_present and r.log10_p_value >= thr:
             self.debug.update(bound_log10_p=None, sync_log10_p=r.log10_p_value)
             return replace(r, bound=False, binding_log10_p=None)
         lp_s, gi, di, k, li, _ = self.debug["best"]
@@ -471,7 +472,6 @@ class BoundExtractor(TiledExtractor):
         # repeated (the same content against the same pattern), so a 2.5-sigma coincidence can
         # look like a marked stretch. Each stretch must also carry the bound layer (its own
         # exact test, p < 1e-3 shared over the stretches): unmarked footage does not.
-        thr = math.log10(P_VALUE_THRESHOLD)
         bound = lp_b < thr
         kept = runs
         if partial and bound:  # unbound, no stretch is reported: their tests would be wasted (most unmarked clips)

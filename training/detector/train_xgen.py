@@ -74,43 +74,54 @@ def collect(rw: Path, kt: Path | None) -> list[dict]:
     return clips
 
 
-def clip_features(det, clips: list[dict], cache: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """[n, W, F] window features, distinct-window counts, readable mask; cached by path, size, mtime, config."""
+def cached_per_clip(clips: list[dict], cache: Path, sig: str, compute, size: int, what: str = "features") -> np.ndarray:
+    """[n, size] float32: ``compute(path)`` of every clip, computed once and kept in ``cache`` (npz) by
+    ``sig`` (the recipe), path, size and mtime; NaN for a clip that cannot be read."""
     from kinoseal.errors import InputError
 
-    from kinoseal.detect.model import feature_names
-
-    sig = hashlib.sha1(json.dumps(det.config, sort_keys=True).encode()).hexdigest()[:12]
     store: dict[str, np.ndarray] = {}
     if cache.exists():
         with np.load(cache) as z:
             store = {k: z[k] for k in z.files}
-    W, F = int(det.config["n_windows"]), len(feature_names(det.config))
-    X = np.zeros((len(clips), W, F), np.float32)
-    nd = np.zeros(len(clips), np.int64)
-    ok = np.zeros(len(clips), bool)
+    out = np.full((len(clips), size), np.nan, np.float32)
     t0, new = time.time(), 0
     for i, c in enumerate(clips):
         st = Path(c["path"]).stat()
         key = hashlib.sha1(f"{sig}|{c['path']}|{st.st_size}|{int(st.st_mtime)}".encode()).hexdigest()
         if key not in store:
             try:
-                t = det.tubes(Path(c["path"]))
-                store[key] = np.concatenate([det.window_features(t.tubes).reshape(-1),
-                                             np.array([t.n_distinct], np.float32)])
-            except InputError as exc:
+                store[key] = np.asarray(compute(Path(c["path"])), np.float32).reshape(-1)
+            except InputError as exc:  # LimitExceeded is one too
                 log(f"unreadable {c['path']}: {exc}")
-                store[key] = np.full(W * F + 1, np.nan, np.float32)
+                store[key] = np.full(size, np.nan, np.float32)
             new += 1
             if new % 25 == 0:
-                log(f"features: {new} new clips ({time.time() - t0:.0f} s)")
+                log(f"{what}: {new} new clips ({time.time() - t0:.0f} s)")
+                cache.parent.mkdir(parents=True, exist_ok=True)
                 np.savez(cache, **store)
-        v = store[key]
-        if np.isfinite(v).all():
-            X[i], nd[i], ok[i] = v[:-1].reshape(W, F), int(v[-1]), True
+        out[i] = store[key].reshape(-1)
     if new:
         cache.parent.mkdir(parents=True, exist_ok=True)
         np.savez(cache, **store)
+        log(f"{what}: {new} new clips in {time.time() - t0:.0f} s")
+    return out
+
+
+def clip_features(det, clips: list[dict], cache: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """[n, W, F] window features, distinct-window counts, readable mask; cached by path, size, mtime, config."""
+    from kinoseal.detect.model import feature_names
+
+    sig = hashlib.sha1(json.dumps(det.config, sort_keys=True).encode()).hexdigest()[:12]
+    W, F = int(det.config["n_windows"]), len(feature_names(det.config))
+
+    def compute(path: Path) -> np.ndarray:
+        t = det.tubes(path)
+        return np.concatenate([det.window_features(t.tubes).reshape(-1), np.array([t.n_distinct], np.float32)])
+
+    V = cached_per_clip(clips, cache, sig, compute, W * F + 1)
+    ok = np.isfinite(V).all(axis=1)
+    X = np.where(ok[:, None], V[:, :-1], 0.0).reshape(len(clips), W, F).astype(np.float32)
+    nd = np.where(ok, np.nan_to_num(V[:, -1]), 0).astype(np.int64)
     return X, nd, ok
 
 
