@@ -658,7 +658,9 @@ class TiledExtractor:
             Ft = fold(acc.R1 if small[gi] else acc.R, B, n)
             tiles.append(Ft)
             spectra[gi] = _orientation_spectra(Ft)
-        self._an = {"ck": ck, "geoms": geoms, "small": small, "tiles": tiles, "spectra": spectra, "per_frame": {}}
+        # "lattices": how many of "geoms" are the self-synchronised ones; the sweep appends after them
+        self._an = {"ck": ck, "geoms": geoms, "lattices": len(geoms), "small": small, "tiles": tiles,
+                    "spectra": spectra, "per_frame": {}}
         return self._an
 
     def _best_over(self, an: dict, gis, log_w: float, log_w_id: float | None) -> tuple:
@@ -731,8 +733,11 @@ class TiledExtractor:
         #       sweep_lo..sweep_hi of the frame-size rule) x 8 x N^2, scored only
         #       when the first two do not detect (lazily: the decision is the
         #       same as scoring it always; the reported p is then conservative).
-        n1 = len(an["geoms"]) * 8 * n * n * L
-        best = self._best_over(an, range(len(an["geoms"])), math.log10(4.0 * n1), math.log10(2.0 * L))
+        # Only the lattices here, even when another version sharing this analysis already appended
+        # the sweep: each version's p-value must not depend on which other versions ran before it.
+        n_lat = an["lattices"]
+        n1 = n_lat * 8 * n * n * L
+        best = self._best_over(an, range(n_lat), math.log10(4.0 * n1), math.log10(2.0 * L))
         if best[0] >= math.log10(P_VALUE_THRESHOLD) and p.sweep_step > 0:
             sweep = self._sweep(acc, an)
             n2 = len(sweep) * 8 * n * n * L
