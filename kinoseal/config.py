@@ -32,7 +32,14 @@ class Limits:
     # Decoder threads per clip: 0 lets FFmpeg use every core (fastest for one clip at a time);
     # 1 for a pool of workers that already fills the cores (threads per clip then only
     # contend: measured in bench/results/load_verify.md). KINOSEAL_DECODE_THREADS.
+    # Other than 1, the verifier also analyses the watermark sample and scores the classifier on
+    # threads of their own, overlapping the decode; 1 keeps a clip on one thread throughout.
     decode_threads: int = 0
+
+    @property
+    def one_thread(self) -> bool:
+        """A clip stays on one thread: decode and analysis take turns (a pool that fills the cores)."""
+        return self.decode_threads == 1
 
 
 CLASSIFIER_POLICIES = ("always", "when_needed")

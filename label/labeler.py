@@ -28,6 +28,7 @@ from kinoseal.credentials.tsa import with_tsa
 from kinoseal import __version__
 from kinoseal.config import Settings
 from kinoseal.errors import InputError
+from kinoseal.mediaio.ahead import read_ahead
 from kinoseal.mediaio.atomic import scratch_path
 from kinoseal.mediaio.colour import rgb_to_i420
 from kinoseal.mediaio.probe import probe
@@ -114,7 +115,10 @@ class Labeler:
         edit_description: str | None = None,
         progress: Progress | None = None,
         total: int = 0,
+        ahead: bool = False,
     ) -> LabelResult:
+        """``ahead``: decode and mark on a worker thread while the encoder works (``mediaio.ahead``);
+        only for frames read from a file: a caller's own iterator stays on the caller's thread."""
         dst = Path(dst)
         payload_id = secrets.randbits(64)
         key = self.keyring.active
@@ -125,8 +129,9 @@ class Labeler:
                 unsigned, width=width, height=height, fps=fps, crf=self.settings.crf,
                 preset=self.settings.preset, audio_from=audio_from, name=str(dst),
             ) as writer:
-                for y, u, v, t in planes:
-                    writer.write_i420(embedder.embed_luma(y), u, v, time_s=t)
+                marked = ((embedder.embed_luma(y), u, v, t) for y, u, v, t in planes)
+                for y, u, v, t in read_ahead(marked) if ahead else marked:
+                    writer.write_i420(y, u, v, time_s=t)
                     frames += 1
                     if progress:
                         progress(frames, total)
@@ -181,6 +186,7 @@ class Labeler:
         return self._write(
             planes, dst, width=w, height=h, fps=info.fps, generator=generator, source_type=source_type,
             audio_from=src if info.has_audio else None, progress=progress, total=info.frame_count,
+            ahead=not self.settings.limits.one_thread,
         )
 
     def label_frames(

@@ -120,3 +120,82 @@ def test_verify_opens_the_container_once(settings, labeled, monkeypatch):
     assert report.verdict.value == "ai_generated"
     assert report.classifier.available and report.classifier.score is not None
     assert opened == [str(labeled)]
+
+
+def _scan_threads() -> list:
+    import threading
+
+    return [t for t in threading.enumerate() if t.name == "kinoseal-watermark-scan"]
+
+
+def test_a_background_watermark_scan_gives_the_serial_results(labeled):
+    """The verifier analyses the watermark sample on a worker thread while it decodes: same frames,
+    same order, so every result is what a serial scan gives, and no thread is left behind."""
+    from kinoseal.watermark import WatermarkKey, get_method
+    from kinoseal.watermark.scan import WatermarkScan
+
+    key = WatermarkKey(b"\x07" * 32)
+    src = write_clip(Path(labeled).parent / "bg_scan.mp4",
+                     [np.dstack([get_method("kinoseal-wm-v5").embedder(key, 0xBEEF).embed_luma(f[..., 1].copy())] * 3)
+                      for f in synthetic_frames(24, h=192, w=256, seed=5)])
+    out = []
+    for background in (False, True):
+        scan = WatermarkScan([get_method(n).extractor([key]) for n in ("kinoseal-wm-v5", "kinoseal-wm-v2")], 96,
+                             background=background)
+        stream_frames(src, [scan], Limits(), allow_skip=False)
+        out.append([(r.method, r.detected, r.log10_p_value, r.payload_id, r.bound, r.binding_log10_p,
+                     r.per_frame_scores) for r in scan.results()])
+        assert scan.times and not _scan_threads()
+    assert out[0] == out[1]
+    assert out[1][0][1] and out[1][0][4] is True  # v5 found and bound through the worker
+
+
+def test_a_failing_background_scan_reports_or_raises_and_stops(long_clip):
+    from kinoseal.watermark.scan import WatermarkScan
+
+    class Broken:
+        def __init__(self, exc):
+            self.exc, self.seen = exc, 0
+
+        def update(self, y):
+            self.seen += 1
+            raise self.exc
+
+        def result(self):
+            raise AssertionError("not reached")
+
+    # a bad frame (what the serial decode loop turns into a note) becomes the scan's error
+    bad = Broken(ValueError("frame is not 8-bit luma"))
+    scan = WatermarkScan([bad], 96, background=True)
+    stream_frames(long_clip, [scan], Limits(), allow_skip=False)
+    scan.close()
+    assert scan.error.startswith("the watermark analysis failed: ValueError") and bad.seen == 1
+    assert not _scan_threads()
+    # anything else is a bug: results() raises it, as a serial scan would have from feed()
+    scan = WatermarkScan([Broken(KeyError("bug"))], 96, background=True)
+    stream_frames(long_clip, [scan], Limits(), allow_skip=False)
+    with pytest.raises(KeyError):
+        scan.results()
+    assert not _scan_threads()
+
+
+def test_verify_leaves_no_worker_thread_when_the_decode_fails(settings, labeled, monkeypatch):
+    """A decode that stops with an error after frames went to the worker (here: a limit met at the
+    10th frame) must still stop the worker."""
+    import kinoseal.mediaio.stream as stream
+    from kinoseal.errors import LimitExceeded
+    from kinoseal.verify.verifier import Verifier
+    from kinoseal.watermark.scan import WatermarkScan
+
+    started = []
+    real_work = WatermarkScan._work
+    monkeypatch.setattr(WatermarkScan, "_work", lambda self: (started.append(1), real_work(self)))
+
+    def limit_at_ten(frame, decoded, limits, name):
+        if decoded >= 10:
+            raise LimitExceeded(f"{name}: over the test's frame limit")
+
+    monkeypatch.setattr(stream, "check_frame", limit_at_ten)
+    with pytest.raises(LimitExceeded):
+        Verifier.from_settings(settings).verify(labeled)
+    assert started and not _scan_threads()

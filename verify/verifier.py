@@ -4,6 +4,7 @@ and combine the three into a ``Report`` with ``verify.rules.decide``."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 import math
 import threading
@@ -145,13 +146,16 @@ class Verifier:
         for n, ex in zip(names, extractors):
             if hasattr(ex, "bind_only_when_present") and n not in self.settings.proof_bindings:
                 ex.bind_only_when_present = True  # its binding cannot change the verdict (rules 2 and 4)
-        return WatermarkScan(extractors, self.settings.limits.verify_max_frames), names
+        # In the background the extractors' per-frame work overlaps the decode (results are identical).
+        return WatermarkScan(extractors, self.settings.limits.verify_max_frames,
+                             background=not self.settings.limits.one_thread), names
 
     def _watermark_evidence(self, scan: WatermarkScan | None, names: list[str]) -> WatermarkEvidence:
         """Testing several versions is multiple testing, so the best p-value is multiplied
         by their number (Bonferroni)."""
         if scan is None:
             return WatermarkEvidence(detected=False, method=names[0], error="no watermark keys installed")
+        scan.close()  # the frames fed are analysed, and an error met on the way is known
         if scan.error:
             return WatermarkEvidence(detected=False, method=names[0], error=scan.error)
         results = scan.results()
@@ -280,11 +284,22 @@ class Verifier:
             # manifest evidence still stands; there are no pixels to check.
             watermark = WatermarkEvidence(detected=False, error=f"the media could not be decoded: {exc}")
             classifier = ClassifierEvidence(available=False, note="the media could not be decoded")
+        finally:
+            if scan is not None:
+                scan.close()  # every path, or its worker thread would wait for frames forever
         if info is not None:
-            watermark = self._watermark_evidence(scan, names)
-            if classifier is None and collector is not None:
-                classifier = _score_evidence(self.classifier, lambda: self.classifier.score_collected(collector))
-            elif classifier is None:
+            if classifier is None and collector is not None and not self.settings.limits.one_thread:
+                # The classifier's features and the watermark's geometry search use different cores.
+                with ThreadPoolExecutor(1, thread_name_prefix="kinoseal-classifier") as pool:
+                    scored = pool.submit(_score_evidence, self.classifier,
+                                         lambda: self.classifier.score_collected(collector))
+                    watermark = self._watermark_evidence(scan, names)
+                    classifier = scored.result()
+            else:
+                watermark = self._watermark_evidence(scan, names)
+                if classifier is None and collector is not None:
+                    classifier = _score_evidence(self.classifier, lambda: self.classifier.score_collected(collector))
+            if classifier is None:
                 # A classifier object without a collector reads the clip itself.
                 classifier = classifier_evidence(self.classifier, media, self.settings.limits)
         provenance = self._provenance(watermark)

@@ -5,10 +5,18 @@ Every frame carries the mark, so any sample will do: at most ``max_frames``
 frames, evenly spread in media time (one per ``duration / max_frames``
 seconds), or every n-th frame when the duration is unknown. The sample never
 needs consecutive frames, so the decoder may skip non-reference frames for it.
+
+``background=True`` analyses the frames on one worker thread, in order, while the
+decoder goes on: the verifier's decode and the extractors' per-frame work (a third
+of an unmarked clip's watermark cost) then overlap on two cores. The results are
+the same frames, fed in the same order, so they are identical to a serial scan.
+The owner calls :meth:`results` or :meth:`close`, or the worker waits forever.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Sequence
 
 from kinoseal.mediaio.reader import sample_stride
@@ -16,10 +24,14 @@ from kinoseal.watermark.result import WatermarkResult
 
 # Below this many pixels on a side a frame cannot carry the watermark's grid.
 MIN_WATERMARK_SIDE = 16
+# Frames waiting for the background worker: a slow analysis holds the decoder back instead of
+# filling memory (a 4K luma plane is 8 MB).
+QUEUE_FRAMES = 4
+_STOP = object()
 
 
 class WatermarkScan:
-    def __init__(self, extractors: Sequence, max_frames: int) -> None:
+    def __init__(self, extractors: Sequence, max_frames: int, *, background: bool = False) -> None:
         self.extractors = list(extractors)
         # Versions that analyse frames identically (v2 and v3: only their key domains differ) share
         # one analysis: the frames are whitened and the geometries searched once, not once each.
@@ -37,6 +49,10 @@ class WatermarkScan:
         self._gap = 0.0
         self._stride = 1
         self._next_t = float("-inf")
+        self.background = background
+        self._queue: queue.Queue | None = None
+        self._worker: threading.Thread | None = None
+        self._failure: BaseException | None = None
 
     def start(self, info) -> None:
         self.duration_s = float(info.duration_s or 0.0)
@@ -57,16 +73,46 @@ class WatermarkScan:
         if min(frame.width, frame.height) < MIN_WATERMARK_SIDE:
             self.error = f"frames of {frame.width}x{frame.height} are too small to carry a watermark"
             return
-        y = frame.gray()
+        y = frame.gray()  # a copy: the frame's buffers go back to the decoder after feed
         self.times.append(float(frame.time))
+        if not self.background:
+            self._analyse(y)
+            return
+        if self._worker is None:
+            self._queue = queue.Queue(QUEUE_FRAMES)
+            self._worker = threading.Thread(target=self._work, name="kinoseal-watermark-scan", daemon=True)
+            self._worker.start()
+        self._queue.put(y)
+
+    def _analyse(self, y) -> None:
         for ex in self.extractors:
             ex.update(y)
 
+    def _work(self) -> None:
+        while (y := self._queue.get()) is not _STOP:
+            if self.error is None and self._failure is None:
+                try:
+                    self._analyse(y)
+                except (ValueError, MemoryError) as exc:  # what the decode loop reports rather than raises
+                    self.error = f"the watermark analysis failed: {type(exc).__name__}: {str(exc)[:160]}"
+                except BaseException as exc:  # noqa: BLE001 - a bug: raised to the owner by results()
+                    self._failure = exc
+
+    def close(self) -> None:
+        """Wait for the worker to finish the frames fed so far, and stop it (idempotent)."""
+        if self._worker is not None:
+            self._queue.put(_STOP)
+            self._worker.join()
+            self._worker = None
+
     def finished(self) -> bool:
-        return self.error is not None
+        return self.error is not None or self._failure is not None
 
     def results(self) -> list[WatermarkResult]:
+        self.close()
+        if self._failure is not None:
+            raise self._failure
         return [ex.result() for ex in self.extractors]
 
 
-__all__ = ["MIN_WATERMARK_SIDE", "WatermarkScan"]
+__all__ = ["MIN_WATERMARK_SIDE", "QUEUE_FRAMES", "WatermarkScan"]
