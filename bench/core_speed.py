@@ -107,6 +107,16 @@ def main() -> None:
     t_decode, c_decode = timed(decode, args.repeats)
     t_encode = best(encode, args.repeats)
     t_label = best(label, args.repeats)
+
+    class SerialLabeler(Labeler):
+        """The previous shape: decode and mark wait for the encoder's hand-off on one thread."""
+
+        def _overlap(self) -> bool:
+            return False
+
+    serial_labeler = SerialLabeler.from_settings(settings)
+    t_label_serial = best(lambda: serial_labeler.label_file(clip, tmp / "labeled_serial.mp4", GeneratorInfo("bench", "1")),
+                          args.repeats)
     verifier = Verifier.from_settings(settings)
     report = verifier.verify(tmp / "labeled.mp4")
     assert report.verdict.value == "ai_generated", report.evidence
@@ -140,6 +150,16 @@ def main() -> None:
                 pass
 
     t_decode1, c_decode1 = timed(decode_one_thread, args.repeats)
+
+    class Serial(Verifier):
+        """The previous shape: threaded decode, but the analysis waits for each frame on the decode thread."""
+
+        def _overlap(self) -> bool:
+            return False
+
+    serial = Serial.from_settings(settings)
+    assert serial.verify(clip).to_dict()["watermark"] == unmarked.to_dict()["watermark"]
+    t_serial, c_serial = timed(lambda: serial.verify(clip), args.repeats)
     t_one, c_one = timed(lambda: one_verifier.verify(clip), args.repeats)
     det = verifier.classifier
     t_clf_alone, c_clf_alone = timed(lambda: det.score_clip(clip, settings.limits), args.repeats)
@@ -150,6 +170,11 @@ def main() -> None:
 
     t_two, c_two = timed(two_decodes, args.repeats)
 
+    # The decode baseline again at the end, best of both: on a shared VM one burst of other work during
+    # its first runs moved it by 30% (0.34-0.44 s), and every verify ratio with it.
+    t_decode_end, c_decode_end = timed(decode, args.repeats)
+    if t_decode_end < t_decode:
+        t_decode, c_decode = t_decode_end, c_decode_end
     identity = ensure_dev_pki(settings).identity("capture")
     trust = trust_store(settings)
     manifest = capture_manifest(title="x.mp4", software=SOFTWARE)
@@ -174,16 +199,18 @@ def main() -> None:
         "verify_no_classifier_unmarked_v5_only": (t_lean_wm, c_lean_wm),
         "classifier_own_read_unmarked": (t_clf_alone, c_clf_alone),
         "two_decodes_unmarked": (t_two, c_two),
+        "verify_unmarked_analysis_on_decode_thread": (t_serial, c_serial),
     }
     one_rows = {"decode_one_thread": (t_decode1, c_decode1), "verify_unmarked_one_thread": (t_one, c_one)}
     res = {
         "clip": {"source": "bigbuckbunny.mp4 looped", "width": 1280, "height": 720, "frames": n_frames,
                  "seconds": args.seconds, "bytes": size},
         "settings": {"crf": settings.crf, "preset": settings.preset, "verify_max_frames": settings.limits.verify_max_frames},
-        "seconds": {"encode": t_encode, "label": t_label, "c2pa_sign": t_sign, "sha256": t_sha,
+        "seconds": {"encode": t_encode, "label": t_label, "label_on_one_thread": t_label_serial,
+                    "c2pa_sign": t_sign, "sha256": t_sha,
                     **{k: w for k, (w, _) in rows.items()}},
         "cpu_seconds": {k: c for k, (_, c) in rows.items()},
-        "ratios": {"label_over_encode": t_label / t_encode, "label_over_decode_plus_encode": t_label / (t_decode + t_encode),
+        "ratios": {"label_over_encode": t_label / t_encode, "label_on_one_thread_over_encode": t_label_serial / t_encode, "label_over_decode_plus_encode": t_label / (t_decode + t_encode),
                    "c2pa_sign_over_sha256": t_sign / t_sha,
                    **{f"{k}_over_decode": w / t_decode for k, (w, _) in rows.items() if k != "decode"}},
         "cpu_ratios": {f"{k}_over_decode": c / c_decode for k, (_, c) in rows.items() if k != "decode"},
@@ -224,7 +251,9 @@ def main() -> None:
         row("kinoseal verify, labeled clip, classifier policy when_needed (same verdict)", "verify_when_needed"),
         row("**kinoseal verify, unmarked unsigned clip** (full geometry search + classifier, one decode)",
             "verify_unmarked"),
-        row("the same as two decodes: watermark pass, then the classifier's own read (the old shape)",
+        row("the same with the analysis on the decode thread (the previous shape: no overlap)",
+            "verify_unmarked_analysis_on_decode_thread"),
+        row("the same as two decodes: watermark pass, then the classifier's own read (the older shape)",
             "two_decodes_unmarked"),
         row("watermark + C2PA only (no classifier), labeled clip", "verify_no_classifier"),
         row("watermark + C2PA only (no classifier), unmarked clip", "verify_no_classifier_unmarked"),
@@ -249,6 +278,8 @@ def main() -> None:
         f"| plain libx264 encode | {s['encode']:.2f} | 1.00 (label baseline) |",
         f"| kinoseal label (decode + watermark + encode + sign) | {s['label']:.2f} | {r['label_over_encode']:.2f}x encode, "
         f"{r['label_over_decode_plus_encode']:.2f}x decode+encode |",
+        f"| the same with decode and mark on the encoder's thread (the previous shape) | {t_label_serial:.2f} | "
+        f"{r['label_on_one_thread_over_encode']:.2f}x encode |",
         f"| C2PA sign ({size/1e6:.1f} MB file) | {s['c2pa_sign']:.3f} | {r['c2pa_sign_over_sha256']:.2f}x sha256 |",
         f"| sha256 of the file | {s['sha256']:.3f} | 1.00 |",
     ]

@@ -186,8 +186,12 @@ class Labeler:
         return self._write(
             planes, dst, width=w, height=h, fps=info.fps, generator=generator, source_type=source_type,
             audio_from=src if info.has_audio else None, progress=progress, total=info.frame_count,
-            ahead=not self.settings.limits.one_thread,
+            ahead=self._overlap(),
         )
+
+    def _overlap(self) -> bool:
+        """Decode and mark on a thread of their own while the encoder works (not for a clip kept on one thread)."""
+        return not self.settings.limits.one_thread
 
     def label_frames(
         self,

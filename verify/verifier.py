@@ -147,15 +147,17 @@ class Verifier:
             if hasattr(ex, "bind_only_when_present") and n not in self.settings.proof_bindings:
                 ex.bind_only_when_present = True  # its binding cannot change the verdict (rules 2 and 4)
         # In the background the extractors' per-frame work overlaps the decode (results are identical).
-        return WatermarkScan(extractors, self.settings.limits.verify_max_frames,
-                             background=not self.settings.limits.one_thread), names
+        return WatermarkScan(extractors, self.settings.limits.verify_max_frames, background=self._overlap()), names
+
+    def _overlap(self) -> bool:
+        """Analyse on threads of their own while the decoder goes on (not for a clip kept on one thread)."""
+        return not self.settings.limits.one_thread
 
     def _watermark_evidence(self, scan: WatermarkScan | None, names: list[str]) -> WatermarkEvidence:
         """Testing several versions is multiple testing, so the best p-value is multiplied
         by their number (Bonferroni)."""
         if scan is None:
             return WatermarkEvidence(detected=False, method=names[0], error="no watermark keys installed")
-        scan.close()  # the frames fed are analysed, and an error met on the way is known
         if scan.error:
             return WatermarkEvidence(detected=False, method=names[0], error=scan.error)
         results = scan.results()
@@ -288,7 +290,7 @@ class Verifier:
             if scan is not None:
                 scan.close()  # every path, or its worker thread would wait for frames forever
         if info is not None:
-            if classifier is None and collector is not None and not self.settings.limits.one_thread:
+            if classifier is None and collector is not None and self._overlap():
                 # The classifier's features and the watermark's geometry search use different cores.
                 with ThreadPoolExecutor(1, thread_name_prefix="kinoseal-classifier") as pool:
                     scored = pool.submit(_score_evidence, self.classifier,
