@@ -318,7 +318,8 @@ def hand_features(tubes: np.ndarray) -> np.ndarray:
     hann, b1, b2, b3, b4 = _bands(S)
     spec = np.abs(np.fft.fft2((y - y.mean(axis=(-1, -2), keepdims=True)) * hann)) ** 2
     p = [spec[..., m].mean(axis=-1) + _EPS for m in (b1, b2, b3, b4)]
-    m4 = (r ** 4).mean(axis=(-1, -2))
+    r2 = r * r
+    m4 = (r2 * r2).mean(axis=(-1, -2))  # not r ** 4: numpy's power with exponent 4 is a per-element pow() call
     kurt = m4 / (e_r ** 2 + _EPS)
     feats = [
         np.log(e_r + _EPS).mean(axis=(1, 2)),
