@@ -357,3 +357,20 @@ def test_a_platform_can_scan_fewer_versions_and_a_wrong_name_is_refused(tmp_path
 
     with pytest.raises(KinosealError, match="kinoseal-wm-v9"):
         create_app(ServiceSettings(core=settings.with_(watermark_versions=("kinoseal-wm-v9",))))
+
+
+def test_label_size_bench_compares_every_version_with_the_unmarked_encode(tmp_path):
+    """bench.label_size on a short run: every version against the unmarked encode of the same frames;
+    the mark is detail the encoder keeps, so no marked file is smaller."""
+    import json
+
+    from bench.label_size import main
+    from kinoseal.watermark import list_methods
+
+    main(["--crf", "23", "--payloads", "1", "--seconds", "0.5", "--out", str(tmp_path)])
+    res = json.loads((tmp_path / "label_size.json").read_text())
+    assert {r["clip"] for r in res["rows"]} >= {"generated"}
+    for r in res["rows"]:
+        assert set(r["methods"]) == set(list_methods())
+        assert all(m["ratio_min"] >= 1.0 for m in r["methods"].values()), r
+    assert "| generated (256x256) | 23 |" in (tmp_path / "label_size.md").read_text()
