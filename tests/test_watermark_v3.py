@@ -374,3 +374,40 @@ def test_label_size_bench_compares_every_version_with_the_unmarked_encode(tmp_pa
         assert set(r["methods"]) == set(list_methods())
         assert all(m["ratio_min"] >= 1.0 for m in r["methods"].values()), r
     assert "| generated (256x256) | 23 |" in (tmp_path / "label_size.md").read_text()
+
+
+def test_the_bound_test_screens_a_third_of_its_frames_only_where_the_sync_layer_found_nothing():
+    """v5's bound test on a clip whose sync layer found nothing reads a third of its frames first: on
+    unmarked frames that screen stops it with its own (exact) p-value, and the decision is the full
+    test's; a marked clip, whose sync layer speaks, gets the full test."""
+    from kinoseal.watermark import WatermarkKey, get_method
+    from kinoseal.watermark.v3 import SCREEN_FRAMES_DIV, SCREEN_STOP_LOG10_P
+    from testkit.clips import synthetic_frames
+
+    m = get_method("kinoseal-wm-v5")
+    key = WatermarkKey(b"\x11" * 32)
+    ys = [f[..., 1].copy() for f in synthetic_frames(30, h=240, w=320, seed=9)]
+    stopped = 0
+    for seed_key in range(4):  # unmarked: screened unless the third leans towards a mark (p <= 0.5)
+        k = WatermarkKey(bytes([seed_key + 40]) * 32)
+        ex = m.extractor([k])
+        for y in ys:
+            ex.update(y)
+        r = ex.result()
+        assert not r.detected and ex.debug["sync_log10_p"] >= -2.0
+        lp_s, gi, di, sh, li, _ = ex.debug["best"]
+        only = ex.debug.get("bound_frames_only")  # a stretch the sync scores single out is tested alone
+        full = ex.bound_test(li, gi, di, sh, set(only) if only else None)[0]
+        third = ex.bound_test(li, gi, di, sh, set(ex._bound_frames(None)[::SCREEN_FRAMES_DIV]))[0]
+        if ex.debug["bound_screened"]:
+            stopped += 1
+            assert r.binding_log10_p == third > SCREEN_STOP_LOG10_P and full > -6
+        else:
+            assert r.binding_log10_p == full
+    assert stopped >= 1
+    emb = m.embedder(key, 0x1234)
+    ex = m.extractor([key])
+    for y in ys:
+        ex.update(emb.embed_luma(y))
+    r = ex.result()
+    assert r.bound and not ex.debug["bound_screened"]
