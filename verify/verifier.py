@@ -290,17 +290,20 @@ class Verifier:
             if scan is not None:
                 scan.close()  # every path, or its worker thread would wait for frames forever
         if info is not None:
-            if classifier is None and collector is not None and self._overlap():
+            score = None
+            if classifier is None and collector is not None:
+                def score() -> ClassifierEvidence:
+                    return _score_evidence(self.classifier, lambda: self.classifier.score_collected(collector))
+            if score is not None and self._overlap():
                 # The classifier's features and the watermark's geometry search use different cores.
                 with ThreadPoolExecutor(1, thread_name_prefix="kinoseal-classifier") as pool:
-                    scored = pool.submit(_score_evidence, self.classifier,
-                                         lambda: self.classifier.score_collected(collector))
+                    scored = pool.submit(score)
                     watermark = self._watermark_evidence(scan, names)
                     classifier = scored.result()
             else:
                 watermark = self._watermark_evidence(scan, names)
-                if classifier is None and collector is not None:
-                    classifier = _score_evidence(self.classifier, lambda: self.classifier.score_collected(collector))
+                if score is not None:
+                    classifier = score()
             if classifier is None:
                 # A classifier object without a collector reads the clip itself.
                 classifier = classifier_evidence(self.classifier, media, self.settings.limits)
