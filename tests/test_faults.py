@@ -119,7 +119,7 @@ def test_label_on_a_full_filesystem(fault_home, source, tmp_path, step):
     """encode: half the clip fits. sign: the unsigned temp file fits, the signed copy beside it does not
     (the C2PA library used to report that as "not a valid MP4", exit 2).
 
-    The labeled size depends on the random payload (187-330 KB for one source measured), so a disk of
+    The labeled size depends on the random payload (126-330 KB for one source over 28 runs), so a disk of
     1.5x another run's output now and then holds both files: that run must then have written a whole,
     verifiable clip, and the test tries again for a run that meets the full disk."""
     src, labeled_size = source
