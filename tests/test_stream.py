@@ -4,6 +4,7 @@ and broken time stamps do not collapse a clip onto one instant."""
 
 from __future__ import annotations
 
+import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -138,16 +139,73 @@ def test_a_background_watermark_scan_gives_the_serial_results(labeled):
     src = write_clip(Path(labeled).parent / "bg_scan.mp4",
                      [np.dstack([get_method("kinoseal-wm-v5").embedder(key, 0xBEEF).embed_luma(f[..., 1].copy())] * 3)
                       for f in synthetic_frames(24, h=192, w=256, seed=5)])
-    out = []
-    for background in (False, True):
-        scan = WatermarkScan([get_method(n).extractor([key]) for n in ("kinoseal-wm-v5", "kinoseal-wm-v2")], 96,
-                             background=background)
-        stream_frames(src, [scan], Limits(), allow_skip=False)
-        out.append([(r.method, r.detected, r.log10_p_value, r.payload_id, r.bound, r.binding_log10_p,
-                     r.per_frame_scores) for r in scan.results()])
-        assert scan.times and not _scan_threads()
-    assert out[0] == out[1]
-    assert out[1][0][1] and out[1][0][4] is True  # v5 found and bound through the worker
+    # unmarked: the whole search runs (lattices, scale sweep, screened bound test), on two threads
+    # when the scan is in the background (watermark.parallel)
+    plain = write_clip(Path(labeled).parent / "bg_scan_plain.mp4", synthetic_frames(24, h=192, w=256, seed=5))
+    for clip, marked in ((src, True), (plain, False)):
+        out, debug = [], []
+        for background in (False, True):
+            exs = [get_method(n).extractor([key]) for n in ("kinoseal-wm-v5", "kinoseal-wm-v2")]
+            scan = WatermarkScan(exs, 96, background=background)
+            stream_frames(clip, [scan], Limits(), allow_skip=False)
+            out.append([(r.method, r.detected, r.log10_p_value, r.payload_id, r.bound, r.binding_log10_p,
+                         r.per_frame_scores) for r in scan.results()])
+            debug.append((len(exs[0].debug["geoms"]), exs[0].debug["bound_log10_p"]))
+            assert scan.times and not _scan_threads()
+        assert out[0] == out[1] and debug[0] == debug[1]
+        assert out[1][0][1] is marked and out[1][0][4] is marked  # v5 found and bound through the worker, or not
+    assert debug[1][0] > 100  # the unmarked clip went through the scale sweep
+
+
+def test_map_ordered_splits_work_over_two_threads_in_order():
+    import threading
+
+    from kinoseal.watermark.parallel import map_ordered, threads
+
+    where = []
+
+    def f(x):
+        where.append((x, threading.current_thread().name))
+        time.sleep(0.02)  # long enough for the helper to take its half before the caller is done
+        return x * x
+
+    assert map_ordered(f, range(7)) == [x * x for x in range(7)]
+    assert {t for _, t in where} == {threading.current_thread().name}  # no scope: the caller alone
+    where.clear()
+    with threads(2):
+        assert map_ordered(f, range(7)) == [x * x for x in range(7)]
+        helpers = {t for x, t in where if x >= 4}
+        assert all(t == threading.current_thread().name for x, t in where if x < 4)
+        assert len(helpers) == 1 and helpers.pop().startswith("kinoseal-watermark")  # the second half: the helper
+        # nested: a helper's own calls run serially, so they cannot wait on the helper
+        assert map_ordered(lambda x: sum(map_ordered(f, range(x))), range(6)) == [sum(i * i for i in range(x)) for x in range(6)]
+
+        def boom(x):
+            if x == 1:
+                raise KeyError("bug")
+            return x
+
+        with pytest.raises(KeyError):
+            map_ordered(boom, range(4))
+        with pytest.raises(ZeroDivisionError):
+            map_ordered(lambda x: 1 // (x - 3), range(4))  # raised on the helper's half
+
+
+def test_map_ordered_does_the_work_itself_when_the_helper_is_busy():
+    import threading
+
+    from kinoseal.watermark import parallel
+
+    release = threading.Event()
+    blocker = parallel._pool().submit(release.wait)  # another clip's search holds the helper
+    try:
+        with parallel.threads(2):
+            got = parallel.map_ordered(lambda x: (x, threading.current_thread().name), range(6))
+        assert [x for x, _ in got] == list(range(6))
+        assert {t for _, t in got} == {threading.current_thread().name}
+    finally:
+        release.set()
+        blocker.result()
 
 
 def test_a_failing_background_scan_reports_or_raises_and_stops(long_clip):

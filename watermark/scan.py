@@ -10,7 +10,8 @@ needs consecutive frames, so the decoder may skip non-reference frames for it.
 decoder goes on: the verifier's decode and the extractors' per-frame work (a third
 of an unmarked clip's watermark cost) then overlap on two cores. The results are
 the same frames, fed in the same order, so they are identical to a serial scan.
-The owner calls :meth:`results` or :meth:`close`, or the worker waits forever.
+The owner calls :meth:`results` or :meth:`close`, or the worker waits forever. Such a scan
+also lets the search in :meth:`results` use two threads (``watermark.parallel``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import threading
 from collections.abc import Sequence
 
 from kinoseal.mediaio.reader import sample_stride
+from kinoseal.watermark.parallel import threads
 from kinoseal.watermark.result import WatermarkResult
 
 # Below this many pixels on a side a frame cannot carry the watermark's grid.
@@ -112,7 +114,10 @@ class WatermarkScan:
         self.close()
         if self._failure is not None:
             raise self._failure
-        return [ex.result() for ex in self.extractors]
+        # The search after the decode may take the second core too, where the frames were analysed
+        # in the background (``watermark.parallel``: identical results).
+        with threads(2 if self.background else 1):
+            return [ex.result() for ex in self.extractors]
 
 
 __all__ = ["MIN_WATERMARK_SIDE", "QUEUE_FRAMES", "WatermarkScan"]

@@ -81,6 +81,7 @@ from PIL import Image
 from scipy import ndimage, sparse
 
 from kinoseal.watermark.keys import WatermarkKey
+from kinoseal.watermark.parallel import map_ordered
 from kinoseal.watermark.result import P_VALUE_THRESHOLD, WatermarkResult
 from kinoseal.watermark.segments import marked_runs
 from kinoseal.watermark.stats import rademacher_log10_pvalue
@@ -440,20 +441,24 @@ class BoundExtractor(TiledExtractor):
         lay = self.bound_layouts[li]
         acc_b = np.zeros(M.shape[0])
         acc_r, acc_w = np.zeros(M.shape[0]), np.zeros(M.shape[0])  # for the centred test
+        def vote(i: int) -> tuple[np.ndarray, np.ndarray]:
+            # the low-pass depends on the frame and the cell size only: versions that share the
+            # frame analysis (v3 and v4) and land on geometries of one scale compute it once
+            lk = (shape, i, q, round(p.feat_sigma * cell, 6))
+            lp = self._shared.lowpassed.get(lk)
+            if lp is None:
+                lp = self._shared.lowpassed[lk] = _coarse_lowpass(planes[i], p.feat_sigma * cell, q)
+            f = gf(lp, xs, ys).reshape(lay.proj.shape[0], -1)
+            # one sign per halfspace, each weighted by how far it is from flipping
+            wgt = (np.sign(f) * np.clip((np.abs(f) - p.dead) / p.dead, 0.0, 1.0)).prod(axis=0)
+            return M @ frames[i].ravel().astype(np.float64), wgt
+
+        # a frame's vote at this geometry is the same in the clip test and in its stretch's test
+        todo = [i for i in idx if (shape, small, i) not in votes]
+        for i, v in zip(todo, map_ordered(vote, todo)):
+            votes[(shape, small, i)] = v
         for i in idx:
-            # a frame's vote at this geometry is the same in the clip test and in its stretch's test
-            if (v := votes.get((shape, small, i))) is None:
-                # the low-pass depends on the frame and the cell size only: versions that share the
-                # frame analysis (v3 and v4) and land on geometries of one scale compute it once
-                lk = (shape, i, q, round(p.feat_sigma * cell, 6))
-                lp = self._shared.lowpassed.get(lk)
-                if lp is None:
-                    lp = self._shared.lowpassed[lk] = _coarse_lowpass(planes[i], p.feat_sigma * cell, q)
-                f = gf(lp, xs, ys).reshape(lay.proj.shape[0], -1)
-                # one sign per halfspace, each weighted by how far it is from flipping
-                wgt = (np.sign(f) * np.clip((np.abs(f) - p.dead) / p.dead, 0.0, 1.0)).prod(axis=0)
-                v = votes[(shape, small, i)] = (M @ frames[i].ravel().astype(np.float64), wgt)
-            r, wgt = v
+            r, wgt = votes[(shape, small, i)]
             acc_b += r * wgt
             if p.centre:
                 acc_r += r
