@@ -227,7 +227,8 @@ class GridFeatures:
         self.pad = int(np.abs(sh).max())
         self.shifts = sh
         proj = lay.test_proj if test else lay.proj
-        self.proj = proj[:, tile_idx]  # (m, nv, nu, d)
+        # (m, d, nv, nu): each (halfspace, sample) plane contiguous, for the per-shift products
+        self.proj = np.ascontiguousarray(np.moveaxis(proj[:, tile_idx], -1, 1))
 
     def grid(self, u0: int, v0: int) -> tuple[np.ndarray, np.ndarray]:
         """(u, v) integer coordinates of the padded grid whose unpadded corner is (u0, v0)."""
@@ -252,7 +253,7 @@ class GridFeatures:
         m, d = self.shifts.shape[:2]
         f = np.zeros((m, *self.shape), dtype=np.float32)
         for i, s in enumerate(self._shifted(lp, xs, ys, self.shifts.reshape(-1, 2))):
-            f[i // d] += s * self.proj[i // d, ..., i % d]
+            f[i // d] += s * self.proj[i // d, i % d]
         return f
 
 
