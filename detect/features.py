@@ -71,7 +71,8 @@ def crop_positions(h: int, w: int, crop: int, n_crops: int, window: int) -> list
     return out
 
 
-def _fit_min_side(frame: np.ndarray, crop: int) -> np.ndarray:
+def _fit_min_side(frame, crop: int):
+    """``frame`` (an RGB array, or a ``RegionRgb``: either is sliced) upscaled so that its short side holds a crop."""
     h, w = frame.shape[:2]
     if min(h, w) >= crop:
         return frame
@@ -79,7 +80,7 @@ def _fit_min_side(frame: np.ndarray, crop: int) -> np.ndarray:
 
     s = crop / min(h, w)
     nw, nh = max(crop, int(math.ceil(w * s))), max(crop, int(math.ceil(h * s)))
-    return np.asarray(Image.fromarray(frame).resize((nw, nh), Image.BICUBIC))
+    return np.asarray(Image.fromarray(np.asarray(frame)).resize((nw, nh), Image.BICUBIC))
 
 
 def tubes_from_frames(frames_by_window: list[list[np.ndarray]], crop: int, n_crops: int, n_windows: int) -> np.ndarray:
@@ -266,7 +267,8 @@ class TubeCollector:
         return any(a <= t_to and t_from <= b for a, b in self._spans)
 
     def feed(self, frame) -> None:
-        self._got[frame.index] = frame.rgb().copy()
+        # only the crops are converted to RGB, later (the frame's 4:2:0 planes are kept)
+        self._got[frame.index] = frame.rgb_regions()
         self._last_index = max(self._last_index, frame.index)
 
     def finished(self) -> bool:

