@@ -151,7 +151,11 @@ class MaskedPatternEmbedder:
         mask = activity_mask_half(ye, p)
         # Per-frame gain to a target RMS: busy and flat footage then cost the
         # same PSNR, and the cap keeps nearly flat frames from being boosted.
-        rms = math.sqrt(float(np.vdot(mask * mask, sq)) / ye.size)
+        # Not np.vdot: BLAS kernels add in a CPU-dependent order, and a gain one ulp off moves
+        # pixels that sit at a rounding boundary (a pinned embedding changed with OPENBLAS_CORETYPE).
+        mm = mask * mask
+        mm *= sq
+        rms = math.sqrt(float(mm.sum(dtype=np.float64)) / ye.size)
         gain = p.amplitude * self.strength / max(rms, p.min_rms)
         mask *= np.float32(gain)
         m = np.empty(pat.shape, dtype=np.float32)

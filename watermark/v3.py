@@ -160,23 +160,54 @@ class BoundLayout:
         #   bilinear cell blurred by sigma ~1.08 cells): otherwise a pasted mark moves
         #   the host's feature towards chip * k_cell . spread, the same for every clip
         #   of a key, a key-dependent bias measured at log10 p = -15 on a copy.
-        spread = np.exp(-(offsets ** 2).sum(axis=1) / (2.0 * (p.feat_sigma ** 2 + 1.0 / 6.0)))
+        s2 = 2.0 * (p.feat_sigma ** 2 + 1.0 / 6.0)
+        spread = np.array([math.exp(-(float(x) * float(x) + float(y) * float(y)) / s2) for x, y in offsets])
         ox, oy = offsets[:, 0] / p.feat_step, offsets[:, 1] / p.feat_step
         basis = [np.ones(d), ox, oy, spread]
         quad = [ox * ox, oy * oy, ox * oy]
         if p.detrend_order >= 2:  # centre-weighted framing and vignetting: quadratic shading is common too
             basis += quad
-        q, _ = np.linalg.qr(np.stack(basis, axis=1))
-        k = k - (k @ q) @ q.T
-        k /= np.linalg.norm(k, axis=-1, keepdims=True)
+        k = _remove(k, _orthonormal(basis))
+        k /= np.sqrt(_dot_last(k, k))[..., None]
         kt = k
         if p.test_detrend_order >= 2 > p.detrend_order:
             # Not renormalised: f keeps the embedder's scale, which the absolute dead zone assumes.
-            q2, _ = np.linalg.qr(np.stack(basis + quad, axis=1))
-            kt = k - (k @ q2) @ q2.T
+            kt = _remove(k, _orthonormal(basis + quad))
         return cls(chips=keyed_signs(key.secret, p.domain, b"bound-chips", n2).astype(np.float64),
                    proj=k.astype(np.float32), offsets=offsets, test_proj=kt.astype(np.float32),
                    displacement=np.array([(0.0, 0.0)] + [p.pair_offset] * (p.halfspaces - 1)))
+
+
+# The keyed projections decide the sign of every bound value, so they must come out bit for bit the same
+# on every machine: BLAS and LAPACK kernels (and numpy's vectorised exp) round differently on different
+# CPUs (v4's pinned embedding changed with OPENBLAS_CORETYPE: one instance of 16,000 at |f| = 2e-5
+# flipped). These use IEEE elementwise operations in a fixed order, and libm's exp.
+
+
+def _dot_last(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Sum over the last axis of ``a * b``, added in index order."""
+    out = a[..., 0] * b[..., 0]
+    for t in range(1, a.shape[-1]):
+        out = out + a[..., t] * b[..., t]
+    return out
+
+
+def _orthonormal(cols: list[np.ndarray]) -> list[np.ndarray]:
+    """An orthonormal basis of the span of ``cols`` (modified Gram-Schmidt, full rank assumed)."""
+    q: list[np.ndarray] = []
+    for v in cols:
+        v = np.asarray(v, dtype=np.float64)
+        for u in q:
+            v = v - _dot_last(v, u) * u
+        q.append(v / math.sqrt(float(_dot_last(v, v))))
+    return q
+
+
+def _remove(k: np.ndarray, q: list[np.ndarray]) -> np.ndarray:
+    """``k`` (rows on the last axis) less its components along the orthonormal ``q``."""
+    for u in q:
+        k = k - _dot_last(k, u)[..., None] * u
+    return k
 
 
 _BOUND = LayoutCache()
