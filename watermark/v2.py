@@ -576,7 +576,7 @@ class _Shared:
     frames: int = 0
     an: dict | None = None
     keep_planes: bool = False  # also keep each frame's working-resolution luma (v3's bound test)
-    planes: dict = field(default_factory=dict)  # frame shape -> [float16 planes]
+    planes: dict = field(default_factory=dict)  # frame shape -> [uint8 working-resolution planes]
     lowpassed: dict = field(default_factory=dict)  # (shape, frame, block, sigma) -> low-passed plane (v3/v4)
 
 
@@ -645,22 +645,22 @@ class TiledExtractor:
         self._leader = False
 
     def _work(self, y: np.ndarray) -> tuple[np.ndarray, float]:
+        """The working-resolution plane (8-bit: whole grey levels, area-downscaled or as it is), and the scale."""
         h, w = y.shape
         s = min(1.0, self.params.work_short / min(h, w))
         if s < 1.0:
             hw, ww = max(8, int(round(h * s))), max(8, int(round(w * s)))
-            g = np.asarray(Image.fromarray(y).resize((ww, hw), Image.BOX), dtype=np.float32)
-        else:
-            g = y.astype(np.float32)
-        return g, s
+            return np.asarray(Image.fromarray(y).resize((ww, hw), Image.BOX)), s
+        return y, s
 
     def update(self, y: np.ndarray) -> None:
         if not self._leader:
             return
         y = check_luma(y)
-        g, s = self._work(y)
-        if self._shared.keep_planes:
-            self._shared.planes.setdefault(y.shape, []).append(g.astype(np.float16))
+        g8, s = self._work(y)
+        if self._shared.keep_planes:  # kept as 8-bit (the values are whole grey levels): no float16 conversion
+            self._shared.planes.setdefault(y.shape, []).append(g8.copy() if g8 is y else g8)
+        g = g8.astype(np.float32)
         r = _whiten(g, self.params)
         # step-1 residual only where cells can be under ~1.4 working px:
         # frames not downscaled for work (short side < work_short)
