@@ -309,3 +309,39 @@ def test_frames_that_cannot_be_converted_by_regions_are_converted_whole(tmp_path
     even = av.VideoFrame.from_ndarray(synthetic_frames(1, 64, 80)[0], format="rgb24").reformat(format="yuv420p")
     lazy = DecodedFrame(0, 0.0, even).rgb_regions()
     assert isinstance(lazy, RegionRgb) and np.array_equal(lazy[8:40, 16:48], even.to_ndarray(format="rgb24")[8:40, 16:48])
+
+
+def test_a_forked_child_gets_its_own_watermark_helper():
+    """An RQ worker forks: the parent's helper thread does not exist in the child, whose pool must be
+    a new one (else the second half of every split would wait for a thread that is not there, and
+    only the caller's fallback would save it)."""
+    import os
+    import threading
+
+    from kinoseal.watermark import parallel
+
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork on this platform")
+    parent_pool = parallel._pool()
+    parent_pool.submit(lambda: None).result()  # the parent's helper thread exists
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report whether its pool is new and its helper really runs the second half
+        try:
+            ok = parallel._pool() is not parent_pool
+
+            def f(x):
+                if x == 0:
+                    time.sleep(0.05)  # the caller's half: time for the helper to take its own
+                return threading.current_thread().name
+
+            with parallel.threads(2):
+                names = parallel.map_ordered(f, range(2))
+            ok = ok and names[1].startswith("kinoseal-watermark")  # the second half ran on a live helper
+            os.write(w, b"1" if ok else b"0")
+        finally:
+            os._exit(0)
+    os.close(w)
+    got = os.read(r, 1)
+    os.waitpid(pid, 0)
+    assert got == b"1"

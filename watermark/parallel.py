@@ -46,7 +46,8 @@ def _forget_pool() -> None:
     _POOL, _LOCK = None, threading.Lock()
 
 
-os.register_at_fork(after_in_child=_forget_pool)
+if hasattr(os, "register_at_fork"):  # POSIX; elsewhere there is no fork
+    os.register_at_fork(after_in_child=_forget_pool)
 
 
 @contextlib.contextmanager
