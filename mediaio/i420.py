@@ -64,8 +64,10 @@ class RegionRgb:
         return rgb if dtype is None else rgb.astype(dtype)
 
     def __getitem__(self, key) -> np.ndarray:
-        rows, cols, *rest = key if isinstance(key, tuple) else (key,)
-        cols = cols if isinstance(cols, slice) else slice(None)
+        parts = key if isinstance(key, tuple) else (key,)
+        rows, cols, rest = parts[0], (parts[1] if len(parts) > 1 else slice(None)), parts[2:]
+        if not (isinstance(rows, slice) and isinstance(cols, slice)):
+            return np.asarray(self)[key]  # an index or a mask: the whole picture, then numpy's indexing
         h, w = self.shape[:2]
         r0, r1, rs = rows.indices(h)
         c0, c1, cs = cols.indices(w)

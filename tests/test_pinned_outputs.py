@@ -56,12 +56,15 @@ def test_embedding_does_not_depend_on_the_blas_kernel():
     another OpenBLAS kernel equals the pins (np.vdot for the gain gave v4 another digest under
     OPENBLAS_CORETYPE=Prescott than under the machine's own kernel)."""
     import os
+    import platform
     import subprocess
     import sys
 
     cfg = np.show_config(mode="dicts")["Build Dependencies"]["blas"]["name"]
     if "openblas" not in cfg:
         pytest.skip(f"numpy is built with {cfg}, not OpenBLAS: OPENBLAS_CORETYPE does not apply")
+    if platform.machine() not in ("x86_64", "AMD64"):
+        pytest.skip("the OpenBLAS kernels named here are x86-64 ones")
     code = (
         "import json, numpy as np\n"
         "from tests.test_pinned_outputs import _host, _digest, KEY, PAYLOAD\n"
@@ -73,10 +76,6 @@ def test_embedding_does_not_depend_on_the_blas_kernel():
         "    out[name] = _digest([emb.embed_luma(_host(h, w, s)) for s, (h, w) in enumerate([(144, 176), (360, 640), (720, 1280)])])\n"
         "print(json.dumps(out))\n" % (sorted(PINNED),)
     )
-    import platform
-
-    if platform.machine() not in ("x86_64", "AMD64"):
-        pytest.skip("the OpenBLAS kernels named here are x86-64 ones")
     flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
     kernels = ["Prescott"] + (["Haswell"] if " avx2" in flags else [])  # Prescott: SSE3, runs on any x86-64
     root = Path(__file__).resolve().parents[1]

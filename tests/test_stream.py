@@ -285,6 +285,8 @@ def test_region_rgb_slices_equal_the_decoders_whole_conversion(tmp_path):
                 full = fr.to_ndarray(format="rgb24")
                 lazy = RegionRgb(frame_planes(fr), fr.colorspace, fr.color_range)
                 assert lazy.shape == full.shape and np.array_equal(np.asarray(lazy), full)
+                for key in ((5, slice(10, 20)), (slice(3, 9), 7), np.s_[10:30], np.s_[::2, 4:40]):
+                    assert np.array_equal(lazy[key], full[key]), key  # not a crop: numpy's indexing of the whole
                 h, w = full.shape[:2]
                 for size in (64, 96):
                     corners = [(0, 0), (h - size, w - size)] + [(int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1)))
