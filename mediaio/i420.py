@@ -3,8 +3,11 @@ harnesses exchange, and their conversions to and from PyAV frames."""
 
 from __future__ import annotations
 
+import threading
+
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 Planes = tuple[np.ndarray, np.ndarray, np.ndarray]
 
@@ -84,7 +87,20 @@ class RegionRgb:
         f = to_frame(np.ascontiguousarray(y[a0:a1, b0:b1]), np.ascontiguousarray(u[a0 // 2:a1 // 2, b0 // 2:b1 // 2]),
                      np.ascontiguousarray(v[a0 // 2:a1 // 2, b0 // 2:b1 // 2]))
         f.colorspace, f.color_range = self.colorspace, self.color_range
-        return f.to_ndarray(format="rgb24")
+        # What f.to_ndarray(format="rgb24") does, through a reformatter kept per thread: a new one
+        # builds its swscale context at every call (0.36 -> 0.09 ms a 64 px crop, same bytes).
+        return _reformatter().reformat(f, format="rgb24", src_colorspace=self.colorspace,
+                                       src_color_range=self.color_range).to_ndarray()
+
+
+_local = threading.local()
+
+
+def _reformatter() -> VideoReformatter:
+    r = getattr(_local, "reformatter", None)
+    if r is None:
+        r = _local.reformatter = VideoReformatter()
+    return r
 
 
 __all__ = ["Planes", "RegionRgb", "frame_planes", "pack", "to_frame"]
