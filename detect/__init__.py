@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kinoseal.detect.ensemble import GatedEnsemble, is_ensemble_folder
 from kinoseal.detect.model import ClipScore, Detector
 from kinoseal.detect.registry import create_model, list_models, model_config, register_model
 
@@ -20,16 +21,19 @@ def default_model_dir() -> Path:
     return MODELS_DIR / DEFAULT_MODEL
 
 
-def load_detector(path: Path | str | None = None) -> Detector | None:
-    """Load a detector folder. Without ``path``: the shipped default model, or ``None``
-    when it is not installed. A corrupt folder raises ``kinoseal.errors.InputError``."""
+def load_detector(path: Path | str | None = None) -> Detector | GatedEnsemble | None:
+    """Load a detector folder, or an ensemble folder (``detect.ensemble``). Without ``path``: the
+    shipped default model, or ``None`` when it is not installed. A corrupt folder raises
+    ``kinoseal.errors.InputError``."""
     if path is None:
-        d = default_model_dir()
-        if not (d / "config.json").exists():
+        path = default_model_dir()
+        if not (path / "config.json").exists():
             return None
-        return Detector.load(d)
-    return Detector.load(Path(path))
+    path = Path(path)
+    if is_ensemble_folder(path):
+        return GatedEnsemble.load(path)
+    return Detector.load(path)
 
 
-__all__ = ["ClipScore", "Detector", "create_model", "default_model_dir", "list_models", "load_detector",
+__all__ = ["ClipScore", "Detector", "GatedEnsemble", "create_model", "default_model_dir", "list_models", "load_detector",
            "model_config", "register_model"]

@@ -438,3 +438,108 @@ def test_protocol_folds_hold_out_a_source_with_its_versions():
     assert source_of("real:render:mg_gradient") == "mg_gradient"
     assert source_of("real:shared:Tencent/MimicMotion") == "shared:Tencent/MimicMotion"
     assert source_of("real:shared:Tencent/MimicMotion") != source_of("real:shared:ali-vilab/VGen")
+
+
+# ----------------------------------------------------------------------------- gated ensemble (issue 22)
+
+
+@pytest.fixture(scope="module")
+def ensemble(trained, trained_xgen, tmp_path_factory):
+    from kinoseal.detect import GatedEnsemble
+
+    spec, gen = trained[0], trained_xgen[0]
+    ens = GatedEnsemble(name="duo_tiny", version="0.0.1", specialist=spec, generalist=gen,
+                        threshold=max(spec.threshold, gen.threshold), specialist_family="tiny-gen")
+    out = tmp_path_factory.mktemp("duo") / "m"
+    ens.save(out)
+    return ens, out
+
+
+def test_gated_rule_picks_the_specialist_only_at_its_gate(ensemble):
+    from kinoseal.detect import ClipScore
+    from kinoseal.detect.ensemble import gated
+
+    ens, _ = ensemble
+    gate = ens.gate
+    gen = ClipScore(probability=0.7, per_window=[0.6, 0.8], frames_used=6, model="g", windows=2, family="fam-a",
+                    family_confidence=0.8, family_top=[("fam-a", 0.8)], evidence=["Classifier g: 0.70", "cue"],
+                    segments=[{"start_s": 0.0, "end_s": 0.4, "probability": 0.6}])
+    below = ClipScore(probability=np.nextafter(gate, 0), per_window=[0.9], frames_used=8, model="s", windows=1,
+                      evidence=["Classifier s", "Most AI-like moment: 0.0-0.4 s"])
+    at = ClipScore(probability=gate, per_window=[0.99], frames_used=8, model="s", windows=1,
+                   evidence=["Classifier s", "Most AI-like moment: 0.0-0.4 s"])
+    s = ens.combine(below, gen)
+    assert s.probability == 0.7 and s.per_window == [0.6, 0.8] and s.family == "fam-a" and s.model == ens.tag
+    assert s.evidence[:2] == gen.evidence and "tiny-gen specialist" in s.evidence[-1] and s.frames_used == 8
+    s = ens.combine(at, gen)
+    assert s.probability == gate and s.per_window == [0.99] and s.family == "tiny-gen" and s.segments == []
+    assert "at or above" in s.evidence[0] and "Most AI-like" in s.evidence[1] and "0.70" in s.evidence[-1]
+    assert gated([gate, 0.2, 0.99999], [0.1, 0.3, 0.5], gate).tolist() == [gate, 0.3, 0.99999]
+
+
+def test_ensemble_scores_save_load_and_one_decode(ensemble, folders):
+    from kinoseal.detect import GatedEnsemble, load_detector
+    from kinoseal.detect.ensemble import gated
+    from kinoseal.mediaio.stream import stream_frames
+
+    ens, out = ensemble
+    assert {"config.json", "MODEL_CARD.md", "specialist", "generalist"} <= {p.name for p in out.iterdir()}
+    assert not list(out.rglob("*.pkl"))
+    again = load_detector(out)
+    assert isinstance(again, GatedEnsemble) and again.tag == "duo_tiny@0.0.1" and again.threshold == ens.threshold
+    assert (again.specialist.tag, again.generalist.tag) == (ens.specialist.tag, ens.generalist.tag)
+    for clip in sorted(folders[0].rglob("*.mp4"))[:2] + sorted(folders[1].rglob("*.mp4"))[:2]:
+        a = again.score_clip(clip)
+        want = float(gated(ens.specialist.score_clip(clip).probability, ens.generalist.score_clip(clip).probability,
+                           ens.gate))
+        assert a.probability == pytest.approx(want, abs=1e-6) and a.model == again.tag
+        col = again.collector()  # the verifier's shared decode: one stream for both members
+        stream_frames(clip, [col])
+        assert again.score_collected(col).probability == pytest.approx(a.probability, abs=1e-6)
+    assert "gated ensemble" in (out / "MODEL_CARD.md").read_text()
+
+
+def test_corrupt_ensemble_fails_at_load(ensemble, tmp_path):
+    from kinoseal.detect import load_detector
+
+    _, out = ensemble
+    bad = tmp_path / "bad"
+    shutil.copytree(out, bad)
+    shutil.rmtree(bad / "generalist")
+    with pytest.raises(InputError, match="generalist"):
+        load_detector(bad)
+    shutil.copytree(out, bad, dirs_exist_ok=True)
+    cfg = json.loads((bad / "config.json").read_text())
+    (bad / "config.json").write_text(json.dumps({**cfg, "rule": "average"}))
+    with pytest.raises(InputError, match="unknown rule"):
+        load_detector(bad)
+    (bad / "config.json").write_text(json.dumps({**cfg, "threshold": 1.5}))
+    with pytest.raises(InputError, match="threshold"):
+        load_detector(bad)
+
+
+def test_verifier_and_finetune_with_an_ensemble(ensemble, folders, settings, tmp_path):
+    """The verifier reports the ensemble as one classifier; `detect train --base ENSEMBLE` refits the
+    generalist and keeps the specialist (a new generator is the generalist's job)."""
+    from dataclasses import replace
+
+    from typer.testing import CliRunner
+
+    from kinoseal.api.cli import app
+    from kinoseal.detect import GatedEnsemble, load_detector
+    from kinoseal.verify.report import Verdict
+    from kinoseal.verify.verifier import Verifier
+
+    ens, out = ensemble
+    v = replace(Verifier.from_settings(settings), classifier=ens)
+    rep = v.verify(sorted(folders[1].rglob("*.mp4"))[0])
+    assert rep.classifier.available and rep.classifier.model == ens.tag and rep.classifier.threshold == ens.threshold
+    assert rep.verdict in (Verdict.LIKELY_AI_GENERATED, Verdict.UNKNOWN) and rep.classifier.explanation
+    real, gen = folders
+    tuned = tmp_path / "tuned"
+    res = CliRunner().invoke(app, ["detect", "train", "--real", str(real), "--generated", str(gen), "--base", str(out),
+                                   "-o", str(tuned)])
+    assert res.exit_code == 0, (res.output, res.exception)
+    t = load_detector(tuned)
+    assert isinstance(t, GatedEnsemble) and t.specialist.tag == ens.specialist.tag and t.gate == ens.gate
+    assert t.generalist.family_head is not None and t.threshold == max(t.gate, t.generalist.threshold)

@@ -52,7 +52,7 @@ def register(app: typer.Typer) -> None:
             raise OutputError(f"{output} exists and is not empty (use --force to overwrite)")
         import torch
 
-        from kinoseal.detect import create_model, load_detector
+        from kinoseal.detect import GatedEnsemble, create_model, load_detector
         from kinoseal.training.detector.fit import finetune_detector, fit_detector, groups_for
 
         torch.set_num_threads(max(1, threads))
@@ -62,10 +62,16 @@ def register(app: typer.Typer) -> None:
         groups = groups_for(r, real) + groups_for(g, generated)
         command = "kinoseal detect train --real {} --generated {}{} -o {}".format(
             real, generated, f" --base {base}" if base else "", output)
+        ensemble = None
         if base:
             base_det = load_detector(None if base == "default" else Path(base))
             if base_det is None:
                 raise InputError("no default detector is installed; pass a model folder to --base")
+            ensemble = base_det if isinstance(base_det, GatedEnsemble) else None
+            if ensemble is not None:
+                # A new generator is the generalist's job: refit it, keep the kino-tiny specialist as it is.
+                _log(f"{ensemble.tag} is an ensemble: fine-tuning its generalist {ensemble.generalist.tag}")
+                base_det = ensemble.generalist
             det, rec = finetune_detector(base_det, clips, labels, groups, log=_log)
             det.name = name or base_det.name
             det.version = version
@@ -84,6 +90,12 @@ def register(app: typer.Typer) -> None:
                                  "generated_folder": str(generated)},
                         "threshold_rule": rec["threshold_rule"], "metrics": {"out_of_fold (training)": _short(rec["oof"])}}
         output.mkdir(parents=True, exist_ok=True)
+        if ensemble is not None:
+            det = GatedEnsemble(name=name or ensemble.name, version=version, specialist=ensemble.specialist,
+                                generalist=det, threshold=max(ensemble.gate, det.threshold),
+                                specialist_family=ensemble.specialist_family,
+                                card={**det.card, "base": ensemble.tag,
+                                      "threshold_rule": "the larger of the members' thresholds"})
         det.save(output)
         m = rec["oof"]
         out.print(f"wrote {output} ({det.tag}): {m['n_real']} real + {m['n_generated']} generated clips, "

@@ -224,6 +224,17 @@ def shipped_scores(det, gen_tubes: np.ndarray, proto: dict) -> dict:
     return out
 
 
+def write_oof(path: Path, proto: dict, clips: list[dict], res: dict, tag: str) -> None:
+    """Per real clip: the probability of the fold model that never saw its source, and that model's
+    threshold (keys: resolved paths, so other scripts find their clips whatever path they were given)."""
+    real = np.flatnonzero(proto["y"] == 0)
+    out = {"model": tag, "command": res["command"], "date": res["date"], "folds": proto["folds"],
+           "real": {str(Path(clips[i]["path"]).resolve()): {"p": float(proto["p_real"][i]), "threshold": float(proto["thr_real"][i]),
+                                                              "source": str(proto["source"][i])} for i in real}}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out, indent=1) + "\n")
+
+
 def main(argv=None) -> None:
     import torch
 
@@ -246,6 +257,10 @@ def main(argv=None) -> None:
     ap.add_argument("--backbone-steps", type=int, default=2000)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--oof-out", type=Path, default=None,
+                    help="write every real clip's out-of-fold probability and fold threshold here (JSON by resolved "
+                         "path): what training.detector.train_ensemble reads")
+    ap.add_argument("--protocol-only", action="store_true", help="stop after the protocol (no shipped model)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     log = lambda s: print(f"[{time.strftime('%H:%M:%S')}] {s}", flush=True)  # noqa: E731
@@ -272,6 +287,11 @@ def main(argv=None) -> None:
         res = protocol_summary(proto, clips, command)
         log(f"protocol: {res['accused']} of {res['real_clips']} real clips accused; kino-tiny held-out AUC "
             f"{res['kino_tiny_held_out']['auc_vs_held_out_real']:.3f}")
+        if args.oof_out:
+            write_oof(args.oof_out, proto, clips, res, det.tag)
+            log(f"wrote {args.oof_out}")
+    if args.protocol_only:
+        return
     train = np.flatnonzero((y == 0) | np.array([c["split"] == "train" for c in clips]))
     test = np.flatnonzero((y == 1) & np.array([c["split"] == "test" for c in clips]))
     rec = fit_detector(det, [clips[i]["path"] for i in train], y[train], [clips[i]["group"] for i in train],
