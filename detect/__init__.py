@@ -14,7 +14,7 @@ from kinoseal.detect.model import ClipScore, Detector
 from kinoseal.detect.registry import create_model, list_models, model_config, register_model
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
-DEFAULT_MODEL = "kinodet_r10t_64"
+DEFAULT_MODEL = "kinodet_duo"
 
 
 def default_model_dir() -> Path:

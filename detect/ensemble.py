@@ -135,9 +135,16 @@ class GatedEnsemble:
         return self.combine(self.specialist.score_collected(a), self.generalist.score_collected(b))
 
     def score_clip(self, path: Path, limits: Limits | None = None) -> ClipScore:
-        """One decode of ``path`` for both members."""
+        """One read of ``path`` for both members: the window frames once (seeking on long clips) where
+        the members' windows coincide (they do for the shipped pair), else one streaming decode."""
+        from kinoseal.detect.features import read_tubes_many
         from kinoseal.mediaio.stream import stream_frames
 
+        a, b = self.specialist.config, self.generalist.config
+        if all(int(a[k]) == int(b[k]) for k in ("n_windows", "win_len")):
+            ta, tb = read_tubes_many(Path(path), limits, n_windows=int(a["n_windows"]), win_len=int(a["win_len"]),
+                                     crops=[(int(a["crop"]), int(a["n_crops"])), (int(b["crop"]), int(b["n_crops"]))])
+            return self.combine(self.specialist.score_tubes(ta), self.generalist.score_tubes(tb))
         col = self.collector()
         stream_frames(Path(path), [col], limits or Limits())
         return self.score_collected(col)
@@ -233,8 +240,8 @@ def render_ensemble_card(ens: GatedEnsemble) -> str:
     lines += ["## Limits", "",
               "- The targets of issue 22 are not met (see the metrics): other generators are ranked, rarely flagged.",
               "- Never use the classifier alone to call a clip AI-generated or authentic.",
-              "- Fine-tune a member, not the ensemble: `kinoseal detect train --base DIR/generalist` for a new "
-              "generator, then rebuild the ensemble with `python -m kinoseal.training.detector.train_ensemble`.", ""]
+              "- A new generator: `kinoseal detect train --base default` (or `--base` this folder) refits the "
+              "generalist on ~20 of its clips with its stored features replayed and keeps the specialist.", ""]
     return "\n".join(lines)
 
 

@@ -180,6 +180,12 @@ def read_tubes(path: Path, limits: Limits | None, *, n_windows: int, win_len: in
     ``seek``: None = automatic (clips of ``SEEK_MIN_FRAMES`` frames or more are read by
     seeking, so a 60 s clip costs about as much as a 10 s one); False = always decode
     sequentially from the start."""
+    return read_tubes_many(path, limits, n_windows=n_windows, win_len=win_len, crops=[(crop, n_crops)], seek=seek)[0]
+
+
+def read_tubes_many(path: Path, limits: Limits | None, *, n_windows: int, win_len: int,
+                    crops: list[tuple[int, int]], seek: bool | None = None) -> list[ClipTubes]:
+    """:func:`read_tubes` for several crop plans over the same windows: one read of the frames."""
     from kinoseal.mediaio.probe import probe
 
     limits = limits or Limits()
@@ -189,8 +195,8 @@ def read_tubes(path: Path, limits: Limits | None, *, n_windows: int, win_len: in
         count = win_len  # unknown length: look at the start of the clip
     starts = window_starts(count, n_windows, win_len)
     got = read_window_frames(Path(path), limits, starts, win_len, count, seek)
-    return tubes_from_windows(got, starts, win_len, crop=crop, n_crops=n_crops, n_windows=n_windows,
-                              name=Path(path).name, fps=float(info.fps or 0.0))
+    return [tubes_from_windows(got, starts, win_len, crop=crop, n_crops=n_crops, n_windows=n_windows,
+                               name=Path(path).name, fps=float(info.fps or 0.0)) for crop, n_crops in crops]
 
 
 def read_window_frames(path: Path, limits: Limits, starts: list[int], win_len: int, count: int,

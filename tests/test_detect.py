@@ -497,6 +497,15 @@ def test_ensemble_scores_save_load_and_one_decode(ensemble, folders):
         stream_frames(clip, [col])
         assert again.score_collected(col).probability == pytest.approx(a.probability, abs=1e-6)
     assert "gated ensemble" in (out / "MODEL_CARD.md").read_text()
+    # members whose windows differ: one streaming decode feeds both, with the same scores as theirs
+    import copy
+
+    gen2 = copy.deepcopy(ens.generalist)
+    gen2.config["n_windows"] = 2
+    mixed = GatedEnsemble(name="mixed", version="0", specialist=ens.specialist, generalist=gen2, threshold=ens.threshold)
+    clip = sorted(folders[0].rglob("*.mp4"))[0]
+    want = float(gated(ens.specialist.score_clip(clip).probability, gen2.score_clip(clip).probability, ens.gate))
+    assert mixed.score_clip(clip).probability == pytest.approx(want, abs=1e-6)
 
 
 def test_corrupt_ensemble_fails_at_load(ensemble, tmp_path):
