@@ -128,6 +128,10 @@ def main() -> None:
     # An unmarked, unsigned clip: the watermark's full geometry search and the classifier both run.
     unmarked = verifier.verify(clip)
     t_verify_unmarked, c_verify_unmarked = timed(lambda: verifier.verify(clip), args.repeats)
+    # The default classifier is an ensemble of two models; its specialist alone was the default before.
+    spec_only = Verifier.from_settings(settings.with_(
+        classifier_model=str(ROOT / "detect" / "models" / "kinodet_r10t_64")))
+    t_spec_only, c_spec_only = timed(lambda: spec_only.verify(clip), args.repeats)
     no_clf = Verifier.from_settings(settings.with_(classifier_model="none"))
     t_wm_only, c_wm_only = timed(lambda: no_clf.verify(tmp / "labeled.mp4"), args.repeats)
     t_wm_only_unmarked, c_wm_only_unmarked = timed(lambda: no_clf.verify(clip), args.repeats)
@@ -193,6 +197,7 @@ def main() -> None:
         "verify": (t_verify, c_verify),
         "verify_when_needed": (t_verify_fast, c_verify_fast),
         "verify_unmarked": (t_verify_unmarked, c_verify_unmarked),
+        "verify_unmarked_specialist_only": (t_spec_only, c_spec_only),
         "verify_no_classifier": (t_wm_only, c_wm_only),
         "verify_no_classifier_unmarked": (t_wm_only_unmarked, c_wm_only_unmarked),
         "verify_unmarked_v5_only": (t_lean, c_lean),
@@ -251,6 +256,8 @@ def main() -> None:
         row("kinoseal verify, labeled clip, classifier policy when_needed (same verdict)", "verify_when_needed"),
         row("**kinoseal verify, unmarked unsigned clip** (full geometry search + classifier, one decode)",
             "verify_unmarked"),
+        row("the same with one classifier model, `kinodet_r10t_64` (the default's specialist; the default "
+            "before the ensemble)", "verify_unmarked_specialist_only"),
         row("the same with the analysis on the decode thread (the previous shape: no overlap)",
             "verify_unmarked_analysis_on_decode_thread"),
         row("the same as two decodes: watermark pass, then the classifier's own read (the older shape)",
