@@ -552,3 +552,27 @@ def test_verifier_and_finetune_with_an_ensemble(ensemble, folders, settings, tmp
     t = load_detector(tuned)
     assert isinstance(t, GatedEnsemble) and t.specialist.tag == ens.specialist.tag and t.gate == ens.gate
     assert t.generalist.family_head is not None and t.threshold == max(t.gate, t.generalist.threshold)
+
+
+@pytest.mark.skipif(not (SHARED_RW / "manifest.json").exists(), reason="../shared/data/realworld is not here")
+def test_default_ensemble_on_public_clips():
+    """The shipped default on public AI clips of a family its generalist separates and on real camera
+    clips: the specialist's gate stays shut, the generalist's score, family and cues come through,
+    and one line says what the specialist saw (the held-out protocol: bench/results/detector_ensemble.md)."""
+    from kinoseal.detect import GatedEnsemble, load_detector
+
+    det = load_detector()
+    if not isinstance(det, GatedEnsemble):
+        pytest.skip("the shipped default is not the ensemble")
+    man = json.loads((SHARED_RW / "manifest.json").read_text())
+    ai = [c for c in man if c.get("generator") == "VideoCrafter2"][:2]
+    real = [c for c in man if c["kind"] != "ai_generated"][:2]
+    for c in ai:
+        clip = SHARED_RW / c["file"]
+        s, g, p = det.score_clip(clip), det.generalist.score_clip(clip), det.specialist.score_clip(clip)
+        assert p.probability < det.gate and s.probability == pytest.approx(g.probability, abs=1e-9)
+        assert s.family == g.family and s.segments == g.segments and s.model == det.tag
+        assert s.evidence[:len(g.evidence)] == g.evidence and "specialist" in s.evidence[-1]
+    p_real = [det.score_clip(SHARED_RW / c["file"]).probability for c in real]
+    assert max(p_real) < det.threshold
+    assert min(det.score_clip(SHARED_RW / c["file"]).probability for c in ai) > max(p_real)
