@@ -28,7 +28,7 @@ from pathlib import Path
 from kinoseal.config import Limits
 from kinoseal.errors import InputError
 
-from kinoseal.detect.model import CARD, CONFIG, METRICS, ClipScore, Detector, json_default
+from kinoseal.detect.model import CARD, CONFIG, METRICS, ClipScore, Detector, json_default, summary_lines
 
 FORMAT = "kinoseal-detector-ensemble"
 FORMAT_VERSION = 1
@@ -112,18 +112,22 @@ class GatedEnsemble:
         s = ClipScore(probability=lead.probability, per_window=list(lead.per_window),
                       frames_used=max(spec.frames_used, gen.frames_used), model=self.tag, logit=lead.logit,
                       windows=lead.windows, segments=[dict(g) for g in lead.segments])
+        # The lead member's own summary lines speak of its threshold; the ensemble's replace them.
+        detail = lead.evidence[len(summary_lines(lead.model, 0.5, lead)):]
+        head = summary_lines(self.tag, self.threshold, s)
         if opened:
             s.family, s.family_confidence = self.specialist_family, round(spec.probability, 4)
             s.family_top = [(self.specialist_family, round(spec.probability, 4))]
-            s.evidence = ([f"{self.specialist_family} specialist {self.specialist.tag}: probability "
-                           f"{spec.probability:.2f}, at or above its {self.gate:.4g}: the clip looks like "
-                           f"{self.specialist_family} output (kinoseal's own generator) with its labels removed."]
-                          + spec.evidence[1:]
-                          + [f"Other generators (generalist {self.generalist.tag}): probability {gen.probability:.2f}."])
+            s.evidence = head + [
+                f"Its {self.specialist_family} specialist {self.specialist.tag} decided: probability "
+                f"{spec.probability:.2f}, at or above its {self.gate:.4g}; the clip looks like {self.specialist_family} "
+                "output (kinoseal's own generator) with its labels removed."] + detail + [
+                f"Its generalist for other generators, {self.generalist.tag}: probability {gen.probability:.2f}."]
         else:
             s.family, s.family_confidence, s.family_top = gen.family, gen.family_confidence, list(gen.family_top)
-            s.evidence = list(gen.evidence) + [
-                f"{self.specialist_family} specialist {self.specialist.tag}: probability {spec.probability:.2f}, "
+            s.evidence = head + [f"The score comes from its generalist {self.generalist.tag}, made for generators "
+                                 f"other than {self.specialist_family}."] + detail + [
+                f"Its {self.specialist_family} specialist {self.specialist.tag}: probability {spec.probability:.2f}, "
                 f"under its {self.gate:.4g}: not {self.specialist_family}-like, so the generalist's score stands."]
         return s
 

@@ -77,6 +77,18 @@ def feature_names(config: dict | None = None) -> list[str]:
 UNKNOWN_FAMILY = "unknown family"
 
 
+def summary_lines(tag: str, threshold: float, s: ClipScore) -> list[str]:
+    """The first evidence lines of a score: the probability against the threshold, and where in the clip."""
+    lines = [f"Classifier {tag}: probability {s.probability:.2f} that the clip is AI-generated "
+             f"(it reports 'likely AI-generated' from {threshold:.4g}; on its own it never proves anything)."]
+    if s.segments:
+        top = max(s.segments, key=lambda g: g["probability"])
+        hi = sum(g["probability"] >= threshold for g in s.segments)
+        lines.append(f"Most AI-like moment: {top['start_s']:.1f}-{top['end_s']:.1f} s ({top['probability']:.2f}); "
+                     f"{hi} of {len(s.segments)} sampled segments at or above the threshold.")
+    return lines
+
+
 @dataclass
 class Detector:
     name: str
@@ -135,13 +147,7 @@ class Detector:
         cues weighed most, and which generator family it resembles (or that none fits)."""
         from kinoseal.detect.resid import describe_cues
 
-        lines = [f"Classifier {self.tag}: probability {s.probability:.2f} that the clip is AI-generated "
-                 f"(it reports 'likely AI-generated' from {self.threshold:.4g}; on its own it never proves anything)."]
-        if s.segments:
-            top = max(s.segments, key=lambda g: g["probability"])
-            hi = sum(g["probability"] >= self.threshold for g in s.segments)
-            lines.append(f"Most AI-like moment: {top['start_s']:.1f}-{top['end_s']:.1f} s ({top['probability']:.2f}); "
-                         f"{hi} of {len(s.segments)} sampled segments at or above the threshold.")
+        lines = summary_lines(self.tag, self.threshold, s)
         if self.config.get("features") == "resid" and self.head is not None and len(X):
             cues = describe_cues(self.head, np.asarray(X, np.float64).mean(axis=0), s.probability >= 0.5)
             if cues:

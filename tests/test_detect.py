@@ -458,22 +458,30 @@ def ensemble(trained, trained_xgen, tmp_path_factory):
 def test_gated_rule_picks_the_specialist_only_at_its_gate(ensemble):
     from kinoseal.detect import ClipScore
     from kinoseal.detect.ensemble import gated
+    from kinoseal.detect.model import summary_lines
 
     ens, _ = ensemble
     gate = ens.gate
-    gen = ClipScore(probability=0.7, per_window=[0.6, 0.8], frames_used=6, model="g", windows=2, family="fam-a",
-                    family_confidence=0.8, family_top=[("fam-a", 0.8)], evidence=["Classifier g: 0.70", "cue"],
-                    segments=[{"start_s": 0.0, "end_s": 0.4, "probability": 0.6}])
-    below = ClipScore(probability=np.nextafter(gate, 0), per_window=[0.9], frames_used=8, model="s", windows=1,
-                      evidence=["Classifier s", "Most AI-like moment: 0.0-0.4 s"])
-    at = ClipScore(probability=gate, per_window=[0.99], frames_used=8, model="s", windows=1,
-                   evidence=["Classifier s", "Most AI-like moment: 0.0-0.4 s"])
+    seg = [{"start_s": 0.0, "end_s": 0.4, "probability": 0.6}, {"start_s": 0.4, "end_s": 0.8, "probability": 0.8}]
+    gen = ClipScore(probability=0.7, per_window=[0.6, 0.8], frames_used=6, model="g@1", windows=2, family="fam-a",
+                    family_confidence=0.8, family_top=[("fam-a", 0.8)], segments=seg)
+    gen.evidence = summary_lines("g@1", 0.6, gen) + ["What points to AI: a cue."]
+    below = ClipScore(probability=float(np.nextafter(gate, 0)), per_window=[0.9], frames_used=8, model="s@1", windows=1)
+    below.evidence = summary_lines("s@1", gate, below)
+    at = ClipScore(probability=gate, per_window=[0.99], frames_used=8, model="s@1", windows=1,
+                   segments=[{"start_s": 0.0, "end_s": 0.4, "probability": gate}])
+    at.evidence = summary_lines("s@1", gate, at)
     s = ens.combine(below, gen)
     assert s.probability == 0.7 and s.per_window == [0.6, 0.8] and s.family == "fam-a" and s.model == ens.tag
-    assert s.evidence[:2] == gen.evidence and "tiny-gen specialist" in s.evidence[-1] and s.frames_used == 8
+    assert s.frames_used == 8 and s.segments == seg
+    # the ensemble speaks with its own threshold (0 of 2 segments reach it), then the generalist's cue
+    assert s.evidence[0].startswith(f"Classifier {ens.tag}: probability 0.70") and f"from {ens.threshold:.4g}" in s.evidence[0]
+    assert "0 of 2 sampled segments" in s.evidence[1] and "generalist" in s.evidence[2]
+    assert s.evidence[3] == "What points to AI: a cue." and "tiny-gen specialist" in s.evidence[-1]
+    assert not any("g@1:" in e for e in s.evidence)
     s = ens.combine(at, gen)
-    assert s.probability == gate and s.per_window == [0.99] and s.family == "tiny-gen" and s.segments == []
-    assert "at or above" in s.evidence[0] and "Most AI-like" in s.evidence[1] and "0.70" in s.evidence[-1]
+    assert s.probability == gate and s.per_window == [0.99] and s.family == "tiny-gen" and len(s.segments) == 1
+    assert "1 of 1 sampled segments" in s.evidence[1] and "decided" in s.evidence[2] and "0.70" in s.evidence[-1]
     assert gated([gate, 0.2, 0.99999], [0.1, 0.3, 0.5], gate).tolist() == [gate, 0.3, 0.99999]
 
 
@@ -572,7 +580,8 @@ def test_default_ensemble_on_public_clips():
         s, g, p = det.score_clip(clip), det.generalist.score_clip(clip), det.specialist.score_clip(clip)
         assert p.probability < det.gate and s.probability == pytest.approx(g.probability, abs=1e-9)
         assert s.family == g.family and s.segments == g.segments and s.model == det.tag
-        assert s.evidence[:len(g.evidence)] == g.evidence and "specialist" in s.evidence[-1]
+        assert s.evidence[0].startswith(f"Classifier {det.tag}:") and "specialist" in s.evidence[-1]
+        assert all(line in s.evidence for line in g.evidence[2:])  # the generalist's cues and family line
     p_real = [det.score_clip(SHARED_RW / c["file"]).probability for c in real]
     assert max(p_real) < det.threshold
     assert min(det.score_clip(SHARED_RW / c["file"]).probability for c in ai) > max(p_real)
