@@ -585,3 +585,30 @@ def test_default_ensemble_on_public_clips():
     p_real = [det.score_clip(SHARED_RW / c["file"]).probability for c in real]
     assert max(p_real) < det.threshold
     assert min(det.score_clip(SHARED_RW / c["file"]).probability for c in ai) > max(p_real)
+
+
+@pytest.mark.parametrize("size,n", [((1280, 720), 4), ((144, 256), 30), ((34, 26), 5), ((96, 96), 1), ((33, 25), 3)])
+def test_ensemble_any_size_and_aspect(ensemble, tmp_path, size, n):
+    """Clips of any size, odd ones included, and as short as one frame: both reads (offline and the
+    verifier's shared decode) give a probability, and the same one."""
+    from kinoseal.mediaio.stream import stream_frames
+
+    ens, _ = ensemble
+    frames = _gen_frames(7, n, size)
+    if size[0] % 2 or size[1] % 2:  # kinoseal's writer makes even-sized 4:2:0 only: 4:4:4 for odd sizes
+        import av
+
+        clip = tmp_path / "c.mp4"
+        with av.open(str(clip), "w") as out:
+            st = out.add_stream("libx264", rate=12)
+            st.width, st.height, st.pix_fmt = size[0], size[1], "yuv444p"
+            for f in frames:
+                out.mux(st.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
+            out.mux(st.encode())
+    else:
+        clip = write_clip(tmp_path / "c.mp4", frames, fps=12)
+    s = ens.score_clip(clip)
+    assert 0.0 <= s.probability <= 1.0 and 1 <= len(s.per_window) <= 4 and s.evidence
+    col = ens.collector()
+    stream_frames(clip, [col])
+    assert ens.score_collected(col).probability == pytest.approx(s.probability, abs=1e-6)
