@@ -69,7 +69,8 @@ def main(argv=None) -> None:
     ap.add_argument("--versions", default="0.2=cca88b6,0.3=21a45a9,0.4=a9219e1,0.5=current",
                     help="comma-separated NAME=COMMIT (COMMIT 'current': the working tree); the first is the baseline of the ratios")
     ap.add_argument("--data", type=Path, default=ROOT / "tmp" / "detect" / "shift")
-    ap.add_argument("--model", type=Path, default=None)
+    # a single model (it reads the head): the default ensemble's specialist unless told otherwise
+    ap.add_argument("--model", type=Path, default=Path(__file__).resolve().parents[1] / "detect" / "models" / "kinodet_r10t_64")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     det = load_detector(args.model)
