@@ -612,3 +612,27 @@ def test_ensemble_any_size_and_aspect(ensemble, tmp_path, size, n):
     col = ens.collector()
     stream_frames(clip, [col])
     assert ens.score_collected(col).probability == pytest.approx(s.probability, abs=1e-6)
+
+
+def test_ensemble_protocol_scores_each_clip_as_held_out(tmp_path):
+    """train_ensemble: a real clip the specialist's fold model took for kino-tiny raises the ensemble's
+    real scores (and lowers its AUC) exactly as the gate says; a real clip without an out-of-fold
+    specialist score stops the run instead of being scored in-sample."""
+    from kinoseal.training.detector.train_ensemble import family_rows, specialist_real_oof
+
+    dev = [{"label": 0, "family": None, "path": str(tmp_path / f"r{i}.mp4")} for i in range(4)]
+    dev += [{"label": 1, "family": "F", "path": str(tmp_path / f"a{i}.mp4")} for i in range(2)]
+    proto = {"rows": [{"family": "F", "fmt": "mp4", "repos": ["x/y"]}],
+             "real_scores": {"F": np.array([0.1, 0.2, 0.3, 0.4])}, "p_ai": np.array([np.nan] * 4 + [0.5, 0.6])}
+    ps = np.array([0.0, 0.0, 0.0, 0.99, 0.1, 0.1])  # the gate (0.95) opens on the fourth real clip only
+    shipped = {"generalist": 0.5, "specialist": 0.95, "ensemble": 0.95}
+    [row] = family_rows(proto, dev, ps, 0.95, shipped)
+    assert row["generalist"]["auc"] == 1.0 and row["ensemble"]["auc"] == 0.75 and row["gate_opened"] == 0
+    assert row["generalist"]["tpr_verifier"] == 0.0 and row["ensemble"]["threshold"] > 0.99
+    oof = tmp_path / "oof.json"
+    oof.write_text(json.dumps({"model": "m", "command": "c", "date": "d", "folds": 5,
+                               "real": {str((tmp_path / f"r{i}.mp4").resolve()): {"p": 0.1 * i} for i in range(3)}}))
+    with pytest.raises(SystemExit, match="1 real clips have no out-of-fold"):
+        specialist_real_oof(dev, oof)
+    p, info = specialist_real_oof(dev[:3] + dev[4:], oof)
+    assert p[:3].tolist() == pytest.approx([0.0, 0.1, 0.2]) and np.isnan(p[3:]).all() and info["folds"] == 5
