@@ -134,7 +134,7 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=ROOT / "tmp" / "detect" / "data")
     # a single model (it reads the head): the default ensemble's specialist unless told otherwise
-    ap.add_argument("--model", type=Path, default=Path(__file__).resolve().parents[1] / "detect" / "models" / "kinodet_r10t_64")
+    ap.add_argument("--model", type=Path, default=ROOT / "detect" / "models" / "kinodet_r10t_64")
     ap.add_argument("--fewshot", type=int, default=20)
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--speed-only", action="store_true", help="re-measure speed only, update the existing results")

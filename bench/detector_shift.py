@@ -70,7 +70,7 @@ def main(argv=None) -> None:
                     help="comma-separated NAME=COMMIT (COMMIT 'current': the working tree); the first is the baseline of the ratios")
     ap.add_argument("--data", type=Path, default=ROOT / "tmp" / "detect" / "shift")
     # a single model (it reads the head): the default ensemble's specialist unless told otherwise
-    ap.add_argument("--model", type=Path, default=Path(__file__).resolve().parents[1] / "detect" / "models" / "kinodet_r10t_64")
+    ap.add_argument("--model", type=Path, default=ROOT / "detect" / "models" / "kinodet_r10t_64")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     det = load_detector(args.model)

@@ -28,7 +28,8 @@ from pathlib import Path
 from kinoseal.config import Limits
 from kinoseal.errors import InputError
 
-from kinoseal.detect.model import CARD, CONFIG, METRICS, ClipScore, Detector, json_default, summary_lines
+from kinoseal.detect.model import (CONFIG, ClipScore, Detector, check_threshold, read_folder_config, read_metrics,
+                                   summary_lines, write_folder_files)
 
 FORMAT = "kinoseal-detector-ensemble"
 FORMAT_VERSION = 1
@@ -156,8 +157,6 @@ class GatedEnsemble:
     # ------------------------------------------------------------------ storage
 
     def save(self, directory: Path, *, card_text: str | None = None) -> Path:
-        from kinoseal.mediaio.atomic import atomic_path
-
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         for role in MEMBERS:
@@ -168,27 +167,15 @@ class GatedEnsemble:
         cfg = {"format": FORMAT, "format_version": FORMAT_VERSION, "name": self.name, "version": self.version,
                "rule": self.rule, "threshold": float(self.threshold), "specialist_family": self.specialist_family,
                "members": {role: getattr(self, role).tag for role in MEMBERS}}
-        with atomic_path(directory / CONFIG) as tmp:
-            Path(tmp).write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
-        if self.card:
-            with atomic_path(directory / METRICS) as tmp:
-                Path(tmp).write_text(json.dumps(self.card, indent=2, sort_keys=True, default=json_default) + "\n")
-        with atomic_path(directory / CARD) as tmp:
-            Path(tmp).write_text(card_text if card_text is not None else render_ensemble_card(self))
+        write_folder_files(directory, cfg, self.card,
+                           card_text if card_text is not None else render_ensemble_card(self))
         return directory
 
     @classmethod
     def load(cls, directory: Path) -> "GatedEnsemble":
         directory = Path(directory)
         bad = f"{directory} is not a valid kinoseal detector ensemble"
-        try:
-            cfg = json.loads((directory / CONFIG).read_text())
-        except (OSError, ValueError) as exc:
-            raise InputError(bad, hint=f"{CONFIG} is unreadable: {str(exc)[:120]}") from None
-        if not isinstance(cfg, dict) or cfg.get("format") != FORMAT:
-            raise InputError(bad, hint=f"{CONFIG} does not declare format {FORMAT!r}")
-        if int(cfg.get("format_version", 0)) > FORMAT_VERSION:
-            raise InputError(bad, hint=f"format version {cfg.get('format_version')} is newer than this kinoseal")
+        cfg = read_folder_config(directory, bad, FORMAT, FORMAT_VERSION)
         if cfg.get("rule") not in RULES:
             raise InputError(bad, hint=f"unknown rule {cfg.get('rule')!r} (known: {', '.join(RULES)})")
         try:
@@ -196,20 +183,14 @@ class GatedEnsemble:
             name, version = str(cfg["name"]), str(cfg["version"])
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(bad, hint=f"{CONFIG} lacks a field: {exc}") from None
-        if not 0.0 < threshold < 1.0:
-            raise InputError(bad, hint=f"threshold {threshold} is not a probability in (0, 1)")
+        check_threshold(threshold, bad)
         members = {}
         for role in MEMBERS:
             try:
                 members[role] = Detector.load(directory / role)
             except InputError as exc:
                 raise InputError(bad, hint=f"its {role} member: {exc}") from None
-        card = {}
-        if (directory / METRICS).exists():
-            try:
-                card = json.loads((directory / METRICS).read_text())
-            except ValueError:
-                raise InputError(bad, hint=f"{METRICS} is not valid JSON") from None
+        card = read_metrics(directory, bad)
         return cls(name=name, version=version, threshold=threshold, rule=str(cfg["rule"]), card=card,
                    specialist_family=str(cfg.get("specialist_family") or "kino-tiny"), **members)
 

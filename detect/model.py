@@ -215,17 +215,11 @@ class Detector:
             cfg["family_threshold"] = float(self.family_head.threshold)
         with atomic_path(directory / WEIGHTS) as tmp:
             save_file(tensors, str(tmp), metadata={"format": FORMAT, "name": self.name, "version": self.version})
-        with atomic_path(directory / CONFIG) as tmp:
-            Path(tmp).write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
-        if self.card:
-            with atomic_path(directory / METRICS) as tmp:
-                Path(tmp).write_text(json.dumps(self.card, indent=2, sort_keys=True, default=json_default) + "\n")
         if card_text is None:
             from kinoseal.detect.card import render_card
 
             card_text = render_card(self)
-        with atomic_path(directory / CARD) as tmp:
-            Path(tmp).write_text(card_text)
+        write_folder_files(directory, cfg, self.card, card_text)
         return directory
 
     @classmethod
@@ -237,16 +231,7 @@ class Detector:
         bad = f"{directory} is not a valid kinoseal detector"
         if not directory.is_dir():
             raise InputError(f"{directory} is not a detector folder (it does not exist or is not a folder)")
-        try:
-            cfg = json.loads((directory / CONFIG).read_text())
-        except FileNotFoundError:
-            raise InputError(bad, hint=f"{CONFIG} is missing") from None
-        except (OSError, ValueError) as exc:
-            raise InputError(bad, hint=f"{CONFIG} is not valid JSON: {str(exc)[:120]}") from None
-        if not isinstance(cfg, dict) or cfg.get("format") != FORMAT:
-            raise InputError(bad, hint=f"{CONFIG} does not declare format {FORMAT!r}")
-        if int(cfg.get("format_version", 0)) > FORMAT_VERSION:
-            raise InputError(bad, hint=f"format version {cfg.get('format_version')} is newer than this kinoseal")
+        cfg = read_folder_config(directory, bad, FORMAT, FORMAT_VERSION)
         try:
             name, version, config = str(cfg["name"]), str(cfg["version"]), dict(cfg["config"])
             threshold = float(cfg["threshold"])
@@ -254,8 +239,7 @@ class Detector:
                 config[key]
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(bad, hint=f"{CONFIG} lacks a field: {exc}") from None
-        if not 0.0 < threshold < 1.0:
-            raise InputError(bad, hint=f"threshold {threshold} is not a probability in (0, 1)")
+        check_threshold(threshold, bad)
         if list(cfg.get("feature_names") or []) != feature_names(config):
             raise InputError(bad, hint="its features do not match this kinoseal version")
         try:
@@ -286,12 +270,7 @@ class Detector:
             except (KeyError, ValueError, TypeError) as exc:
                 raise InputError(bad, hint=f"family attribution arrays are missing or invalid: {str(exc)[:120]}") from None
         replay = {k[len("replay."):]: v for k, v in arrays.items() if k.startswith("replay.")} or None
-        card = {}
-        if (directory / METRICS).exists():
-            try:
-                card = json.loads((directory / METRICS).read_text())
-            except ValueError:
-                raise InputError(bad, hint=f"{METRICS} is not valid JSON") from None
+        card = read_metrics(directory, bad)
         det = cls(name=name, version=version, config=config, backbone=backbone, head=head, threshold=threshold,
                   card=card, replay=replay, family_head=family_head)
         # A smoke run on a synthetic tube: shapes and numbers must work end to end.
@@ -304,6 +283,49 @@ class Detector:
         if not np.isfinite(s.probability):
             raise InputError(bad, hint="a test run produced a non-finite score")
         return det
+
+
+def read_folder_config(directory: Path, bad: str, fmt: str, max_version: int) -> dict:
+    """A model folder's config.json, checked for its format and version; ``bad`` opens every error."""
+    try:
+        cfg = json.loads((directory / CONFIG).read_text())
+    except FileNotFoundError:
+        raise InputError(bad, hint=f"{CONFIG} is missing") from None
+    except (OSError, ValueError) as exc:
+        raise InputError(bad, hint=f"{CONFIG} is not valid JSON: {str(exc)[:120]}") from None
+    if not isinstance(cfg, dict) or cfg.get("format") != fmt:
+        raise InputError(bad, hint=f"{CONFIG} does not declare format {fmt!r}")
+    if int(cfg.get("format_version", 0)) > max_version:
+        raise InputError(bad, hint=f"format version {cfg.get('format_version')} is newer than this kinoseal")
+    return cfg
+
+
+def check_threshold(threshold: float, bad: str) -> None:
+    if not 0.0 < threshold < 1.0:
+        raise InputError(bad, hint=f"threshold {threshold} is not a probability in (0, 1)")
+
+
+def read_metrics(directory: Path, bad: str) -> dict:
+    """metrics.json of a model folder, ``{}`` when there is none."""
+    if not (directory / METRICS).exists():
+        return {}
+    try:
+        return json.loads((directory / METRICS).read_text())
+    except ValueError:
+        raise InputError(bad, hint=f"{METRICS} is not valid JSON") from None
+
+
+def write_folder_files(directory: Path, cfg: dict, card: dict, card_text: str) -> None:
+    """config.json, metrics.json (when there are metrics) and MODEL_CARD.md, each written atomically."""
+    from kinoseal.mediaio.atomic import atomic_path
+
+    with atomic_path(directory / CONFIG) as tmp:
+        Path(tmp).write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
+    if card:
+        with atomic_path(directory / METRICS) as tmp:
+            Path(tmp).write_text(json.dumps(card, indent=2, sort_keys=True, default=json_default) + "\n")
+    with atomic_path(directory / CARD) as tmp:
+        Path(tmp).write_text(card_text)
 
 
 def json_default(o):
