@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kinoseal.training.detector.train_xgen import KT_FAMILY, TMP, VERIFIER_FLOOR, cached_per_clip, log
+from kinoseal.training.detector.train_xgen import KT_FAMILY, TMP, VERIFIER_FLOOR, cached_per_clip, choose_threshold, log
 
 REPO = Path(__file__).resolve().parents[2]
 MODELS = REPO / "detect" / "models"
@@ -51,13 +51,6 @@ def auc(p_real: np.ndarray, p_ai: np.ndarray) -> float:
     from sklearn.metrics import roc_auc_score
 
     return float(roc_auc_score(np.r_[np.zeros(len(p_real)), np.ones(len(p_ai))], np.r_[p_real, p_ai]))
-
-
-def threshold_over(p_real: np.ndarray) -> float:
-    """The rule every model here ships with: above every real out-of-fold score (floor 0.5, + 0.01)."""
-    from kinoseal.training.detector.train_xgen import choose_threshold
-
-    return choose_threshold(p_real)
 
 
 def specialist_real_oof(clips: list[dict], path: Path) -> tuple[np.ndarray, dict]:
@@ -108,7 +101,7 @@ def family_rows(proto: dict, dev: list[dict], ps: np.ndarray, gate: float, shipp
               "ensemble": (gated(ps[real], pg_real, gate), gated(ps[ai], pg_ai, gate))}
         row = {"family": f, "clips": int(len(ai)), "fmt": r["fmt"], "repos": r["repos"]}
         for role, (pr, pa) in by.items():
-            thr = threshold_over(pr)
+            thr = choose_threshold(pr)  # above every real out-of-fold score, floor 0.5, + 0.01
             row[role] = {"auc": auc(pr, pa), "threshold": thr, "tpr": float((pa >= thr).mean()),
                          "tpr_verifier": float((pa >= max(VERIFIER_FLOOR, shipped[role])).mean())}
         row["gate_opened"] = int((ps[ai] >= gate).sum())
