@@ -2,6 +2,9 @@
 
     nice -n 5 python -m bench.wm_duration [--methods kinoseal-wm-v5] [--keys 3] [--seconds 2,10]
 
+A method may carry parameter overrides, ``name:field=value[:field=value]``: ``kinoseal-wm-v5:hold=0`` is v5's
+embedder without its hold (the extractor is the same), to compare the two in one run.
+
 The first 10 s of each clip is marked once per key; each duration is the first N seconds of that marked clip,
 attacked as a whole (so an encoder sees the clip it would see), then read the way the verifier reads a clip:
 at most ``Limits.verify_max_frames`` frames spread evenly over it (a 2 s clip: every frame). A clip counts as
@@ -12,6 +15,7 @@ Writes bench/results/wm_duration.{json,md}.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import math
@@ -30,6 +34,22 @@ from kinoseal.watermark import WatermarkKey, get_method
 OUT = Path(__file__).resolve().parent / "results" / "wm_duration"
 ATTACKS = ["none", "h264_crf30", "h264_crf40", "h265_crf40", "av1_crf50", "crop_0.71", "perspective_0.3", "reshare"]
 CLIPS = ["bikes", "generated", "kino_tiny"]
+
+
+def method_variant(spec: str):
+    """A registered method, or one with some of its parameters overridden (``name:field=value``)."""
+    name, *overrides = spec.split(":")
+    m = get_method(name)
+    if not overrides:
+        return m
+    fields = {f.name: f for f in dataclasses.fields(m.params)}
+    changes = {}
+    for o in overrides:
+        field, _, value = o.partition("=")
+        if field not in fields:
+            raise SystemExit(f"{name} has no parameter {field!r}")
+        changes[field] = type(getattr(m.params, field))(value)
+    return dataclasses.replace(m, params=dataclasses.replace(m.params, **changes))
 
 
 def bench_key(i: int) -> WatermarkKey:
@@ -62,7 +82,7 @@ def run(methods: list[str], clips: list[str], seconds: list[float], attacks: lis
             print(f"{cname}: only {len(clip.frames) / clip.fps:.1f} s, skipped", flush=True)
             continue
         for mname in methods:
-            m = get_method(mname)
+            m = method_variant(mname)
             for k in range(keys):
                 key = bench_key(k)
                 emb = m.embedder(key, 0x5EED + k)

@@ -101,3 +101,20 @@ def test_procedural_scene_is_pinned():
 
 
 SCENE = "cfacf83c792b279d22690fdeff4e5e5d"
+
+
+def test_v5_embedding_of_a_moving_clip_is_pinned():
+    """v5 holds bound values from frame to frame (``BoundParams.hold``), so what it embeds in a frame
+    depends on the frames before it: the per-frame pins above cannot see that history."""
+    from kinoseal.mediaio.colour import rgb_to_i420
+    from kinoseal.scenes import make_spec, render_clip
+    from kinoseal.watermark.keys import WatermarkKey
+    from kinoseal.watermark.methods import get_method
+
+    emb = get_method("kinoseal-wm-v5").embedder(WatermarkKey(KEY), PAYLOAD)
+    ys = [rgb_to_i420(f)[0] for f in render_clip(make_spec("red", "ball", "blue", "sliding right"), frames=6, size=128)]
+    got = _digest([emb.embed_luma(y) for y in ys])
+    assert got == V5_SEQUENCE, got
+
+
+V5_SEQUENCE = "e1c377d08ea9c1287f29af22fd12ad09"

@@ -411,3 +411,69 @@ def test_the_bound_test_screens_a_third_of_its_frames_only_where_the_sync_layer_
         ex.update(emb.embed_luma(y))
     r = ex.result()
     assert r.bound and not ex.debug["bound_screened"]
+
+
+def _moving_object_clip(n: int = 48) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """A red ball sliding over a flat blue field, 256x256: kino-tiny's kind of output, where the
+    bound layer's signs follow the moving object."""
+    from kinoseal.mediaio.colour import rgb_to_i420
+    from kinoseal.scenes.procedural import make_spec, render_clip
+
+    return [rgb_to_i420(f) for f in render_clip(make_spec("red", "ball", "blue", "sliding right"), frames=n, size=256)]
+
+
+def test_v5_holds_only_the_bound_values_its_test_does_not_read():
+    """Where an instance's smallest |f| is under the hold (half the test's dead zone, where the test
+    gives it no weight), v5 embeds the previous frame's value; everywhere else the content's own signs.
+    The held values stop most of the frame-to-frame flicker; a fresh embedder repeats the same marks,
+    and a new frame size starts without history."""
+    m = get_method("kinoseal-wm-v5")
+    assert 0 < m.params.hold <= m.params.dead
+    frames = _moving_object_clip(16)
+    emb = m.embedder(KEY, 7)
+    flips_held, flips_own, prev_held, prev_own = [], [], None, None
+    for y, _, _ in frames:
+        f = emb._features(y)
+        own = emb.bound_signs(y)
+        held = emb.bound_values(y)
+        read = np.abs(f).min(axis=0) >= m.params.hold
+        assert np.array_equal(held[read], own[read])
+        if prev_held is not None:
+            flips_held.append(np.mean(held != prev_held))
+            flips_own.append(np.mean(own != prev_own))
+        prev_held, prev_own = held, own
+    assert np.mean(flips_held) < 0.5 * np.mean(flips_own), (np.mean(flips_held), np.mean(flips_own))
+    one, two = m.embedder(KEY, 7), m.embedder(KEY, 7)  # one embedder per clip, as the labeler makes
+    first = [one.embed_luma(y) for y, _, _ in frames[:4]]
+    again = [two.embed_luma(y) for y, _, _ in frames[:4]]
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    small = frames[0][0][:128, :128].copy()  # another size: no history, so the content's own signs
+    assert np.array_equal(two.bound_values(small), two.bound_signs(small))
+
+
+def test_v5_mark_on_a_moving_object_survives_h264_crf28_because_of_the_hold(tmp_path):
+    """The hold is what carries this clip through H.264 CRF 28: the same embedder without it (values
+    flickering with the object) leaves the sync layer far from the detection threshold."""
+    import dataclasses
+
+    from kinoseal.mediaio.reader import iter_frames
+    from kinoseal.mediaio.writer import H264Writer
+
+    frames = _moving_object_clip()
+    v5 = get_method("kinoseal-wm-v5")
+    no_hold = dataclasses.replace(v5, params=dataclasses.replace(v5.params, hold=0.0))
+    sync = {}
+    for name, m in (("hold", v5), ("no hold", no_hold)):
+        emb = m.embedder(KEY, 0xC0FFEE)
+        path = tmp_path / f"{name}.mp4"
+        with H264Writer(path, width=256, height=256, fps=24, crf=28, preset="medium") as wr:
+            for y, u, v in frames:
+                wr.write_i420(emb.embed_luma(y), u, v)
+        ex = v5.extractor([KEY])
+        for f in iter_frames(path):
+            ex.update(f.planes[0])
+        r = ex.result()
+        sync[name] = ex.debug["sync_log10_p"]
+        if name == "hold":
+            assert r.detected and r.log10_p_value < -12, ex.debug
+    assert sync["no hold"] > -8 > -12 > sync["hold"], sync

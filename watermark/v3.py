@@ -132,6 +132,17 @@ class BoundParams(TiledParams):
     # (x, y) from the instance. Apart, the two signs depend on different content, so their product
     # does not follow the local second-order structure that unrelated scenes share.
     pair_offset: tuple[float, float] = (0.0, 0.0)
+    # Embedder only (the test does not change, so marks made before and after verify alike): where an
+    # instance's smallest |f| is under ``hold``, the frame takes the previous frame's bound value
+    # instead of its own. The test gives such an instance no weight when ``hold`` <= ``dead``, so its
+    # value is free; choosing it free of the content stops it flickering as the scene moves (v5 flipped
+    # 16% of the bound values of a 256 px moving-object clip from frame to frame). A mark that changes
+    # from frame to frame is what an encoder codes worst: on that clip at H.264 CRF 28 the sync layer
+    # read 10^-4.4 with flicker and 10^-25 with the hold (v5's payload bench: ``wm_payload_v5.md``).
+    # Not the whole dead zone: an instance just under it may clear it after an attack, and then its
+    # held value votes; half of it kept the short-clip gains and lost less binding on long clips
+    # (``bench/results/wm_duration.md`` compares 0, 0.125 and 0.25 in one run).
+    hold: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -347,10 +358,26 @@ class BoundEmbedder(TiledEmbedder):
         yq = np.asarray(Image.fromarray(y).resize((w // q, h // q), Image.BOX), dtype=np.float32) if q > 1 else y
         return _lowpass(yq, self.params.feat_sigma * g["cell"] / q)
 
+    def _features(self, y: np.ndarray) -> np.ndarray:
+        g = self._geometry(*y.shape)
+        return g["gf"](self.coarse_luma(y), *g["xy"])
+
     def bound_signs(self, y: np.ndarray) -> np.ndarray:
         """s = the product over halfspaces of sign(<k_j, x>), every instance of frame ``y`` (rows = y)."""
-        g = self._geometry(*y.shape)
-        return np.where(g["gf"](self.coarse_luma(y), *g["xy"]) >= 0, np.float32(1.0), np.float32(-1.0)).prod(axis=0)
+        return np.where(self._features(y) >= 0, np.float32(1.0), np.float32(-1.0)).prod(axis=0)
+
+    def bound_values(self, y: np.ndarray) -> np.ndarray:
+        """The signs this frame embeds: ``bound_signs``, except that instances the test will not read
+        (smallest |f| under ``params.hold``) keep the previous frame's value. So an embedder marks
+        one clip's frames in order, one clip at a time per thread; a new frame size starts afresh."""
+        f = self._features(y)
+        s = np.where(f >= 0, np.float32(1.0), np.float32(-1.0)).prod(axis=0)
+        if self.params.hold > 0:
+            shape, prev = getattr(self._tl, "held", (None, None))
+            if shape == y.shape:
+                s = np.where(np.abs(f).min(axis=0) < self.params.hold, prev, s)
+            self._tl.held = (y.shape, s)
+        return s
 
     def _pattern(self, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
         y = getattr(self._tl, "y", None)
@@ -358,7 +385,7 @@ class BoundEmbedder(TiledEmbedder):
             return super()._pattern(shape)
         h, w = shape
         g = self._geometry(h, w)
-        vals = g["chips"] * self.bound_signs(y) * np.float32(math.sqrt(self.params.bound_share))
+        vals = g["chips"] * self.bound_values(y) * np.float32(math.sqrt(self.params.bound_share))
         bound = np.asarray(g["Ay"] @ np.asarray(g["Ax"] @ vals.T).T, dtype=np.float32)
         if (h | w) & 1:
             bound = np.pad(bound, ((0, h & 1), (0, w & 1)), mode="edge")

@@ -26,6 +26,16 @@ so it has no linear part: the regression that learns v4 finds nothing. Three det
 
 The price: the test must get both signs right, so an attack that flips one sign in ten costs more
 binding power than in v4 (``bench/results/wm_v3_robustness.md``).
+
+The hold (``BoundParams.hold``, embedder only, added after the first v5 clips: the test is unchanged,
+so clips marked before and after verify alike): an instance whose smallest |f| is under half the
+test's dead zone carries no weight in the test, so the embedder gives it the previous frame's value
+instead of the content's. Without it the product of two signs flipped in 16% of a moving-object clip's
+instances from one frame to the next (v4: 10%), and an encoder codes a flickering mark worst: on a
+256 px red-ball clip at H.264 CRF 28 the sync layer read 10^-4.4 without the hold and 10^-25 with it
+(median of 6 keys; v4: 10^-7.8), and small clips' payloads at CRF 23 came back for 30 of 30 keys
+instead of 6 and 16 (``bench/results/wm_payload_v5.md``). The binding moves less
+(``bench/results/wm_duration.md``, with and without the hold in one run).
 """
 
 from __future__ import annotations
@@ -38,4 +48,4 @@ __all__ = ["make_v5"]
 def make_v5() -> BoundMethod:
     return BoundMethod(name="kinoseal-wm-v5", version=5,
                        params=BoundParams(domain=b"kinoseal-wm-v5", detrend_order=2, halfspaces=2, centre=True,
-                                         pair_offset=(12.0, 8.0), dead=0.25))
+                                         pair_offset=(12.0, 8.0), dead=0.25, hold=0.125))
