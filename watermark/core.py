@@ -158,11 +158,8 @@ class MaskedPatternEmbedder:
         rms = math.sqrt(float(mm.sum(dtype=np.float64)) / ye.size)
         gain = p.amplitude * self.strength / max(rms, p.min_rms)
         mask *= np.float32(gain)
-        # pat as (H/2, 2, W/2, 2) blocks against the mask broadcast over each 2x2 block: the same
-        # products as repeating the mask to full width, without that copy
-        he, we = ye.shape
-        m = np.empty((he // 2, 2, we // 2, 2), dtype=np.float32)
-        np.multiply(pat.reshape(m.shape), mask[:, None, :, None], out=m)
+        m = np.empty(pat.shape, dtype=np.float32)
+        np.multiply(pat, np.repeat(mask, 2, axis=1)[:, None, :], out=m)
         m = m.reshape(ye.shape)
         np.add(m, ye, out=m)
         m += np.float32(0.5)  # floor(x + 0.5) after the clip: round half up, deterministic
