@@ -362,16 +362,20 @@ class BoundEmbedder(TiledEmbedder):
         g = self._geometry(*y.shape)
         return g["gf"](self.coarse_luma(y), *g["xy"])
 
+    @staticmethod
+    def _sign_product(f: np.ndarray) -> np.ndarray:
+        return np.where(f >= 0, np.float32(1.0), np.float32(-1.0)).prod(axis=0)
+
     def bound_signs(self, y: np.ndarray) -> np.ndarray:
         """s = the product over halfspaces of sign(<k_j, x>), every instance of frame ``y`` (rows = y)."""
-        return np.where(self._features(y) >= 0, np.float32(1.0), np.float32(-1.0)).prod(axis=0)
+        return self._sign_product(self._features(y))
 
     def bound_values(self, y: np.ndarray) -> np.ndarray:
         """The signs this frame embeds: ``bound_signs``, except that instances the test will not read
         (smallest |f| under ``params.hold``) keep the previous frame's value. So an embedder marks
         one clip's frames in order, one clip at a time per thread; a new frame size starts afresh."""
         f = self._features(y)
-        s = np.where(f >= 0, np.float32(1.0), np.float32(-1.0)).prod(axis=0)
+        s = self._sign_product(f)
         if self.params.hold > 0:
             shape, prev = getattr(self._tl, "held", (None, None))
             if shape == y.shape:
