@@ -433,7 +433,7 @@ def test_v5_holds_only_the_bound_values_its_test_does_not_read():
     emb = m.embedder(KEY, 7)
     flips_held, flips_own, prev_held, prev_own = [], [], None, None
     for y, _, _ in frames:
-        f = emb._features(y)
+        f = emb.features(y)
         own = emb.bound_signs(y)
         held = emb.bound_values(y)
         read = np.abs(f).min(axis=0) >= m.params.hold
@@ -464,11 +464,10 @@ def test_v5_mark_on_a_moving_object_survives_h264_crf28_because_of_the_hold(tmp_
     no_hold = dataclasses.replace(v5, params=dataclasses.replace(v5.params, hold=0.0))
     sync = {}
     for name, m in (("hold", v5), ("no hold", no_hold)):
-        emb = m.embedder(KEY, 0xC0FFEE)
         path = tmp_path / f"{name}.mp4"
         with H264Writer(path, width=256, height=256, fps=24, crf=28, preset="medium") as wr:
-            for y, u, v in frames:
-                wr.write_i420(emb.embed_luma(y), u, v)
+            for y, u, v in mark(m, frames, 0xC0FFEE):
+                wr.write_i420(y, u, v)
         ex = v5.extractor([KEY])
         for f in iter_frames(path):
             ex.update(f.planes[0])

@@ -138,7 +138,8 @@ class BoundParams(TiledParams):
     # value is free; choosing it free of the content stops it flickering as the scene moves (v5 flipped
     # 16% of the bound values of a 256 px moving-object clip from frame to frame). A mark that changes
     # from frame to frame is what an encoder codes worst: on that clip at H.264 CRF 28 the sync layer
-    # read 10^-4.4 with flicker and 10^-25 with the hold (v5's payload bench: ``wm_payload_v5.md``).
+    # read 10^-4.4 with flicker and 10^-25 with the hold (median of 6 keys, a one-off run; v5's payload
+    # bench, ``wm_payload_v5.md``, finds that clip's mark for 30 of 30 keys at CRF 28, 6 before).
     # Not the whole dead zone: an instance just under it may clear it after an attack, and then its
     # held value votes; half of it kept the short-clip gains and lost less binding on long clips
     # (``bench/results/wm_duration.md`` compares 0, 0.125 and 0.25 in one run).
@@ -358,24 +359,21 @@ class BoundEmbedder(TiledEmbedder):
         yq = np.asarray(Image.fromarray(y).resize((w // q, h // q), Image.BOX), dtype=np.float32) if q > 1 else y
         return _lowpass(yq, self.params.feat_sigma * g["cell"] / q)
 
-    def _features(self, y: np.ndarray) -> np.ndarray:
+    def features(self, y: np.ndarray) -> np.ndarray:
+        """f = <k_j, x> of every halfspace j and instance of frame ``y``, shape (m, rows, columns)."""
         g = self._geometry(*y.shape)
         return g["gf"](self.coarse_luma(y), *g["xy"])
 
-    @staticmethod
-    def _sign_product(f: np.ndarray) -> np.ndarray:
-        return np.where(f >= 0, np.float32(1.0), np.float32(-1.0)).prod(axis=0)
-
     def bound_signs(self, y: np.ndarray) -> np.ndarray:
         """s = the product over halfspaces of sign(<k_j, x>), every instance of frame ``y`` (rows = y)."""
-        return self._sign_product(self._features(y))
+        return sign_product(self.features(y))
 
     def bound_values(self, y: np.ndarray) -> np.ndarray:
         """The signs this frame embeds: ``bound_signs``, except that instances the test will not read
         (smallest |f| under ``params.hold``) keep the previous frame's value. So an embedder marks
         one clip's frames in order, one clip at a time per thread; a new frame size starts afresh."""
-        f = self._features(y)
-        s = self._sign_product(f)
+        f = self.features(y)
+        s = sign_product(f)
         if self.params.hold > 0:
             shape, prev = getattr(self._tl, "held", (None, None))
             if shape == y.shape:
@@ -400,6 +398,11 @@ class BoundEmbedder(TiledEmbedder):
         # statistics (bilinear +-1 cells) and the two are uncorrelated, so the total is the same
         # on average; computing it per frame cost 11 ms at 720p.
         return pat, g["sq"]
+
+
+def sign_product(f: np.ndarray) -> np.ndarray:
+    """The product over halfspaces (axis 0) of sign(f), +-1 as float32 (0 counts as +1)."""
+    return np.where(f >= 0, np.float32(1.0), np.float32(-1.0)).prod(axis=0)
 
 
 def _tile_map(n: int, di: int, shift: int) -> tuple[np.ndarray, np.ndarray]:

@@ -32,7 +32,7 @@ import numpy as np
 from scipy import ndimage, sparse
 
 from kinoseal.watermark.keys import WatermarkKey
-from kinoseal.watermark.v3 import BoundMethod
+from kinoseal.watermark.v3 import BoundMethod, sign_product
 
 __all__ = ["LearnedForger", "true_bound_values"]
 
@@ -147,6 +147,6 @@ def true_bound_values(embedder, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """What a forger tries to predict, from the real key's ``embedder``: ``chip_b * s`` of every
     instance of frame ``y`` (flat, the order of ``LearnedForger.signs``), and which instances the
     bound test counts (every sign clear of the dead zone)."""
-    g = embedder._geometry(*y.shape)
-    live = (np.abs(g["gf"](embedder.coarse_luma(y), *g["xy"])) > embedder.params.dead).all(axis=0)
-    return (g["chips"] * embedder.bound_signs(y)).ravel(), live.ravel()
+    f = embedder.features(y)  # once for both: the signs and which of them the test counts
+    live = (np.abs(f) > embedder.params.dead).all(axis=0)
+    return (embedder._geometry(*y.shape)["chips"] * sign_product(f)).ravel(), live.ravel()
