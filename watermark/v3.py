@@ -141,8 +141,9 @@ class BoundParams(TiledParams):
     # read 10^-4.4 with flicker and 10^-25 with the hold (median of 6 keys, a one-off run; v5's payload
     # bench, ``wm_payload_v5.md``, finds that clip's mark for 30 of 30 keys at CRF 28, 6 before).
     # Not the whole dead zone: an instance just under it may clear it after an attack, and then its
-    # held value votes; half of it kept the short-clip gains and lost less binding on long clips
-    # (``bench/results/wm_duration.md`` compares 0, 0.125 and 0.25 in one run).
+    # held value votes. Half of it bound as many attacked clips as the whole (34 and 37 of 72 at 2 s
+    # and 10 s, ``bench/results/wm_duration.md``, which compares 0, 0.125 and 0.25 in one run), and in
+    # another run its 10 s bindings were a little stronger.
     hold: float = 0.0
 
 
