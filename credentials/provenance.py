@@ -2,7 +2,8 @@
 
 This is C2PA "soft-binding resolution": when a clip's manifest was stripped but
 its watermark is still found, the payload id leads back to the original
-Content Credentials. The default store is one SQLite file in the kinoseal home
+Content Credentials, and the content fingerprint recorded beside it (``fingerprint``) says
+whether the clip in hand is the one the mark was made for. The default store is one SQLite file in the kinoseal home
 (``<home>/provenance.sqlite3``); the service can use another database URL.
 """
 
@@ -33,9 +34,10 @@ CREATE TABLE IF NOT EXISTS provenance (
     manifest_c2pa BLOB
 )
 """
-# Registries made before the C2PA bytes were kept get the column (NULL for their rows).
+# Registries made before the C2PA bytes (the fingerprint) were kept get the column (NULL for their rows).
 _ADD_C2PA = "ALTER TABLE provenance ADD COLUMN manifest_c2pa BLOB"
-_COLUMNS = "payload_id, key_id, method, manifest_label, file_sha256, title, created_at, manifest_json"
+_ADD_FINGERPRINT = "ALTER TABLE provenance ADD COLUMN fingerprint TEXT"
+_COLUMNS = "payload_id, key_id, method, manifest_label, file_sha256, title, created_at, manifest_json, fingerprint"
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,9 @@ class ProvenanceRecord:
     title: str | None
     created_at: str
     manifest: dict[str, Any]
+    # The labeled clip's content fingerprint (``fingerprint.Fingerprint.to_dict``); None for records
+    # made before fingerprints were kept.
+    fingerprint: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -66,8 +71,11 @@ class SqliteRegistry:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
             db.execute(_SCHEMA)
-            if "manifest_c2pa" not in {r[1] for r in db.execute("PRAGMA table_info(provenance)")}:
+            columns = {r[1] for r in db.execute("PRAGMA table_info(provenance)")}
+            if "manifest_c2pa" not in columns:
                 db.execute(_ADD_C2PA)
+            if "fingerprint" not in columns:
+                db.execute(_ADD_FINGERPRINT)
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -88,16 +96,17 @@ class SqliteRegistry:
     def record(
         self, *, payload_id: str, key_id: str, method: str, manifest: dict[str, Any],
         manifest_label: str | None = None, file_sha256: str | None = None, title: str | None = None,
-        manifest_c2pa: bytes | None = None,
+        manifest_c2pa: bytes | None = None, fingerprint: dict[str, Any] | None = None,
     ) -> None:
         """``manifest_c2pa``: the signed manifest store as embedded (``application/c2pa``), which
-        the Soft Binding Resolution API serves at /manifests/{manifest_label}."""
+        the Soft Binding Resolution API serves at /manifests/{manifest_label}; ``fingerprint``: the
+        labeled clip's content fingerprint (``Fingerprint.to_dict``)."""
         now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
         with self._lock, self._connect() as db:
             db.execute(
-                f"INSERT OR REPLACE INTO provenance ({_COLUMNS}, manifest_c2pa) VALUES (?,?,?,?,?,?,?,?,?)",
+                f"INSERT OR REPLACE INTO provenance ({_COLUMNS}, manifest_c2pa) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (payload_id, key_id, method, manifest_label, file_sha256, title, now, json.dumps(manifest),
-                 manifest_c2pa),
+                 json.dumps(fingerprint) if fingerprint is not None else None, manifest_c2pa),
             )
 
     def lookup(self, payload_id: str) -> ProvenanceRecord | None:
@@ -108,7 +117,7 @@ class SqliteRegistry:
             ).fetchone()
         if row is None:
             return None
-        return ProvenanceRecord(*row[:7], manifest=json.loads(row[7]))
+        return _record(row)
 
     def lookup_label(self, manifest_label: str) -> tuple[ProvenanceRecord, bytes | None] | None:
         """The record whose active manifest has this label, with its ``application/c2pa`` bytes
@@ -118,11 +127,31 @@ class SqliteRegistry:
                              (manifest_label,)).fetchone()
         if row is None:
             return None
-        return ProvenanceRecord(*row[:7], manifest=json.loads(row[7])), row[8]
+        return _record(row), row[9]
+
+    def fingerprinted(self, after_rowid: int = 0) -> list[tuple[int, ProvenanceRecord]]:
+        """(row id, record) of every record that kept a fingerprint, added after ``after_rowid``,
+        oldest first: what a search by content indexes, and what it adds when the registry grows."""
+        with self._connect() as db:
+            rows = db.execute(f"SELECT rowid, {_COLUMNS} FROM provenance WHERE fingerprint IS NOT NULL AND rowid > ? "
+                              "ORDER BY rowid", (int(after_rowid),)).fetchall()
+        return [(int(row[0]), _record(row[1:])) for row in rows]
+
+    def version(self) -> tuple[int, int]:
+        """(records, highest row id): changes whenever a record is added or replaced, so a cache
+        built from the registry knows when to rebuild."""
+        with self._connect() as db:
+            n, top = db.execute("SELECT COUNT(*), COALESCE(MAX(rowid), 0) FROM provenance").fetchone()
+        return int(n), int(top)
 
     def count(self) -> int:
         with self._connect() as db:
             return int(db.execute("SELECT COUNT(*) FROM provenance").fetchone()[0])
+
+
+def _record(row) -> ProvenanceRecord:
+    return ProvenanceRecord(*row[:7], manifest=json.loads(row[7]),
+                            fingerprint=json.loads(row[8]) if row[8] else None)
 
 
 def default_registry(home: Path) -> SqliteRegistry:

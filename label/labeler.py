@@ -1,7 +1,8 @@
 """Labeling: the only way generated frames leave kinoseal.
 
 Every frame goes through the watermark embedder, the H.264 encoder and the
-C2PA signer, in that order, into a temporary file that is renamed onto the
+C2PA signer, in that order (the marked frames are also hashed into the content
+fingerprint that the provenance registry keeps beside the payload), into a temporary file that is renamed onto the
 target only when all three succeeded. The generator pipelines hand frames to a
 ``Labeler``; they have no writer of their own.
 """
@@ -28,6 +29,7 @@ from kinoseal.credentials.tsa import with_tsa
 from kinoseal import __version__
 from kinoseal.config import Settings
 from kinoseal.errors import InputError
+from kinoseal.fingerprint import FingerprintBuilder
 from kinoseal.mediaio.ahead import read_ahead
 from kinoseal.mediaio.atomic import scratch_path
 from kinoseal.mediaio.colour import rgb_to_i420
@@ -38,6 +40,9 @@ from kinoseal.watermark import get_method
 from kinoseal.watermark.keyring import KeyRing, load_keyring
 
 Progress = Callable[[int, int], None]
+# Seconds between the labeled frames the registry's fingerprint hashes: every frame (a pan over fine
+# detail changes the hash within a frame or two, and the verifier samples any frame).
+REFERENCE_GAP_S = 0.0
 SOFTWARE = {"name": "kinoseal", "version": __version__}
 
 
@@ -123,13 +128,21 @@ class Labeler:
         payload_id = secrets.randbits(64)
         key = self.keyring.active
         embedder = self.method.embedder(key, payload_id)
+        fingerprint = FingerprintBuilder(min_gap_s=REFERENCE_GAP_S)
+        step = 1.0 / float(fps)
         frames = 0
         with scratch_path(dst, suffix=".unsigned.mp4") as unsigned:
             with H264Writer(
                 unsigned, width=width, height=height, fps=fps, crf=self.settings.crf,
                 preset=self.settings.preset, audio_from=audio_from, name=str(dst),
             ) as writer:
-                marked = ((embedder.embed_luma(y), u, v, t) for y, u, v, t in planes)
+                def marked_frames():
+                    for i, (y, u, v, t) in enumerate(planes):
+                        y = embedder.embed_luma(y)
+                        fingerprint.add(y, u, v, i * step if t is None else t)
+                        yield y, u, v, t
+
+                marked = marked_frames()
                 for y, u, v, t in read_ahead(marked) if ahead else marked:
                     writer.write_i420(y, u, v, time_s=t)
                     frames += 1
@@ -156,7 +169,7 @@ class Labeler:
         self.registry.record(
             payload_id=f"{payload_id:016x}", key_id=key.key_id, method=self.method.name, manifest=store,
             manifest_label=store.get("active_manifest"), file_sha256=sha256_file(dst), title=dst.name,
-            manifest_c2pa=bytes(manifest_bytes),
+            manifest_c2pa=bytes(manifest_bytes), fingerprint=fingerprint.build().to_dict(),
         )
         return LabelResult(
             path=str(dst), payload_id=f"{payload_id:016x}", key_id=key.key_id, watermark_method=self.method.name,

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LAYERS: list[tuple[str, ...]] = [
     ("kinoseal",),                        # config, errors, version
     ("mediaio", "scenes"),                # video I/O and boxes; procedural scenes
-    ("credentials", "watermark", "detect"),  # C2PA, the watermark methods, the classifier
+    ("credentials", "watermark", "fingerprint", "detect"),  # C2PA, the watermark methods, the content fingerprint, the classifier
     ("label", "verify"),                  # the write side and the read side of provenance
     ("generate",),                        # models; every frame leaves through label
     ("training", "evaluation"),           # trainings and harnesses: never under verify or label

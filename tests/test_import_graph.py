@@ -22,7 +22,15 @@ def test_no_arrow_up_and_no_circle():
             if dst not in reach:
                 reach.add(dst)
                 todo.append(dst)
-    assert reach == {"kinoseal", "mediaio", "credentials", "watermark", "detect"}
+    assert reach == {"kinoseal", "mediaio", "credentials", "watermark", "fingerprint", "detect"}
+
+
+def test_every_installed_package_has_a_layer():
+    """A package missing from the layers would pass for ``kinoseal`` itself, unchecked."""
+    import tomllib
+
+    dirs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"]
+    assert {d for d in dirs.values()} - {"kinoseal"} <= set(import_graph.RANK)
 
 
 def test_the_checker_catches_an_arrow_up_and_a_circle():

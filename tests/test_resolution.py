@@ -44,7 +44,7 @@ def test_supported_algorithms_and_scope(resolver, labeled):
         r = c.get("/services/supportedAlgorithms")  # no key needed, as in the OpenAPI description
         assert r.status_code == 200
         body = r.json()
-        assert {"alg": alg} in body["watermarks"] and body["fingerprints"] == []
+        assert {"alg": alg} in body["watermarks"] and body["fingerprints"] == [{"alg": "io.kinoseal.vfp-v1"}]
         assert c.get("/matches/byBinding", params={"alg": alg, "value": value}).status_code == 401
         # the operations of the published description, under its operationIds, with its result shape
         paths = c.get("/openapi.json").json()["paths"]
@@ -106,6 +106,35 @@ def test_by_content_finds_the_manifest_of_a_stripped_clip(resolver, labeled, tmp
         assert match["manifestId"] == label and 70 <= match["similarityScore"] <= 100  # pilot bit accuracy; chance is 50
         r = c.post("/matches/byContent", content=b"not a video", headers={"Content-Type": "video/mp4"})
         assert r.status_code == 415, r.text
+
+
+def test_by_content_finds_a_clip_whose_mark_is_gone_by_its_fingerprint(resolver, home, tmp_path):
+    """A registry record whose fingerprint is that of an unmarked clip stands for a labeled clip whose
+    watermark was lost: /matches/byContent finds it by content (alg io.kinoseal.vfp-v1), and a
+    watermark-only query does not."""
+    from kinoseal.credentials.provenance import default_registry
+    from kinoseal.evaluation.watermark.clips import decode_i420
+    from kinoseal.fingerprint import FingerprintBuilder
+    from testkit.clips import synthetic_frames, write_clip
+
+    srv, key, _ = resolver
+    clip = write_clip(tmp_path / "lost.mp4", synthetic_frames(36, seed=4242), fps=12, crf=28)
+    builder = FingerprintBuilder()
+    for i, planes in enumerate(decode_i420(clip, 100)[0]):
+        builder.add(*planes, i / 12)
+    label = "urn:c2pa:00000000-0000-0000-0000-00000000f1a0"
+    default_registry(home).record(payload_id="00000000f1a0f1a0", key_id="gone", method="kinoseal-wm-v5",
+                                  manifest={}, manifest_label=label, title="lost.mp4",
+                                  fingerprint=builder.build().to_dict())
+    with srv.client(key) as c:
+        r = c.post("/matches/byContent", params={"alg": "io.kinoseal.vfp-v1"}, content=clip.read_bytes(),
+                   headers={"Content-Type": "video/mp4"})
+        assert r.status_code == 200, r.text
+        (match,) = r.json()["matches"]
+        assert match["manifestId"] == label and match["similarityScore"] >= 90
+        r = c.post("/matches/byContent", params={"alg": "io.kinoseal.kinoseal-wm-v5"}, content=clip.read_bytes(),
+                   headers={"Content-Type": "video/mp4"})
+        assert r.status_code == 200 and r.json() == {"matches": []}
 
 
 def test_binding_values_as_clients_send_them():

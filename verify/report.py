@@ -75,6 +75,30 @@ class ClassifierEvidence:
     explanation: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class RegistryEvidence:
+    """What the provenance registry says about this clip (``credentials.provenance``).
+
+    ``via``: how the record was found: "watermark" (the mark's payload id) or "fingerprint" (a
+    search of the registry by content, where no payload led to a record). ``content_matched``:
+    the record's content fingerprint matches these pixels (``fingerprint.match``); None when the
+    record kept no fingerprint. ``same_key``: the watermark found here was made with the record's
+    key (always True via the payload). ``frames``/``compared``: the sampled frames that matched,
+    of those compared."""
+
+    via: str
+    payload_id: str
+    key_id: str
+    title: str | None = None
+    labeled_at: str | None = None
+    content_matched: bool | None = None
+    same_key: bool = False
+    frames: int = 0
+    compared: int = 0
+    span_s: tuple[float, float] | None = None
+    mirrored: bool = False
+
+
 @dataclass
 class Report:
     file: str

@@ -17,7 +17,11 @@ Order matters and is deliberate:
    mark copied from another clip, or a v3/v4 binding, which a forger holding a few
    labeled clips can learn: ``binding_not_proof``) is never ``ai_generated`` on its
    own: anyone holding labeled clips can paint it onto a real recording. It gets its
-   own evidence line, blocks ``authentic``, and the later rules decide.
+   own evidence line, blocks ``authentic``, and the later rules decide, unless the
+   provenance registry vouches for it: the registered content fingerprint of the clip
+   made with that key (or that payload) matches these pixels (``RegistryEvidence``).
+   A copied mark then points at a clip whose fingerprint does not match, and the
+   evidence says which clip it was copied from.
 3. An AI source type declared anywhere in the provenance chain (the active
    manifest's actions or any ingredient manifest's) -> ``ai_generated``, trusted or
    not (the evidence says which), with ``ai_extent`` "full" or "partial".
@@ -27,8 +31,11 @@ Order matters and is deliberate:
 5. A signed clip whose credential (or an ingredient's, or its CAWG identity) cannot
    be relied on, with a capture claim or with no claim at all -> ``untrusted_signature``
    ("a valid signature from an unknown signer").
-6. Classifier probability >= its threshold -> ``likely_ai_generated`` (never more).
-7. Otherwise ``unknown`` (including a manifest that is malformed, incomplete, only
+6. No watermark, but the pixels match the registered fingerprint of a clip kinoseal
+   labeled -> ``likely_ai_generated`` (never more: a fingerprint can be imitated, and an
+   AI re-rendering of a real video fingerprints like the video).
+7. Classifier probability >= its threshold -> ``likely_ai_generated`` (never more).
+8. Otherwise ``unknown`` (including a manifest that is malformed, incomplete, only
    remote, or carries a status code the table does not know: none of these is
    evidence of tampering, and none can make a clip authentic).
 """
@@ -41,7 +48,7 @@ from typing import Any
 from kinoseal.credentials.manifests import AI_SOURCE_TYPES, CAPTURE_SOURCE_TYPES
 from kinoseal.credentials.reading import AI_EXTENT, C2paEvidence
 from kinoseal.credentials.status_codes import Category, category
-from kinoseal.verify.report import ClassifierEvidence, Verdict, WatermarkEvidence
+from kinoseal.verify.report import ClassifierEvidence, RegistryEvidence, Verdict, WatermarkEvidence
 
 
 @dataclass(frozen=True)
@@ -124,6 +131,15 @@ def _ai_line(entries: list[dict[str, Any]], trusted: bool) -> tuple[str, str]:
     return line, extent
 
 
+def _registered(r: RegistryEvidence) -> str:
+    return f"{r.title!r} (labeled {r.labeled_at}, payload {r.payload_id})"
+
+
+def _fp_frames(r: RegistryEvidence) -> str:
+    flip = ", mirrored" if r.mirrored else ""
+    return f"{r.frames} of {r.compared} sampled frames{flip}"
+
+
 def decide(
     c2pa: C2paEvidence,
     watermark: WatermarkEvidence,
@@ -131,11 +147,18 @@ def decide(
     *,
     watermark_threshold: float = 1e-6,
     classifier_threshold: float = 0.95,
+    registry: RegistryEvidence | None = None,
 ) -> Decision:
     ev: list[str] = []
     wm_present = bool(watermark.detected and watermark.p_value is not None and watermark.p_value < watermark_threshold)
-    wm_unbound = wm_present and watermark.bound is False
+    # A pattern that its own test does not bind is still this content's mark when the registry's
+    # fingerprint of the clip it was made for (same key, or its payload) matches these pixels.
+    owned = bool(wm_present and watermark.bound is False and registry is not None
+                 and registry.content_matched and registry.same_key)
+    wm_unbound = wm_present and watermark.bound is False and not owned
     wm_found = wm_present and not wm_unbound
+    fingerprint_only = bool(not wm_present and registry is not None and registry.via == "fingerprint"
+                            and registry.content_matched)
     present = c2pa.present
     all_codes = list(c2pa.failure_codes) + list(c2pa.history_codes) if present else []
     by_cat: dict[str, list[str]] = {}
@@ -195,6 +218,9 @@ def decide(
         pid = f", payload {watermark.payload_id}" if watermark.payload_id else ", payload not recovered"
         bind = (f", bound to this content: p = {watermark.binding_p_value:.1e}"
                 if watermark.bound and watermark.binding_p_value is not None else "")
+        if owned:
+            bind = (f"; its own binding test is inconclusive, but it belongs to this content: the registered "
+                    f"fingerprint of {_registered(registry)} matches these pixels ({_fp_frames(registry)})")
         wm_line = (f"kinoseal watermark detected (p = {watermark.p_value:.1e} < {watermark_threshold:.0e}{bind}{pid}, "
                    f"{watermark.frames_analyzed} frames)")
         ev.append(wm_line)
@@ -211,6 +237,15 @@ def decide(
     else:
         p = f"p = {watermark.p_value:.2g}" if watermark.p_value is not None else "no frames"
         ev.append(f"No kinoseal watermark ({p}, {watermark.frames_analyzed} frames)")
+    if registry is not None and registry.content_matched is False and wm_present:
+        why = ("a crop, rotation or heavy edit also breaks the fingerprint" if wm_found
+               else "the mark was most likely copied from that clip onto other footage")
+        ev.append(f"The registered fingerprint of {_registered(registry)}, the clip this watermark was made for, "
+                  f"does not match these pixels ({_fp_frames(registry)}): {why}")
+    elif registry is not None and registry.content_matched and not wm_present:
+        ev.append(f"These pixels match the registered fingerprint of {_registered(registry)} ({_fp_frames(registry)}), "
+                  "a clip kinoseal labeled as AI-generated; its watermark was not found here (heavy compression "
+                  "or editing can remove it), and a fingerprint alone can be imitated, so this is not proof")
     if classifier.available and classifier.score is not None:
         # 4 significant digits: a threshold of 0.9982 must not read as 1.00, nor a score of 0.995 as its equal
         ev.append(f"Classifier probability of generated video: {classifier.score:.4g} (threshold {classifier_threshold:.4g})")
@@ -288,13 +323,17 @@ def decide(
         else:
             reason = f"{claim} cannot be relied on: {unreliable}"
         return done(Verdict.UNTRUSTED_SIGNATURE, 0.5, reason)
-    # 6. classifier only
+    # 6. a registered AI clip's content, recognised by its fingerprint alone (never more than likely)
+    if fingerprint_only:
+        line = next(e for e in ev if e.startswith("These pixels match the registered fingerprint"))
+        return done(Verdict.LIKELY_AI_GENERATED, 0.9, line)
+    # 7. classifier only
     if classifier.available and classifier.score is not None and classifier.score >= classifier_threshold:
         return done(Verdict.LIKELY_AI_GENERATED, float(classifier.score),
                     "Only the classifier points to generated video; labels are absent")
     if wm_unbound:
         return done(Verdict.UNKNOWN, 0.0, wm_line)
-    # 7. unknown
+    # 8. unknown
     if present and parts:
         return done(Verdict.UNKNOWN, 0.0, f"The C2PA manifest cannot be relied on: {unreliable}")
     if present and trusted:

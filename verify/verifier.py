@@ -13,17 +13,21 @@ from pathlib import Path
 from kinoseal.credentials.fragments import is_init_segment, joined_media, read_c2pa_fragments
 from kinoseal.credentials.home import trust_store
 from kinoseal.credentials.reading import C2paEvidence, read_c2pa
-from kinoseal.credentials.provenance import SqliteRegistry, default_registry
+from kinoseal.credentials.provenance import ProvenanceRecord, SqliteRegistry, default_registry
 from kinoseal.credentials.trust import TrustStore
 from kinoseal import __version__
 from kinoseal.config import Limits, Settings
 from kinoseal.errors import InputError, KinosealError, LimitExceeded, ModelLoadError
+from kinoseal.fingerprint import Fingerprint, FingerprintMatch, match
+from kinoseal.fingerprint.index import FingerprintIndex
+from kinoseal.fingerprint.scan import FingerprintScan
 from kinoseal.mediaio.probe import check_file
 from kinoseal.mediaio.reader import DecodeReport
 from kinoseal.mediaio.stream import stream_frames
 from kinoseal.mediaio.writer import sha256_file
 from kinoseal.verify.media_kind import media_kind
-from kinoseal.verify.report import PLAIN_WORDS, ClassifierEvidence, Report, Verdict, WatermarkEvidence
+from kinoseal.verify.report import (PLAIN_WORDS, ClassifierEvidence, RegistryEvidence, Report, Verdict,
+                                    WatermarkEvidence)
 from kinoseal.verify.rules import decide
 from kinoseal.watermark import get_method, list_methods
 from kinoseal.watermark.keyring import KeyRing, load_keyring
@@ -51,6 +55,17 @@ def _score_evidence(detector, score) -> ClassifierEvidence:
                               explanation=list(getattr(s, "evidence", []) or []))
 
 
+def _comparable(rows: list[tuple[int, ProvenanceRecord]]) -> list[tuple[str, Fingerprint]]:
+    """(payload id, fingerprint) of registry rows; a record from another fingerprint version cannot be compared."""
+    out = []
+    for _, rec in rows:
+        try:
+            out.append((rec.payload_id, Fingerprint.from_dict(rec.fingerprint)))
+        except ValueError:
+            continue
+    return out
+
+
 def check_watermark_names(settings: Settings) -> None:
     """Every watermark version the settings name exists: a typo in ``proof_bindings`` would otherwise
     quietly make no binding proof. A server calls it at startup, a command before its first clip."""
@@ -75,6 +90,9 @@ class Verifier:
     # True while the configured classifier waits for its first use (``from_settings(load_classifier=False)``).
     classifier_pending: bool = False
     _load_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    # The registry's fingerprints, searchable (rebuilt when the registry changes: ``SqliteRegistry.version``).
+    _fp_index: tuple[tuple[int, int], FingerprintIndex] | None = field(default=None, repr=False, compare=False)
+    _fp_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
     def from_settings(cls, settings: Settings, extra_trust: list[Path] | tuple[Path, ...] = (),
@@ -113,17 +131,75 @@ class Verifier:
                                      hint="fix KINOSEAL_CLASSIFIER, or set it to none") from None
             self.classifier_pending = False
 
-    def _provenance(self, watermark: WatermarkEvidence) -> dict | None:
-        if self.registry is None or not watermark.detected or not watermark.payload_id:
+    def _fingerprint_index(self) -> FingerprintIndex | None:
+        """The registry's fingerprints as one searchable index; None without a registry. Records
+        added since the last call are added to it; a record replaced in place rebuilds it."""
+        if self.registry is None:
             return None
-        record = self.registry.lookup(watermark.payload_id)
+        count, top = self.registry.version()
+        with self._fp_lock:
+            state = self._fp_index
+            if state is not None and state[0] == (count, top):
+                return state[1]
+            if state is not None and top > state[0][1] and count - state[0][0] == top - state[0][1]:
+                # Only appended rows (SQLite gives each new row the next row id; a replaced one would
+                # leave the count behind).
+                state[1].add(_comparable(self.registry.fingerprinted(after_rowid=state[0][1])))
+                self._fp_index = ((count, top), state[1])
+                return state[1]
+            self._fp_index = ((count, top), FingerprintIndex(_comparable(self.registry.fingerprinted())))
+            return self._fp_index[1]
+
+    def _fingerprint_scan(self) -> FingerprintScan | None:
+        """Hash the watermark sample's frames when the registry holds fingerprints to compare with."""
+        index = self._fingerprint_index()
+        if index is None or len(index) == 0:
+            return None
+        return FingerprintScan(self.settings.limits.verify_max_frames)
+
+    def _provenance(self, watermark: WatermarkEvidence,
+                    fingerprint: Fingerprint | None) -> tuple[dict | None, RegistryEvidence | None]:
+        """The registry's record for this clip: the one the watermark's payload names, checked against
+        the pixels by its content fingerprint; else, the one whose fingerprint these pixels match."""
+        if self.registry is None:
+            return None, None
+        record: ProvenanceRecord | None = None
+        fp_match: FingerprintMatch | None = None
+        via = "watermark"
+        if watermark.detected and watermark.payload_id:
+            record = self.registry.lookup(watermark.payload_id)
+            if record is None:
+                return {"found": False, "payload_id": watermark.payload_id}, None
+            if record.fingerprint and fingerprint is not None:
+                try:
+                    fp_match = match(Fingerprint.from_dict(record.fingerprint), fingerprint)
+                except ValueError:
+                    fp_match = None
+        elif fingerprint is not None and len(fingerprint):
+            index = self._fingerprint_index()
+            hits = index.search(fingerprint) if index is not None else []
+            # A mark found without its payload: prefer the records made with the key that made it.
+            same = [h for h in hits if watermark.detected and self._key_of(h[0]) == watermark.key_id]
+            if same or hits:
+                payload_id, fp_match = (same or hits)[0]
+                record = self.registry.lookup(payload_id)
+                via = "fingerprint"
         if record is None:
-            return {"found": False, "payload_id": watermark.payload_id}
+            return None, None
         store = record.manifest
         active = store.get("manifests", {}).get(store.get("active_manifest") or "", {})
         signer = active.get("signature_info") or {}
+        evidence = RegistryEvidence(
+            via=via, payload_id=record.payload_id, key_id=record.key_id, title=record.title,
+            labeled_at=record.created_at,
+            content_matched=None if fp_match is None else fp_match.matched,
+            same_key=via == "watermark" or (watermark.detected and watermark.key_id == record.key_id),
+            frames=fp_match.frames if fp_match else 0, compared=fp_match.compared if fp_match else 0,
+            span_s=fp_match.span_s if fp_match else None, mirrored=bool(fp_match and fp_match.mirrored),
+        )
         return {
             "found": True,
+            "via": via,
             "payload_id": record.payload_id,
             "manifest_label": record.manifest_label,
             # The id the C2PA Soft Binding Resolution API serves it under (GET /manifests/{id}).
@@ -132,7 +208,13 @@ class Verifier:
             "labeled_at": record.created_at,
             "signer": signer.get("common_name"),
             "claim_generator": (active.get("claim_generator_info") or [{}])[0].get("name"),
-        }
+            # The registered fingerprint against these pixels (None: the record kept none).
+            "content_match": fp_match.to_dict() if fp_match else None,
+        }, evidence
+
+    def _key_of(self, payload_id: str) -> str | None:
+        rec = self.registry.lookup(payload_id) if self.registry is not None else None
+        return rec.key_id if rec else None
 
     def _watermark_scan(self) -> tuple[WatermarkScan | None, list[str]]:
         """Every registered watermark version (or those ``Settings.watermark_versions`` names), the
@@ -252,6 +334,7 @@ class Verifier:
         fragments) against the manifest evidence already read."""
         decode = DecodeReport()
         scan, names = self._watermark_scan()
+        fpscan = self._fingerprint_scan()
         classifier: ClassifierEvidence | None = None
         collector = None
 
@@ -268,7 +351,7 @@ class Verifier:
         try:
             # Non-reference frames are skipped outside the classifier's windows only when
             # the clip has at least twice the watermark sample: short clips keep every frame.
-            info = stream_frames(media, [scan] if scan is not None else [], self.settings.limits, report=decode,
+            info = stream_frames(media, [c for c in (scan, fpscan) if c is not None], self.settings.limits, report=decode,
                                  on_info=after_probe, allow_skip=lambda i: i.frame_count >= 2 * max_frames).info
         except ModelLoadError:
             raise  # the classifier is broken, not the clip
@@ -307,7 +390,7 @@ class Verifier:
             if classifier is None:
                 # A classifier object without a collector reads the clip itself.
                 classifier = classifier_evidence(self.classifier, media, self.settings.limits)
-        provenance = self._provenance(watermark)
+        provenance, registry = self._provenance(watermark, fpscan.result() if fpscan is not None else None)
         d = decide(
             c2pa,
             watermark,
@@ -316,11 +399,14 @@ class Verifier:
             # A model's own documented operating point is respected if it is stricter.
             classifier_threshold=max(self.settings.classifier_threshold,
                                      float(getattr(self.classifier, "threshold", 0.0) or 0.0)),
+            registry=registry,
         )
         evidence = list(d.evidence)
-        if provenance and provenance.get("found"):
+        if provenance and provenance.get("found") and (provenance["via"] == "watermark" or watermark.detected):
+            how = (f"The watermark payload {provenance['payload_id']}" if provenance["via"] == "watermark"
+                   else f"The content fingerprint ({registry.frames} of {registry.compared} sampled frames)")
             evidence.append(
-                f"The watermark payload {provenance['payload_id']} resolves to original Content Credentials "
+                f"{how} resolves to original Content Credentials "
                 f"({provenance['title']!r}, labeled {provenance['labeled_at']} by {provenance['signer']!r})"
             )
         facts = info.to_dict() if info is not None else {}

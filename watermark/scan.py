@@ -20,7 +20,7 @@ import queue
 import threading
 from collections.abc import Sequence
 
-from kinoseal.mediaio.reader import sample_stride
+from kinoseal.mediaio.sampling import EvenSample
 from kinoseal.watermark.parallel import threads
 from kinoseal.watermark.result import WatermarkResult
 
@@ -47,26 +47,21 @@ class WatermarkScan:
         self.max_frames = max_frames
         self.error: str | None = None
         self.times: list[float] = []  # media time of each frame the extractors saw, in order
-        self.duration_s = 0.0
-        self._gap = 0.0
-        self._stride = 1
-        self._next_t = float("-inf")
+        self._sample = EvenSample(max_frames)
         self.background = background
         self._queue: queue.Queue | None = None
         self._worker: threading.Thread | None = None
         self._failure: BaseException | None = None
 
+    @property
+    def duration_s(self) -> float:
+        return self._sample.duration_s
+
     def start(self, info) -> None:
-        self.duration_s = float(info.duration_s or 0.0)
-        self._gap = info.duration_s / self.max_frames if info.duration_s > 0 else 0.0
-        self._stride = 1 if self._gap > 0 else sample_stride(info.frame_count, self.max_frames)
+        self._sample.start(info)
 
     def wants(self, index: int, time: float) -> bool:
-        # 0.999: a frame exactly one gap later is still taken despite rounding of its time.
-        if self.error is None and index % self._stride == 0 and time >= self._next_t:
-            self._next_t = time + self._gap * 0.999 if self._gap > 0 else float("-inf")
-            return True
-        return False
+        return self.error is None and self._sample.wants(index, time)
 
     def needs_every_frame(self, t_from: float, t_to: float) -> bool:
         return False

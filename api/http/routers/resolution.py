@@ -171,10 +171,14 @@ async def query_by_content(
     metrics: Metrics = Depends(get_metrics),
 ) -> Response:
     """The clip is verified like POST /v1/verify (as a job of the caller's tenant); the payload of
-    a detected watermark is looked up. ``similarityScore`` is the bit accuracy of the extracted
-    payload (0-100). A clip without a readable watermark has no matches."""
+    a detected watermark is looked up (``similarityScore``: the bit accuracy of the extracted
+    payload, 0-100), and where no payload leads to a record, the registry is searched by the clip's
+    content fingerprint (``alg`` io.kinoseal.vfp-v1; score: the share of sampled frames that
+    matched). A clip with neither has no matches."""
+    from kinoseal.fingerprint import ALG as FINGERPRINT_ALG
+
     s = service.settings
-    wanted = _check_alg(alg) if alg else None
+    wanted = None if alg == FINGERPRINT_ALG else (_check_alg(alg) if alg else None)
     matches: list[SoftBindingMatch] = []
     if hintAlg and hintValue and hintAlg in _algorithms():
         matches += _matches(service, _algorithms()[hintAlg], _payload_id(hintValue), 100, maxResults)
@@ -200,7 +204,15 @@ async def query_by_content(
         raise ApiProblem(415, (done.error or {}).get("detail") or "the clip could not be read")
     wm: dict[str, Any] = (done.result or {}).get("watermark") or {}
     method = wm.get("method")
-    if wm.get("detected") and wm.get("payload_id") and method in _algorithms().values() and wanted in (None, method):
+    prov: dict[str, Any] = (done.result or {}).get("provenance") or {}
+    content = prov.get("content_match") or {}
+    if (alg in (None, FINGERPRINT_ALG) and prov.get("via") == "fingerprint" and content.get("matched")
+            and prov.get("manifest_label")):
+        # Found by the content fingerprint (no payload led to it): the score is the share of the
+        # sampled frames that matched the registered clip's.
+        score = int(round(100 * content["frames"] / max(1, content["compared"])))
+        matches.append(SoftBindingMatch(manifestId=prov["manifest_label"], similarityScore=max(0, min(100, score))))
+    if alg != FINGERPRINT_ALG and wm.get("detected") and wm.get("payload_id") and method in _algorithms().values() and wanted in (None, method):
         acc = wm.get("bit_accuracy")
         score = int(round(100 * float(acc))) if isinstance(acc, (int, float)) else 100
         for m in _matches(service, method, str(wm["payload_id"]).lower(), max(0, min(100, score)), maxResults):
@@ -239,4 +251,7 @@ def get_manifest(manifestId: str, returnActiveManifest: bool = Query(False),  # 
 @router.get("/services/supportedAlgorithms", response_model=SoftBindingAlgList, operation_id="getSupportedBindings",
             summary="Returns a list of the soft binding algorithms supported by the service")
 def supported_algorithms() -> SoftBindingAlgList:
-    return SoftBindingAlgList(watermarks=[AlgEntry(alg=a) for a in sorted(_algorithms())], fingerprints=[])
+    from kinoseal.fingerprint import ALG as FINGERPRINT_ALG
+
+    return SoftBindingAlgList(watermarks=[AlgEntry(alg=a) for a in sorted(_algorithms())],
+                              fingerprints=[AlgEntry(alg=FINGERPRINT_ALG)])

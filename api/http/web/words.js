@@ -233,7 +233,15 @@ const KinoWords = (() => {
   function provenanceFacts(r, manifest) {
     const p = r.provenance || {};
     if (!p.found) return [];
+    const cm = p.content_match;
+    const found = p.via === "fingerprint" ? "by its content fingerprint (no watermark payload was read)"
+      : "by the watermark payload";
+    const content = !cm ? "not recorded for this clip"
+      : (cm.matched ? "matches" : "does NOT match") + ` these pixels (${cm.frames} of ${cm.compared} sampled frames`
+        + (cm.mirrored ? ", mirrored" : "") + ")";
     return [
+      ["Found", found],
+      ["Registered fingerprint", content],
       ["Title", p.title],
       ["Labeled at", fmtTime(p.labeled_at)],
       ["Signer", p.signer],

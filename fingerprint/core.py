@@ -1,0 +1,284 @@
+"""A perceptual video fingerprint: one 63-bit hash per sampled frame, and the match of two.
+
+C2PA's durable Content Credentials pair a watermark with a fingerprint: the watermark says *which*
+record a clip belongs to, the fingerprint says whether these pixels are that record's pixels. The
+labeler stores the fingerprint of every clip it writes in the provenance registry; the verifier
+computes the same hashes from the frames it decodes anyway and compares.
+
+The hash of a frame (a DCT hash): the picture (luma plus half the red-minus-blue chroma: a shape
+drawn in another colour of the same brightness counts) averaged onto a 32x32 grid, its 8x8 lowest DCT
+frequencies without the DC term, one bit per coefficient: above or below their median. Averaging
+onto a fixed grid ignores the frame size, the median ignores brightness and contrast, and the low
+frequencies survive compression, blur and noise; a horizontal flip only negates the odd
+horizontal frequencies, so a flipped copy is matched too. Flat borders (letterbox and pillarbox
+bars) are cut off before the grid is laid, so a padded re-share is matched. Cropping and
+rotation change what lands in each grid cell and are matched only when slight.
+
+A fingerprint is not a secret and not a proof: anyone can compute it, and frames can be pushed
+towards another clip's hashes with visible low-frequency changes. The verifier therefore never
+calls a clip AI-generated on a fingerprint alone (``verify.rules``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy.fft import dctn
+
+ALG = "io.kinoseal.vfp-v1"
+GRID = 32
+MIN_SIDE = 2 * GRID  # the chroma planes (half size) must fill the grid
+LOW = 8
+BITS = LOW * LOW - 1
+# A frame this flat (grey levels of standard deviation on the 32x32 grid) has no stable hash:
+# black, white and fade frames would all "match" one another.
+MIN_STD = 2.0
+# A row or column whose grey levels span less than this is a bar (letterbox, pillarbox), not picture.
+BAR_RANGE = 10.0
+# A query frame matches a reference frame at this many differing bits or fewer (of 63).
+# bench/fingerprint.py: re-encodes and resizes of the same frame stay under it, unrelated frames
+# (other clips, other moments of the same clip) rarely reach it.
+MATCH_BITS = 10
+# How far apart in time two frames may be and still be compared (seconds), beyond the reference's
+# own sampling gap: a re-timed or frame-dropped copy shows a neighbouring frame.
+TIME_SLACK_S = 0.08
+# A clip matches a reference when, from its first to its last frame that matches, at least this
+# share of its hashed frames match, and at least MIN_FRAMES of them (about a second of the sample).
+MIN_SHARE = 0.6
+MIN_FRAMES = 8
+_ODD_X = np.tile(np.arange(LOW) % 2 == 1, LOW)[1:]  # odd horizontal frequencies, flattened without DC
+_WEIGHTS = (1 << np.arange(BITS, dtype=np.uint64)).astype(np.uint64)
+
+
+def picture(y: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """The plane a frame is hashed from: luma plus half the red-minus-blue chroma, at (a sample of)
+    the chroma planes' resolution. Luma alone misses what generators often draw: shapes that differ
+    from their background in colour, not brightness (kino-tiny's red ball on blue has a luma
+    contrast of 2 grey levels and a chroma contrast of 56). A large frame is sampled every few
+    pixels: a grid cell of a 720p frame still averages about 20 samples."""
+    hc, wc = u.shape[:2]
+    if hc < GRID or wc < GRID:
+        raise ValueError(f"a {wc * 2}x{hc * 2} frame is too small for a fingerprint "
+                         f"(at least {MIN_SIDE}x{MIN_SIDE})")
+    step = max(1, min(hc, wc) // (GRID * 2))
+    uu, vv = u[::step, ::step], v[::step, ::step]
+    yy = y[::2 * step, ::2 * step]
+    h, w = min(yy.shape[0], uu.shape[0]), min(yy.shape[1], uu.shape[1])
+    out = vv[:h, :w].astype(np.float32)
+    out -= uu[:h, :w]
+    out *= 0.5
+    out += yy[:h, :w]
+    return out
+
+
+def grid_means(plane: np.ndarray) -> np.ndarray:
+    """A picture (``picture``) averaged onto a 32x32 grid (cells of equal share of the frame),
+    after its flat borders are cut off."""
+    sub = _trim_bars(np.asarray(plane, dtype=np.float32))
+    if min(sub.shape) < GRID:
+        raise ValueError(f"a {sub.shape[1]}x{sub.shape[0]} picture is too small for a {GRID}x{GRID} grid")
+    rows = np.linspace(0, sub.shape[0], GRID + 1).astype(np.int64)[:-1]
+    cols = np.linspace(0, sub.shape[1], GRID + 1).astype(np.int64)[:-1]
+    sums = np.add.reduceat(np.add.reduceat(sub, rows, axis=0), cols, axis=1)
+    counts = np.diff(np.append(rows, sub.shape[0]))[:, None] * np.diff(np.append(cols, sub.shape[1]))[None, :]
+    return sums / counts
+
+
+def _trim_bars(sub: np.ndarray) -> np.ndarray:
+    """Without flat rows (columns) at its edges: the bars a letterbox or pillarbox adds, at most
+    a third of the picture on each side. A frame that is flat throughout is left whole."""
+    def keep(profile_lo: np.ndarray, profile_hi: np.ndarray) -> tuple[int, int]:
+        flat = (profile_hi - profile_lo) < BAR_RANGE
+        n = len(flat)
+        limit = n // 3
+        a = 0
+        while a < limit and flat[a]:
+            a += 1
+        b = n
+        while n - b < limit and flat[b - 1]:
+            b -= 1
+        return a, b
+    r0, r1 = keep(sub.min(axis=1), sub.max(axis=1))
+    c0, c1 = keep(sub.min(axis=0), sub.max(axis=0))
+    out = sub[r0:r1, c0:c1]
+    return out if min(out.shape) >= GRID else sub
+
+
+def _pack(bits: np.ndarray) -> int:
+    return int((bits.astype(np.uint64) * _WEIGHTS).sum())
+
+
+def frame_hashes(y: np.ndarray, u: np.ndarray, v: np.ndarray) -> tuple[int, int] | None:
+    """(hash, hash of the mirrored frame) of one 4:2:0 frame, or None for a frame too flat to hash."""
+    g = grid_means(picture(y, u, v))
+    if float(g.std()) < MIN_STD:
+        return None
+    c = dctn(g - g.mean(), type=2, norm="ortho")[:LOW, :LOW].ravel()[1:]
+    mirrored = np.where(_ODD_X, -c, c)
+    return _pack(c > np.median(c)), _pack(mirrored > np.median(mirrored))
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """Hashes of a clip's frames at their media times (seconds), in time order. ``mirrored``: the
+    hashes of the flipped frames (a query keeps them to match a flipped copy; None for a reference)."""
+
+    times: tuple[float, ...]
+    hashes: tuple[int, ...]
+    mirrored: tuple[int, ...] | None = None
+    frames_seen: int = 0
+    alg: str = ALG
+
+    def __len__(self) -> int:
+        return len(self.hashes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The registry's form: compact, JSON-safe (hashes as 16 hex digits, times in ms)."""
+        return {"alg": self.alg, "frames_seen": self.frames_seen,
+                "times_ms": [int(round(t * 1000)) for t in self.times],
+                "hashes": [f"{h:016x}" for h in self.hashes]}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Fingerprint":
+        """Raises ValueError for anything that is not a fingerprint this version can compare."""
+        if not isinstance(d, dict) or d.get("alg") != ALG:
+            raise ValueError(f"not a {ALG} fingerprint")
+        times, hashes = d.get("times_ms"), d.get("hashes")
+        if not isinstance(times, list) or not isinstance(hashes, list) or len(times) != len(hashes):
+            raise ValueError("a fingerprint needs times_ms and hashes of the same length")
+        try:
+            return cls(times=tuple(int(t) / 1000 for t in times), hashes=tuple(int(h, 16) for h in hashes),
+                       frames_seen=int(d.get("frames_seen") or 0))
+        except (TypeError, ValueError):
+            raise ValueError("a fingerprint's times must be integers and its hashes hexadecimal") from None
+
+
+class FingerprintBuilder:
+    """Hashes frames as they come: ``add(y, t)`` for each frame, then ``build()``.
+    ``min_gap_s``: frames closer than this to the last hashed one are skipped (the reference
+    keeps about ten a second; a query keeps whatever frames it is given)."""
+
+    def __init__(self, *, min_gap_s: float = 0.0, keep_mirrored: bool = False, max_frames: int = 20_000) -> None:
+        self.min_gap_s = float(min_gap_s)
+        self.keep_mirrored = keep_mirrored
+        self.max_frames = int(max_frames)
+        self._times: list[float] = []
+        self._hashes: list[int] = []
+        self._mirrored: list[int] = []
+        self._last = float("-inf")
+        self.frames_seen = 0
+
+    def wants(self, t: float) -> bool:
+        return len(self._hashes) < self.max_frames and t >= self._last + self.min_gap_s
+
+    def add(self, y: np.ndarray, u: np.ndarray, v: np.ndarray, t: float) -> None:
+        self.frames_seen += 1
+        if not self.wants(t) or min(u.shape[:2]) < GRID:  # a frame under 64 px has no hash
+            return
+        self._last = t
+        got = frame_hashes(y, u, v)
+        if got is None:
+            return
+        self._times.append(float(t))
+        self._hashes.append(got[0])
+        self._mirrored.append(got[1])
+
+    def build(self) -> Fingerprint:
+        return Fingerprint(times=tuple(self._times), hashes=tuple(self._hashes),
+                           mirrored=tuple(self._mirrored) if self.keep_mirrored else None,
+                           frames_seen=self.frames_seen)
+
+
+@dataclass(frozen=True)
+class FingerprintMatch:
+    """How a query clip compares with a reference fingerprint.
+
+    ``matched``: of the query's frames from its first to its last matching one (``compared``: a shot
+    spliced into other footage is judged on its own stretch), at least ``MIN_SHARE`` and
+    ``MIN_FRAMES`` agree with the reference at one time offset; ``frames``: how many agree;
+    ``offset_s``: reference time minus query time; ``span_s``: that stretch of the query (start,
+    end, seconds); ``median_bits``: the median distance over it; ``mirrored``: matched flipped."""
+
+    matched: bool
+    frames: int
+    compared: int
+    median_bits: float | None
+    offset_s: float | None
+    span_s: tuple[float, float] | None = None
+    mirrored: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"matched": self.matched, "frames": self.frames, "compared": self.compared,
+                "median_bits": self.median_bits, "offset_s": self.offset_s,
+                "span_s": list(self.span_s) if self.span_s else None, "mirrored": self.mirrored}
+
+
+def _distances(a: Sequence[int], b: Sequence[int]) -> np.ndarray:
+    """Bit differences of every pair: ``[len(a), len(b)]``."""
+    x = np.asarray(a, dtype=np.uint64)[:, None] ^ np.asarray(b, dtype=np.uint64)[None, :]
+    return np.bitwise_count(x).astype(np.int16)
+
+
+def _match_one(ref: Fingerprint, q_times: np.ndarray, q_hashes: Sequence[int]) -> tuple:
+    tr = np.asarray(ref.times, dtype=np.float64)
+    d = _distances(q_hashes, ref.hashes)  # [nq, nr]
+    gap = float(np.median(np.diff(tr))) if len(tr) > 1 else 0.1
+    tol = gap / 2 + TIME_SLACK_S
+    # The offset: the one most query frames agree on (each votes for the offsets of its close hashes).
+    qi, rj = np.nonzero(d <= MATCH_BITS)
+    if qi.size == 0:
+        return 0, 0, None, None, None
+    offsets = tr[rj] - q_times[qi]
+    bins = np.round(offsets / tol).astype(np.int64)
+    best_frames, best_bin = -1, 0
+    for b in np.unique(bins):
+        frames = len(np.unique(qi[np.abs(bins - b) <= 1]))
+        if frames > best_frames:
+            best_frames, best_bin = frames, b
+    near = np.abs(bins - best_bin) <= 1
+    offset = float(np.median(offsets[near]))
+    # Every query frame that lands inside the reference's span at this offset is compared with the
+    # reference frames within ``tol`` of where it lands.
+    at = q_times + offset
+    inside = (at >= tr[0] - tol) & (at <= tr[-1] + tol)
+    best = np.full(len(q_times), BITS + 1, dtype=np.int16)
+    for i in np.nonzero(inside)[0]:
+        lo, hi = np.searchsorted(tr, at[i] - tol), np.searchsorted(tr, at[i] + tol, side="right")
+        if hi > lo:
+            best[i] = d[i, lo:hi].min()
+    ok = inside & (best <= MATCH_BITS)
+    if not ok.any():
+        return 0, int(inside.sum()), float(np.median(best[inside])) if inside.any() else None, offset, None
+    # Judged over the stretch of the query that matched: footage spliced around a registered shot
+    # may share its time span without sharing its pixels.
+    span = (float(q_times[ok].min()), float(q_times[ok].max()))
+    in_span = inside & (q_times >= span[0]) & (q_times <= span[1])
+    return int(ok.sum()), int(in_span.sum()), float(np.median(best[in_span])), offset, span
+
+
+def match(reference: Fingerprint, query: Fingerprint) -> FingerprintMatch:
+    """Does ``query`` (a clip being verified) show the frames of ``reference`` (a registered clip)?
+    The query may be a cut of the reference, sit inside longer footage, be re-encoded, resized,
+    recoloured or flipped; its media times may start anywhere."""
+    if len(reference) == 0 or len(query) == 0:
+        note = "the registered clip has no hashable frames" if len(reference) == 0 else "no hashable frames"
+        return FingerprintMatch(False, 0, 0, None, None, notes=[note])
+    qt = np.asarray(query.times, dtype=np.float64)
+    tries = [(False, query.hashes)] + ([(True, query.mirrored)] if query.mirrored else [])
+    best = None
+    for mirrored, hashes in tries:
+        frames, compared, median, offset, span = _match_one(reference, qt, hashes)
+        if best is None or frames > best[1]:
+            best = (mirrored, frames, compared, median, offset, span)
+    mirrored, frames, compared, median, offset, span = best
+    matched = frames >= MIN_FRAMES and compared > 0 and frames >= MIN_SHARE * compared
+    return FingerprintMatch(matched, frames, compared, median, None if offset is None else round(offset, 3),
+                            span, mirrored)
+
+
+__all__ = ["ALG", "BITS", "MATCH_BITS", "Fingerprint", "FingerprintBuilder", "FingerprintMatch",
+           "frame_hashes", "grid_means", "match", "picture"]

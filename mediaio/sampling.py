@@ -1,0 +1,34 @@
+"""An even sample of a clip's frames in media time, for consumers of the one streaming decode.
+
+At most ``max_frames`` frames, one per ``duration / max_frames`` seconds, or every n-th frame
+when the duration is unknown. Two consumers with the same ``max_frames`` pick the same frames,
+so a frame's conversion (``DecodedFrame.gray``) is paid once for both.
+"""
+
+from __future__ import annotations
+
+from kinoseal.mediaio.reader import sample_stride
+
+
+class EvenSample:
+    def __init__(self, max_frames: int) -> None:
+        self.max_frames = max_frames
+        self.duration_s = 0.0
+        self._gap = 0.0
+        self._stride = 1
+        self._next_t = float("-inf")
+
+    def start(self, info) -> None:
+        self.duration_s = float(info.duration_s or 0.0)
+        self._gap = info.duration_s / self.max_frames if info.duration_s > 0 else 0.0
+        self._stride = 1 if self._gap > 0 else sample_stride(info.frame_count, self.max_frames)
+
+    def wants(self, index: int, time: float) -> bool:
+        # 0.999: a frame exactly one gap later is still taken despite rounding of its time.
+        if index % self._stride == 0 and time >= self._next_t:
+            self._next_t = time + self._gap * 0.999 if self._gap > 0 else float("-inf")
+            return True
+        return False
+
+
+__all__ = ["EvenSample"]
