@@ -39,11 +39,12 @@ from pathlib import Path
 import numpy as np
 
 from kinoseal.config import Settings
+from kinoseal.credentials.provenance import SqliteRegistry
 from kinoseal.evaluation.watermark.attacks import apply_attack
 from kinoseal.evaluation.watermark.clips import DEFAULT_CLIPS, decode_i420, load_clip
 from kinoseal.evaluation.watermark.forgery import copy_attack, estimate_mark, fit_clip
 from kinoseal.fingerprint import Fingerprint, FingerprintBuilder, match
-from kinoseal.fingerprint.core import frame_hashes
+from kinoseal.fingerprint.core import MATCH_BITS, MIN_FRAMES, MIN_SHARE, frame_hashes
 from kinoseal.fingerprint.index import FingerprintIndex
 from kinoseal.label import Labeler
 from kinoseal.label.labeler import REFERENCE_GAP_S, GeneratorInfo
@@ -220,8 +221,10 @@ def part_cost() -> dict:
         built = time.perf_counter() - t
         s = min(_timed(lambda: index.search(probe)) for _ in range(3))
         e = _timed(lambda: index.search(probe, exhaustive=True)) if n <= 10000 else None
+        cold = _cold_load(entries) if n <= 10000 else None
         out["search"].append({"records": n, "hashes": n * 250, "build_s": round(built, 3), "search_s": round(s, 4),
-                              "exhaustive_s": None if e is None else round(e, 3)})
+                              "exhaustive_s": None if e is None else round(e, 3),
+                              "cold_load_s": None if cold is None else round(cold, 3)})
     return out
 
 
@@ -251,6 +254,20 @@ def verify_cost(repeats: int = 4) -> dict:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def _cold_load(entries) -> float:
+    """What a fresh verifier process pays before its first search (a sandboxed verify is one): read
+    every fingerprint out of a real SQLite registry and build the index."""
+    work = Path(tempfile.mkdtemp(prefix="kinoseal-fp-reg-"))
+    try:
+        settings = Settings(home=work, classifier_model="none")
+        reg = SqliteRegistry(work / "provenance.sqlite3")
+        for ident, fp in entries:
+            reg.record(payload_id=ident, key_id="k", method="kinoseal-wm-v5", manifest={}, fingerprint=fp.to_bytes())
+        return _timed(lambda: Verifier.from_settings(settings)._fingerprint_index())
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def _timed(fn) -> float:
     t = time.perf_counter()
     fn()
@@ -266,8 +283,10 @@ def markdown(res: dict) -> str:
     else:
         L += ["## 1. Copies match, unrelated clips do not (`../shared/data/realworld`)", "",
               f"{m['clips']} clips ({m['ai_clips']} AI, the rest real), registered as the labeler does and queried as the "
-              f"verifier samples ({QUERY_FRAMES} frames). Attacks on every third clip (first 4 s). A clip matches when "
-              "at least 60% (and 5) of its sampled frames inside the registered span are within 10 of 63 bits.", "",
+              f"verifier samples ({QUERY_FRAMES} frames). Attacks on every third clip (first 4 s). A clip matches when, "
+              f"from its first to its last matching frame, at least {MIN_SHARE:.0%} (and {MIN_FRAMES}) of its sampled "
+              f"frames are within {MATCH_BITS} of 63 bits of a registered frame at one time offset (clips of 8 frames, "
+              "common among the GIF samples, match only whole).", "",
               "| attack | clips matched | mean share of frames matching |", "|---|---|---|"]
         L += [f"| {r['attack']} | {r['matched']}/{r['clips']} | {r['mean_share']:.2f} |" for r in m["attacks"]]
         L += ["", f"**Different clips matched: {len(m['matched_pairs'])} of {m['ordered_pairs']} ordered pairs.** "
@@ -311,10 +330,10 @@ def markdown(res: dict) -> str:
     c = res["cost"]
     L += ["## 3. Cost", "", f"Hashing one {c['frame']} frame: {c['hash_ms_per_frame']} ms. Search of a "
           f"{QUERY_FRAMES}-frame query (and its mirror) through the registry's index:", "",
-          "| registered 10 s clips | hashes | index build s | search s (band index) | search s (every hash) |",
-          "|---|---|---|---|---|"]
-    L += [f"| {s['records']} | {s['hashes']} | {s['build_s']} | {s['search_s']} | {s['exhaustive_s'] or 'not run'} |"
-          for s in c["search"]]
+          "| registered 10 s clips | hashes | index build s | search s (band index) | search s (every hash) | "
+          "a fresh process: read the SQLite registry + build, s |", "|---|---|---|---|---|---|"]
+    L += [f"| {s['records']} | {s['hashes']} | {s['build_s']} | {s['search_s']} | {s['exhaustive_s'] or 'not run'} | "
+          f"{s['cold_load_s'] or 'not run'} |" for s in c["search"]]
     vc = c["verify"]
     L += ["", f"Verify, {vc['clip']}: {vc['with_s']} s with the fingerprint scan and the registry search, "
           f"{vc['without_s']} s without (ratio {vc['with_s'] / vc['without_s']:.2f}; best of 4 alternating runs)."]
@@ -327,13 +346,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--attacks", default=",".join(MATCH_ATTACKS))
     ap.add_argument("--verdict-attacks", default=",".join(VERDICT_ATTACKS))
     ap.add_argument("--clips", default=",".join(DEFAULT_CLIPS))
+    ap.add_argument("--markdown-only", action="store_true", help="rewrite the .md from the .json of --out")
     args = ap.parse_args(argv)
+    if args.markdown_only:
+        args.out.with_suffix(".md").write_text(markdown(json.loads(args.out.with_suffix(".json").read_text())))
+        return
     t0 = time.time()
 
     def log(msg: str) -> None:
         print(f"[{time.time() - t0:6.0f} s] {msg}", flush=True)
 
-    res = {"command": "python -m bench.fingerprint", "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    res = {"command": "nice -n 10 python -m bench.fingerprint", "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
            "machine": f"{platform.machine()}, python {platform.python_version()}"}
     res["cost"] = part_cost()
     res["cost"]["verify"] = verify_cost()

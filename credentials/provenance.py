@@ -36,7 +36,7 @@ CREATE TABLE IF NOT EXISTS provenance (
 """
 # Registries made before the C2PA bytes (the fingerprint) were kept get the column (NULL for their rows).
 _ADD_C2PA = "ALTER TABLE provenance ADD COLUMN manifest_c2pa BLOB"
-_ADD_FINGERPRINT = "ALTER TABLE provenance ADD COLUMN fingerprint TEXT"
+_ADD_FINGERPRINT = "ALTER TABLE provenance ADD COLUMN fingerprint BLOB"
 _COLUMNS = "payload_id, key_id, method, manifest_label, file_sha256, title, created_at, manifest_json, fingerprint"
 
 
@@ -50,9 +50,9 @@ class ProvenanceRecord:
     title: str | None
     created_at: str
     manifest: dict[str, Any]
-    # The labeled clip's content fingerprint (``fingerprint.Fingerprint.to_dict``); None for records
+    # The labeled clip's content fingerprint (``fingerprint.Fingerprint.to_bytes``); None for records
     # made before fingerprints were kept.
-    fingerprint: dict[str, Any] | None = None
+    fingerprint: bytes | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -96,17 +96,17 @@ class SqliteRegistry:
     def record(
         self, *, payload_id: str, key_id: str, method: str, manifest: dict[str, Any],
         manifest_label: str | None = None, file_sha256: str | None = None, title: str | None = None,
-        manifest_c2pa: bytes | None = None, fingerprint: dict[str, Any] | None = None,
+        manifest_c2pa: bytes | None = None, fingerprint: bytes | None = None,
     ) -> None:
         """``manifest_c2pa``: the signed manifest store as embedded (``application/c2pa``), which
         the Soft Binding Resolution API serves at /manifests/{manifest_label}; ``fingerprint``: the
-        labeled clip's content fingerprint (``Fingerprint.to_dict``)."""
+        labeled clip's content fingerprint (``Fingerprint.to_bytes``)."""
         now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
         with self._lock, self._connect() as db:
             db.execute(
                 f"INSERT OR REPLACE INTO provenance ({_COLUMNS}, manifest_c2pa) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (payload_id, key_id, method, manifest_label, file_sha256, title, now, json.dumps(manifest),
-                 json.dumps(fingerprint) if fingerprint is not None else None, manifest_c2pa),
+                 fingerprint, manifest_c2pa),
             )
 
     def lookup(self, payload_id: str) -> ProvenanceRecord | None:
@@ -151,7 +151,7 @@ class SqliteRegistry:
 
 def _record(row) -> ProvenanceRecord:
     return ProvenanceRecord(*row[:7], manifest=json.loads(row[7]),
-                            fingerprint=json.loads(row[8]) if row[8] else None)
+                            fingerprint=bytes(row[8]) if row[8] else None)
 
 
 def default_registry(home: Path) -> SqliteRegistry:

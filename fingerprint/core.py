@@ -21,6 +21,7 @@ calls a clip AI-generated on a fingerprint alone (``verify.rules``).
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,7 @@ import numpy as np
 from scipy.fft import dctn
 
 ALG = "io.kinoseal.vfp-v1"
+_MAGIC = b"KSFP\x01"  # the registry's binary form, version 1
 GRID = 32
 MIN_SIDE = 2 * GRID  # the chroma planes (half size) must fill the grid
 LOW = 8
@@ -135,25 +137,28 @@ class Fingerprint:
     def __len__(self) -> int:
         return len(self.hashes)
 
-    def to_dict(self) -> dict[str, Any]:
-        """The registry's form: compact, JSON-safe (hashes as 16 hex digits, times in ms)."""
-        return {"alg": self.alg, "frames_seen": self.frames_seen,
-                "times_ms": [int(round(t * 1000)) for t in self.times],
-                "hashes": [f"{h:016x}" for h in self.hashes]}
+    def to_bytes(self) -> bytes:
+        """The registry's form: a small header, then the times (int32 milliseconds) and the hashes
+        (uint64), little-endian: a 10 s clip at 25 fps takes 3 kB, and a verifier reads ten thousand
+        of them without parsing text."""
+        n = len(self.hashes)
+        return (_MAGIC + struct.pack("<II", self.frames_seen, n)
+                + np.asarray([round(t * 1000) for t in self.times], dtype="<i4").tobytes()
+                + np.asarray(self.hashes, dtype="<u8").tobytes())
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Fingerprint":
+    def from_bytes(cls, data: bytes) -> "Fingerprint":
         """Raises ValueError for anything that is not a fingerprint this version can compare."""
-        if not isinstance(d, dict) or d.get("alg") != ALG:
+        data = bytes(data or b"")
+        head = len(_MAGIC) + 8
+        if len(data) < head or not data.startswith(_MAGIC):
             raise ValueError(f"not a {ALG} fingerprint")
-        times, hashes = d.get("times_ms"), d.get("hashes")
-        if not isinstance(times, list) or not isinstance(hashes, list) or len(times) != len(hashes):
-            raise ValueError("a fingerprint needs times_ms and hashes of the same length")
-        try:
-            return cls(times=tuple(int(t) / 1000 for t in times), hashes=tuple(int(h, 16) for h in hashes),
-                       frames_seen=int(d.get("frames_seen") or 0))
-        except (TypeError, ValueError):
-            raise ValueError("a fingerprint's times must be integers and its hashes hexadecimal") from None
+        seen, n = struct.unpack_from("<II", data, len(_MAGIC))
+        if len(data) != head + 12 * n:
+            raise ValueError(f"a {ALG} fingerprint of {n} frames must be {head + 12 * n} bytes, not {len(data)}")
+        times = np.frombuffer(data, dtype="<i4", count=n, offset=head) / 1000.0
+        hashes = np.frombuffer(data, dtype="<u8", count=n, offset=head + 4 * n)
+        return cls(times=tuple(times.tolist()), hashes=tuple(int(h) for h in hashes), frames_seen=int(seen))
 
 
 class FingerprintBuilder:

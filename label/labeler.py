@@ -169,7 +169,7 @@ class Labeler:
         self.registry.record(
             payload_id=f"{payload_id:016x}", key_id=key.key_id, method=self.method.name, manifest=store,
             manifest_label=store.get("active_manifest"), file_sha256=sha256_file(dst), title=dst.name,
-            manifest_c2pa=bytes(manifest_bytes), fingerprint=fingerprint.build().to_dict(),
+            manifest_c2pa=bytes(manifest_bytes), fingerprint=fingerprint.build().to_bytes(),
         )
         return LabelResult(
             path=str(dst), payload_id=f"{payload_id:016x}", key_id=key.key_id, watermark_method=self.method.name,

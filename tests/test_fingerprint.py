@@ -93,12 +93,14 @@ def test_flat_frames_have_no_hash_and_tiny_frames_are_refused():
 
 def test_the_registry_form_round_trips_and_bad_forms_are_refused(carphone):
     ref = fp(*carphone)
-    back = Fingerprint.from_dict(json.loads(json.dumps(ref.to_dict())))
+    data = ref.to_bytes()
+    assert len(data) == 13 + 12 * len(ref)  # 12 bytes a frame
+    back = Fingerprint.from_bytes(data)
     assert back.hashes == ref.hashes and np.allclose(back.times, ref.times, atol=1e-3)
-    for bad in ({}, {"alg": "other"}, {"alg": ref.alg, "times_ms": [1], "hashes": []},
-                {"alg": ref.alg, "times_ms": [1], "hashes": ["xyz"]}, "not a dict"):
+    assert back.frames_seen == ref.frames_seen == 60
+    for bad in (b"", b"KSFP", data[:-1], data + b"\0", b"XXXX" + data[4:], None):
         with pytest.raises(ValueError):
-            Fingerprint.from_dict(bad)
+            Fingerprint.from_bytes(bad)
 
 
 def test_a_cut_of_a_clip_matches_at_its_offset_and_inside_other_footage(carphone, bikes):
@@ -158,9 +160,9 @@ def test_registry_keeps_fingerprints_and_upgrades_an_old_file(tmp_path, carphone
     v0 = reg.version()
     ref = fp(*carphone)
     reg.record(payload_id="00000000000000bb", key_id="k", method="m", manifest={}, title="new",
-               fingerprint=ref.to_dict())
+               fingerprint=ref.to_bytes())
     assert reg.version() != v0
-    assert Fingerprint.from_dict(reg.lookup("00000000000000bb").fingerprint).hashes == ref.hashes
+    assert Fingerprint.from_bytes(reg.lookup("00000000000000bb").fingerprint).hashes == ref.hashes
     (rowid, rec), = reg.fingerprinted()
     assert rec.title == "new" and reg.fingerprinted(after_rowid=rowid) == []
 
@@ -240,7 +242,7 @@ def test_a_registered_clip_without_its_mark_is_recognised_by_content(tmp_path):
     reg = SqliteRegistry(settings.home / "provenance.sqlite3")
     reg.record(payload_id="00000000000000cc", key_id="key1", method="kinoseal-wm-v5", manifest={},
                manifest_label="urn:c2pa:00000000-0000-0000-0000-0000000000cc", title="lost-mark.mp4",
-               fingerprint=fp(frames, fps).to_dict())
+               fingerprint=fp(frames, fps).to_bytes())
     verifier = Verifier.from_settings(settings)
     rep = verifier.verify(clip)
     assert rep.verdict is Verdict.LIKELY_AI_GENERATED, rep.evidence
@@ -258,15 +260,15 @@ def test_the_verifiers_index_grows_with_the_registry(tmp_path, carphone, bikes):
 
     settings = Settings(home=tmp_path / "home", classifier_model="none")
     reg = SqliteRegistry(settings.home / "provenance.sqlite3")
-    reg.record(payload_id="00000000000000b1", key_id="k", method="m", manifest={}, fingerprint=fp(*bikes).to_dict())
+    reg.record(payload_id="00000000000000b1", key_id="k", method="m", manifest={}, fingerprint=fp(*bikes).to_bytes())
     verifier = Verifier.from_settings(settings)
     first = verifier._fingerprint_index()
     assert first.ids == ["00000000000000b1"]
-    reg.record(payload_id="00000000000000c1", key_id="k", method="m", manifest={}, fingerprint=fp(*carphone).to_dict())
+    reg.record(payload_id="00000000000000c1", key_id="k", method="m", manifest={}, fingerprint=fp(*carphone).to_bytes())
     grown = verifier._fingerprint_index()
     assert grown is first and grown.ids == ["00000000000000b1", "00000000000000c1"]
     q = fp(*apply_attack("h264_crf40", *carphone), query=True)
     assert [h[0] for h in grown.search(q)] == [h[0] for h in grown.search(q, exhaustive=True)] == ["00000000000000c1"]
     # a record replaced in place rebuilds the index
-    reg.record(payload_id="00000000000000b1", key_id="k", method="m", manifest={}, fingerprint=fp(*carphone).to_dict())
+    reg.record(payload_id="00000000000000b1", key_id="k", method="m", manifest={}, fingerprint=fp(*carphone).to_bytes())
     assert verifier._fingerprint_index() is not first

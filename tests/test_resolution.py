@@ -125,7 +125,7 @@ def test_by_content_finds_a_clip_whose_mark_is_gone_by_its_fingerprint(resolver,
     label = "urn:c2pa:00000000-0000-0000-0000-00000000f1a0"
     default_registry(home).record(payload_id="00000000f1a0f1a0", key_id="gone", method="kinoseal-wm-v5",
                                   manifest={}, manifest_label=label, title="lost.mp4",
-                                  fingerprint=builder.build().to_dict())
+                                  fingerprint=builder.build().to_bytes())
     with srv.client(key) as c:
         r = c.post("/matches/byContent", params={"alg": "io.kinoseal.vfp-v1"}, content=clip.read_bytes(),
                    headers={"Content-Type": "video/mp4"})

@@ -60,7 +60,7 @@ def _comparable(rows: list[tuple[int, ProvenanceRecord]]) -> list[tuple[str, Fin
     out = []
     for _, rec in rows:
         try:
-            out.append((rec.payload_id, Fingerprint.from_dict(rec.fingerprint)))
+            out.append((rec.payload_id, Fingerprint.from_bytes(rec.fingerprint)))
         except ValueError:
             continue
     return out
@@ -172,7 +172,7 @@ class Verifier:
                 return {"found": False, "payload_id": watermark.payload_id}, None
             if record.fingerprint and fingerprint is not None:
                 try:
-                    fp_match = match(Fingerprint.from_dict(record.fingerprint), fingerprint)
+                    fp_match = match(Fingerprint.from_bytes(record.fingerprint), fingerprint)
                 except ValueError:
                     fp_match = None
         elif fingerprint is not None and len(fingerprint):
