@@ -285,7 +285,11 @@ def test_a_regression_forger_learns_one_halfspace_but_not_a_product(forger_data)
 
 def test_a_learnable_binding_is_reported_but_is_not_proof(tmp_path):
     """A stripped clip marked with v4 binds, and so would a learned forgery: the verifier says so and
-    does not call it ai_generated, unless the operator lists v4 in ``proof_bindings``."""
+    does not call it ai_generated, unless the operator lists v4 in ``proof_bindings`` or the provenance
+    registry's fingerprint of the clip that payload was made for matches (which a forgery on other
+    footage does not)."""
+    import dataclasses
+
     from kinoseal.config import Settings
     from kinoseal.label import GeneratorInfo, Labeler
     from kinoseal.verify.verifier import Verifier
@@ -296,11 +300,15 @@ def test_a_learnable_binding_is_reported_but_is_not_proof(tmp_path):
     Labeler.from_settings(settings.with_(watermark_method="kinoseal-wm-v4")).label_file(
         src, tmp_path / "v4.mp4", GeneratorInfo("t", "1"))
     stripped = remux(tmp_path / "v4.mp4", tmp_path / "stripped.mp4")
-    r = Verifier.from_settings(settings).verify(stripped)
+    verifier = Verifier.from_settings(settings)
+    r = dataclasses.replace(verifier, registry=None).verify(stripped)  # a verifier that did not label it
     wm = r.watermark
     assert wm.detected and wm.method == "kinoseal-wm-v4" and wm.bound is False and wm.binding_p_value < 1e-6
     assert r.verdict != Verdict.AI_GENERATED
     assert any("can learn its binding" in e for e in r.evidence), r.evidence
+    vouched = verifier.verify(stripped)
+    assert vouched.verdict == Verdict.AI_GENERATED and vouched.provenance["content_match"]["matched"]
+    assert "belongs to this content" in vouched.summary
     trusting = Verifier.from_settings(settings.with_(proof_bindings=("kinoseal-wm-v4", "kinoseal-wm-v5")))
     assert trusting.verify(stripped).verdict == Verdict.AI_GENERATED
 
