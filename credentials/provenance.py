@@ -129,13 +129,14 @@ class SqliteRegistry:
             return None
         return _record(row), row[9]
 
-    def fingerprinted(self, after_rowid: int = 0) -> list[tuple[int, ProvenanceRecord]]:
-        """(row id, record) of every record that kept a fingerprint, added after ``after_rowid``,
-        oldest first: what a search by content indexes, and what it adds when the registry grows."""
+    def fingerprints(self, after_rowid: int = 0) -> list[tuple[int, str, bytes]]:
+        """(row id, payload id, fingerprint) of every record that kept a fingerprint, added after
+        ``after_rowid``, oldest first: what a search by content indexes, and what it adds when the
+        registry grows (the manifests stay unread: a search needs only these)."""
         with self._connect() as db:
-            rows = db.execute(f"SELECT rowid, {_COLUMNS} FROM provenance WHERE fingerprint IS NOT NULL AND rowid > ? "
-                              "ORDER BY rowid", (int(after_rowid),)).fetchall()
-        return [(int(row[0]), _record(row[1:])) for row in rows]
+            rows = db.execute("SELECT rowid, payload_id, fingerprint FROM provenance "
+                              "WHERE fingerprint IS NOT NULL AND rowid > ? ORDER BY rowid", (int(after_rowid),)).fetchall()
+        return [(int(r[0]), str(r[1]), bytes(r[2])) for r in rows]
 
     def version(self) -> tuple[int, int]:
         """(records, highest row id): changes whenever a record is added or replaced, so a cache

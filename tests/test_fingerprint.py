@@ -163,8 +163,9 @@ def test_registry_keeps_fingerprints_and_upgrades_an_old_file(tmp_path, carphone
                fingerprint=ref.to_bytes())
     assert reg.version() != v0
     assert Fingerprint.from_bytes(reg.lookup("00000000000000bb").fingerprint).hashes == ref.hashes
-    (rowid, rec), = reg.fingerprinted()
-    assert rec.title == "new" and reg.fingerprinted(after_rowid=rowid) == []
+    (rowid, payload_id, data), = reg.fingerprints()
+    assert payload_id == "00000000000000bb" and Fingerprint.from_bytes(data).hashes == ref.hashes
+    assert reg.fingerprints(after_rowid=rowid) == []
 
 
 # -- the verdict rules -------------------------------------------------------------------------------

@@ -55,12 +55,12 @@ def _score_evidence(detector, score) -> ClassifierEvidence:
                               explanation=list(getattr(s, "evidence", []) or []))
 
 
-def _comparable(rows: list[tuple[int, ProvenanceRecord]]) -> list[tuple[str, Fingerprint]]:
+def _comparable(rows: list[tuple[int, str, bytes]]) -> list[tuple[str, Fingerprint]]:
     """(payload id, fingerprint) of registry rows; a record from another fingerprint version cannot be compared."""
     out = []
-    for _, rec in rows:
+    for _, payload_id, data in rows:
         try:
-            out.append((rec.payload_id, Fingerprint.from_bytes(rec.fingerprint)))
+            out.append((payload_id, Fingerprint.from_bytes(data)))
         except ValueError:
             continue
     return out
@@ -144,10 +144,10 @@ class Verifier:
             if state is not None and top > state[0][1] and count - state[0][0] == top - state[0][1]:
                 # Only appended rows (SQLite gives each new row the next row id; a replaced one would
                 # leave the count behind).
-                state[1].add(_comparable(self.registry.fingerprinted(after_rowid=state[0][1])))
+                state[1].add(_comparable(self.registry.fingerprints(after_rowid=state[0][1])))
                 self._fp_index = ((count, top), state[1])
                 return state[1]
-            self._fp_index = ((count, top), FingerprintIndex(_comparable(self.registry.fingerprinted())))
+            self._fp_index = ((count, top), FingerprintIndex(_comparable(self.registry.fingerprints())))
             return self._fp_index[1]
 
     def _fingerprint_scan(self) -> FingerprintScan | None:
