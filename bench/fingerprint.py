@@ -330,7 +330,8 @@ def markdown(res: dict) -> str:
           f"its source clip in {sum(x['payload_resolved'] for x in f)}, whose fingerprint matched the host in "
           f"{sum(bool(x['fingerprint_matched']) for x in f)}.", ""]
     c = res["cost"]
-    L += ["## 3. Cost", "", f"Hashing one {c['frame']} frame: {c['hash_ms_per_frame']} ms. Search of a "
+    when = f" (measured {c['measured']}, `--cost-only`)" if c.get("measured") else ""
+    L += ["## 3. Cost", "", f"Hashing one {c['frame']} frame{when}: {c['hash_ms_per_frame']} ms. Search of a "
           f"{QUERY_FRAMES}-frame query (and its mirror) through the registry's index:", "",
           "| registered 10 s clips | hashes | index build s | search s (band index) | search s (every hash) | "
           "a fresh process: read the SQLite registry + build, s |", "|---|---|---|---|---|---|"]
@@ -349,9 +350,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--verdict-attacks", default=",".join(VERDICT_ATTACKS))
     ap.add_argument("--clips", default=",".join(DEFAULT_CLIPS))
     ap.add_argument("--markdown-only", action="store_true", help="rewrite the .md from the .json of --out")
+    ap.add_argument("--cost-only", action="store_true",
+                    help="measure part 3 again into the .json of --out (parts 1-2 kept), then rewrite the .md")
     args = ap.parse_args(argv)
-    if args.markdown_only:
-        args.out.with_suffix(".md").write_text(markdown(json.loads(args.out.with_suffix(".json").read_text())))
+    if args.markdown_only or args.cost_only:
+        res = json.loads(args.out.with_suffix(".json").read_text())
+        if args.cost_only:
+            res["cost"] = part_cost()
+            res["cost"]["verify"] = verify_cost()
+            res["cost"]["measured"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+            args.out.with_suffix(".json").write_text(json.dumps(res, indent=1))
+        args.out.with_suffix(".md").write_text(markdown(res))
         return
     t0 = time.time()
 

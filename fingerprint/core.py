@@ -158,7 +158,7 @@ class Fingerprint:
             raise ValueError(f"a {ALG} fingerprint of {n} frames must be {head + 12 * n} bytes, not {len(data)}")
         times = np.frombuffer(data, dtype="<i4", count=n, offset=head) / 1000.0
         hashes = np.frombuffer(data, dtype="<u8", count=n, offset=head + 4 * n)
-        return cls(times=tuple(times.tolist()), hashes=tuple(int(h) for h in hashes), frames_seen=int(seen))
+        return cls(times=tuple(times.tolist()), hashes=tuple(hashes.tolist()), frames_seen=int(seen))
 
 
 class FingerprintBuilder:
