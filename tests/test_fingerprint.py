@@ -212,6 +212,7 @@ def test_a_fingerprint_alone_is_likely_at_most_and_never_beats_a_trusted_capture
     no_mark = WatermarkEvidence(detected=False, p_value=0.4, frames_analyzed=48)
     d = decide(NO_C2PA, no_mark, NO_CLASSIFIER, registry=registry(via="fingerprint", same_key=False))
     assert d.verdict is Verdict.LIKELY_AI_GENERATED and "not proof" in d.reason
+    assert d.label == "Likely AI-generated (matches a clip kinoseal labeled)"  # not "classifier only"
     capture = C2paEvidence(present=True, validation_state="Trusted",
                            digital_source_type="http://cv.iptc.org/newscodes/digitalsourcetype/digitalCapture",
                            signer={"common_name": "Newsroom camera"})
@@ -248,7 +249,8 @@ def test_a_registered_clip_without_its_mark_is_recognised_by_content(tmp_path):
     rep = verifier.verify(clip)
     assert rep.verdict is Verdict.LIKELY_AI_GENERATED, rep.evidence
     assert rep.provenance["via"] == "fingerprint" and rep.provenance["title"] == "lost-mark.mp4"
-    assert "'lost-mark.mp4'" in rep.summary
+    assert "'lost-mark.mp4'" in rep.summary and rep.summary.startswith("Likely AI-generated (matches a clip")
+    assert rep.to_dict()["verdict_label"] == "Likely AI-generated (matches a clip kinoseal labeled)"
     # another clip finds nothing
     other = verifier.verify(write_clip(tmp_path / "other.mp4", [f[::-1].copy() for f in rgb], fps=25))
     assert other.verdict is Verdict.UNKNOWN and other.provenance is None

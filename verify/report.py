@@ -121,9 +121,11 @@ class Report:
     # The C2PA status codes found, grouped by category (credentials.status_codes): which
     # ones made the verdict (integrity) and which only lowered trust.
     c2pa_status: dict[str, list[str]] = field(default_factory=dict)
+    # The verdict in plain words when the rules chose others than ``PLAIN_WORDS`` (``Decision.label``).
+    verdict_label: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["verdict"] = self.verdict.value
-        d["verdict_label"] = PLAIN_WORDS[self.verdict]
+        d["verdict_label"] = self.verdict_label or PLAIN_WORDS[self.verdict]
         return d

@@ -66,6 +66,9 @@ class Decision:
     # Per category, the failure codes that were found (active manifest, ``ingredient:`` deltas
     # and the ingredients' recorded results), for reports that want the grouping.
     status: dict[str, list[str]] = field(default_factory=dict)
+    # The verdict in plain words where the usual ones (``report.PLAIN_WORDS``) would mislead: a
+    # likely verdict from a registered fingerprint is not "classifier only". "" = the usual words.
+    label: str = ""
 
 
 def _signer_text(signer: dict[str, Any] | None) -> str:
@@ -129,6 +132,9 @@ def _ai_line(entries: list[dict[str, Any]], trusted: bool) -> tuple[str, str]:
             f"{_short_type(e['source_type'])} in {e['title']!r}" if e["where"] == "ingredient"
             else f"{_short_type(e['source_type'])} in the active manifest" for e in others[:3])
     return line, extent
+
+
+FINGERPRINT_LABEL = "Likely AI-generated (matches a clip kinoseal labeled)"
 
 
 def _registered(r: RegistryEvidence) -> str:
@@ -254,9 +260,10 @@ def decide(
 
     wm_conf = 1.0 - (watermark.p_value or 0.0) if wm_found else 0.0
 
-    def done(verdict: Verdict, confidence: float, reason: str, *extra: str, ai_extent: str | None = None) -> Decision:
+    def done(verdict: Verdict, confidence: float, reason: str, *extra: str, ai_extent: str | None = None,
+             label: str = "") -> Decision:
         lines = [reason, *extra] + [e for e in ev if e != reason]
-        return Decision(verdict, confidence, lines, reason, ai_extent, status)
+        return Decision(verdict, confidence, lines, reason, ai_extent, status, label)
 
     # 1. tampered: integrity failures only
     if integrity:
@@ -326,7 +333,7 @@ def decide(
     # 6. a registered AI clip's content, recognised by its fingerprint alone (never more than likely)
     if fingerprint_only:
         line = next(e for e in ev if e.startswith("These pixels match the registered fingerprint"))
-        return done(Verdict.LIKELY_AI_GENERATED, 0.9, line)
+        return done(Verdict.LIKELY_AI_GENERATED, 0.9, line, label=FINGERPRINT_LABEL)
     # 7. classifier only
     if classifier.available and classifier.score is not None and classifier.score >= classifier_threshold:
         return done(Verdict.LIKELY_AI_GENERATED, float(classifier.score),
@@ -341,4 +348,4 @@ def decide(
     return done(Verdict.UNKNOWN, 0.0, ev[0])
 
 
-__all__ = ["AI_SOURCE_TYPES", "Decision", "decide"]
+__all__ = ["AI_SOURCE_TYPES", "Decision", "FINGERPRINT_LABEL", "decide"]

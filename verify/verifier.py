@@ -418,7 +418,8 @@ class Verifier:
             verdict=d.verdict,
             confidence=round(float(d.confidence), 6),
             # The line that decided the verdict, not merely the first one written.
-            summary=f"{PLAIN_WORDS[d.verdict]}: {d.reason or d.evidence[0]}",
+            summary=f"{d.label or PLAIN_WORDS[d.verdict]}: {d.reason or d.evidence[0]}",
+            verdict_label=d.label or None,
             ai_extent=d.ai_extent,
             c2pa_status=dict(d.status),
             evidence=evidence,
