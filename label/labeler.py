@@ -128,7 +128,9 @@ class Labeler:
         payload_id = secrets.randbits(64)
         key = self.keyring.active
         embedder = self.method.embedder(key, payload_id)
-        fingerprint = FingerprintBuilder(min_gap_s=REFERENCE_GAP_S)
+        # Only a clip made by the model whole gets a fingerprint: an AI edit of real footage looks like
+        # its real parent, which must not match it ("likely AI-generated" on the original recording).
+        fingerprint = FingerprintBuilder(min_gap_s=REFERENCE_GAP_S) if source_type == TRAINED else None
         step = 1.0 / float(fps)
         frames = 0
         with scratch_path(dst, suffix=".unsigned.mp4") as unsigned:
@@ -139,7 +141,8 @@ class Labeler:
                 def marked_frames():
                     for i, (y, u, v, t) in enumerate(planes):
                         y = embedder.embed_luma(y)
-                        fingerprint.add(y, u, v, i * step if t is None else t)
+                        if fingerprint is not None:
+                            fingerprint.add(y, u, v, i * step if t is None else t)
                         yield y, u, v, t
 
                 marked = marked_frames()
@@ -169,7 +172,8 @@ class Labeler:
         self.registry.record(
             payload_id=f"{payload_id:016x}", key_id=key.key_id, method=self.method.name, manifest=store,
             manifest_label=store.get("active_manifest"), file_sha256=sha256_file(dst), title=dst.name,
-            manifest_c2pa=bytes(manifest_bytes), fingerprint=fingerprint.build().to_bytes(),
+            manifest_c2pa=bytes(manifest_bytes),
+            fingerprint=fingerprint.build().to_bytes() if fingerprint is not None else None,
         )
         return LabelResult(
             path=str(dst), payload_id=f"{payload_id:016x}", key_id=key.key_id, watermark_method=self.method.name,

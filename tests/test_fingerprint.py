@@ -275,3 +275,25 @@ def test_the_verifiers_index_grows_with_the_registry(tmp_path, carphone, bikes):
     # a record replaced in place rebuilds the index
     reg.record(payload_id="00000000000000b1", key_id="k", method="m", manifest={}, fingerprint=fp(*carphone).to_bytes())
     assert verifier._fingerprint_index() is not first
+
+
+def test_an_ai_edit_of_real_footage_keeps_no_fingerprint(tmp_path):
+    """An AI edit of a recording looks like the recording: a fingerprint of the edit would make the
+    untouched original read 'likely AI-generated'. Only clips the model made whole are fingerprinted."""
+    from kinoseal.label import GeneratorInfo, Labeler
+    from kinoseal.mediaio.colour import i420_to_rgb
+    from kinoseal.verify.verifier import Verifier
+
+    frames, fps = decode_i420(CARPHONE, 36)
+    original = write_clip(tmp_path / "original.mp4", [i420_to_rgb(*p) for p in frames], fps=12)
+    settings = Settings(home=tmp_path / "home", classifier_model="none")
+    labeler = Labeler.from_settings(settings)
+    rgb = [i420_to_rgb(*p) for p in frames]
+    edit = labeler.label_frames(iter(rgb), tmp_path / "edit.mp4", fps=12, generator=GeneratorInfo("m"), parent=original)
+    other = [i420_to_rgb(*p) for p in decode_i420(BIKES, 24)[0]]
+    whole = labeler.label_frames(iter(other), tmp_path / "whole.mp4", fps=12, generator=GeneratorInfo("m"))
+    reg = SqliteRegistry(settings.home / "provenance.sqlite3")
+    assert reg.lookup(edit.payload_id).fingerprint is None
+    assert reg.lookup(whole.payload_id).fingerprint is not None
+    rep = Verifier.from_settings(settings).verify(original)
+    assert rep.verdict is Verdict.UNKNOWN and rep.provenance is None
