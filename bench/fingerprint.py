@@ -245,7 +245,7 @@ def verify_cost(repeats: int = 4) -> dict:
         target = make_clip(work / "clip720.mp4", 10.0, settings)
         with_fp = Verifier.from_settings(settings)
         without = Verifier.from_settings(settings)
-        without._fingerprint_scan = lambda: None  # the same verifier, minus the fingerprint's share
+        without._fingerprint_scan = lambda: (None, None)  # the same verifier, minus the fingerprint's share
         runs = {"with": [], "without": []}
         for _ in range(repeats):
             for name, v in (("with", with_fp), ("without", without)):

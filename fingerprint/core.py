@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -132,7 +132,6 @@ class Fingerprint:
     hashes: tuple[int, ...]
     mirrored: tuple[int, ...] | None = None
     frames_seen: int = 0
-    alg: str = ALG
 
     def __len__(self) -> int:
         return len(self.hashes)
@@ -162,9 +161,9 @@ class Fingerprint:
 
 
 class FingerprintBuilder:
-    """Hashes frames as they come: ``add(y, t)`` for each frame, then ``build()``.
-    ``min_gap_s``: frames closer than this to the last hashed one are skipped (the reference
-    keeps about ten a second; a query keeps whatever frames it is given)."""
+    """Hashes frames as they come: ``add(y, u, v, t)`` for each frame, then ``build()``.
+    ``min_gap_s``: frames closer than this to the last hashed one are skipped (the labeler hashes
+    every frame; a query keeps whatever frames it is given)."""
 
     def __init__(self, *, min_gap_s: float = 0.0, keep_mirrored: bool = False, max_frames: int = 20_000) -> None:
         self.min_gap_s = float(min_gap_s)
@@ -214,7 +213,6 @@ class FingerprintMatch:
     offset_s: float | None
     span_s: tuple[float, float] | None = None
     mirrored: bool = False
-    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {"matched": self.matched, "frames": self.frames, "compared": self.compared,
@@ -269,9 +267,8 @@ def match(reference: Fingerprint, query: Fingerprint) -> FingerprintMatch:
     """Does ``query`` (a clip being verified) show the frames of ``reference`` (a registered clip)?
     The query may be a cut of the reference, sit inside longer footage, be re-encoded, resized,
     recoloured or flipped; its media times may start anywhere."""
-    if len(reference) == 0 or len(query) == 0:
-        note = "the registered clip has no hashable frames" if len(reference) == 0 else "no hashable frames"
-        return FingerprintMatch(False, 0, 0, None, None, notes=[note])
+    if len(reference) == 0 or len(query) == 0:  # a registered clip or a query without hashable frames
+        return FingerprintMatch(False, 0, 0, None, None)
     qt = np.asarray(query.times, dtype=np.float64)
     tries = [(False, query.hashes)] + ([(True, query.mirrored)] if query.mirrored else [])
     best = None

@@ -1,8 +1,11 @@
-"""An even sample of a clip's frames in media time, for consumers of the one streaming decode.
+"""The base of the verifier's consumers that read an even sample of a clip's frames in media time
+(``mediaio.stream.FrameConsumer``): the watermark scan and the content fingerprint.
 
 At most ``max_frames`` frames, one per ``duration / max_frames`` seconds, or every n-th frame
-when the duration is unknown. Two consumers with the same ``max_frames`` pick the same frames,
-so a frame's conversion (``DecodedFrame.gray``) is paid once for both.
+when the duration is unknown. Two consumers with the same ``max_frames`` pick the same frames, so
+a frame converted for one (``DecodedFrame`` caches each format) is converted once for both when
+they ask for the same format. The sample never needs consecutive frames, so the decoder may skip
+non-reference frames for it. A consumer stops taking frames once it sets ``error``.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from kinoseal.mediaio.reader import sample_stride
 class EvenSample:
     def __init__(self, max_frames: int) -> None:
         self.max_frames = max_frames
+        self.error: str | None = None
         self.duration_s = 0.0
         self._gap = 0.0
         self._stride = 1
@@ -25,10 +29,16 @@ class EvenSample:
 
     def wants(self, index: int, time: float) -> bool:
         # 0.999: a frame exactly one gap later is still taken despite rounding of its time.
-        if index % self._stride == 0 and time >= self._next_t:
+        if self.error is None and index % self._stride == 0 and time >= self._next_t:
             self._next_t = time + self._gap * 0.999 if self._gap > 0 else float("-inf")
             return True
         return False
+
+    def needs_every_frame(self, t_from: float, t_to: float) -> bool:
+        return False
+
+    def finished(self) -> bool:
+        return self.error is not None
 
 
 __all__ = ["EvenSample"]

@@ -248,10 +248,12 @@ def decide(
                else "the mark was most likely copied from that clip onto other footage")
         ev.append(f"The registered fingerprint of {_registered(registry)}, the clip this watermark was made for, "
                   f"does not match these pixels ({_fp_frames(registry)}): {why}")
-    elif registry is not None and registry.content_matched and not wm_present:
-        ev.append(f"These pixels match the registered fingerprint of {_registered(registry)} ({_fp_frames(registry)}), "
-                  "a clip kinoseal labeled as AI-generated; its watermark was not found here (heavy compression "
-                  "or editing can remove it), and a fingerprint alone can be imitated, so this is not proof")
+    elif fingerprint_only:
+        fp_line = (f"These pixels match the registered fingerprint of {_registered(registry)} "
+                   f"({_fp_frames(registry)}), a clip kinoseal labeled as AI-generated; its watermark was not found "
+                   "here (heavy compression or editing can remove it), and a fingerprint alone can be imitated, "
+                   "so this is not proof")
+        ev.append(fp_line)
     if classifier.available and classifier.score is not None:
         # 4 significant digits: a threshold of 0.9982 must not read as 1.00, nor a score of 0.995 as its equal
         ev.append(f"Classifier probability of generated video: {classifier.score:.4g} (threshold {classifier_threshold:.4g})")
@@ -332,8 +334,7 @@ def decide(
         return done(Verdict.UNTRUSTED_SIGNATURE, 0.5, reason)
     # 6. a registered AI clip's content, recognised by its fingerprint alone (never more than likely)
     if fingerprint_only:
-        line = next(e for e in ev if e.startswith("These pixels match the registered fingerprint"))
-        return done(Verdict.LIKELY_AI_GENERATED, 0.9, line, label=FINGERPRINT_LABEL)
+        return done(Verdict.LIKELY_AI_GENERATED, 0.9, fp_line, label=FINGERPRINT_LABEL)
     # 7. classifier only
     if classifier.available and classifier.score is not None and classifier.score >= classifier_threshold:
         return done(Verdict.LIKELY_AI_GENERATED, float(classifier.score),

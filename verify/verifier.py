@@ -150,15 +150,16 @@ class Verifier:
             self._fp_index = ((count, top), FingerprintIndex(_comparable(self.registry.fingerprints())))
             return self._fp_index[1]
 
-    def _fingerprint_scan(self) -> FingerprintScan | None:
-        """Hash the watermark sample's frames when the registry holds fingerprints to compare with."""
+    def _fingerprint_scan(self) -> tuple[FingerprintScan | None, FingerprintIndex | None]:
+        """Hash the watermark sample's frames when the registry holds fingerprints to compare with
+        (the scan, and the index it will be searched in)."""
         index = self._fingerprint_index()
         if index is None or len(index) == 0:
-            return None
-        return FingerprintScan(self.settings.limits.verify_max_frames)
+            return None, None
+        return FingerprintScan(self.settings.limits.verify_max_frames), index
 
-    def _provenance(self, watermark: WatermarkEvidence,
-                    fingerprint: Fingerprint | None) -> tuple[dict | None, RegistryEvidence | None]:
+    def _provenance(self, watermark: WatermarkEvidence, fingerprint: Fingerprint | None,
+                    index: FingerprintIndex | None) -> tuple[dict | None, RegistryEvidence | None]:
         """The registry's record for this clip: the one the watermark's payload names, checked against
         the pixels by its content fingerprint; else, the one whose fingerprint these pixels match."""
         if self.registry is None:
@@ -175,14 +176,13 @@ class Verifier:
                     fp_match = match(Fingerprint.from_bytes(record.fingerprint), fingerprint)
                 except ValueError:
                     fp_match = None
-        elif fingerprint is not None and len(fingerprint):
-            index = self._fingerprint_index()
-            hits = index.search(fingerprint) if index is not None else []
+        elif fingerprint is not None and len(fingerprint) and index is not None:
+            found = [(self.registry.lookup(payload_id), m) for payload_id, m in index.search(fingerprint)]
+            found = [(rec, m) for rec, m in found if rec is not None]
             # A mark found without its payload: prefer the records made with the key that made it.
-            same = [h for h in hits if watermark.detected and self._key_of(h[0]) == watermark.key_id]
-            if same or hits:
-                payload_id, fp_match = (same or hits)[0]
-                record = self.registry.lookup(payload_id)
+            same = [f for f in found if watermark.detected and f[0].key_id == watermark.key_id]
+            if same or found:
+                record, fp_match = (same or found)[0]
                 via = "fingerprint"
         if record is None:
             return None, None
@@ -211,10 +211,6 @@ class Verifier:
             # The registered fingerprint against these pixels (None: the record kept none).
             "content_match": fp_match.to_dict() if fp_match else None,
         }, evidence
-
-    def _key_of(self, payload_id: str) -> str | None:
-        rec = self.registry.lookup(payload_id) if self.registry is not None else None
-        return rec.key_id if rec else None
 
     def _watermark_scan(self) -> tuple[WatermarkScan | None, list[str]]:
         """Every registered watermark version (or those ``Settings.watermark_versions`` names), the
@@ -334,7 +330,7 @@ class Verifier:
         fragments) against the manifest evidence already read."""
         decode = DecodeReport()
         scan, names = self._watermark_scan()
-        fpscan = self._fingerprint_scan()
+        fpscan, fp_index = self._fingerprint_scan()
         classifier: ClassifierEvidence | None = None
         collector = None
 
@@ -390,7 +386,7 @@ class Verifier:
             if classifier is None:
                 # A classifier object without a collector reads the clip itself.
                 classifier = classifier_evidence(self.classifier, media, self.settings.limits)
-        provenance, registry = self._provenance(watermark, fpscan.result() if fpscan is not None else None)
+        provenance, registry = self._provenance(watermark, fpscan.result() if fpscan is not None else None, fp_index)
         d = decide(
             c2pa,
             watermark,

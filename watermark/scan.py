@@ -32,8 +32,9 @@ QUEUE_FRAMES = 4
 _STOP = object()
 
 
-class WatermarkScan:
+class WatermarkScan(EvenSample):
     def __init__(self, extractors: Sequence, max_frames: int, *, background: bool = False) -> None:
+        super().__init__(max_frames)
         self.extractors = list(extractors)
         # Versions that analyse frames identically (v2 and v3: only their key domains differ) share
         # one analysis: the frames are whitened and the geometries searched once, not once each.
@@ -44,27 +45,11 @@ class WatermarkScan:
                 ex.follow(leaders[key])
             elif key is not None:
                 leaders[key] = ex
-        self.max_frames = max_frames
-        self.error: str | None = None
         self.times: list[float] = []  # media time of each frame the extractors saw, in order
-        self._sample = EvenSample(max_frames)
         self.background = background
         self._queue: queue.Queue | None = None
         self._worker: threading.Thread | None = None
         self._failure: BaseException | None = None
-
-    @property
-    def duration_s(self) -> float:
-        return self._sample.duration_s
-
-    def start(self, info) -> None:
-        self._sample.start(info)
-
-    def wants(self, index: int, time: float) -> bool:
-        return self.error is None and self._sample.wants(index, time)
-
-    def needs_every_frame(self, t_from: float, t_to: float) -> bool:
-        return False
 
     def feed(self, frame) -> None:
         if min(frame.width, frame.height) < MIN_WATERMARK_SIDE:
@@ -103,7 +88,7 @@ class WatermarkScan:
             self._worker = None
 
     def finished(self) -> bool:
-        return self.error is not None or self._failure is not None
+        return super().finished() or self._failure is not None
 
     def results(self) -> list[WatermarkResult]:
         self.close()
