@@ -2,7 +2,7 @@
 
 It hashes the frames of the same even sample as the watermark scan (same ``max_frames``), as 4:2:0
 planes (``DecodedFrame.yuv420p``: the watermark reads luma alone, so these frames are converted
-twice; 0.07 ms a 720p frame for the planes, against 0.37 ms for the hash itself).
+twice; 0.07 ms a 720p frame for the planes, against 0.35 ms for the hash itself, `fingerprint.md`).
 """
 
 from __future__ import annotations
