@@ -220,6 +220,24 @@ def test_a_fingerprint_alone_is_likely_at_most_and_never_beats_a_trusted_capture
     assert d.verdict is Verdict.AUTHENTIC
 
 
+def test_the_registered_clips_own_mark_found_by_its_targeted_test_is_ai_generated():
+    no_mark = WatermarkEvidence(detected=False, p_value=0.4, frames_analyzed=48)
+    found = registry(via="fingerprint", same_key=False, mark_log10_p=-8.0)
+    d = decide(NO_C2PA, no_mark, NO_CLASSIFIER, registry=found)
+    assert d.verdict is Verdict.AI_GENERATED and d.confidence > 0.999
+    assert "watermark of 'clip.mp4'" in d.reason and "p = 1.0e-08" in d.reason and "tested once" in d.reason
+    # even against a trusted capture claim: the pixels carry a labeled clip's own mark
+    capture = C2paEvidence(present=True, validation_state="Trusted",
+                           digital_source_type="http://cv.iptc.org/newscodes/digitalsourcetype/digitalCapture",
+                           signer={"common_name": "Newsroom camera"})
+    assert decide(capture, no_mark, NO_CLASSIFIER, registry=found).verdict is Verdict.AI_GENERATED
+    # at the threshold or above, the fingerprint alone speaks: likely, and the test's p is reported
+    weak = decide(NO_C2PA, no_mark, NO_CLASSIFIER, registry=registry(via="fingerprint", mark_log10_p=-5.9))
+    assert weak.verdict is Verdict.LIKELY_AI_GENERATED and "not even by a test of its own key" in weak.reason
+    assert decide(capture, no_mark, NO_CLASSIFIER, registry=registry(via="fingerprint", mark_log10_p=-5.9)).verdict \
+        is Verdict.AUTHENTIC
+
+
 # -- end to end ----------------------------------------------------------------------------------------
 
 
@@ -297,3 +315,48 @@ def test_an_ai_edit_of_real_footage_keeps_no_fingerprint(tmp_path):
     assert reg.lookup(whole.payload_id).fingerprint is not None
     rep = Verifier.from_settings(settings).verify(original)
     assert rep.verdict is Verdict.UNKNOWN and rep.provenance is None
+
+
+def test_a_registered_clip_too_compressed_for_the_blind_search_is_found_by_its_own_mark(tmp_path):
+    """H.264 CRF 28 leaves carphone's mark (176x144) too weak for the blind search over geometries,
+    shifts and payloads; the registry's fingerprint names the clip, and its key and payload, tested
+    once where the fingerprint puts the picture (flipped too), are there. Unmarked footage of the
+    same scene matches the fingerprint but not the mark: likely, not proof."""
+    import dataclasses
+
+    from kinoseal.label.labeler import REFERENCE_GAP_S
+    from kinoseal.mediaio.colour import i420_to_rgb
+    from kinoseal.verify.verifier import Verifier
+    from kinoseal.watermark.keyring import KeyRing
+    from kinoseal.watermark.keys import WatermarkKey
+    from kinoseal.watermark.methods import get_method
+
+    frames, _ = decode_i420(CARPHONE, 60)
+    key = WatermarkKey(bytes([3]) * 32)  # fixed: the margins below are measured for this key and clip
+    embedder = get_method("kinoseal-wm-v5").embedder(key, 0xAB)
+    marked = [(embedder.embed_luma(y), u, v) for y, u, v in frames]
+    builder = FingerprintBuilder(min_gap_s=REFERENCE_GAP_S)
+    for i, (y, u, v) in enumerate(marked):
+        builder.add(y, u, v, i / 30)
+    settings = Settings(home=tmp_path / "home", classifier_model="none")
+    reg = SqliteRegistry(settings.home / "provenance.sqlite3")
+    reg.record(payload_id=f"{0xAB:016x}", key_id=key.key_id, method="kinoseal-wm-v5", manifest={},
+               title="registered.mp4", fingerprint=builder.build().to_bytes())
+    verifier = dataclasses.replace(Verifier.from_settings(settings), keyring=KeyRing(key, (key,)))
+
+    rgb = [i420_to_rgb(*m) for m in marked]
+    for name, pictures, mirrored in (("crf28.mp4", rgb, False), ("flipped.mp4", [f[:, ::-1].copy() for f in rgb], True)):
+        rep = verifier.verify(write_clip(tmp_path / name, pictures, fps=30, crf=28))
+        assert not rep.watermark.detected, name  # the blind search alone misses it (measured: p ~ 1e-2)
+        mark = rep.provenance["registered_mark"]
+        assert mark["detected"] and mark["log10_p_value"] < -7.0 and mark["key_id"] == key.key_id, (name, mark)
+        assert rep.provenance["content_match"]["mirrored"] is mirrored
+        assert rep.verdict is Verdict.AI_GENERATED and "tested once where the" in rep.summary, rep.summary
+    original = write_clip(tmp_path / "original.mp4", [i420_to_rgb(*p) for p in frames], fps=30, crf=28)
+    rep = verifier.verify(original)
+    assert rep.verdict is Verdict.LIKELY_AI_GENERATED, rep.summary
+    assert rep.provenance["registered_mark"]["log10_p_value"] > -3.0
+    # a record whose key this verifier does not hold is not tested: the fingerprint alone speaks
+    stranger = dataclasses.replace(verifier, keyring=KeyRing(WatermarkKey(bytes([4]) * 32), (WatermarkKey(bytes([4]) * 32),)))
+    rep = stranger.verify(tmp_path / "crf28.mp4")
+    assert rep.verdict is Verdict.LIKELY_AI_GENERATED and rep.provenance["registered_mark"] is None

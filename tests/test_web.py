@@ -362,3 +362,26 @@ def test_spliced_ai_segments_are_named_with_their_times(page, labeled, labeled_r
     assert "contains AI-generated segments (3.4\u20136.6 s)" in page.inner_text("#verdict-words")
     assert "only in 3.4\u20136.6 s" in page.inner_text("#watermark")
     assert "Fully AI-generated" not in page.inner_text("#verdict")
+
+
+def test_a_registered_clips_own_mark_found_by_the_registry_is_shown(page, labeled, labeled_report):
+    """A clip found by its content fingerprint, whose own mark the registry's targeted test found:
+    the provenance card says so, with the test's p-value (and says "not found" when it failed)."""
+    r = json.loads(json.dumps(labeled_report))
+    r["watermark"].update(detected=False, p_value=0.02, payload_id=None, bound=None)
+    r["provenance"] = {
+        "found": True, "via": "fingerprint", "payload_id": "00000000000000ab", "title": "registered.mp4",
+        "labeled_at": "2026-12-06T08:00:00+00:00", "signer": "kinoseal generator (development)",
+        "content_match": {"matched": True, "frames": 59, "compared": 59, "mirrored": True},
+        "registered_mark": {"method": "kinoseal-wm-v5", "key_id": "k", "log10_p_value": -8.3, "p_value": 5e-9,
+                            "detected": True},
+    }
+    page.unroute("**/v1/verify")
+    _show(page, labeled, r)
+    prov = page.inner_text("#provenance")
+    assert "by its content fingerprint" in prov and "59 of 59 sampled frames, mirrored" in prov
+    assert "present: its key and payload, tested once" in prov and "5.0e-9" in prov
+    r["provenance"]["registered_mark"].update(detected=False, p_value=0.3, log10_p_value=-0.52)
+    page.unroute("**/v1/verify")
+    _show(page, labeled, r)
+    assert "not found: its key and payload" in page.inner_text("#provenance")

@@ -84,7 +84,9 @@ class RegistryEvidence:
     the record's content fingerprint matches these pixels (``fingerprint.match``); None when the
     record kept no fingerprint. ``same_key``: the watermark found here was made with the record's
     key (always True via the payload). ``frames``/``compared``: the sampled frames that matched,
-    of those compared."""
+    of those compared. ``mark_log10_p``: where the record was found by fingerprint and the blind
+    search found no mark, that record's own mark (its key and payload) tested once where the
+    fingerprint puts the picture (``Verifier._registered_mark``); None when not tested."""
 
     via: str
     payload_id: str
@@ -97,6 +99,7 @@ class RegistryEvidence:
     compared: int = 0
     span_s: tuple[float, float] | None = None
     mirrored: bool = False
+    mark_log10_p: float | None = None
 
 
 @dataclass

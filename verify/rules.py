@@ -21,7 +21,10 @@ Order matters and is deliberate:
    provenance registry vouches for it: the registered content fingerprint of the clip
    made with that key (or that payload) matches these pixels (``RegistryEvidence``).
    A copied mark then points at a clip whose fingerprint does not match, and the
-   evidence says which clip it was copied from.
+   evidence says which clip it was copied from. Where the blind search finds no mark but
+   the pixels match a registered clip's fingerprint, that clip's own mark (its key and
+   payload) is tested once where the fingerprint puts the picture
+   (``RegistryEvidence.mark_log10_p``): below the threshold, this rule applies too.
 3. An AI source type declared anywhere in the provenance chain (the active
    manifest's actions or any ingredient manifest's) -> ``ai_generated``, trusted or
    not (the evidence says which), with ``ai_extent`` "full" or "partial".
@@ -165,6 +168,12 @@ def decide(
     wm_found = wm_present and not wm_unbound
     fingerprint_only = bool(not wm_present and registry is not None and registry.via == "fingerprint"
                             and registry.content_matched)
+    # That record's own mark, tested once where its fingerprint puts the picture, is there: this
+    # content carries the mark made for it, though too weak for the blind search (heavy compression).
+    registered_mark = bool(fingerprint_only and registry.mark_log10_p is not None
+                           and 10.0 ** registry.mark_log10_p < watermark_threshold)
+    if registered_mark:
+        fingerprint_only = False
     present = c2pa.present
     all_codes = list(c2pa.failure_codes) + list(c2pa.history_codes) if present else []
     by_cat: dict[str, list[str]] = {}
@@ -248,11 +257,20 @@ def decide(
                else "the mark was most likely copied from that clip onto other footage")
         ev.append(f"The registered fingerprint of {_registered(registry)}, the clip this watermark was made for, "
                   f"does not match these pixels ({_fp_frames(registry)}): {why}")
+    elif registered_mark:
+        wm_line = (f"The kinoseal watermark of {_registered(registry)} is in these pixels "
+                   f"(p = {10.0 ** registry.mark_log10_p:.1e} < {watermark_threshold:.0e}): its registered content "
+                   f"fingerprint matches them ({_fp_frames(registry)}), and its key and payload, tested once where the "
+                   "fingerprint puts the picture, are there; too weak for the blind search (heavy compression)")
+        ev.append(wm_line)
     elif fingerprint_only:
+        tested = ("" if registry.mark_log10_p is None else
+                  f", not even by a test of its own key and payload where the fingerprint puts the picture "
+                  f"(p = {10.0 ** registry.mark_log10_p:.2g})")
         fp_line = (f"These pixels match the registered fingerprint of {_registered(registry)} "
                    f"({_fp_frames(registry)}), a clip kinoseal labeled as AI-generated; its watermark was not found "
-                   "here (heavy compression or editing can remove it), and a fingerprint alone can be imitated, "
-                   "so this is not proof")
+                   f"here{tested}; heavy compression or editing can remove it, and a fingerprint alone can be "
+                   "imitated, so this is not proof")
         ev.append(fp_line)
     if classifier.available and classifier.score is not None:
         # 4 significant digits: a threshold of 0.9982 must not read as 1.00, nor a score of 0.995 as its equal
@@ -261,6 +279,8 @@ def decide(
         ev.append("Classifier: " + (classifier.note or "not available"))
 
     wm_conf = 1.0 - (watermark.p_value or 0.0) if wm_found else 0.0
+    if registered_mark:
+        wm_conf = 1.0 - 10.0 ** registry.mark_log10_p
 
     def done(verdict: Verdict, confidence: float, reason: str, *extra: str, ai_extent: str | None = None,
              label: str = "") -> Decision:
@@ -289,6 +309,12 @@ def decide(
             return done(Verdict.AI_GENERATED, wm_conf,
                         "The manifest claims a camera capture, but the pixels carry the AI watermark",
                         ai_extent=extent)
+        return done(Verdict.AI_GENERATED, wm_conf, wm_line, ai_extent=extent)
+    if registered_mark:
+        extent = _ai_line(ai, trusted)[1] if ai else None
+        if capture:
+            return done(Verdict.AI_GENERATED, wm_conf, "The manifest claims a camera capture, but the pixels carry "
+                        "the AI watermark of a clip kinoseal labeled", wm_line, ai_extent=extent)
         return done(Verdict.AI_GENERATED, wm_conf, wm_line, ai_extent=extent)
     # 3. AI declared anywhere in the provenance chain
     if ai:

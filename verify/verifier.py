@@ -159,9 +159,11 @@ class Verifier:
         return FingerprintScan(self.settings.limits.verify_max_frames), index
 
     def _provenance(self, watermark: WatermarkEvidence, fingerprint: Fingerprint | None,
-                    index: FingerprintIndex | None) -> tuple[dict | None, RegistryEvidence | None]:
+                    index: FingerprintIndex | None,
+                    scan: WatermarkScan | None = None) -> tuple[dict | None, RegistryEvidence | None]:
         """The registry's record for this clip: the one the watermark's payload names, checked against
-        the pixels by its content fingerprint; else, the one whose fingerprint these pixels match."""
+        the pixels by its content fingerprint; else, the one whose fingerprint these pixels match, and
+        then that record's own mark is tested once in the scan's frames (``_registered_mark``)."""
         if self.registry is None:
             return None, None
         record: ProvenanceRecord | None = None
@@ -186,6 +188,9 @@ class Verifier:
                 via = "fingerprint"
         if record is None:
             return None, None
+        mark_log10_p = None
+        if via == "fingerprint" and fp_match is not None and fp_match.matched and not watermark.detected:
+            mark_log10_p = self._registered_mark(scan, record, fp_match.mirrored)
         store = record.manifest
         active = store.get("manifests", {}).get(store.get("active_manifest") or "", {})
         signer = active.get("signature_info") or {}
@@ -196,6 +201,7 @@ class Verifier:
             same_key=via == "watermark" or (watermark.detected and watermark.key_id == record.key_id),
             frames=fp_match.frames if fp_match else 0, compared=fp_match.compared if fp_match else 0,
             span_s=fp_match.span_s if fp_match else None, mirrored=bool(fp_match and fp_match.mirrored),
+            mark_log10_p=mark_log10_p,
         )
         return {
             "found": True,
@@ -210,7 +216,29 @@ class Verifier:
             "claim_generator": (active.get("claim_generator_info") or [{}])[0].get("name"),
             # The registered fingerprint against these pixels (None: the record kept none).
             "content_match": fp_match.to_dict() if fp_match else None,
+            # Its own mark tested where the fingerprint puts the picture (None: not tested).
+            "registered_mark": None if mark_log10_p is None else {
+                "method": record.method, "key_id": record.key_id, "log10_p_value": round(mark_log10_p, 3),
+                "p_value": 10.0 ** mark_log10_p, "detected": 10.0 ** mark_log10_p < self.settings.watermark_p_threshold},
         }, evidence
+
+    def _registered_mark(self, scan: WatermarkScan | None, record: ProvenanceRecord, mirrored: bool) -> float | None:
+        """log10 p of the record's own mark (its key and payload) in the scan's frames, tested once at
+        the geometry the fingerprint match implies (the frame as registered, or flipped), times 2: it is
+        a second test beside the blind search, and together they keep the false-positive bound. None
+        where the scan has no extractor of the record's method with that key (a retired version, a key
+        not in the keyring)."""
+        if scan is None or scan.error:
+            return None
+        try:
+            payload = int(record.payload_id, 16)
+        except (TypeError, ValueError):
+            return None
+        for ex in scan.extractors:
+            if ex.method.name == record.method and hasattr(ex, "registered_test"):
+                lp = ex.registered_test(record.key_id, payload, mirrored)
+                return None if lp is None else min(0.0, lp + math.log10(2.0))
+        return None
 
     def _watermark_scan(self) -> tuple[WatermarkScan | None, list[str]]:
         """Every registered watermark version (or those ``Settings.watermark_versions`` names), the
@@ -386,7 +414,8 @@ class Verifier:
             if classifier is None:
                 # A classifier object without a collector reads the clip itself.
                 classifier = classifier_evidence(self.classifier, media, self.settings.limits)
-        provenance, registry = self._provenance(watermark, fpscan.result() if fpscan is not None else None, fp_index)
+        provenance, registry = self._provenance(watermark, fpscan.result() if fpscan is not None else None, fp_index,
+                                                scan if info is not None else None)
         d = decide(
             c2pa,
             watermark,

@@ -102,8 +102,7 @@ class MaskedPatternEmbedder:
             raise ValueError("strength must be a positive finite number")
         self.method, self.params = method, p
         self.key_id, self.payload_id, self.strength = key.key_id, payload_id, float(strength)
-        coded = p.code.encode(p.crc.append(int_to_bits(payload_id, p.payload_bits))).astype(np.float32)
-        self._symbols(key, coded)
+        self._symbols(key, coded_bits(p, payload_id))
         self._cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
         self._lock = threading.Lock()
 
@@ -212,6 +211,11 @@ def activity_mask_half(y: np.ndarray, p) -> np.ndarray:
     act *= np.float32(1.0 / ref)
     np.clip(act, p.mask_lo, p.mask_hi, out=act)
     return act
+
+
+def coded_bits(p, payload_id: int) -> np.ndarray:
+    """The channel bits a payload is embedded as (CRC appended, convolutionally coded), float32 0/1."""
+    return p.code.encode(p.crc.append(int_to_bits(int(payload_id), p.payload_bits))).astype(np.float32)
 
 
 def key_list(keys: Sequence[WatermarkKey] | WatermarkKey) -> list[WatermarkKey]:

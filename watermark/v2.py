@@ -116,7 +116,8 @@ from kinoseal.watermark.keys import WatermarkKey
 from kinoseal.watermark.parallel import map_ordered
 from kinoseal.watermark.result import P_VALUE_THRESHOLD, WatermarkResult
 from kinoseal.watermark.stats import rademacher_log10_pvalue
-from kinoseal.watermark.core import LayoutCache, MaskedPatternEmbedder, WatermarkMethod, check_luma, key_list, keyed_signs, xof
+from kinoseal.watermark.core import (LayoutCache, MaskedPatternEmbedder, WatermarkMethod, check_luma, coded_bits, key_list,
+                                     keyed_signs, xof)
 
 __all__ = ["TiledParams", "TiledMethod", "TiledEmbedder", "TiledExtractor", "TileLayout", "tile_layout"]
 
@@ -210,6 +211,15 @@ def tile_layout(key: WatermarkKey, p: TiledParams) -> TileLayout:
     return _LAYOUTS.get(key, p, TileLayout.build)
 
 
+def tile_signs(lay: TileLayout, coded: np.ndarray) -> np.ndarray:
+    """The +-1 of every tile cell for the coded bits ``coded``: the keyed chip, times the whitened
+    coded bit on payload cells. The embedder draws this tile; the registry's test of a known clip
+    (``TiledExtractor.registered_test``) correlates with all of it, not the pilots alone."""
+    sym = (2.0 * coded - 1.0) * lay.whitening
+    vals = np.where(lay.pilot_mask, 1.0, sym[np.maximum(lay.bit_of_cell, 0)])
+    return (lay.chips * vals).astype(np.float32)
+
+
 def _axis_interp(n_px: int, cell: float, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Periodic linear-interpolation taps for one axis, tiles anchored at the frame centre."""
     x = np.arange(n_px, dtype=np.float64) + 0.5 - n_px / 2.0
@@ -232,10 +242,7 @@ class TiledEmbedder(MaskedPatternEmbedder):
     """v2: the keyed tile repeated over the frame; every frame carries the same pattern."""
 
     def _symbols(self, key: WatermarkKey, coded: np.ndarray) -> None:
-        lay = tile_layout(key, self.params)
-        sym = (2.0 * coded - 1.0) * lay.whitening
-        vals = np.where(lay.pilot_mask, 1.0, sym[np.maximum(lay.bit_of_cell, 0)])
-        self._tile = (lay.chips * vals).astype(np.float32)
+        self._tile = tile_signs(tile_layout(key, self.params), coded)
 
     def _render(self, h: int, w: int) -> np.ndarray:
         return render_tile(self._tile, h, w, self.params.cell_px(h, w))
@@ -738,6 +745,33 @@ class TiledExtractor:
                     gi_, di_ = keys_[qc]
                     best = (lpc, gi_, di_, kc, li, float(flat[qc, kc]))
         return best
+
+    def registered_t(self, key_id: str, payload_id: int, mirrored: bool = False) -> float | None:
+        """The normalised correlation t of one known mark (key, payload) with the folded tile at the
+        frame-size rule and zero shift, flipped where ``mirrored``: one hypothesis, every cell a
+        known sign (pilots and payload: 1.8x the pilots' share of the tile). None when the key is
+        not this extractor's or no frame was seen.
+
+        For a clip whose registered content fingerprint these pixels match (the verifier): that
+        record names the key and payload, and the fingerprint says the picture is the registered
+        one, unflipped or flipped, so one test replaces the blind search over geometries, shifts and
+        payloads. Under no mark the chips are fair coins independent of the tile, so t is a
+        weighted Rademacher sum (``watermark.stats``) whatever the content."""
+        li = next((i for i, lay in enumerate(self.layouts) if lay.key_id == key_id), None)
+        if li is None or self.frames == 0:
+            return None
+        shape, acc = max(self._acc.items(), key=lambda kv: kv[1].n)
+        an = self._analysis(shape, acc)
+        F = dihedral(an["tiles"][0])[1 if mirrored else 0]  # index 1: the tile flipped left-right
+        norm = float(np.sqrt(np.sum(F * F)))
+        if norm == 0.0:
+            return 0.0
+        return float(np.sum(tile_signs(self.layouts[li], coded_bits(self.params, payload_id)) * F)) / norm
+
+    def registered_test(self, key_id: str, payload_id: int, mirrored: bool = False) -> float | None:
+        """log10 p of ``registered_t`` (one hypothesis: the caller adds its own multiplicity)."""
+        t = self.registered_t(key_id, payload_id, mirrored)
+        return None if t is None else rademacher_log10_pvalue(t)
 
     def _sweep(self, acc: _Acc, an: dict) -> list[int]:
         """Indices (in an["geoms"]) of the fixed scale sweep, folded separably (cheap)."""

@@ -540,6 +540,17 @@ class BoundExtractor(TiledExtractor):
         t = float(np.dot(lay.chips, Fb)) / norm if norm > 0 else 0.0
         return rademacher_log10_pvalue(t), t
 
+    def registered_test(self, key_id: str, payload_id: int, mirrored: bool = False) -> float | None:
+        """v2's test of one known mark joined by the bound layer's at the same geometry: two independent
+        sets of keyed coins (sync and bound chips), so (t_sync + t_bound) / sqrt(2) is again a
+        unit-norm weighted Rademacher sum under no mark."""
+        t_sync = self.registered_t(key_id, payload_id, mirrored)
+        if t_sync is None:
+            return None
+        li = next(i for i, lay in enumerate(self.layouts) if lay.key_id == key_id)
+        _, t_bound = self.bound_test(li, 0, 1 if mirrored else 0, 0)
+        return rademacher_log10_pvalue((t_sync + t_bound) / math.sqrt(2.0))
+
     def result(self) -> WatermarkResult:
         r = super().result()
         if self.frames == 0:

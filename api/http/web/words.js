@@ -239,9 +239,13 @@ const KinoWords = (() => {
     const content = !cm ? "not recorded for this clip"
       : (cm.matched ? "matches" : "does NOT match") + ` these pixels (${cm.frames} of ${cm.compared} sampled frames`
         + (cm.mirrored ? ", mirrored" : "") + ")";
+    const rm = p.registered_mark;
+    const mark = !rm ? null : (rm.detected ? "present" : "not found") + `: its key and payload, tested once where the `
+      + `fingerprint puts the picture (p = ${fmtP(rm.p_value)})`;
     return [
       ["Found", found],
       ["Registered fingerprint", content],
+      ["Its watermark", mark],
       ["Title", p.title],
       ["Labeled at", fmtTime(p.labeled_at)],
       ["Signer", p.signer],
