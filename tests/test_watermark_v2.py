@@ -209,3 +209,35 @@ def test_pilot_scores_of_sparse_tiles_stay_bounded():
         ft.flat[rng.choice(n * n, k, replace=False)] = rng.normal(0, 1e3, k)
         t = pilot_scores(lay, *_orientation_spectra(ft), n)
         assert np.abs(t).max() <= np.sqrt(k) + 0.05
+
+
+def test_the_registered_test_of_a_known_mark(bikes, bikes_marked):
+    """One hypothesis (known key and payload, frame-size geometry): strong on the mark, flipped only
+    when asked for a flip, None for a key the extractor does not hold, and a valid p-value on
+    unmarked frames over many keys (no excess of small values)."""
+    marked = METHOD.extractor([OTHER, KEY])
+    flipped = METHOD.extractor([KEY])
+    for y, _, _ in bikes_marked:
+        marked.update(y)
+        flipped.update(np.ascontiguousarray(y[:, ::-1]))
+    assert marked.registered_test(KEY.key_id, PAYLOAD) < LOG_T - 10
+    assert marked.registered_test(OTHER.key_id, PAYLOAD) > -3
+    assert marked.registered_test("0000000000000000", PAYLOAD) is None
+    assert flipped.registered_test(KEY.key_id, PAYLOAD, mirrored=True) < LOG_T - 10
+    assert flipped.registered_test(KEY.key_id, PAYLOAD, mirrored=False) > -3
+    # every cell a known sign: the test is stronger than the pilots' own at the same geometry
+    t_all = marked.registered_t(KEY.key_id, PAYLOAD)
+    lay = marked.layouts[1]
+    F = marked._analysis(*max(marked._acc.items(), key=lambda kv: kv[1].n))["tiles"][0]
+    t_pilots = float((lay.chips * F)[lay.pilot_mask].sum() / np.sqrt((F[lay.pilot_mask] ** 2).sum()))
+    assert t_all > 1.2 * t_pilots > 0
+
+    rng = np.random.default_rng(1)
+    keys = [WatermarkKey(rng.bytes(32)) for _ in range(100)]
+    unmarked = METHOD.extractor(keys)
+    for y, _, _ in bikes[:6]:
+        unmarked.update(y)
+    lps = np.array([unmarked.registered_test(k.key_id, int(rng.integers(0, 2**63)), bool(i % 2))
+                    for i, k in enumerate(keys)])
+    assert lps.min() > LOG_T
+    assert np.mean(lps < -1) <= 0.1 + 0.06 and np.mean(lps < -2) <= 0.01 + 0.02
