@@ -23,12 +23,18 @@ def rgb_to_i420(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     yuv = f @ _M.T
     y = 16.0 + 219.0 * yuv[..., 0]
     h, w = y.shape
-    cb = yuv[..., 1].reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
-    cr = yuv[..., 2].reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
+    cb, cr = _half(yuv[..., 1]), _half(yuv[..., 2])
     u = 128.0 + 224.0 * cb
     v = 128.0 + 224.0 * cr
     as8 = lambda a: np.clip(np.rint(a), 0, 255).astype(np.uint8)  # noqa: E731
     return as8(y), as8(u), as8(v)
+
+
+def _half(c: np.ndarray) -> np.ndarray:
+    """2x2 block means, summed in the order of ``reshape(h/2, 2, w/2, 2).mean(axis=(1, 3))``, so the
+    result is bit for bit the same for planes at least 4 px wide (tested), at a seventh of the cost: that
+    mean over two strided axes took 8 ms a 720p plane, half of a generated frame's conversion."""
+    return ((c[0::2, 0::2] + c[0::2, 1::2]) + (c[1::2, 0::2] + c[1::2, 1::2])) / np.float32(4)
 
 
 def i420_to_rgb(y: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:

@@ -118,3 +118,19 @@ def test_v5_embedding_of_a_moving_clip_is_pinned():
 
 
 V5_SEQUENCE = "e1c377d08ea9c1287f29af22fd12ad09"
+
+
+def test_the_chroma_block_mean_is_bit_for_bit_the_reference_mean():
+    """``mediaio.colour._half`` (four strided adds) replaces ``reshape(...).mean(axis=(1, 3))``, 7x
+    slower: generated clips convert to I420 exactly as before. (For planes 2 px wide numpy sums the
+    four in another order, a last-bit difference; the labeler refuses frames under 16 px.)"""
+    import numpy as np
+
+    from kinoseal.mediaio.colour import _M, _half
+
+    rng = np.random.default_rng(7)
+    for h, w in ((16, 16), (144, 176), (98, 118), (272, 640), (720, 1280)):
+        rgb = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        yuv = (rgb.astype(np.float32) / 255.0) @ _M.T
+        for c in (yuv[..., 1], yuv[..., 2]):
+            assert np.array_equal(_half(c), c.reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3)))
