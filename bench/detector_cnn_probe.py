@@ -418,6 +418,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--size", type=int, default=64, help="training sub-crop of the 94 px residual")
     ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--seed", type=int, default=100, help="fold i's CNN is seeded with seed + i (the committed run: 100)")
     ap.add_argument("--folds", default="", help="only these folds (comma separated; a smoke test, no report)")
     ap.add_argument("--results", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
@@ -505,7 +506,7 @@ def main(argv: list[str] | None = None) -> int:
         score["resid-LR"][te] = head.predict_proba(Xr[te])[:, 1]
         lr_tr, lr_te = head.decision_function(Xr[tr]), head.decision_function(Xr[te])
         t = time.perf_counter()
-        net = train_cnn(inputs, tr, y[tr], w, steps=args.steps, batch=args.batch, size=args.size, lr=args.lr, seed=100 + i)
+        net = train_cnn(inputs, tr, y[tr], w, steps=args.steps, batch=args.batch, size=args.size, lr=args.lr, seed=args.seed + i)
         train_s["CNN"].append(time.perf_counter() - t)
         t = time.perf_counter()
         c_te = cnn_scores(net, inputs, te)

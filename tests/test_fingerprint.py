@@ -200,7 +200,8 @@ def test_a_copied_mark_names_the_clip_it_was_copied_from_and_is_never_ai_generat
     d = decide(NO_C2PA, unbound_mark(payload_id="00000000000000aa"), NO_CLASSIFIER,
                registry=registry(content_matched=False, frames=1, compared=44))
     assert d.verdict is Verdict.UNKNOWN
-    assert any("does not match these pixels (1 of 44" in e and "copied from that clip" in e for e in d.evidence)
+    assert any("does not match these pixels (1 of 44" in e and "mark was copied from that clip" in e
+               and "edited past what its fingerprint survives" in e for e in d.evidence)
     # a bound mark stays ai_generated; the failed fingerprint is reported beside it (a crop breaks it)
     bound = WatermarkEvidence(detected=True, method="kinoseal-wm-v5", p_value=1e-30, bound=True, key_id="key1",
                               binding_p_value=1e-12, payload_id="00000000000000aa")

@@ -254,7 +254,8 @@ def decide(
         ev.append(f"No kinoseal watermark ({p}, {watermark.frames_analyzed} frames)")
     if registry is not None and registry.content_matched is False and wm_present:
         why = ("a crop, rotation or heavy edit also breaks the fingerprint" if wm_found
-               else "the mark was most likely copied from that clip onto other footage")
+               else "either the mark was copied from that clip onto other footage, or this is that clip edited "
+                    "past what its fingerprint survives (a crop, a rotation, a colour change of colour-only content)")
         ev.append(f"The registered fingerprint of {_registered(registry)}, the clip this watermark was made for, "
                   f"does not match these pixels ({_fp_frames(registry)}): {why}")
     elif registered_mark:
