@@ -227,6 +227,9 @@ def test_the_registered_clips_own_mark_found_by_its_targeted_test_is_ai_generate
     d = decide(NO_C2PA, no_mark, NO_CLASSIFIER, registry=found)
     assert d.verdict is Verdict.AI_GENERATED and d.confidence > 0.999
     assert "watermark of 'clip.mp4'" in d.reason and "p = 1.0e-08" in d.reason and "tested once" in d.reason
+    # the blind search's own line does not contradict it
+    assert not any(e.startswith("No kinoseal watermark") for e in d.evidence)
+    assert any(e.startswith("The blind search for a kinoseal watermark") and "found none" in e for e in d.evidence)
     # even against a trusted capture claim: the pixels carry a labeled clip's own mark
     capture = C2paEvidence(present=True, validation_state="Trusted",
                            digital_source_type="http://cv.iptc.org/newscodes/digitalsourcetype/digitalCapture",

@@ -381,6 +381,8 @@ def test_a_registered_clips_own_mark_found_by_the_registry_is_shown(page, labele
     prov = page.inner_text("#provenance")
     assert "by its content fingerprint" in prov and "59 of 59 sampled frames, mirrored" in prov
     assert "present: its key and payload, tested once" in prov and "5.0e-9" in prov
+    wm = page.inner_text("#watermark")
+    assert "found by the registry's test" in wm and "not found" not in wm  # the two cards agree
     r["provenance"]["registered_mark"].update(detected=False, p_value=0.3, log10_p_value=-0.52)
     page.unroute("**/v1/verify")
     _show(page, labeled, r)

@@ -251,7 +251,12 @@ def decide(
         ev.append(f"Watermark check failed: {watermark.error}")
     else:
         p = f"p = {watermark.p_value:.2g}" if watermark.p_value is not None else "no frames"
-        ev.append(f"No kinoseal watermark ({p}, {watermark.frames_analyzed} frames)")
+        if registry is not None and registry.mark_log10_p is not None:
+            # Beside the targeted test's line: the search over every key, geometry and payload is another test.
+            ev.append(f"The blind search for a kinoseal watermark (every key, geometry and payload) found none "
+                      f"({p}, {watermark.frames_analyzed} frames)")
+        else:
+            ev.append(f"No kinoseal watermark ({p}, {watermark.frames_analyzed} frames)")
     if registry is not None and registry.content_matched is False and wm_present:
         why = ("a crop, rotation or heavy edit also breaks the fingerprint" if wm_found
                else "either the mark was copied from that clip onto other footage, or this is that clip edited "

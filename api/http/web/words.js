@@ -206,6 +206,18 @@ const KinoWords = (() => {
     const w = r.watermark || {};
     if (!w.detected) {
       // An unmarked clip: bit accuracy, method and key of a mark that is not there mean nothing.
+      const rm = (r.provenance || {}).registered_mark;
+      if (rm && rm.detected) {
+        // The blind search missed a mark that the registry's targeted test found: say both.
+        return [
+          ["Result", "found by the registry's test of the registered clip's own key and payload (see below); "
+            + "too weak for the blind search"],
+          ["p-value", fmtP(rm.p_value) + " (that test)" + (w.p_value != null ? "; blind search " + fmtP(w.p_value) : "")],
+          ["Frames analysed", w.frames_analyzed],
+          ["Method", rm.method],
+          ["Key id", rm.key_id],
+        ];
+      }
       return [
         ["Result", "not found"],
         ["p-value", w.p_value != null ? fmtP(w.p_value) + " (no sign of a kinoseal watermark)" : null],
