@@ -353,7 +353,7 @@ def test_a_registered_clip_too_compressed_for_the_blind_search_is_found_by_its_o
         rep = verifier.verify(write_clip(tmp_path / name, pictures, fps=30, crf=28))
         assert not rep.watermark.detected, name  # the blind search alone misses it (measured: p ~ 1e-2)
         mark = rep.provenance["registered_mark"]
-        assert mark["detected"] and mark["log10_p_value"] < -7.0 and mark["key_id"] == key.key_id, (name, mark)
+        assert mark["detected"] and mark["log10_p_value"] < -6.5 and mark["key_id"] == key.key_id, (name, mark)
         assert rep.provenance["content_match"]["mirrored"] is mirrored
         assert rep.verdict is Verdict.AI_GENERATED and "tested once where the" in rep.summary, rep.summary
     original = write_clip(tmp_path / "original.mp4", [i420_to_rgb(*p) for p in frames], fps=30, crf=28)
@@ -364,3 +364,37 @@ def test_a_registered_clip_too_compressed_for_the_blind_search_is_found_by_its_o
     stranger = dataclasses.replace(verifier, keyring=KeyRing(WatermarkKey(bytes([4]) * 32), (WatermarkKey(bytes([4]) * 32),)))
     rep = stranger.verify(tmp_path / "crf28.mp4")
     assert rep.verdict is Verdict.LIKELY_AI_GENERATED and rep.provenance["registered_mark"] is None
+
+
+def test_a_registered_small_clip_resized_is_found_by_its_own_mark_at_the_sweeps_scale(tmp_path):
+    """Resized from 176x144 to 96x80, carphone's cells (2 px, the floor) no longer follow the
+    frame-size rule: the targeted test at that rule finds nothing (10^0 before the sweep was added),
+    the sweep's lattices find the mark (measured 10^-9.5 for this key), where the blind search gave
+    10^-2.9."""
+    import dataclasses
+
+    from kinoseal.label.labeler import REFERENCE_GAP_S
+    from kinoseal.mediaio.colour import i420_to_rgb
+    from kinoseal.verify.verifier import Verifier
+    from kinoseal.watermark.keyring import KeyRing
+    from kinoseal.watermark.keys import WatermarkKey
+    from kinoseal.watermark.methods import get_method
+
+    frames, fps = decode_i420(CARPHONE, 60)
+    key = WatermarkKey(bytes([9]) * 32)  # fixed: the margin is measured for this key and clip
+    embedder = get_method("kinoseal-wm-v5").embedder(key, 0xAB)
+    marked = [(embedder.embed_luma(y), u, v) for y, u, v in frames]
+    builder = FingerprintBuilder(min_gap_s=REFERENCE_GAP_S)
+    for i, (y, u, v) in enumerate(marked):
+        builder.add(y, u, v, i / fps)
+    settings = Settings(home=tmp_path / "home", classifier_model="none")
+    SqliteRegistry(settings.home / "provenance.sqlite3").record(
+        payload_id=f"{0xAB:016x}", key_id=key.key_id, method="kinoseal-wm-v5", manifest={}, title="small.mp4",
+        fingerprint=builder.build().to_bytes())
+    verifier = dataclasses.replace(Verifier.from_settings(settings), keyring=KeyRing(key, (key,)))
+    resized, fps2 = apply_attack("resize_0.55", marked, fps)
+    rep = verifier.verify(write_clip(tmp_path / "resized.mp4", [i420_to_rgb(*f) for f in resized],
+                                     fps=int(round(fps2)), crf=18))
+    assert not rep.watermark.detected
+    assert rep.provenance["registered_mark"]["log10_p_value"] < -7.0, rep.provenance
+    assert rep.verdict is Verdict.AI_GENERATED, rep.summary

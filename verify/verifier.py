@@ -223,9 +223,10 @@ class Verifier:
         }, evidence
 
     def _registered_mark(self, scan: WatermarkScan | None, record: ProvenanceRecord, mirrored: bool) -> float | None:
-        """log10 p of the record's own mark (its key and payload) in the scan's frames, tested once at
-        the geometry the fingerprint match implies (the frame as registered, or flipped), times 2: it is
-        a second test beside the blind search, and together they keep the false-positive bound. None
+        """log10 p of the record's own mark (its key and payload) in the scan's frames, tested where the
+        fingerprint match puts the picture (as registered, or flipped; at the frame-size rule or, for a
+        resized small clip, the sweep's scales: ``TiledExtractor.registered_test``), times 2: it is a
+        second test beside the blind search, and together they keep the false-positive bound. None
         where the scan has no extractor of the record's method with that key (a retired version, a key
         not in the keyring)."""
         if scan is None or scan.error:

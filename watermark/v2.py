@@ -769,9 +769,34 @@ class TiledExtractor:
         return float(np.sum(tile_signs(self.layouts[li], coded_bits(self.params, payload_id)) * F)) / norm
 
     def registered_test(self, key_id: str, payload_id: int, mirrored: bool = False) -> float | None:
-        """log10 p of ``registered_t`` (one hypothesis: the caller adds its own multiplicity)."""
+        """log10 p of the known mark: ``registered_t`` at the frame-size geometry (half the budget), or
+        at the best of the scale sweep's lattices (the other half, shared by its scales): the caller
+        adds its own multiplicity."""
         t = self.registered_t(key_id, payload_id, mirrored)
-        return None if t is None else rademacher_log10_pvalue(t)
+        if t is None:
+            return None
+        return min(rademacher_log10_pvalue(t) + math.log10(2.0), self._registered_sweep(key_id, payload_id, mirrored))
+
+    def _registered_sweep(self, key_id: str, payload_id: int, mirrored: bool) -> float:
+        """log10 p of the known mark at the best of the sweep's square lattices (zero shift, the
+        fingerprint's orientation), times 2 x their number. A uniform resize keeps the frame's centre,
+        where the tile is anchored, but moves its cells off the frame-size rule wherever that rule sits
+        on its 2 px floor (a clip with a short side under 192 px before or after the resize): the
+        scale is then unknown, the rest is not. The lattices come from the frame size alone, so under
+        no mark each t is still a weighted Rademacher sum. Sync layer only: the bound layer's test at
+        ~180 geometries would cost more than the whole search."""
+        li = next(i for i, lay in enumerate(self.layouts) if lay.key_id == key_id)
+        shape, acc = max(self._acc.items(), key=lambda kv: kv[1].n)
+        an = self._analysis(shape, acc)
+        sweep = self._sweep(acc, an) if self.params.sweep_step > 0 else []
+        if not sweep:
+            return 0.0
+        W = tile_signs(self.layouts[li], coded_bits(self.params, payload_id)).astype(np.float64)
+        W = W[:, ::-1] if mirrored else W  # correlating the flipped tile with W = the tile with W flipped
+        F = np.stack([an["tiles"][gi] for gi in sweep])
+        norms = np.sqrt(np.einsum("kij,kij->k", F, F))
+        t = np.einsum("kij,ij->k", F, W) / np.where(norms > 0, norms, 1.0)
+        return min(0.0, rademacher_log10_pvalue(float(t.max())) + math.log10(2.0 * len(sweep)))
 
     def _sweep(self, acc: _Acc, an: dict) -> list[int]:
         """Indices (in an["geoms"]) of the fixed scale sweep, folded separably (cheap)."""
