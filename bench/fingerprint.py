@@ -300,10 +300,9 @@ def markdown(res: dict) -> str:
               for p in m["matched_pairs"]]
         L.append("")
     v = res["verdicts"]
-    rerun = (f" Measured {v['measured']} with `--verdicts-only` ({v['runtime_min']} min)." if v.get("measured") else "")
+    rerun = f"Measured {v['measured']} with `--verdicts-only` ({v['runtime_min']} min). " if v.get("measured") else ""
     L += ["## 2. Verdicts with the provenance registry, against without it", "",
-          f"{rerun.strip()} " if rerun else "",
-          f"Clips {', '.join(v['clips'])} (2 s each) labeled by `Labeler` (v5), attacked, written as H.264 CRF 18, "
+          f"{rerun}Clips {', '.join(v['clips'])} (2 s each) labeled by `Labeler` (v5), attacked, written as H.264 CRF 18, "
           "verified with the registry; 'without' is `decide` on the same evidence with `registry=None`. "
           "Cells: clips called `ai_generated` with and without the registry; clips the registry recognised (its "
           "record found by the payload or by the fingerprint), those whose registered fingerprint matched, and "
@@ -364,11 +363,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--verdicts-only", action="store_true",
                     help="run part 2 again into the .json of --out (parts 1 and 3 kept), then rewrite the .md")
     args = ap.parse_args(argv)
+    t0 = time.time()
+
+    def log(msg: str) -> None:
+        print(f"[{time.time() - t0:6.0f} s] {msg}", flush=True)
+
     if args.verdicts_only:
         res = json.loads(args.out.with_suffix(".json").read_text())
-        t0 = time.time()
-        res["verdicts"] = part_verdicts(args.clips.split(","), [a for a in args.verdict_attacks.split(",") if a],
-                                        lambda msg: print(f"[{time.time() - t0:6.0f} s] {msg}", flush=True))
+        res["verdicts"] = part_verdicts(args.clips.split(","), [a for a in args.verdict_attacks.split(",") if a], log)
         res["verdicts"]["measured"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         res["verdicts"]["runtime_min"] = round((time.time() - t0) / 60, 1)
         args.out.with_suffix(".json").write_text(json.dumps(res, indent=1))
@@ -383,11 +385,6 @@ def main(argv: list[str] | None = None) -> None:
             args.out.with_suffix(".json").write_text(json.dumps(res, indent=1))
         args.out.with_suffix(".md").write_text(markdown(res))
         return
-    t0 = time.time()
-
-    def log(msg: str) -> None:
-        print(f"[{time.time() - t0:6.0f} s] {msg}", flush=True)
-
     res = {"command": "nice -n 10 python -m bench.fingerprint", "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
            "machine": f"{platform.machine()}, python {platform.python_version()}"}
     res["cost"] = part_cost()

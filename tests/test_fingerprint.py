@@ -234,7 +234,8 @@ def test_the_registered_clips_own_mark_found_by_its_targeted_test_is_ai_generate
     capture = C2paEvidence(present=True, validation_state="Trusted",
                            digital_source_type="http://cv.iptc.org/newscodes/digitalsourcetype/digitalCapture",
                            signer={"common_name": "Newsroom camera"})
-    assert decide(capture, no_mark, NO_CLASSIFIER, registry=found).verdict is Verdict.AI_GENERATED
+    d = decide(capture, no_mark, NO_CLASSIFIER, registry=found)
+    assert d.verdict is Verdict.AI_GENERATED and len(d.evidence) == len(set(d.evidence))  # each line once
     # at the threshold or above, the fingerprint alone speaks: likely, and the test's p is reported
     weak = decide(NO_C2PA, no_mark, NO_CLASSIFIER, registry=registry(via="fingerprint", mark_log10_p=-5.9))
     assert weak.verdict is Verdict.LIKELY_AI_GENERATED and "not even by a test of its own key" in weak.reason
@@ -321,6 +322,33 @@ def test_an_ai_edit_of_real_footage_keeps_no_fingerprint(tmp_path):
     assert rep.verdict is Verdict.UNKNOWN and rep.provenance is None
 
 
+def _registered_carphone(tmp_path, key_byte: int, title: str, time_fps: float | None = None):
+    """carphone (2 s) marked with v5 under a fixed key (the tests' margins are measured for it), its
+    fingerprint registered under payload 0xab, and a verifier that holds the key: (frames, fps, marked
+    planes, key, verifier). ``time_fps``: the frame rate the registered times are counted at."""
+    import dataclasses
+
+    from kinoseal.label.labeler import REFERENCE_GAP_S
+    from kinoseal.verify.verifier import Verifier
+    from kinoseal.watermark.keyring import KeyRing
+    from kinoseal.watermark.keys import WatermarkKey
+    from kinoseal.watermark.methods import get_method
+
+    frames, fps = decode_i420(CARPHONE, 60)
+    key = WatermarkKey(bytes([key_byte]) * 32)
+    embedder = get_method("kinoseal-wm-v5").embedder(key, 0xAB)
+    marked = [(embedder.embed_luma(y), u, v) for y, u, v in frames]
+    builder = FingerprintBuilder(min_gap_s=REFERENCE_GAP_S)
+    for i, (y, u, v) in enumerate(marked):
+        builder.add(y, u, v, i / (time_fps or fps))
+    settings = Settings(home=tmp_path / "home", classifier_model="none")
+    SqliteRegistry(settings.home / "provenance.sqlite3").record(
+        payload_id=f"{0xAB:016x}", key_id=key.key_id, method="kinoseal-wm-v5", manifest={}, title=title,
+        fingerprint=builder.build().to_bytes())
+    verifier = dataclasses.replace(Verifier.from_settings(settings), keyring=KeyRing(key, (key,)))
+    return frames, fps, marked, key, verifier
+
+
 def test_a_registered_clip_too_compressed_for_the_blind_search_is_found_by_its_own_mark(tmp_path):
     """H.264 CRF 28 leaves carphone's mark (176x144) too weak for the blind search over geometries,
     shifts and payloads; the registry's fingerprint names the clip, and its key and payload, tested
@@ -328,26 +356,11 @@ def test_a_registered_clip_too_compressed_for_the_blind_search_is_found_by_its_o
     same scene matches the fingerprint but not the mark: likely, not proof."""
     import dataclasses
 
-    from kinoseal.label.labeler import REFERENCE_GAP_S
     from kinoseal.mediaio.colour import i420_to_rgb
-    from kinoseal.verify.verifier import Verifier
     from kinoseal.watermark.keyring import KeyRing
     from kinoseal.watermark.keys import WatermarkKey
-    from kinoseal.watermark.methods import get_method
 
-    frames, _ = decode_i420(CARPHONE, 60)
-    key = WatermarkKey(bytes([3]) * 32)  # fixed: the margins below are measured for this key and clip
-    embedder = get_method("kinoseal-wm-v5").embedder(key, 0xAB)
-    marked = [(embedder.embed_luma(y), u, v) for y, u, v in frames]
-    builder = FingerprintBuilder(min_gap_s=REFERENCE_GAP_S)
-    for i, (y, u, v) in enumerate(marked):
-        builder.add(y, u, v, i / 30)
-    settings = Settings(home=tmp_path / "home", classifier_model="none")
-    reg = SqliteRegistry(settings.home / "provenance.sqlite3")
-    reg.record(payload_id=f"{0xAB:016x}", key_id=key.key_id, method="kinoseal-wm-v5", manifest={},
-               title="registered.mp4", fingerprint=builder.build().to_bytes())
-    verifier = dataclasses.replace(Verifier.from_settings(settings), keyring=KeyRing(key, (key,)))
-
+    frames, _, marked, key, verifier = _registered_carphone(tmp_path, 3, "registered.mp4", time_fps=30)
     rgb = [i420_to_rgb(*m) for m in marked]
     for name, pictures, mirrored in (("crf28.mp4", rgb, False), ("flipped.mp4", [f[:, ::-1].copy() for f in rgb], True)):
         rep = verifier.verify(write_clip(tmp_path / name, pictures, fps=30, crf=28))
@@ -371,27 +384,9 @@ def test_a_registered_small_clip_resized_is_found_by_its_own_mark_at_the_sweeps_
     frame-size rule: the targeted test at that rule finds nothing (10^0 before the sweep was added),
     the sweep's lattices find the mark (measured 10^-9.5 for this key), where the blind search gave
     10^-2.9."""
-    import dataclasses
-
-    from kinoseal.label.labeler import REFERENCE_GAP_S
     from kinoseal.mediaio.colour import i420_to_rgb
-    from kinoseal.verify.verifier import Verifier
-    from kinoseal.watermark.keyring import KeyRing
-    from kinoseal.watermark.keys import WatermarkKey
-    from kinoseal.watermark.methods import get_method
 
-    frames, fps = decode_i420(CARPHONE, 60)
-    key = WatermarkKey(bytes([9]) * 32)  # fixed: the margin is measured for this key and clip
-    embedder = get_method("kinoseal-wm-v5").embedder(key, 0xAB)
-    marked = [(embedder.embed_luma(y), u, v) for y, u, v in frames]
-    builder = FingerprintBuilder(min_gap_s=REFERENCE_GAP_S)
-    for i, (y, u, v) in enumerate(marked):
-        builder.add(y, u, v, i / fps)
-    settings = Settings(home=tmp_path / "home", classifier_model="none")
-    SqliteRegistry(settings.home / "provenance.sqlite3").record(
-        payload_id=f"{0xAB:016x}", key_id=key.key_id, method="kinoseal-wm-v5", manifest={}, title="small.mp4",
-        fingerprint=builder.build().to_bytes())
-    verifier = dataclasses.replace(Verifier.from_settings(settings), keyring=KeyRing(key, (key,)))
+    _, fps, marked, _, verifier = _registered_carphone(tmp_path, 9, "small.mp4")
     resized, fps2 = apply_attack("resize_0.55", marked, fps)
     rep = verifier.verify(write_clip(tmp_path / "resized.mp4", [i420_to_rgb(*f) for f in resized],
                                      fps=int(round(fps2)), crf=18))

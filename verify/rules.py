@@ -166,14 +166,13 @@ def decide(
                  and registry.content_matched and registry.same_key)
     wm_unbound = wm_present and watermark.bound is False and not owned
     wm_found = wm_present and not wm_unbound
-    fingerprint_only = bool(not wm_present and registry is not None and registry.via == "fingerprint"
-                            and registry.content_matched)
+    by_content = bool(not wm_present and registry is not None and registry.via == "fingerprint"
+                      and registry.content_matched)
     # That record's own mark, tested once where its fingerprint puts the picture, is there: this
     # content carries the mark made for it, though too weak for the blind search (heavy compression).
-    registered_mark = bool(fingerprint_only and registry.mark_log10_p is not None
+    registered_mark = bool(by_content and registry.mark_log10_p is not None
                            and 10.0 ** registry.mark_log10_p < watermark_threshold)
-    if registered_mark:
-        fingerprint_only = False
+    fingerprint_only = by_content and not registered_mark
     present = c2pa.present
     all_codes = list(c2pa.failure_codes) + list(c2pa.history_codes) if present else []
     by_cat: dict[str, list[str]] = {}
@@ -284,9 +283,8 @@ def decide(
     else:
         ev.append("Classifier: " + (classifier.note or "not available"))
 
-    wm_conf = 1.0 - (watermark.p_value or 0.0) if wm_found else 0.0
-    if registered_mark:
-        wm_conf = 1.0 - 10.0 ** registry.mark_log10_p
+    wm_conf = (1.0 - (watermark.p_value or 0.0) if wm_found
+               else 1.0 - 10.0 ** registry.mark_log10_p if registered_mark else 0.0)
 
     def done(verdict: Verdict, confidence: float, reason: str, *extra: str, ai_extent: str | None = None,
              label: str = "") -> Decision:
@@ -304,8 +302,8 @@ def decide(
                       + ", ".join(sorted({_bare(c) for c in integrity})))
         extra = ("The watermark says the clip is AI-generated",) if wm_found else ()
         return done(Verdict.TAMPERED, 1.0, reason, *extra)
-    # 2. watermark
-    if wm_found:
+    # 2. watermark (found by the blind search, or the registered clip's own mark by its targeted test)
+    if wm_found or registered_mark:
         extent = _ai_line(ai, trusted)[1] if ai else None
         if watermark.marked_extent == "segments":
             spans = ", ".join(f"{s['start_s']:.1f}-{s['end_s']:.1f} s" for s in watermark.segments)
@@ -315,12 +313,6 @@ def decide(
             return done(Verdict.AI_GENERATED, wm_conf,
                         "The manifest claims a camera capture, but the pixels carry the AI watermark",
                         ai_extent=extent)
-        return done(Verdict.AI_GENERATED, wm_conf, wm_line, ai_extent=extent)
-    if registered_mark:
-        extent = _ai_line(ai, trusted)[1] if ai else None
-        if capture:
-            return done(Verdict.AI_GENERATED, wm_conf, "The manifest claims a camera capture, but the pixels carry "
-                        "the AI watermark of a clip kinoseal labeled", wm_line, ai_extent=extent)
         return done(Verdict.AI_GENERATED, wm_conf, wm_line, ai_extent=extent)
     # 3. AI declared anywhere in the provenance chain
     if ai:

@@ -386,6 +386,14 @@ def pilot_scores(lay: TileLayout, FFs: np.ndarray, FF2s: np.ndarray, n: int) -> 
     return t
 
 
+def _correlations(F: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """The normalised correlation of each tile of the stack ``F`` (k, n, n) with the +-1 tile ``W``
+    (0 for a tile without energy)."""
+    F = F.astype(np.float64)
+    norms = np.sqrt(np.einsum("kij,kij->k", F, F))
+    return np.einsum("kij,ij->k", F, W.astype(np.float64)) / np.where(norms > 0, norms, 1.0)
+
+
 def _halves(n: int) -> list[slice]:
     """Two slices covering ``range(n)`` (one when it is too small to split)."""
     return [slice(0, n)] if n < 16 else [slice(0, n // 2), slice(n // 2, n)]
@@ -746,6 +754,18 @@ class TiledExtractor:
                     best = (lpc, gi_, di_, kc, li, float(flat[qc, kc]))
         return best
 
+    def _known_mark(self, key_id: str, payload_id: int, mirrored: bool) -> tuple | None:
+        """(key index, the known mark's +-1 tile, flipped left-right where ``mirrored``, the analysis, the
+        accumulator) for the registry's test of one registered clip; None when the key is not this
+        extractor's or no frame was seen. Flipping the expected tile instead of the folded ones gives the
+        same correlations (a frame's flip about its centre reverses the tile's columns)."""
+        li = next((i for i, lay in enumerate(self.layouts) if lay.key_id == key_id), None)
+        if li is None or self.frames == 0:
+            return None
+        shape, acc = max(self._acc.items(), key=lambda kv: kv[1].n)
+        W = tile_signs(self.layouts[li], coded_bits(self.params, payload_id))
+        return li, (W[:, ::-1] if mirrored else W), self._analysis(shape, acc), acc
+
     def registered_t(self, key_id: str, payload_id: int, mirrored: bool = False) -> float | None:
         """The normalised correlation t of one known mark (key, payload) with the folded tile at the
         frame-size rule and zero shift, flipped where ``mirrored``: one hypothesis, every cell a
@@ -757,45 +777,37 @@ class TiledExtractor:
         one, unflipped or flipped, so one test replaces the blind search over geometries, shifts and
         payloads. Under no mark the chips are fair coins independent of the tile, so t is a
         weighted Rademacher sum (``watermark.stats``) whatever the content."""
-        li = next((i for i, lay in enumerate(self.layouts) if lay.key_id == key_id), None)
-        if li is None or self.frames == 0:
-            return None
-        shape, acc = max(self._acc.items(), key=lambda kv: kv[1].n)
-        an = self._analysis(shape, acc)
-        F = dihedral(an["tiles"][0])[1 if mirrored else 0]  # index 1: the tile flipped left-right
-        norm = float(np.sqrt(np.sum(F * F)))
-        if norm == 0.0:
-            return 0.0
-        return float(np.sum(tile_signs(self.layouts[li], coded_bits(self.params, payload_id)) * F)) / norm
+        known = self._known_mark(key_id, payload_id, mirrored)
+        return None if known is None else self._rule_t(known)
 
     def registered_test(self, key_id: str, payload_id: int, mirrored: bool = False) -> float | None:
         """log10 p of the known mark: ``registered_t`` at the frame-size geometry (half the budget), or
         at the best of the scale sweep's lattices (the other half, shared by its scales): the caller
         adds its own multiplicity."""
-        t = self.registered_t(key_id, payload_id, mirrored)
-        if t is None:
+        known = self._known_mark(key_id, payload_id, mirrored)
+        if known is None:
             return None
-        return min(rademacher_log10_pvalue(t) + math.log10(2.0), self._registered_sweep(key_id, payload_id, mirrored))
+        return min(rademacher_log10_pvalue(self._rule_t(known)) + math.log10(2.0), self._registered_sweep(known))
 
-    def _registered_sweep(self, key_id: str, payload_id: int, mirrored: bool) -> float:
-        """log10 p of the known mark at the best of the sweep's square lattices (zero shift, the
-        fingerprint's orientation), times 2 x their number. A uniform resize keeps the frame's centre,
-        where the tile is anchored, but moves its cells off the frame-size rule wherever that rule sits
-        on its 2 px floor (a clip with a short side under 192 px before or after the resize): the
+    @staticmethod
+    def _rule_t(known: tuple) -> float:
+        """``registered_t`` of a known mark (``_known_mark``): its correlation at the frame-size rule."""
+        _, W, an, _ = known
+        return float(_correlations(an["tiles"][0][None], W)[0])
+
+    def _registered_sweep(self, known: tuple) -> float:
+        """log10 p of a known mark (``_known_mark``) at the best of the sweep's square lattices (zero
+        shift, the fingerprint's orientation), times 2 x their number. A uniform resize keeps the frame's
+        centre, where the tile is anchored, but moves its cells off the frame-size rule wherever that rule
+        sits on its 2 px floor (a clip with a short side under 192 px before or after the resize): the
         scale is then unknown, the rest is not. The lattices come from the frame size alone, so under
         no mark each t is still a weighted Rademacher sum. Sync layer only: the bound layer's test at
         ~180 geometries would cost more than the whole search."""
-        li = next(i for i, lay in enumerate(self.layouts) if lay.key_id == key_id)
-        shape, acc = max(self._acc.items(), key=lambda kv: kv[1].n)
-        an = self._analysis(shape, acc)
+        _, W, an, acc = known
         sweep = self._sweep(acc, an) if self.params.sweep_step > 0 else []
         if not sweep:
             return 0.0
-        W = tile_signs(self.layouts[li], coded_bits(self.params, payload_id)).astype(np.float64)
-        W = W[:, ::-1] if mirrored else W  # correlating the flipped tile with W = the tile with W flipped
-        F = np.stack([an["tiles"][gi] for gi in sweep])
-        norms = np.sqrt(np.einsum("kij,kij->k", F, F))
-        t = np.einsum("kij,ij->k", F, W) / np.where(norms > 0, norms, 1.0)
+        t = _correlations(np.stack([an["tiles"][gi] for gi in sweep]), W)
         return min(0.0, rademacher_log10_pvalue(float(t.max())) + math.log10(2.0 * len(sweep)))
 
     def _sweep(self, acc: _Acc, an: dict) -> list[int]:

@@ -545,13 +545,12 @@ class BoundExtractor(TiledExtractor):
         sets of keyed coins (sync and bound chips), so (t_sync + t_bound) / sqrt(2) is again a
         unit-norm weighted Rademacher sum under no mark; or, with the other half of the budget, v2's
         sync test over the scale sweep (a resized small clip)."""
-        t_sync = self.registered_t(key_id, payload_id, mirrored)
-        if t_sync is None:
+        known = self._known_mark(key_id, payload_id, mirrored)
+        if known is None:
             return None
-        li = next(i for i, lay in enumerate(self.layouts) if lay.key_id == key_id)
-        _, t_bound = self.bound_test(li, 0, 1 if mirrored else 0, 0)
-        at_rule = rademacher_log10_pvalue((t_sync + t_bound) / math.sqrt(2.0)) + math.log10(2.0)
-        return min(at_rule, self._registered_sweep(key_id, payload_id, mirrored))
+        _, t_bound = self.bound_test(known[0], 0, 1 if mirrored else 0, 0)
+        at_rule = rademacher_log10_pvalue((self._rule_t(known) + t_bound) / math.sqrt(2.0)) + math.log10(2.0)
+        return min(at_rule, self._registered_sweep(known))
 
     def result(self) -> WatermarkResult:
         r = super().result()
