@@ -35,6 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
+from kinoseal.training.detector.rcnn import paired_delta  # shared with the CNN probe and train_rcnn
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 CACHE = ROOT / "tmp" / "detect" / "backbone_features.npz"
@@ -243,16 +245,6 @@ def summarize(proto: dict, dev: list[dict]) -> dict:
             "kino_tiny_auc": kt[0] if kt else None,
             "worst": [(r["family"], round(r["auc"], 3)) for r in sorted(shared, key=lambda r: r["auc"])[:6]],
             "auc_by_family": {r["family"]: round(r["auc"], 4) for r in shared}}
-
-
-def paired_delta(a: dict, b: dict, n_boot: int = 2000) -> dict:
-    """Mean over families of AUC(b) - AUC(a), with a bootstrap over families (95% interval): 33 families of
-    1-11 clips each make a single mean a noisy number."""
-    fams = sorted(a["auc_by_family"])
-    d = np.array([b["auc_by_family"][f] - a["auc_by_family"][f] for f in fams])
-    boot = np.random.default_rng(0).choice(d, (n_boot, len(d))).mean(axis=1)
-    return {"delta": float(d.mean()), "ci95": [float(np.quantile(boot, 0.025)), float(np.quantile(boot, 0.975))],
-            "better": int((d > 0.005).sum()), "worse": int((d < -0.005).sum()), "families": len(d)}
 
 
 def cost(runs: int = 5) -> dict:

@@ -55,249 +55,36 @@ import json  # noqa: E402
 import platform  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
-from collections import defaultdict  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from kinoseal.detect.rcnn import IN_SCALE, ResidCNN, cnn_input  # noqa: E402
+from kinoseal.training.detector.rcnn import (K, N_CROPS, RECIPE, auc, clip_logits, evaluate, paired_delta,  # noqa: E402
+                                             repo_folds, train_cnn)
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 CACHE = ROOT / "tmp" / "cnnprobe" / "tubes"
-N_WINDOWS, WIN_LEN, CROP, N_CROPS, XGEN_CROPS = 8, 3, 96, 4, 3
-RECIPE = f"cnnprobe|w{N_WINDOWS}|l{WIN_LEN}|c{CROP}x{N_CROPS}|v1"
-IN_SCALE = 4.0
-K = 5
+N_WINDOWS, WIN_LEN, CROP, XGEN_CROPS = 8, 3, 96, 3
 
 
 def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-# ----------------------------------------------------------------------------- pixels
+def load_tubes(clips: list[dict]):
+    from kinoseal.training.detector.rcnn import load_tubes as load
+
+    return load(clips, CACHE, log)
 
 
-def clip_key(path: str) -> str:
-    st = Path(path).stat()
-    return hashlib.sha1(f"{RECIPE}|{path}|{st.st_size}|{int(st.st_mtime)}".encode()).hexdigest()
-
-
-def load_tubes(clips: list[dict]) -> tuple[list[np.ndarray | None], float]:
-    """Tubes [W, C, L, S, S, 3] uint8 per clip (None when unreadable); cached; mean seconds per new read."""
-    from kinoseal.detect.features import read_tubes
-    from kinoseal.errors import InputError
-
-    CACHE.mkdir(parents=True, exist_ok=True)
-    out, t_new, n_new = [], 0.0, 0
-    for i, c in enumerate(clips):
-        f = CACHE / f"{clip_key(c['path'])}.npz"
-        if f.exists():
-            with np.load(f) as z:
-                out.append(z["tubes"] if z["ok"] else None)
-            continue
-        t = time.perf_counter()
-        try:
-            tubes = read_tubes(Path(c["path"]), None, n_windows=N_WINDOWS, win_len=WIN_LEN, crop=CROP,
-                               n_crops=N_CROPS).tubes
-            np.savez(f, tubes=tubes, ok=True)
-        except InputError as exc:
-            log(f"unreadable {c['path']}: {exc}")
-            tubes = None
-            np.savez(f, tubes=np.zeros(0, np.uint8), ok=False)
-        t_new += time.perf_counter() - t
-        n_new += 1
-        if n_new % 50 == 0:
-            log(f"tubes: {n_new} new clips read ({t_new:.0f} s)")
-        out.append(tubes)
-    if n_new:
-        log(f"tubes: {n_new} new clips read in {t_new:.0f} s")
-    return out, (t_new / n_new if n_new else float("nan"))
-
-
-def cnn_input(tubes: np.ndarray) -> np.ndarray:
-    """tubes [W, C, L, S, S, 3] uint8 -> [W*C, 3 + L, S-2, S-2] float32: RGB residual of the middle frame and
-    the luma residual of every frame, divided by the fixed IN_SCALE."""
-    from kinoseal.detect.features import highpass, luma
-
-    W, C, L, S = tubes.shape[:4]
-    x = tubes.reshape(W * C, L, S, S, 3).astype(np.float32)
-    rgb = highpass(np.moveaxis(x[:, L // 2], -1, 1))  # [n, 3, S-2, S-2]
-    lum = highpass(luma(x))  # [n, L, S-2, S-2]
-    return (np.concatenate([rgb, lum], axis=1) / IN_SCALE).astype(np.float32)
-
-
-# ----------------------------------------------------------------------------- CNN
-
-
-def make_net(widths=(16, 16, 32, 64)):
-    import torch
-    import torch.nn as nn
-
-    a, b, c, d = widths
-
-    def blk(i, o, s):
-        return nn.Sequential(nn.Conv2d(i, o, 3, s, 1, bias=False), nn.BatchNorm2d(o), nn.ReLU(inplace=True))
-
-    class ResidCNN(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.body = nn.Sequential(blk(3 + WIN_LEN, a, 1), blk(a, a, 1),  # full resolution
-                                      blk(a, b, 2), blk(b, c, 2), blk(c, d, 2), blk(d, d, 1))
-            self.fc = nn.Linear(2 * d, 1)
-
-        def forward(self, x):
-            h = self.body(x).flatten(2)
-            return self.fc(torch.cat([h.mean(-1), h.std(-1)], dim=1)).squeeze(1)
-
-    return ResidCNN()
-
-
-def augment(batch: np.ndarray, rng: np.random.Generator, size: int) -> np.ndarray:
-    """Random size x size sub-crop, flip, 90-degree rotation (per sample)."""
-    n, ch, H, Wd = batch.shape
-    out = np.empty((n, ch, size, size), np.float32)
-    for j in range(n):
-        y0, x0 = rng.integers(0, H - size + 1), rng.integers(0, Wd - size + 1)
-        a = batch[j, :, y0:y0 + size, x0:x0 + size]
-        if rng.random() < 0.5:
-            a = a[:, :, ::-1]
-        a = np.rot90(a, int(rng.integers(4)), axes=(1, 2))
-        out[j] = a
-    return out
-
-
-def train_cnn(inputs: np.ndarray, tr: np.ndarray, y: np.ndarray, w: np.ndarray, *, steps: int, batch: int, size: int, lr: float,
-              seed: int):
-    """``inputs`` [n_clips, T, 6, H, W] float16, trained on rows ``tr`` (labels ``y``, weights ``w``, aligned with
-    ``tr``); each sample: a clip drawn in proportion to ``w``, a random crop-tube of it."""
-    import torch
-
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    net = make_net()
-    opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
-    loss_fn = torch.nn.BCEWithLogitsLoss()
-    p = w / w.sum()
-    T = inputs.shape[1]
-    net.train()
-    run = []
-    for s in range(steps):
-        ci = rng.choice(len(y), batch, p=p)
-        ti = rng.integers(0, T, batch)
-        xb = augment(inputs[tr[ci], ti].astype(np.float32), rng, size)
-        opt.zero_grad()
-        loss = loss_fn(net(torch.from_numpy(xb)), torch.from_numpy(y[ci].astype(np.float32)))
-        loss.backward()
-        opt.step()
-        sched.step()
-        run.append(loss.item())
-        if (s + 1) % max(1, steps // 4) == 0:
-            log(f"    step {s + 1}/{steps}: loss {np.mean(run[-50:]):.3f}")
-    net.eval()
-    return net
-
-
-def cnn_scores(net, inputs: np.ndarray, idx: np.ndarray, chunk: int = 32) -> np.ndarray:
+def cnn_scores(net, inputs: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """Clip logit = mean of the logits of every full-size crop-tube of the clip."""
-    import torch
-
-    out = np.empty(len(idx))
-    with torch.no_grad():
-        for j, i in enumerate(idx):
-            x = inputs[i].astype(np.float32)
-            out[j] = float(torch.cat([net(torch.from_numpy(x[k:k + chunk])) for k in range(0, len(x), chunk)]).mean())
-    return out
-
-
-# ----------------------------------------------------------------------------- folds
-
-
-def repo_folds(clips: list[dict], k: int = K) -> tuple[np.ndarray, dict[str, int]]:
-    """Fold per clip: AI clips by source repository (greedy, largest repository first into the lightest fold),
-    real clips by ``train_xgen.real_folds``."""
-    from kinoseal.training.detector.train_xgen import real_folds
-
-    fam_repos = defaultdict(set)
-    for c in clips:
-        if c["label"] == 1:
-            fam_repos[c["family"]].add(c["repo"])
-    assert all(len(r) == 1 for r in fam_repos.values()), "a family spans repositories: group them first"
-    count = defaultdict(int)
-    for c in clips:
-        if c["label"] == 1:
-            count[c["repo"]] += 1
-    load = [0] * k
-    fold_of: dict[str, int] = {}
-    for r in sorted(count, key=lambda r: (-count[r], r)):
-        f = int(np.argmin(load))
-        fold_of[r] = f
-        load[f] += count[r]
-    rf = real_folds(clips, k)
-    return np.array([fold_of[c["repo"]] if c["label"] == 1 else rf[i] for i, c in enumerate(clips)]), fold_of
-
-
-# ----------------------------------------------------------------------------- metrics
-
-
-def auc(neg: np.ndarray, pos: np.ndarray) -> float:
-    from sklearn.metrics import roc_auc_score
-
-    if not len(neg) or not len(pos):
-        return float("nan")
-    return float(roc_auc_score(np.r_[np.zeros(len(neg)), np.ones(len(pos))], np.r_[neg, pos]))
-
-
-def evaluate(p: np.ndarray, dev: list[dict]) -> dict:
-    from kinoseal.training.detector.train_xgen import KT_FAMILY, choose_threshold
-
-    y = np.array([c["label"] for c in dev])
-    fam = np.array([c["family"] or "" for c in dev])
-    fmt = np.array([c["fmt"] if c["fmt"] == "gif" else "mp4" for c in dev])
-    groups = np.array([c["group"] for c in dev])
-    real = np.flatnonzero(y == 0)
-    pr = p[real]
-    thr = choose_threshold(pr)
-    fams = sorted({f for f in fam[y == 1]})
-    rows = []
-    for f in fams:
-        ai = np.flatnonzero((y == 1) & (fam == f))
-        rows.append({"family": f, "clips": int(len(ai)), "fmt": "/".join(sorted({dev[i]["fmt"] for i in ai})),
-                     "auc": auc(pr, p[ai]), "tpr_at_threshold": float((p[ai] >= thr).mean()),
-                     "mean_score": float(p[ai].mean())})
-    shared = [r for r in rows if r["family"] != KT_FAMILY]
-    aucs = np.array([r["auc"] for r in shared])
-    ai_sh = np.flatnonzero((y == 1) & (fam != KT_FAMILY))
-    kt = np.flatnonzero((y == 1) & (fam == KT_FAMILY))
-    by_origin = []
-    for o in ("gif", "mp4"):
-        a = ai_sh[fmt[ai_sh] == o]
-        r = real[fmt[real] == o]
-        by_origin.append({"origin": o, "ai_clips": int(len(a)), "real_clips": int(len(r)), "auc": auc(p[r], p[a]),
-                          "tpr_at_threshold": float((p[a] >= thr).mean())})
-    by_kind: dict[str, list[int]] = defaultdict(list)
-    for i in real:
-        by_kind[dev[i]["kind"]].append(i)
-    fa = []
-    for kind, idx in sorted(by_kind.items()):
-        loso = sum(int(p[i] >= choose_threshold(p[real[groups[real] != groups[i]]])) for i in idx)
-        idx = np.array(idx)
-        fa.append({"kind": kind, "clips": int(len(idx)), "sources": int(len(set(groups[idx]))),
-                   "max_score": float(p[idx].max()), "accused": int((p[idx] >= thr).sum()),
-                   "accused_threshold_without_own_source": loso})
-    return {"threshold": thr, "threshold_capped": bool(thr >= 0.9999 and pr.max() + 0.01 > 0.9999),
-            "mean_auc": float(aucs.mean()), "median_auc": float(np.median(aucs)),
-            "families": len(shared), "families_auc_095": int((aucs >= 0.95).sum()),
-            "pooled_tpr": float((p[ai_sh] >= thr).mean()),
-            "kino_tiny_auc": auc(pr, p[kt]) if len(kt) else None,
-            "kino_tiny_tpr": float((p[kt] >= thr).mean()) if len(kt) else None,
-            "by_origin": by_origin, "false_accusations": fa, "rows": rows,
-            "auc_by_family": {r["family"]: round(r["auc"], 4) for r in shared},
-            "worst": [(r["family"], round(r["auc"], 3)) for r in sorted(shared, key=lambda r: r["auc"])[:6]]}
+    return clip_logits(net, inputs, idx, crops=N_CROPS)
 
 
 def paired(a: dict, b: dict) -> dict:
-    from bench.detector_backbone_probe import paired_delta
-
     return paired_delta(a, b)
 
 
@@ -534,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
            "host": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, torch {torch.__version__}",
            "recipe": RECIPE, "C": C, "in_scale": IN_SCALE,
-           "cnn": {"params": sum(p.numel() for p in make_net().parameters()), "steps": args.steps, "batch": args.batch,
+           "cnn": {"params": sum(p.numel() for p in ResidCNN().parameters()), "steps": args.steps, "batch": args.batch,
                    "size": args.size, "lr": args.lr, "widths": [16, 16, 32, 64]},
            "clips": {"ai": int(y.sum()), "real": int((y == 0).sum()), "unreadable": int((~ok).sum()),
                      "kt": int((fam == KT_FAMILY).sum()), "real_sources": len(set(groups[y == 0])),

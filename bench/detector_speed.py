@@ -60,12 +60,12 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", type=Path, nargs="*", default=None,
                     help="model directories, measured side by side (default: the shipped default and its members, "
-                         "kinodet_r10t_64 and kinodet_xgen)")
+                         "kinodet_r10t_64 and kinodet_xgen_rcnn, and kinodet_xgen, the generalist's features alone)")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--seconds", type=float, default=10.0)
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
-    dirs = args.model or [None, ROOT / "detect" / "models" / "kinodet_r10t_64", ROOT / "detect" / "models" / "kinodet_xgen"]
+    dirs = args.model or [None] + [ROOT / "detect" / "models" / m for m in ("kinodet_r10t_64", "kinodet_xgen", "kinodet_xgen_rcnn")]
     dets = [load_detector(d) for d in dirs]
     tmp = ROOT / "tmp" / "detect" / "speed"
     tmp.mkdir(parents=True, exist_ok=True)

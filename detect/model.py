@@ -3,8 +3,9 @@
 Folder layout (no pickle anywhere)::
 
     config.json          format, name, version, architecture config, threshold, feature names
-    model.safetensors    backbone weights ("backbone.*"), head arrays ("head.*"),
-                         replay features for few-shot refits ("replay.*", optional)
+    model.safetensors    backbone weights ("backbone.*"), head arrays ("head.*"), a residual
+                         CNN and its blend ("cnn.*", "blend.stats", optional), replay
+                         features for few-shot refits ("replay.*", optional)
     MODEL_CARD.md        training data recipe, metrics, intended use, limits
     metrics.json         the numbers in the card (optional)
 
@@ -28,6 +29,7 @@ from kinoseal.errors import InputError
 from kinoseal.detect.backbone import BACKBONE_FEATURES, backbone_features, build_backbone
 from kinoseal.detect.features import HAND_FEATURES, ClipTubes, TubeCollector, hand_features, read_tubes
 from kinoseal.detect.head import FamilyHead, WindowLogisticHead
+from kinoseal.detect.rcnn import Blend, build_cnn, window_logits
 from kinoseal.detect.resid import RESID_FEATURES, resid_features
 
 FORMAT = "kinoseal-detector"
@@ -100,6 +102,9 @@ class Detector:
     card: dict = field(default_factory=dict)
     replay: dict[str, np.ndarray] | None = None
     family_head: FamilyHead | None = None
+    # a second view (``detect.rcnn``): a learned residual CNN on the same tubes, blended with the head
+    cnn: torch.nn.Module | None = None
+    blend: Blend | None = None
 
     # ------------------------------------------------------------------ features
 
@@ -125,29 +130,48 @@ class Detector:
             raise InputError(f"detector {self.tag} is not trained yet")
         return self.head
 
+    def cnn_logits(self, tubes: np.ndarray) -> np.ndarray | None:
+        """[W] the residual CNN's window logits, or ``None`` for a detector without one."""
+        if self.cnn is None:
+            return None
+        return window_logits(self.cnn, tubes, int(self.config["cnn"].get("crops", self.config["n_crops"])))
+
     def score_features(self, X: np.ndarray, n_distinct: int | None = None, frames_used: int = 0,
-                       spans: list[tuple[float, float]] | None = None) -> ClipScore:
+                       spans: list[tuple[float, float]] | None = None, cnn_logits: np.ndarray | None = None) -> ClipScore:
         head = self._require_head()
         zw = head.window_logits(X[None])[0]
         n = len(zw) if not n_distinct else min(len(zw), int(n_distinct))
+        calibrate, views = head.calibrate, None
+        if self.cnn is not None:
+            if cnn_logits is None or self.blend is None:
+                raise InputError(f"detector {self.tag} has a residual CNN: score it with its tubes (score_tubes)")
+            views = self.blend.z(zw[:n].mean(), np.asarray(cnn_logits)[:n].mean())
+            zw, calibrate = self.blend.logit(zw, cnn_logits), self.blend.calibrate
         z = float(zw.mean())
-        per_window = [round(float(p), 6) for p in head.calibrate(zw[:n])]
+        per_window = [round(float(p), 6) for p in calibrate(zw[:n])]
         segments = [{"start_s": round(a, 3), "end_s": round(b, 3), "probability": p}
                     for (a, b), p in zip(spans or [], per_window)]
-        s = ClipScore(probability=float(head.calibrate(z)), per_window=per_window, frames_used=int(frames_used),
+        s = ClipScore(probability=float(calibrate(z)), per_window=per_window, frames_used=int(frames_used),
                       model=self.tag, logit=z, windows=n, segments=segments)
         if self.family_head is not None:
             fam, conf, top = self.family_head.attribute(np.asarray(X, np.float64)[:n].mean(axis=0))
             s.family, s.family_confidence, s.family_top = fam, round(conf, 4), top
-        s.evidence = self.explain(s, X[:n])
+        s.evidence = self.explain(s, X[:n], views)
         return s
 
-    def explain(self, s: ClipScore, X: np.ndarray) -> list[str]:
+    def explain(self, s: ClipScore, X: np.ndarray, views: tuple[float, float] | None = None) -> list[str]:
         """Sentences a journalist can read: the score against the threshold, where in the clip, which
         cues weighed most, and which generator family it resembles (or that none fits)."""
         from kinoseal.detect.resid import describe_cues
 
         lines = summary_lines(self.tag, self.threshold, s)
+        if views is not None:
+            zh, zc = (float(v) for v in views)
+            word = lambda v: "AI" if v > 0 else "a camera or non-AI source"  # noqa: E731
+            lines.append(f"Two views of the fine noise make the score: the hand-made residual cues ({zh:+.1f}) and a "
+                         f"learned residual CNN ({zc:+.1f}), each in standard deviations from its training clips' mean; "
+                         + ("both point to " + word(zh) if (zh > 0) == (zc > 0) else
+                            f"the cues point to {word(zh)}, the CNN to {word(zc)}") + ".")
         if self.config.get("features") == "resid" and self.head is not None and len(X):
             cues = describe_cues(self.head, np.asarray(X, np.float64).mean(axis=0), s.probability >= 0.5)
             if cues:
@@ -175,7 +199,8 @@ class Detector:
 
     def score_tubes(self, t: ClipTubes) -> ClipScore:
         self._require_head()
-        return self.score_features(self.window_features(t.tubes), t.n_distinct, t.frames_used, t.spans)
+        return self.score_features(self.window_features(t.tubes), t.n_distinct, t.frames_used, t.spans,
+                                   self.cnn_logits(t.tubes))
 
     def score_clip(self, path: Path, limits: Limits | None = None) -> ClipScore:
         """Calibrated probability that the clip at ``path`` is generated (reads a fixed number of frames)."""
@@ -195,6 +220,11 @@ class Detector:
         tensors: dict[str, np.ndarray] = {} if self.backbone is None else {
             f"backbone.{k}": v.detach().cpu().contiguous().numpy() for k, v in self.backbone.state_dict().items()
         }
+        if self.cnn is not None:
+            if self.blend is None:
+                raise InputError(f"detector {self.tag} has a residual CNN but no blend: train it before saving")
+            tensors.update({f"cnn.{k}": v.detach().cpu().contiguous().numpy() for k, v in self.cnn.state_dict().items()})
+            tensors["blend.stats"] = self.blend.to_array()
         tensors.update({k: np.ascontiguousarray(v) for k, v in head.to_arrays().items()})
         if self.family_head is not None:
             tensors.update({k: np.ascontiguousarray(v) for k, v in self.family_head.to_arrays().items()})
@@ -257,6 +287,16 @@ class Detector:
                 backbone.eval()
         except Exception as exc:  # noqa: BLE001 - any mismatch is a corrupt model for the user
             raise InputError(bad, hint=f"backbone weights do not match {config.get('backbone')!r}: {str(exc)[:160]}") from None
+        cnn, blend = None, None
+        if config.get("cnn"):
+            try:
+                cnn = build_cnn(config)
+                cnn.load_state_dict({k[len("cnn."):]: torch.from_numpy(v.copy()) for k, v in arrays.items()
+                                     if k.startswith("cnn.")}, strict=True)
+                cnn.eval()
+                blend = Blend.from_array(arrays["blend.stats"])
+            except Exception as exc:  # noqa: BLE001 - any mismatch is a corrupt model for the user
+                raise InputError(bad, hint=f"its residual CNN does not load: {type(exc).__name__}: {str(exc)[:160]}") from None
         try:
             head = WindowLogisticHead.from_arrays(arrays, cfg.get("head_params") or {})
         except (KeyError, ValueError, TypeError) as exc:
@@ -272,12 +312,12 @@ class Detector:
         replay = {k[len("replay."):]: v for k, v in arrays.items() if k.startswith("replay.")} or None
         card = read_metrics(directory, bad)
         det = cls(name=name, version=version, config=config, backbone=backbone, head=head, threshold=threshold,
-                  card=card, replay=replay, family_head=family_head)
+                  card=card, replay=replay, family_head=family_head, cnn=cnn, blend=blend)
         # A smoke run on a synthetic tube: shapes and numbers must work end to end.
         S, L = int(config["crop"]), int(config["win_len"])
         probe = np.random.default_rng(0).integers(0, 256, (1, int(config["n_crops"]), L, S, S, 3), dtype=np.uint8)
         try:
-            s = det.score_features(det.window_features(probe))
+            s = det.score_features(det.window_features(probe), cnn_logits=det.cnn_logits(probe))
         except Exception as exc:  # noqa: BLE001
             raise InputError(bad, hint=f"a test run failed: {type(exc).__name__}: {str(exc)[:120]}") from None
         if not np.isfinite(s.probability):

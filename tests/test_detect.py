@@ -440,14 +440,127 @@ def test_protocol_folds_hold_out_a_source_with_its_versions():
     assert source_of("real:shared:Tencent/MimicMotion") != source_of("real:shared:ali-vilab/VGen")
 
 
+# ----------------------------------------------------------------------------- residual CNN blend (issue 22)
+
+
+@pytest.fixture(scope="module")
+def trained_rcnn(folders, tmp_path_factory):
+    """The shipped generalist's architecture (features + a residual CNN, blended) on the tiny folders."""
+    import torch
+
+    from kinoseal.detect import create_model
+    from kinoseal.detect.head import FamilyHead
+    from kinoseal.training.detector.fit import fit_detector, groups_for, list_clips
+
+    torch.set_num_threads(1)
+    real, gen = folders
+    r, g = list_clips(real), list_clips(gen)
+    det = create_model("kinodet_xgen_rcnn_tiny", version="0.0.1")
+    assert det.cnn is not None and det.blend is None
+    rec = fit_detector(det, r + g, [0] * len(r) + [1] * len(g), groups_for(r, real) + groups_for(g, gen))
+    X = det.replay["X"][[i for i, y in enumerate(det.replay["y"]) if y == 1]]
+    det.family_head = FamilyHead.fit(X.mean(axis=1), [p.parent.name for p in g], threshold=0.5)
+    out = tmp_path_factory.mktemp("rcnn") / "m"
+    det.save(out)
+    return det, out, rec
+
+
+def test_blend_arithmetic_and_storage():
+    from kinoseal.detect.rcnn import Blend
+
+    b = Blend(head_mu=1.0, head_sd=2.0, cnn_mu=-1.0, cnn_sd=0.5, cal_a=2.0, cal_b=-1.0)
+    assert b.logit(3.0, -0.5).item() == pytest.approx((1.0 + 1.0) / 2)
+    assert b.calibrate(0.5).item() == pytest.approx(0.5)
+    assert Blend.from_array(b.to_array()) == b
+    for bad in ([1, 0, 0, 1, 1, 0], [1, 1, 0, 1, -1, 0], [np.nan, 1, 0, 1, 1, 0], [1, 1, 0]):
+        with pytest.raises(ValueError):
+            Blend.from_array(np.array(bad, float))
+    rng = np.random.default_rng(0)
+    y = np.r_[np.zeros(50), np.ones(50)]
+    zh, zc = rng.normal(size=100) + 2 * y, rng.normal(size=100) + 2 * y
+    fit = Blend.fit((0.0, 1.0), (0.0, 1.0), zh, zc, y)
+    assert fit.cal_a > 0 and fit.calibrate(3.0) > 0.9 > 0.1 > fit.calibrate(-3.0)
+    inverted = Blend.fit((0.0, 1.0), (0.0, 1.0), -zh, -zc, y)  # a score that runs backwards is never flipped
+    assert (inverted.cal_a, inverted.cal_b) == (1.0, 0.0)
+
+
+def test_rcnn_blends_two_views_saves_and_loads(trained_rcnn, folders):
+    from kinoseal.detect import load_detector
+    from kinoseal.mediaio.stream import stream_frames
+
+    det, out, rec = trained_rcnn
+    assert rec["cnn"]["folds"] >= 2 and len(det.replay["cnn_z"]) == rec["clips"] == 8
+    assert np.isfinite(det.replay["cnn_z"]).all() and 0.95 <= det.threshold < 1.0
+    again = load_detector(out)
+    assert again.cnn is not None and again.blend == det.blend
+    for clip in sorted(folders[0].rglob("*.mp4"))[:2] + sorted(folders[1].rglob("*.mp4"))[:2]:
+        s = again.score_clip(clip)
+        t = det.tubes(clip)
+        zw = det.head.window_logits(det.window_features(t.tubes)[None])[0][:t.n_distinct].mean()
+        zc = det.cnn_logits(t.tubes)[:t.n_distinct].mean()
+        assert s.probability == pytest.approx(float(det.blend.calibrate(det.blend.logit(zw, zc))), abs=1e-6)
+        assert any(line.startswith("Two views of the fine noise") for line in s.evidence)
+        col = again.collector()
+        stream_frames(clip, [col])
+        assert again.score_collected(col).probability == pytest.approx(s.probability, abs=1e-6)
+    # the CNN scores only the first crop of each window (the cost knob): other crops do not move it
+    t = det.tubes(sorted(folders[1].rglob("*.mp4"))[0]).tubes
+    other = t.copy()
+    other[:, 1:] = 255 - other[:, 1:]
+    assert np.array_equal(det.cnn_logits(t), det.cnn_logits(other))
+    assert not np.array_equal(det.cnn_logits(t), det.cnn_logits(255 - t))
+    with pytest.raises(InputError, match="residual CNN"):
+        det.score_features(det.window_features(t))
+
+
+def test_rcnn_corrupt_folder_fails_at_load(trained_rcnn, tmp_path):
+    from safetensors.numpy import load_file, save_file
+
+    from kinoseal.detect import load_detector
+
+    _, out, _ = trained_rcnn
+    arrays = load_file(str(out / "model.safetensors"))
+    for name, change in [("no blend", lambda a: a.pop("blend.stats")),
+                         ("bad blend", lambda a: a.__setitem__("blend.stats", np.array([0, -1, 0, 1, 1, 0], np.float64))),
+                         ("no cnn layer", lambda a: a.pop(next(k for k in sorted(a) if k.startswith("cnn."))))]:
+        bad = tmp_path / name.replace(" ", "_")
+        shutil.copytree(out, bad)
+        a = dict(arrays)
+        change(a)
+        save_file(a, str(bad / "model.safetensors"))
+        with pytest.raises(InputError, match="residual CNN"):
+            load_detector(bad)
+
+
+def test_rcnn_finetune_refits_the_blend_and_keeps_the_cnn(trained_rcnn, folders):
+    import torch
+
+    from kinoseal.training.detector.fit import finetune_detector, groups_for, list_clips
+
+    det, _, _ = trained_rcnn
+    real, gen = folders
+    g = list_clips(gen)[:2]
+    tuned, rec = finetune_detector(det, g, [1, 1], groups_for(g, gen))
+    assert rec["replay_clips"] == 8 and len(tuned.replay["cnn_z"]) == len(tuned.replay["y"]) == 10
+    assert all(torch.equal(a, b) for a, b in zip(tuned.cnn.state_dict().values(), det.cnn.state_dict().values()))
+    assert (tuned.blend.cnn_mu, tuned.blend.cnn_sd) == (det.blend.cnn_mu, det.blend.cnn_sd)
+    # the new clips' CNN scores are the kept CNN's, standardised as the base did
+    want = det.blend.z(0.0, np.array([det.cnn_logits(det.tubes(p).tubes).mean() for p in g]))[1]
+    assert np.allclose(tuned.replay["cnn_z"][-2:], want, atol=1e-5)
+    with pytest.raises(InputError, match="residual CNN"):
+        finetune_detector(det, g, [1, 1], features=np.zeros((2, 4, len(det.head.coef_)), np.float32))
+
+
 # ----------------------------------------------------------------------------- gated ensemble (issue 22)
 
 
 @pytest.fixture(scope="module")
-def ensemble(trained, trained_xgen, tmp_path_factory):
+def ensemble(trained, trained_rcnn, tmp_path_factory):
+    """The shipped default's shape: a backbone specialist and a generalist whose features are blended
+    with a residual CNN."""
     from kinoseal.detect import GatedEnsemble
 
-    spec, gen = trained[0], trained_xgen[0]
+    spec, gen = trained[0], trained_rcnn[0]
     ens = GatedEnsemble(name="duo_tiny", version="0.0.1", specialist=spec, generalist=gen,
                         threshold=max(spec.threshold, gen.threshold), specialist_family="tiny-gen")
     out = tmp_path_factory.mktemp("duo") / "m"

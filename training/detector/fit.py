@@ -6,7 +6,9 @@
 * ``finetune_detector``: few-shot adaptation to a new generator from ~20 clips:
   the backbone is kept, the head is refitted on the new clips together with the
   base model's stored training features ("replay"), so the old generator is not
-  forgotten; the new clips carry as much weight as the whole replay set.
+  forgotten; the new clips carry as much weight as the whole replay set. A
+  residual CNN (``detect.rcnn``) is kept too; its blend with the new head is
+  refitted from the replay's stored out-of-fold CNN scores and the new clips'.
 * ``evaluate_detector``: ROC AUC, TPR at 1% / 0.1% FPR, accuracy, calibration
   (ECE, reliability bins), false accusations at the threshold; ROC plot + JSON.
 """
@@ -129,12 +131,66 @@ def fit_detector(
     det.head = head
     det.replay = {"X": X.astype(np.float32), "y": labels_arr.astype(np.int64), "groups": gid.astype(np.int64),
                   "weight": np.ones(len(labels_arr), np.float32)}
-    real_oof = head.oof_proba_[labels_arr == 0]
+    p_oof = head.oof_proba_
+    if det.cnn is not None:
+        cnn_z, rec["cnn"] = fit_cnn(det, tubes, labels_arr, gid, seed=seed, log=log)
+        det.replay["cnn_z"] = cnn_z.astype(np.float32)
+        p_oof = refit_blend(det, X, labels_arr, _balanced_weights(labels_arr), cnn_z)
+    real_oof = p_oof[labels_arr == 0]
     det.threshold = choose_threshold(real_oof)
     rec["threshold_rule"] = ("lowest value >= 0.95 above every real training clip's out-of-fold probability "
                              f"(max {float(real_oof.max()):.4f}) plus 0.01")
-    rec["oof"] = metrics(labels_arr, head.oof_proba_, det.threshold)
+    rec["oof"] = metrics(labels_arr, p_oof, det.threshold)
     return rec
+
+
+def fit_cnn(det: Detector, tubes: np.ndarray, y: np.ndarray, groups: np.ndarray, *, folds: int = 3, seed: int = 0,
+            log: Log = _nolog) -> tuple[np.ndarray, dict]:
+    """Train ``det.cnn`` on every clip and return each clip's *out-of-fold* standardised CNN logit (a CNN per
+    group fold, standardised by its own training clips), which the blend's calibration needs."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    from kinoseal.detect.rcnn import Blend
+    from kinoseal.training.detector.rcnn import clip_logits, inputs_of, train_cnn
+
+    cfg = det.config
+    steps, crops, n_crops = int(cfg.get("cnn_steps", 900)), int(cfg["cnn"]["crops"]), int(cfg["n_crops"])
+    inputs = inputs_of(list(tubes))
+    w = _balanced_weights(y)
+    z = np.full(len(y), np.nan)
+    k = min(folds, int(np.bincount(y).min()), len(np.unique(groups)))
+    t0 = time.time()
+    if k >= 2:
+        for i, (tr, te) in enumerate(StratifiedGroupKFold(k, shuffle=True, random_state=seed).split(tubes, y, groups)):
+            if len(np.unique(y[tr])) < 2:
+                continue
+            log(f"residual CNN, fold {i + 1}/{k}: {len(tr)} clips, {steps} steps")
+            net = train_cnn(inputs, tr, y[tr], w[tr], steps=steps, seed=seed + 1 + i, win_len=int(cfg["win_len"]),
+                            widths=cfg["cnn"].get("widths"), log=log)
+            mu, sd = Blend.stats(clip_logits(net, inputs, tr, crops, n_crops))
+            z[te] = (clip_logits(net, inputs, te, crops, n_crops) - mu) / sd
+    log(f"residual CNN on all {len(y)} clips, {steps} steps")
+    net = train_cnn(inputs, np.arange(len(y)), y, w, steps=steps, seed=seed, win_len=int(cfg["win_len"]),
+                    widths=cfg["cnn"].get("widths"), log=log)
+    det.cnn.load_state_dict(net.state_dict())
+    det.cnn.eval()
+    final = clip_logits(det.cnn, inputs, np.arange(len(y)), crops, n_crops)
+    mu, sd = Blend.stats(final)
+    z[np.isnan(z)] = (final[np.isnan(z)] - mu) / sd  # no fold held them out (too few clips): in-sample
+    det.blend = Blend(0.0, 1.0, mu, sd)
+    return z, {"steps": steps, "folds": k, "seconds": round(time.time() - t0, 1)}
+
+
+def refit_blend(det: Detector, X: np.ndarray, y: np.ndarray, w: np.ndarray, cnn_z: np.ndarray) -> np.ndarray:
+    """The blend of ``det``'s (new) head with its CNN: the head's scale from its logits on ``X``, the CNN's
+    kept, the calibration refitted on out-of-fold standardised logits (the head's from its own fit, the
+    CNN's given). Returns the out-of-fold blended probabilities."""
+    from kinoseal.detect.rcnn import Blend
+
+    h_stats = Blend.stats(det.head.decision_function(X))
+    zh = (det.head.oof_logits_ - h_stats[0]) / h_stats[1]
+    det.blend = Blend.fit(h_stats, (det.blend.cnn_mu, det.blend.cnn_sd), zh, cnn_z, y, weight=w)
+    return det.blend.calibrate((zh + np.asarray(cnn_z, np.float64)) / 2)
 
 
 def finetune_detector(
@@ -153,12 +209,17 @@ def finetune_detector(
     det = copy.deepcopy(base)
     labels_arr = np.asarray(labels).astype(int)
     groups_arr = np.asarray(groups if groups is not None else [str(c) for c in clips])
+    z_new = None
     if features is None:
         tubes, ok = read_all_tubes(det, clips, limits, log)
         labels_arr, groups_arr = labels_arr[ok], groups_arr[ok]
         X_new = features_from_tubes(det, tubes)
+        if det.cnn is not None:  # the kept CNN never saw these clips: their scores are out of sample
+            z_new = det.blend.z(0.0, np.array([det.cnn_logits(t).mean() for t in tubes]))[1]
     else:
         X_new = np.asarray(features, np.float32)
+    if det.cnn is not None and (z_new is None or "cnn_z" not in (base.replay or {})):
+        raise InputError(f"{base.tag} has a residual CNN: fine-tune it from clips (not features), with its replay set")
     replay = base.replay or {}
     if "X" in replay and len(replay["X"]):
         X_old, y_old = np.asarray(replay["X"], np.float32), np.asarray(replay["y"]).astype(int)
@@ -188,13 +249,18 @@ def finetune_detector(
     det.head = head
     det.replay = {"X": X.astype(np.float32), "y": y.astype(np.int64), "groups": g.astype(np.int64),
                   "weight": np.concatenate([w_old, np.full(len(labels_arr), w_new.mean() if len(w_new) else 1.0)]).astype(np.float32)}
-    real_oof = head.oof_proba_[y == 0]
+    p_oof = head.oof_proba_
+    if det.cnn is not None:
+        cnn_z = np.concatenate([np.asarray(replay["cnn_z"], np.float64), z_new])
+        det.replay["cnn_z"] = cnn_z.astype(np.float32)
+        p_oof = refit_blend(det, X, y, w, cnn_z)
+    real_oof = p_oof[y == 0]
     det.threshold = choose_threshold(real_oof)
     rec = {"base": base.tag, "new_clips": int(len(labels_arr)), "new_real": int((labels_arr == 0).sum()),
            "new_generated": int((labels_arr == 1).sum()), "replay_clips": int(len(y_old)),
            "threshold_rule": ("lowest value >= 0.95 above every real clip's out-of-fold probability "
                               f"(max {float(real_oof.max()):.4f}) plus 0.01"),
-           "oof": metrics(y, head.oof_proba_, det.threshold)}
+           "oof": metrics(y, p_oof, det.threshold)}
     return det, rec
 
 

@@ -1,8 +1,10 @@
 """Build and measure the gated ensemble (``detect.ensemble``): the kino-tiny specialist
-(``kinodet_r10t_64``) beside the cross-generator generalist (``kinodet_xgen``).
+(``kinodet_r10t_64``) beside the cross-generator generalist (``kinodet_xgen_rcnn``: residual features
+blended with a residual CNN; ``--generalist detect/models/kinodet_xgen`` for the features alone).
 
-    # 0. the data and the generalist (also writes detector_xgen.{json,md})
+    # 0. the data and the generalist (detector_xgen.{json,md}, detector_rcnn.{json,md}, its out-of-fold scores)
     .venv/bin/python -m kinoseal.training.detector.train_xgen
+    .venv/bin/python -m kinoseal.training.detector.train_rcnn
     # 1. the specialist's out-of-fold scores on real footage (its by-source protocol; no model is saved)
     .venv/bin/python -m kinoseal.training.detector.dataset --out tmp/detect/data2 --only real
     .venv/bin/python -m kinoseal.training.detector.dataset --out tmp/detect/data2 --only generated \\
@@ -15,8 +17,10 @@
 Nothing is trained here: the members are the shipped folders, copied into the ensemble's. The
 protocol is ``train_xgen``'s, with the gate applied to every score:
 
-* generalist scores: for each held-out family F, models trained without F, without the repositories
-  that published F, and without the real clip's source fold (exactly ``train_xgen.protocol``);
+* generalist scores: with a residual CNN, ``train_rcnn``'s out-of-fold scores (repository folds: each
+  clip scored by models that never saw its family, its publisher or its real source); a features-only
+  generalist: for each held-out family F, models trained without F, without the repositories that
+  published F, and without the real clip's source fold (exactly ``train_xgen.protocol``);
 * specialist scores: the shipped model on the public AI clips (it never saw any of those families)
   and on kino-tiny's held-out prompts; on real footage, the fold model of its own by-source protocol
   that never saw the clip's source (step 1), so a kind of footage it was trained on as real (the
@@ -44,6 +48,7 @@ MODELS = REPO / "detect" / "models"
 RESULTS = REPO / "bench" / "results"
 NAME = "kinodet_duo"
 OOF = TMP / "oof_kinodet_r10t_64.json"
+GENERALIST_OOF = TMP / "oof_kinodet_xgen_rcnn.json"
 ROLES = ("generalist", "specialist", "ensemble")
 
 
@@ -71,6 +76,26 @@ def specialist_real_oof(clips: list[dict], path: Path) -> tuple[np.ndarray, dict
         raise SystemExit(f"{len(missing)} real clips have no out-of-fold specialist score in {path} (first: {missing[0]}); "
                          "rebuild it with step 1 on the same tmp/detect/rw")
     return p, {k: oof[k] for k in ("model", "command", "date", "folds")}
+
+
+def generalist_oof(dev: list[dict], path: Path, tag: str) -> tuple[dict, np.ndarray]:
+    """A CNN generalist's out-of-fold probabilities (``train_rcnn``) in ``protocol``'s shape: per family row,
+    the real clips' scores (one out-of-fold score each, the same for every family) and the AI clips'."""
+    if not path.exists():
+        raise SystemExit(f"{path} is missing: run `python -m kinoseal.training.detector.train_rcnn` first")
+    oof = json.loads(path.read_text())
+    if oof.get("model") != tag:
+        raise SystemExit(f"{path} holds the scores of {oof.get('model')}, not of the generalist {tag}: rerun train_rcnn")
+    got = [oof["p"].get(str(Path(c["path"]).resolve())) for c in dev]
+    if any(g is None for g in got):
+        raise SystemExit(f"{sum(g is None for g in got)} clips have no out-of-fold generalist score in {path}")
+    p = np.array(got, np.float64)
+    y = np.array([c["label"] for c in dev])
+    fams = sorted({c["family"] for c in dev if c["label"] == 1})
+    rows = [{"family": f, "fmt": "/".join(sorted({c["fmt"] for c in dev if c["family"] == f})),
+             "repos": sorted({c["repo"] for c in dev if c["family"] == f})} for f in fams]
+    return {"rows": rows, "p_ai": np.where(y == 1, p, np.nan), "real_scores": {f: p[y == 0] for f in fams},
+            "oof": {k: oof[k] for k in ("model", "command", "date", "folds")}}, p
 
 
 def specialist_scores(spec, clips: list[dict], cache: Path) -> np.ndarray:
@@ -133,8 +158,8 @@ def markdown(res: dict) -> str:
     L = ["# Gated ensemble: kino-tiny specialist + cross-generator generalist (issue 22)", "",
          f"Command: `{res['command']}` ({res['date']}, {res['host']}). Ensemble `{res['model']}`: specialist "
          f"`{res['members']['specialist']}` (gate {res['gate']:.4g}), generalist `{res['members']['generalist']}`.", "",
-         "Every score is held out: generalist scores as in `detector_xgen.md` (each family by models trained without "
-         "it and its repositories, each real clip without its source fold); the specialist never saw any public "
+         f"Every score is held out: generalist scores from {res['generalist_protocol']} (each family scored by models "
+         "trained without it and its repositories, each real clip without its source fold); the specialist never saw any public "
          "family, and each real clip is scored by its fold model that never saw the clip's source "
          f"({res['specialist_oof']['folds']} folds, `{res['specialist_oof']['command']}`, {res['specialist_oof']['date']}). "
          "Ensemble = the specialist's probability where it reaches its gate, else the generalist's. Thresholds: "
@@ -183,7 +208,9 @@ def main(argv=None) -> None:
     ap.add_argument("--kt", type=Path, default=TMP / "kt")
     ap.add_argument("--oof", type=Path, default=OOF, help="the specialist's out-of-fold real scores (step 1)")
     ap.add_argument("--specialist", type=Path, default=MODELS / "kinodet_r10t_64")
-    ap.add_argument("--generalist", type=Path, default=MODELS / "kinodet_xgen")
+    ap.add_argument("--generalist", type=Path, default=MODELS / "kinodet_xgen_rcnn")
+    ap.add_argument("--generalist-oof", type=Path, default=GENERALIST_OOF,
+                    help="a CNN generalist's out-of-fold scores (train_rcnn)")
     ap.add_argument("--version", default="1.0.0")
     ap.add_argument("--out", type=Path, default=MODELS / NAME)
     ap.add_argument("--results", type=Path, default=RESULTS)
@@ -193,18 +220,23 @@ def main(argv=None) -> None:
     spec, gen = load_detector(args.specialist), load_detector(args.generalist)
     gate = float(spec.threshold)
     clips = collect(args.rw, args.kt)
-    X, _, ok = clip_features(gen, clips, TMP / "xgen_features.npz")
+    xgen = load_detector(MODELS / "kinodet_xgen") if gen.cnn is not None else gen
+    X, _, ok = clip_features(xgen, clips, TMP / "xgen_features.npz")  # which clips read (and a features-only protocol)
     clips = [c for c, o in zip(clips, ok) if o]
     X = X[ok]
     kt_test = np.array([c["family"] == KT_FAMILY and c["split"] == "test" for c in clips])
     dev = [c for c, t in zip(clips, kt_test) if not t]
     Xd = X[~kt_test]
     y = np.array([c["label"] for c in dev])
-    C = float(gen.config["head_C"])
-    log(f"{len(dev)} clips ({int(y.sum())} AI, {int((y == 0).sum())} real) + {int(kt_test.sum())} held-out kino-tiny; "
-        f"generalist protocol, C={C}")
-    proto = protocol(Xd, dev, C, attribute=False)
-    _, pg_real, _ = false_accusations(Xd, dev, C)
+    log(f"{len(dev)} clips ({int(y.sum())} AI, {int((y == 0).sum())} real) + {int(kt_test.sum())} held-out kino-tiny")
+    if gen.cnn is not None:
+        proto, pg_real = generalist_oof(dev, args.generalist_oof, gen.tag)
+        gen_protocol = f"out-of-fold scores of `{proto['oof']['command']}` ({proto['oof']['date']}, repository folds)"
+    else:
+        C = float(gen.config["head_C"])
+        proto = protocol(Xd, dev, C, attribute=False)
+        _, pg_real, _ = false_accusations(Xd, dev, C)
+        gen_protocol = "train_xgen's leave-one-family-out protocol (as in detector_xgen.md)"
     log("specialist: out-of-fold real scores, shipped model on the AI clips")
     ps_real, oof_info = specialist_real_oof(dev, args.oof)
     ai_clips = [c for c in dev if c["label"] == 1 and c["family"] != KT_FAMILY]
@@ -225,7 +257,7 @@ def main(argv=None) -> None:
     p_real = {"generalist": pg_real_pooled, "specialist": ps[real], "ensemble": gated(ps[real], pg_real_pooled, gate)}
     p_ai = {"generalist": proto["p_ai"][ai_ix], "specialist": ps[ai_ix], "ensemble": gated(ps[ai_ix], proto["p_ai"][ai_ix], gate)}
     # kino-tiny's held-out prompts: shipped members (the generalist saw kino-tiny's training prompts, as in train_xgen)
-    pg_kt = gen.head.predict_proba(X[kt_test])[:, 1]
+    pg_kt = np.array([gen.score_clip(Path(c["path"])).probability for c in kt_clips])
     p_kt = {"generalist": pg_kt, "specialist": ps_kt, "ensemble": gated(ps_kt, pg_kt, gate)}
     # real clips scored out-of-fold by models that saw every family (false_accusations' protocol)
     p_fa = {"generalist": pg_real[real], "specialist": ps[real], "ensemble": gated(ps[real], pg_real[real], gate)}
@@ -271,6 +303,7 @@ def main(argv=None) -> None:
            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
            "host": f"{platform.machine()}, {platform.python_version()}", "model": f"{NAME}@{args.version}",
            "members": {"specialist": spec.tag, "generalist": gen.tag}, "gate": gate, "thresholds": thr,
+           "generalist_protocol": gen_protocol,
            "specialist_oof": oof_info, "summary": summary, "families": rows, "by_kind": kinds,
            "real_total": int(len(real)), "real_sources": len({dev[i]["group"] for i in real}),
            "kt_clips": int(len(ps_kt)), "notes": notes, "seconds": round(time.time() - t0, 1)}
