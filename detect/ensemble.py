@@ -7,8 +7,10 @@ kino-tiny) finds kino-tiny at 100% but ranks other generators' clips *below* rea
 residual features trained on 33 public generator families) ranks unseen families at a held-out AUC
 of ~0.78 but kino-tiny's flat renders as more real than real footage. An average hands each one's
 blind spot to the other. So the specialist speaks only when it is sure (probability at or above its
-own threshold); otherwise the generalist's probability, segments, family and evidence stand.
-Measured in ``bench/results/detector_ensemble.md`` (``python -m kinoseal.training.detector.train_ensemble``).
+own threshold); otherwise the generalist's probability, segments, family and evidence stand. (The
+shipped generalist is now ``kinodet_xgen_rcnn``: those features blended with a residual CNN, 0.83 in
+its repository-fold protocol.) Measured in ``bench/results/detector_ensemble.md``
+(``python -m kinoseal.training.detector.train_ensemble``).
 
 Folder layout (no pickle; each member is a complete detector folder)::
 

@@ -167,11 +167,10 @@ class Detector:
         lines = summary_lines(self.tag, self.threshold, s)
         if views is not None:
             zh, zc = (float(v) for v in views)
-            word = lambda v: "AI" if v > 0 else "a camera or non-AI source"  # noqa: E731
             lines.append(f"Two views of the fine noise make the score: the hand-made residual cues ({zh:+.1f}) and a "
-                         f"learned residual CNN ({zc:+.1f}), each in standard deviations from its training clips' mean; "
-                         + ("both point to " + word(zh) if (zh > 0) == (zc > 0) else
-                            f"the cues point to {word(zh)}, the CNN to {word(zc)}") + ".")
+                         f"learned residual CNN ({zc:+.1f}), each in standard deviations from the mean of its training "
+                         "clips, real and AI (higher is more AI-like)"
+                         + ("; the two views disagree." if abs(zh - zc) >= 1.5 and (zh > 0) != (zc > 0) else "."))
         if self.config.get("features") == "resid" and self.head is not None and len(X):
             cues = describe_cues(self.head, np.asarray(X, np.float64).mean(axis=0), s.probability >= 0.5)
             if cues:
