@@ -17,15 +17,23 @@ def _arch_lines(det) -> list[str]:
            f"{c['crop']}x{c['crop']} px at native resolution (any size/aspect; cost bounded whatever the clip length)")
     if c.get("features") == "resid":
         fams = det.family_head.names if det.family_head is not None else []
-        return [f"- architecture: `{c.get('arch', det.name)}`; no CNN: generator-agnostic features (`detect.resid`: "
-                "noise residual, flat-area noise, radial spectrum, 2/4/8-pixel decoder periodicity, colour, temporal "
-                "consistency)", inp,
-                "- head: standardiser + L2 logistic regression per window, clip logit = mean of windows, Platt "
-                "calibration on out-of-fold (by source) clip logits; classes balanced and every generator family "
-                "weighted equally",
-                f"- family attribution: multinomial logistic regression over {len(fams)} known families; below "
-                f"{det.family_head.threshold if det.family_head else 0.5:.2f} confidence the answer is 'unknown family'"
-                + (f" (families: {', '.join(fams)})" if fams else "")]
+        cnn = c.get("cnn")
+        lines = [f"- architecture: `{c.get('arch', det.name)}`; " + ("" if cnn else "no CNN: ")
+                 + "generator-agnostic features (`detect.resid`: noise residual, flat-area noise, radial spectrum, "
+                 "2/4/8-pixel decoder periodicity, colour, temporal consistency)", inp,
+                 "- head: standardiser + L2 logistic regression per window, clip logit = mean of windows"
+                 + ("" if cnn else ", Platt calibration on out-of-fold (by source) clip logits")
+                 + "; classes balanced and every generator family weighted equally"]
+        if cnn and det.cnn is not None:
+            n = sum(p.numel() for p in det.cnn.parameters())
+            lines.append(f"- second view: a residual CNN (`detect.rcnn`, {n:,} parameters, widths {cnn.get('widths')}) on the "
+                         f"high-pass residual of the first {cnn.get('crops')} crop(s) of each window; its clip logit and the "
+                         "head's, each standardised by its own training clips, are averaged and Platt-calibrated on "
+                         "out-of-fold blended logits (`blend.stats`)")
+        return lines + [
+            f"- family attribution: multinomial logistic regression over {len(fams)} known families; below "
+            f"{det.family_head.threshold if det.family_head else 0.5:.2f} confidence the answer is 'unknown family'"
+            + (f" (families: {', '.join(fams)})" if fams else "")]
     return [f"- architecture: `{c.get('arch', det.name)}`; backbone timm `{c['backbone']}` "
             f"{json.dumps(c.get('backbone_kwargs', {}))}, created with `pretrained=False` and trained here", inp,
             "- features per window: hand-made spatial (residual energy, spectrum band ratios, kurtosis) and temporal "
