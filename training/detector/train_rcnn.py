@@ -255,7 +255,8 @@ def main(argv=None) -> None:
         f"source, {accused_loso} of {int((y == 0).sum())} real clips would be accused.",
         "Targets of issue 22 not met: mean held-out AUC >= 0.95 and TPR >= 70% at zero false accusations.",
     ]
-    res = {"command": "python -m kinoseal.training.detector.train_rcnn", "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    command = "python -m kinoseal.training.detector.train_rcnn" + ("" if args.seed == 100 else f" --seed {args.seed}")
+    res = {"command": command, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
            "host": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, torch {torch.__version__}",
            "model": det.tag, "steps": steps, "seed": args.seed, "shipped_variant": shipped_variant,
            "clips": {"ai": int(y.sum()), "real": int((y == 0).sum()), "kt": int((fam == KT_FAMILY).sum()),
@@ -269,10 +270,12 @@ def main(argv=None) -> None:
     args.results.mkdir(parents=True, exist_ok=True)
     (args.results / "detector_rcnn.json").write_text(json.dumps(res, indent=2, default=float) + "\n")
     (args.results / "detector_rcnn.md").write_text(markdown(res))
-    OOF.write_text(json.dumps({"model": det.tag, "command": res["command"], "date": res["date"], "folds": K,
-                               "p": {str(Path(c["path"]).resolve()): float(p) for c, p in zip(dev, p_oof)}}) + "\n")
-    log(f"wrote {args.results / 'detector_rcnn.md'} and {OOF}")
+    log(f"wrote {args.results / 'detector_rcnn.md'}")
     if not args.no_save:
+        # the out-of-fold scores belong to the saved model: train_ensemble reads them beside it
+        OOF.write_text(json.dumps({"model": det.tag, "command": res["command"], "date": res["date"], "folds": K,
+                                   "p": {str(Path(c["path"]).resolve()): float(p) for c, p in zip(dev, p_oof)}}) + "\n")
+        log(f"wrote {OOF}")
         det.card = {
             "command": res["command"],
             "data": {"generated": f"{int(ai_sh.sum())} clips of {res['clips']['families']} public generator families "
