@@ -60,8 +60,8 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 from kinoseal.detect.rcnn import IN_SCALE, ResidCNN, cnn_input  # noqa: E402
-from kinoseal.training.detector.rcnn import (K, N_CROPS, RECIPE, auc, clip_logits, evaluate, paired_delta,  # noqa: E402
-                                             repo_folds, train_cnn)
+from kinoseal.training.detector.rcnn import (SUMMARY_HEADER, K, N_CROPS, RECIPE, auc, clip_logits, evaluate,  # noqa: E402
+                                             paired_delta, repo_folds, summary_row, train_cnn)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -111,15 +111,7 @@ def markdown(res: dict) -> str:
          f"({res['cnn']['steps']} steps x {res['cnn']['batch']} crop-tubes of {res['cnn']['size']} px); average = mean of "
          "the two logits, each standardised on its fold's training clips. Pooled TPR: the 113 shared-family AI clips at "
          "`choose_threshold` of every real out-of-fold score.", "",
-         "| model | mean AUC (33 shared) | median | families >= 0.95 | pooled TPR | threshold | gif AUC | mp4 AUC | "
-         "kino-tiny AUC | worst 4 |", "|---|---|---|---|---|---|---|---|---|---|"]
-    for v in VARIANTS:
-        s = ev[v]
-        o = {r["origin"]: r for r in s["by_origin"]}
-        worst = ", ".join(f"{f} {a:.2f}" for f, a in s["worst"][:4])
-        L.append(f"| {v} | **{s['mean_auc']:.3f}** | {s['median_auc']:.3f} | {s['families_auc_095']}/{s['families']} | "
-                 f"{s['pooled_tpr']:.1%} | {s['threshold']:.3f}{' (cap)' if s['threshold_capped'] else ''} | "
-                 f"{o['gif']['auc']:.3f} | {o['mp4']['auc']:.3f} | {s['kino_tiny_auc']:.3f} | {worst} |")
+         SUMMARY_HEADER] + [summary_row(v, ev[v]) for v in VARIANTS]
     L += ["", "gif / mp4 AUC: shared AI clips of that original format against real clips of that origin "
               f"(gif: {ev['CNN']['by_origin'][0]['ai_clips']} AI vs {ev['CNN']['by_origin'][0]['real_clips']} real; "
               f"mp4: {ev['CNN']['by_origin'][1]['ai_clips']} AI vs {ev['CNN']['by_origin'][1]['real_clips']} real).", "",

@@ -253,3 +253,16 @@ def paired_delta(a: dict, b: dict, n_boot: int = 2000) -> dict:
     boot = np.random.default_rng(0).choice(d, (n_boot, len(d))).mean(axis=1)
     return {"delta": float(d.mean()), "ci95": [float(np.quantile(boot, 0.025)), float(np.quantile(boot, 0.975))],
             "better": int((d > 0.005).sum()), "worse": int((d < -0.005).sum()), "families": len(d)}
+
+
+SUMMARY_HEADER = ("| model | mean AUC (33 families) | median | families >= 0.95 | pooled TPR at the threshold | threshold | "
+                  "gif AUC | mp4 AUC | kino-tiny (held out with its fold) | worst 4 |\n|---|---|---|---|---|---|---|---|---|---|")
+
+
+def summary_row(name: str, e: dict) -> str:
+    """One model's row under ``SUMMARY_HEADER``, from :func:`evaluate`'s result."""
+    o = {r["origin"]: r for r in e["by_origin"]}
+    worst = ", ".join(f"{f} {a:.2f}" for f, a in e["worst"][:4])
+    return (f"| {name} | **{e['mean_auc']:.3f}** | {e['median_auc']:.3f} | {e['families_auc_095']}/{e['families']} | "
+            f"{e['pooled_tpr']:.1%} | {e['threshold']:.3f}{' (cap)' if e['threshold_capped'] else ''} | "
+            f"{o['gif']['auc']:.3f} | {o['mp4']['auc']:.3f} | {e['kino_tiny_auc']:.3f} | {worst} |")

@@ -39,7 +39,7 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from kinoseal.training.detector.rcnn import K, evaluate, paired_delta  # noqa: E402
+from kinoseal.training.detector.rcnn import SUMMARY_HEADER, K, evaluate, paired_delta, summary_row  # noqa: E402
 from kinoseal.training.detector.train_xgen import KT_FAMILY, TMP, VERIFIER_FLOOR, log  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
@@ -67,15 +67,7 @@ def markdown(res: dict) -> str:
          f"(AI clips per fold {res['fold_ai_clips']}) crossed with 5 folds of real sources; each fold's models never saw "
          "its families, its repositories' other clips or its real sources. Every model below is scored on the same "
          "out-of-fold clips; thresholds sit above every real out-of-fold score (floor 0.5, + 0.01).", "",
-         "| model | mean AUC (33 families) | median | families >= 0.95 | pooled TPR at the threshold | threshold | "
-         "gif AUC | mp4 AUC | kino-tiny (held out with its fold) | worst 4 |", "|---|---|---|---|---|---|---|---|---|---|"]
-    for v in names:
-        e = ev[v]
-        o = {r["origin"]: r for r in e["by_origin"]}
-        worst = ", ".join(f"{f} {a:.2f}" for f, a in e["worst"][:4])
-        L.append(f"| {v} | **{e['mean_auc']:.3f}** | {e['median_auc']:.3f} | {e['families_auc_095']}/{e['families']} | "
-                 f"{e['pooled_tpr']:.1%} | {e['threshold']:.3f} | {o['gif']['auc']:.3f} | {o['mp4']['auc']:.3f} | "
-                 f"{e['kino_tiny_auc']:.3f} | {worst} |")
+         SUMMARY_HEADER] + [summary_row(v, ev[v]) for v in names]
     L += ["", "## Paired per-family AUC difference against the features alone", "",
           "Mean over the 33 families of AUC(model) - AUC(features); 95% bootstrap interval over families; better / "
           "worse = families moving by more than 0.005.", "",
