@@ -314,6 +314,32 @@ def _bands(n: int) -> tuple[np.ndarray, ...]:
     return _BAND_CACHE[n]
 
 
+def half_plane(masks: np.ndarray) -> np.ndarray:
+    """Masks [..., n, n] over the full FFT plane -> float32 weights [..., n, n // 2 + 1] over ``rfft2``'s half
+    plane that give the same sums of a real image's power spectrum (it is symmetric through the origin, so
+    every column but the first and, for even n, the last stands for itself and its mirror). Valid for masks
+    that are themselves symmetric, as radial bands are."""
+    n = masks.shape[-1]
+    mirror = np.full(n // 2 + 1, 2.0, np.float32)
+    mirror[0] = 1.0
+    if n % 2 == 0:
+        mirror[-1] = 1.0
+    return np.asarray(masks, np.float32)[..., : n // 2 + 1] * mirror
+
+
+def power_spectrum(y: np.ndarray, window: np.ndarray) -> np.ndarray:
+    """|rfft2|^2 of each (mean-removed, windowed) image on the last two axes, in float32: scipy's real FFT
+    is ~7x faster than numpy's complex float64 ``fft2``, and the half plane (with ``half_plane``'s
+    weights) gives the same band powers to float32 precision."""
+    import scipy.fft
+
+    c = scipy.fft.rfft2((y - y.mean(axis=(-1, -2), keepdims=True)) * window.astype(np.float32))
+    return c.real ** 2 + c.imag ** 2
+
+
+_HALF_BANDS: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+
 def hand_features(tubes: np.ndarray) -> np.ndarray:
     """tubes [W, C, L, S, S, 3] uint8 -> [W, len(HAND_FEATURES)] float32."""
     W, C, L, S = tubes.shape[:4]
@@ -323,9 +349,12 @@ def hand_features(tubes: np.ndarray) -> np.ndarray:
     gy = np.diff(y, axis=-2)[..., :, :-1]
     gx = np.diff(y, axis=-1)[..., :-1, :]
     e_g = (gy ** 2 + gx ** 2).mean(axis=(-1, -2))
-    hann, b1, b2, b3, b4 = _bands(S)
-    spec = np.abs(np.fft.fft2((y - y.mean(axis=(-1, -2), keepdims=True)) * hann)) ** 2
-    p = [spec[..., m].mean(axis=-1) + _EPS for m in (b1, b2, b3, b4)]
+    hann, *bands = _bands(S)
+    if S not in _HALF_BANDS:
+        _HALF_BANDS[S] = (half_plane(np.stack(bands)), np.stack(bands).sum(axis=(1, 2)).astype(np.float32))
+    weights, counts = _HALF_BANDS[S]
+    bp = np.einsum("...ij,bij->...b", power_spectrum(y, hann), weights) / counts  # mean power per band
+    p = [bp[..., k] + _EPS for k in range(4)]
     r2 = r * r
     m4 = (r2 * r2).mean(axis=(-1, -2))  # not r ** 4: numpy's power with exponent 4 is a per-element pow() call
     kurt = m4 / (e_r ** 2 + _EPS)

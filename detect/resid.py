@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kinoseal.detect.features import _bands, highpass, luma
+from kinoseal.detect.features import _bands, half_plane, highpass, luma, power_spectrum
 
 RESID_FEATURES = (
     "r_energy", "r_grad_energy", "r_res_over_grad", "r_kurtosis",
@@ -43,7 +43,7 @@ def _radial(n: int):
         idx = np.clip(np.digitize(r, edges) - 1, -1, 7)
         masks = np.stack([(idx == b) for b in range(8)]).astype(np.float32)  # [8, n, n]
         centers = np.sqrt(edges[:-1] * edges[1:])
-        _RADIAL[n] = (masks, np.log(centers), masks.sum(axis=(1, 2)))
+        _RADIAL[n] = (half_plane(masks), np.log(centers), masks.sum(axis=(1, 2)))
     return _RADIAL[n]
 
 
@@ -77,8 +77,7 @@ def resid_features(tubes: np.ndarray) -> np.ndarray:
     # squares, not r ** 4: numpy's power with exponent 4 is a per-element pow() call, 170x slower
     kurt = (r2 * r2).mean(axis=(-1, -2)) / (e_r ** 2 + _EPS)
 
-    hann = _bands(S)[0]
-    spec = np.abs(np.fft.fft2((y - y.mean(axis=(-1, -2), keepdims=True)) * hann)) ** 2
+    spec = power_spectrum(y, _bands(S)[0])
     masks, logc, cnt = _radial(S)
     bp = np.einsum("...ij,bij->...b", spec, masks) / cnt + _EPS  # mean power per band
     lbp = np.log(bp)

@@ -440,6 +440,30 @@ def test_protocol_folds_hold_out_a_source_with_its_versions():
     assert source_of("real:shared:Tencent/MimicMotion") != source_of("real:shared:ali-vilab/VGen")
 
 
+@pytest.mark.parametrize("n", [64, 95, 96])
+def test_half_plane_band_powers_match_the_full_spectrum(n):
+    """The features' band powers come from rfft2's half plane (float32, 7x faster): the same sums as the
+    full complex spectrum, for even and odd sizes."""
+    from kinoseal.detect.features import _bands, half_plane, power_spectrum
+    from kinoseal.detect.resid import _radial
+
+    y = np.random.default_rng(n).normal(100, 30, (3, n, n)).astype(np.float32)
+    hann, *bands = _bands(n)
+    full = np.abs(np.fft.fft2((y - y.mean(axis=(-1, -2), keepdims=True)) * hann)) ** 2
+    half = power_spectrum(y, hann)
+    assert half.shape == (3, n, n // 2 + 1) and half.dtype == np.float32
+    want = np.einsum("kij,bij->kb", full, np.stack(bands).astype(float))
+    got = np.einsum("kij,bij->kb", half, half_plane(np.stack(bands)))
+    assert np.allclose(got, want, rtol=1e-4)
+    radial_masks, _, cnt = _radial(n)
+    f = np.fft.fftfreq(n)
+    r = np.sqrt(f[:, None] ** 2 + f[None, :] ** 2) / 0.5
+    idx = np.clip(np.digitize(r, np.geomspace(0.04, 1.42, 9)) - 1, -1, 7)
+    want_r = np.stack([full[:, idx == b].sum(axis=1) for b in range(8)], axis=1)
+    assert np.allclose(np.einsum("kij,bij->kb", half, radial_masks), want_r, rtol=1e-4)
+    assert cnt.tolist() == [(idx == b).sum() for b in range(8)]
+
+
 # ----------------------------------------------------------------------------- residual CNN blend (issue 22)
 
 
