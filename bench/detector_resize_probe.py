@@ -1,0 +1,137 @@
+"""Does training on resized copies keep the residual features' reach after a platform's downscale? (issue 22)
+
+    .venv/bin/python -m bench.detector_resize_probe [--scale 0.55]
+
+Why: ``detector_attacks.md`` showed the default classifier flags no public AI clip after a resize to 0.55
+(its views read native-resolution noise). Before retraining the CNN (23 min a protocol run), this probe asks
+the cheap half of the question with the residual features and their logistic head only (the generalist's
+first view, ``train_xgen.fit_head``), under ``training.detector.rcnn``'s repository folds:
+
+* **originals**: each fold's head trained on the clips as published;
+* **+ resized**: the same, plus a resized copy of every training clip (same label, family, group);
+
+each scored out of fold on the held-out clips as published *and* on their resized copies (the watermark
+suite's ``resize_<scale>`` attack, written back losslessly, ``bench.detector_attacks.attacked_copy``).
+Resized tubes are cached in ``tmp/resizeprobe``. Writes ``bench/results/detector_resize_probe.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+CACHE = ROOT / "tmp" / "resizeprobe"
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def resized_features(clips: list[dict], scale: float, det) -> np.ndarray:
+    """[n, W, F] residual features of each clip's resized copy (NaN rows where the copy cannot be read)."""
+    import tempfile
+
+    from bench.detector_attacks import attacked_copy
+    from kinoseal.detect.resid import resid_features
+    from kinoseal.errors import InputError
+    from kinoseal.training.detector.rcnn import clip_key
+
+    CACHE.mkdir(parents=True, exist_ok=True)
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, c in enumerate(clips):
+            f = CACHE / f"{clip_key(c['path'])}_{scale}.npy"
+            if not f.exists():
+                try:
+                    copy = attacked_copy(Path(c["path"]), f"resize_{scale}", Path(tmp) / "r.mp4")
+                    np.save(f, resid_features(det.tubes(copy).tubes))
+                except (InputError, RuntimeError, ValueError) as exc:
+                    log(f"{Path(c['path']).name}: {exc}")
+                    np.save(f, np.full((int(det.config["n_windows"]), 30), np.nan, np.float32))
+            out.append(np.load(f))
+            if (i + 1) % 100 == 0:
+                log(f"resized features: {i + 1}/{len(clips)}")
+    return np.stack(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scale", type=float, default=0.55, choices=[0.55, 0.71])
+    ap.add_argument("--results", type=Path, default=RESULTS)
+    args = ap.parse_args(argv)
+
+    from kinoseal.detect import create_model
+    from kinoseal.detect.resid import resid_features
+    from kinoseal.training.detector.rcnn import K, evaluate, fold_split, load_tubes, paired_delta, repo_folds
+    from kinoseal.training.detector.train_rcnn import CACHE as TUBES
+    from kinoseal.training.detector.train_xgen import KT_FAMILY, TMP, collect, fit_head
+
+    t0 = time.time()
+    det = create_model("kinodet_xgen")
+    C = float(det.config["head_C"])
+    clips = [c for c in collect(TMP / "rw", TMP / "kt") if not (c["family"] == KT_FAMILY and c["split"] == "test")]
+    tubes, _ = load_tubes(clips, TUBES, log)
+    keep = [t is not None for t in tubes]
+    dev = [c for c, k in zip(clips, keep) if k]
+    X = np.stack([resid_features(t[:, :3]) for t in tubes if t is not None])
+    Xr = resized_features(dev, args.scale, det)
+    ok = np.isfinite(Xr).all(axis=(1, 2))
+    dev, X, Xr = [c for c, o in zip(dev, ok) if o], X[ok], Xr[ok]
+    y = np.array([c["label"] for c in dev])
+    fam = np.array([c["family"] or "" for c in dev])
+    groups = np.array([c["group"] for c in dev])
+    log(f"{len(dev)} clips ({int((~ok).sum())} dropped: their resized copy could not be read)")
+    fold, fold_of_repo = repo_folds(dev)
+    p = {k: np.full(len(dev), np.nan) for k in ("originals|published", "originals|resized", "+ resized|published", "+ resized|resized")}
+    for i in range(K):
+        tr, te = fold_split(i, fold, fold_of_repo, dev)
+        for name, (Xt, yt, ft, gt) in {
+            "originals": (X[tr], y[tr], fam[tr], groups[tr]),
+            "+ resized": (np.concatenate([X[tr], Xr[tr]]), np.r_[y[tr], y[tr]], np.r_[fam[tr], fam[tr]], np.r_[groups[tr], groups[tr]]),
+        }.items():
+            head = fit_head(Xt, yt, ft, gt, C)
+            p[f"{name}|published"][te] = head.predict_proba(X[te])[:, 1]
+            p[f"{name}|resized"][te] = head.predict_proba(Xr[te])[:, 1]
+    ev = {k: evaluate(v, dev) for k, v in p.items()}
+    rows = [{"training": k.split("|")[0], "scored on": k.split("|")[1], "mean_auc": e["mean_auc"], "median_auc": e["median_auc"],
+             "pooled_tpr": e["pooled_tpr"], "threshold": e["threshold"],
+             "accused_loso": sum(r["accused_threshold_without_own_source"] for r in e["false_accusations"])}
+            for k, e in ev.items()]
+    deltas = {s: paired_delta(ev[f"originals|{s}"], ev[f"+ resized|{s}"]) for s in ("published", "resized")}
+    res = {"command": "python -m bench.detector_resize_probe" + (f" --scale {args.scale}" if args.scale != 0.55 else ""),
+           "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "host": f"{platform.machine()}, Python {platform.python_version()}",
+           "scale": args.scale, "clips": {"ai": int(y.sum()), "real": int((y == 0).sum())}, "rows": rows, "deltas": deltas,
+           "auc_by_family": {k: e["auc_by_family"] for k, e in ev.items()}, "seconds": round(time.time() - t0, 1)}
+    L = ["# Residual features trained with resized copies: reach after a downscale (issue 22)", "",
+         f"Command: `{res['command']}` ({res['date']}, {res['host']}). {res['clips']['ai']} AI clips (33 public families + "
+         f"kino-tiny's train split), {res['clips']['real']} real; `training.detector.rcnn`'s repository folds; the residual "
+         f"features and `train_xgen.fit_head` only (no CNN). Resized = the watermark suite's `resize_{args.scale}` "
+         "(bilinear, antialiased, not scaled back), written back losslessly. Each fold's head scores its held-out "
+         "clips as published and their resized copies; thresholds above every real out-of-fold score of that "
+         "column (floor 0.5, + 0.01).", "",
+         "| training | scored on | mean AUC (33 families) | median | pooled TPR at 0 false accusations | threshold | real accused, threshold without own source |",
+         "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        L.append(f"| {r['training']} | {r['scored on']} | **{r['mean_auc']:.3f}** | {r['median_auc']:.3f} | {r['pooled_tpr']:.1%} | "
+                 f"{r['threshold']:.3f} | {r['accused_loso']} |")
+    L += ["", "Per-family AUC change from adding the resized copies (mean over families, 95% bootstrap interval):", ""]
+    for s, d in deltas.items():
+        L.append(f"- scored on {s} clips: {d['delta']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}], "
+                 f"{d['better']} families better / {d['worse']} worse")
+    args.results.mkdir(parents=True, exist_ok=True)
+    (args.results / "detector_resize_probe.json").write_text(json.dumps(res, indent=2, default=float) + "\n")
+    (args.results / "detector_resize_probe.md").write_text("\n".join(L) + "\n")
+    log(f"wrote {args.results / 'detector_resize_probe.md'} ({res['seconds']:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
