@@ -220,13 +220,16 @@ def main(argv=None) -> None:
     spec, gen = load_detector(args.specialist), load_detector(args.generalist)
     gate = float(spec.threshold)
     clips = collect(args.rw, args.kt)
-    xgen = load_detector(MODELS / "kinodet_xgen") if gen.cnn is not None else gen
-    X, _, ok = clip_features(xgen, clips, TMP / "xgen_features.npz")  # which clips read (and a features-only protocol)
+    is_kt_test = [c["family"] == KT_FAMILY and c["split"] == "test" for c in clips]
+    if gen.cnn is not None:  # the clips train_rcnn could read are those it scored (generalist_oof checks the file)
+        f = args.generalist_oof
+        scored = set(json.loads(f.read_text()).get("p", {})) if f.exists() else set()
+        ok = np.array([t or str(Path(c["path"]).resolve()) in scored for c, t in zip(clips, is_kt_test)])
+    else:
+        X, _, ok = clip_features(gen, clips, TMP / "xgen_features.npz")
     clips = [c for c, o in zip(clips, ok) if o]
-    X = X[ok]
     kt_test = np.array([c["family"] == KT_FAMILY and c["split"] == "test" for c in clips])
     dev = [c for c, t in zip(clips, kt_test) if not t]
-    Xd = X[~kt_test]
     y = np.array([c["label"] for c in dev])
     log(f"{len(dev)} clips ({int(y.sum())} AI, {int((y == 0).sum())} real) + {int(kt_test.sum())} held-out kino-tiny")
     if gen.cnn is not None:
@@ -234,6 +237,7 @@ def main(argv=None) -> None:
         gen_protocol = f"out-of-fold scores of `{proto['oof']['command']}` ({proto['oof']['date']}, repository folds)"
     else:
         C = float(gen.config["head_C"])
+        Xd = X[ok][~kt_test]
         proto = protocol(Xd, dev, C, attribute=False)
         _, pg_real, _ = false_accusations(Xd, dev, C)
         gen_protocol = "train_xgen's leave-one-family-out protocol (as in detector_xgen.md)"
