@@ -35,36 +35,41 @@ def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def resized_features(clips: list[dict], scale: float, det) -> np.ndarray:
-    """[n, W, F] residual features of each clip's resized copy (NaN rows where the copy cannot be read)."""
+def resized_tubes(clips: list[dict], scale: float) -> list[np.ndarray | None]:
+    """Each clip's resized copy as the CNN's tubes (``training.detector.rcnn``'s 8 windows x 3 frames x 4 crops
+    of 96 px; the features use the first 3 crops, exactly kinodet_xgen's); None where it cannot be read."""
     import tempfile
 
     from bench.detector_attacks import attacked_copy
-    from kinoseal.detect.resid import resid_features
+    from kinoseal.detect.features import read_tubes
     from kinoseal.errors import InputError
-    from kinoseal.training.detector.rcnn import clip_key
+    from kinoseal.training.detector import rcnn
 
     CACHE.mkdir(parents=True, exist_ok=True)
     out = []
     with tempfile.TemporaryDirectory() as tmp:
         for i, c in enumerate(clips):
-            f = CACHE / f"{clip_key(c['path'])}_{scale}.npy"
+            f = CACHE / f"{rcnn.clip_key(c['path'])}_{scale}.npz"
             if not f.exists():
                 try:
                     copy = attacked_copy(Path(c["path"]), f"resize_{scale}", Path(tmp) / "r.mp4")
-                    np.save(f, resid_features(det.tubes(copy).tubes))
+                    np.savez(f, tubes=read_tubes(copy, None, n_windows=rcnn.N_WINDOWS, win_len=rcnn.WIN_LEN,
+                                                 crop=rcnn.CROP, n_crops=rcnn.N_CROPS).tubes, ok=True)
                 except (InputError, RuntimeError, ValueError) as exc:
                     log(f"{Path(c['path']).name}: {exc}")
-                    np.save(f, np.full((int(det.config["n_windows"]), 30), np.nan, np.float32))
-            out.append(np.load(f))
+                    np.savez(f, tubes=np.zeros(0, np.uint8), ok=False)
+            with np.load(f) as z:
+                out.append(z["tubes"] if z["ok"] else None)
             if (i + 1) % 100 == 0:
-                log(f"resized features: {i + 1}/{len(clips)}")
-    return np.stack(out)
+                log(f"resized tubes: {i + 1}/{len(clips)}")
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scale", type=float, default=0.55, choices=[0.55, 0.71])
+    ap.add_argument("--cnn", action="store_true", help="also the residual CNN and the blend (10 CNN trainings, ~40 min)")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads for the CNN")
     ap.add_argument("--results", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
 
@@ -81,39 +86,70 @@ def main(argv: list[str] | None = None) -> int:
     tubes, _ = load_tubes(clips, TUBES, log)
     keep = [t is not None for t in tubes]
     dev = [c for c, k in zip(clips, keep) if k]
-    X = np.stack([resid_features(t[:, :3]) for t in tubes if t is not None])
-    Xr = resized_features(dev, args.scale, det)
-    ok = np.isfinite(Xr).all(axis=(1, 2))
-    dev, X, Xr = [c for c, o in zip(dev, ok) if o], X[ok], Xr[ok]
+    tubes = [t for t in tubes if t is not None]
+    rtubes = resized_tubes(dev, args.scale)
+    ok = np.array([t is not None for t in rtubes])
+    dev = [c for c, o in zip(dev, ok) if o]
+    tubes = [t for t, o in zip(tubes, ok) if o]
+    rtubes = [t for t in rtubes if t is not None]
+    X = np.stack([resid_features(t[:, :3]) for t in tubes])
+    Xr = np.stack([resid_features(t[:, :3]) for t in rtubes])
     y = np.array([c["label"] for c in dev])
     fam = np.array([c["family"] or "" for c in dev])
     groups = np.array([c["group"] for c in dev])
     log(f"{len(dev)} clips ({int((~ok).sum())} dropped: their resized copy could not be read)")
     fold, fold_of_repo = repo_folds(dev)
-    p = {k: np.full(len(dev), np.nan) for k in ("originals|published", "originals|resized", "+ resized|published", "+ resized|resized")}
+    combos = ("originals|published", "originals|resized", "+ resized|published", "+ resized|resized")
+    p = {k: np.full(len(dev), np.nan) for k in combos}
+    pb = {k: np.full(len(dev), np.nan) for k in combos}  # the blend with the CNN (--cnn)
+    if args.cnn:
+        import torch
+
+        from kinoseal.detect.rcnn import Blend
+        from kinoseal.training.detector.rcnn import clip_logits, inputs_of, train_cnn
+        from kinoseal.training.detector.train_xgen import _weights
+
+        torch.set_num_threads(max(1, args.threads))
+        inputs = np.concatenate([inputs_of(tubes), inputs_of(rtubes)])  # rows n.. are the resized copies
+    n = len(dev)
     for i in range(K):
         tr, te = fold_split(i, fold, fold_of_repo, dev)
-        for name, (Xt, yt, ft, gt) in {
-            "originals": (X[tr], y[tr], fam[tr], groups[tr]),
-            "+ resized": (np.concatenate([X[tr], Xr[tr]]), np.r_[y[tr], y[tr]], np.r_[fam[tr], fam[tr]], np.r_[groups[tr], groups[tr]]),
-        }.items():
-            head = fit_head(Xt, yt, ft, gt, C)
+        for name, rows in {"originals": tr, "+ resized": np.r_[tr, tr + n]}.items():
+            XX, yy, ff, gg = np.concatenate([X, Xr]), np.r_[y, y], np.r_[fam, fam], np.r_[groups, groups]
+            head = fit_head(XX[rows], yy[rows], ff[rows], gg[rows], C)
             p[f"{name}|published"][te] = head.predict_proba(X[te])[:, 1]
             p[f"{name}|resized"][te] = head.predict_proba(Xr[te])[:, 1]
+            if not args.cnn:
+                continue
+            log(f"fold {i}, {name}: CNN on {len(rows)} clips")
+            net = train_cnn(inputs, rows, yy[rows], _weights(yy[rows], ff[rows]), seed=100 + i)
+            hs, cs = Blend.stats(head.decision_function(X[tr])), Blend.stats(clip_logits(net, inputs, tr, 1))
+            for on, off in (("published", 0), ("resized", n)):
+                zh = (head.decision_function((X if off == 0 else Xr)[te]) - hs[0]) / hs[1]
+                zc = (clip_logits(net, inputs, te + off, 1) - cs[0]) / cs[1]
+                pb[f"{name}|{on}"][te] = 1 / (1 + np.exp(-(zh + zc) / 2))
+    if args.cnn:
+        p = {**{f"features, {k}": v for k, v in p.items()}, **{f"blend with the CNN, {k}": v for k, v in pb.items()}}
     ev = {k: evaluate(v, dev) for k, v in p.items()}
     rows = [{"training": k.split("|")[0], "scored on": k.split("|")[1], "mean_auc": e["mean_auc"], "median_auc": e["median_auc"],
              "pooled_tpr": e["pooled_tpr"], "threshold": e["threshold"],
              "accused_loso": sum(r["accused_threshold_without_own_source"] for r in e["false_accusations"])}
             for k, e in ev.items()]
-    deltas = {s: paired_delta(ev[f"originals|{s}"], ev[f"+ resized|{s}"]) for s in ("published", "resized")}
-    res = {"command": "python -m bench.detector_resize_probe" + (f" --scale {args.scale}" if args.scale != 0.55 else ""),
+    pre = [("features, ", "features"), ("blend with the CNN, ", "blend")] if args.cnn else [("", "features")]
+    deltas = {f"{w}, scored on {s}": paired_delta(ev[f"{a}originals|{s}"], ev[f"{a}+ resized|{s}"])
+              for a, w in pre for s in ("published", "resized")}
+    res = {"command": "python -m bench.detector_resize_probe" + (f" --scale {args.scale}" if args.scale != 0.55 else "")
+           + (f" --cnn --threads {args.threads}" if args.cnn else ""),
            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "host": f"{platform.machine()}, Python {platform.python_version()}",
            "scale": args.scale, "clips": {"ai": int(y.sum()), "real": int((y == 0).sum())}, "rows": rows, "deltas": deltas,
            "auc_by_family": {k: e["auc_by_family"] for k, e in ev.items()}, "seconds": round(time.time() - t0, 1)}
     L = ["# Residual features trained with resized copies: reach after a downscale (issue 22)", "",
          f"Command: `{res['command']}` ({res['date']}, {res['host']}). {res['clips']['ai']} AI clips (33 public families + "
          f"kino-tiny's train split), {res['clips']['real']} real; `training.detector.rcnn`'s repository folds; the residual "
-         f"features and `train_xgen.fit_head` only (no CNN). Resized = the watermark suite's `resize_{args.scale}` "
+         + ("features and `train_xgen.fit_head`, and their blend with the residual CNN (`train_rcnn`'s recipe, 900 steps, "
+            "1 crop a window; each fold's CNN trained with the same rows as its head; z-scores on the fold's original "
+            "training clips). " if args.cnn else "features and `train_xgen.fit_head` only (no CNN). ")
+         + f"Resized = the watermark suite's `resize_{args.scale}` "
          "(bilinear, antialiased, not scaled back), written back losslessly. Each fold's head scores its held-out "
          "clips as published and their resized copies; thresholds above every real out-of-fold score of that "
          "column (floor 0.5, + 0.01).", "",
@@ -124,12 +160,13 @@ def main(argv: list[str] | None = None) -> int:
                  f"{r['threshold']:.3f} | {r['accused_loso']} |")
     L += ["", "Per-family AUC change from adding the resized copies (mean over families, 95% bootstrap interval):", ""]
     for s, d in deltas.items():
-        L.append(f"- scored on {s} clips: {d['delta']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}], "
+        L.append(f"- {s} clips: {d['delta']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}], "
                  f"{d['better']} families better / {d['worse']} worse")
     args.results.mkdir(parents=True, exist_ok=True)
-    (args.results / "detector_resize_probe.json").write_text(json.dumps(res, indent=2, default=float) + "\n")
-    (args.results / "detector_resize_probe.md").write_text("\n".join(L) + "\n")
-    log(f"wrote {args.results / 'detector_resize_probe.md'} ({res['seconds']:.0f} s)")
+    stem = "detector_resize_probe" + ("_cnn" if args.cnn else "")
+    (args.results / f"{stem}.json").write_text(json.dumps(res, indent=2, default=float) + "\n")
+    (args.results / f"{stem}.md").write_text("\n".join(L) + "\n")
+    log(f"wrote {args.results / (stem + '.md')} ({res['seconds']:.0f} s)")
     return 0
 
 
