@@ -774,7 +774,7 @@ def test_ensemble_protocol_scores_each_clip_as_held_out(tmp_path):
     p, info = specialist_real_oof(dev[:3] + dev[4:], oof)
     assert p[:3].tolist() == pytest.approx([0.0, 0.1, 0.2]) and np.isnan(p[3:]).all() and info["folds"] == 5
     # a CNN generalist's out-of-fold scores (train_rcnn) in the protocol's shape, for the model they belong to
-    from kinoseal.training.detector.train_ensemble import generalist_oof
+    from kinoseal.training.detector.train_ensemble import generalist_oof, read_generalist_oof
 
     for c, fmt, repo in zip(dev, ["mp4"] * 4 + ["gif", "mp4"], ["r"] * 4 + ["x/y", "x/y"]):
         c.update(fmt=fmt, repo=repo)
@@ -782,13 +782,15 @@ def test_ensemble_protocol_scores_each_clip_as_held_out(tmp_path):
     scores = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]
     gen_oof.write_text(json.dumps({"model": "g@1", "command": "c", "date": "d", "folds": 5,
                                    "p": {str(Path(c["path"]).resolve()): s for c, s in zip(dev, scores)}}))
-    proto2, p = generalist_oof(dev, gen_oof, "g@1")
+    proto2, p = generalist_oof(dev, read_generalist_oof(gen_oof, "g@1"))
     assert p.tolist() == scores and proto2["real_scores"]["F"].tolist() == scores[:4]
     assert np.isnan(proto2["p_ai"][:4]).all() and proto2["p_ai"][4:].tolist() == scores[4:]
     assert proto2["rows"] == [{"family": "F", "fmt": "gif/mp4", "repos": ["x/y"]}]
     [row2] = family_rows(proto2, dev, ps, 0.95, shipped)
     assert row2["generalist"]["auc"] == 1.0
     with pytest.raises(SystemExit, match="not of the generalist"):
-        generalist_oof(dev, gen_oof, "g@2")
+        read_generalist_oof(gen_oof, "g@2")
+    with pytest.raises(SystemExit, match="is missing"):
+        read_generalist_oof(tmp_path / "none.json", "g@1")
     with pytest.raises(SystemExit, match="no out-of-fold generalist score"):
-        generalist_oof(dev + [{"label": 0, "family": None, "path": str(tmp_path / "new.mp4")}], gen_oof, "g@1")
+        generalist_oof(dev + [{"label": 0, "family": None, "path": str(tmp_path / "new.mp4")}], read_generalist_oof(gen_oof, "g@1"))

@@ -170,10 +170,8 @@ def fit_cnn(det: Detector, tubes: np.ndarray, y: np.ndarray, groups: np.ndarray,
             mu, sd = Blend.stats(clip_logits(net, inputs, tr, crops, n_crops))
             z[te] = (clip_logits(net, inputs, te, crops, n_crops) - mu) / sd
     log(f"residual CNN on all {len(y)} clips, {steps} steps")
-    net = train_cnn(inputs, np.arange(len(y)), y, w, steps=steps, seed=seed, win_len=int(cfg["win_len"]),
-                    widths=cfg["cnn"].get("widths"), log=log)
-    det.cnn.load_state_dict(net.state_dict())
-    det.cnn.eval()
+    det.cnn = train_cnn(inputs, np.arange(len(y)), y, w, steps=steps, seed=seed, win_len=int(cfg["win_len"]),
+                        widths=cfg["cnn"].get("widths"), log=log)
     final = clip_logits(det.cnn, inputs, np.arange(len(y)), crops, n_crops)
     mu, sd = Blend.stats(final)
     z[np.isnan(z)] = (final[np.isnan(z)] - mu) / sd  # no fold held them out (too few clips): in-sample

@@ -132,22 +132,25 @@ def train_cnn(inputs: np.ndarray, tr: np.ndarray, y: np.ndarray, w: np.ndarray, 
     return net
 
 
-def tube_logits(net, inputs: np.ndarray, idx: np.ndarray, n_crops: int = N_CROPS) -> np.ndarray:
-    """[len(idx), W, n_crops]: the logit of every crop-tube (rows of ``inputs`` are window-major)."""
+def tube_logits(net, inputs: np.ndarray, idx: np.ndarray, n_crops: int = N_CROPS, crops: int | None = None) -> np.ndarray:
+    """[len(idx), W, crops]: the logit of each window's first ``crops`` crop-tubes (all ``n_crops`` by
+    default; rows of ``inputs`` are window-major), the others not run through the net."""
     import torch
 
-    out = np.empty((len(idx), inputs.shape[1] // n_crops, n_crops))
+    crops = n_crops if crops is None else int(crops)
+    out = np.empty((len(idx), inputs.shape[1] // n_crops, crops))
     with torch.inference_mode():
         for j, i in enumerate(idx):
-            x = torch.from_numpy(inputs[i].astype(np.float32))
-            out[j] = torch.cat([net(x[k:k + 64]) for k in range(0, len(x), 64)]).double().numpy().reshape(-1, n_crops)
+            x = inputs[i].reshape(-1, n_crops, *inputs.shape[2:])[:, :crops].reshape(-1, *inputs.shape[2:])
+            x = torch.from_numpy(x.astype(np.float32))
+            out[j] = torch.cat([net(x[k:k + 64]) for k in range(0, len(x), 64)]).double().numpy().reshape(-1, crops)
     return out
 
 
 def clip_logits(net, inputs: np.ndarray, idx: np.ndarray, crops: int, n_crops: int = N_CROPS) -> np.ndarray:
     """Clip logit = mean over windows of the mean logit of each window's first ``crops`` crop-tubes (what
     ``detect.rcnn.window_logits`` computes at inference)."""
-    return tube_logits(net, inputs, idx, n_crops)[:, :, :crops].mean(axis=(1, 2))
+    return tube_logits(net, inputs, idx, n_crops, crops).mean(axis=(1, 2))
 
 
 # ----------------------------------------------------------------------------- folds

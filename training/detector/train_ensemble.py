@@ -78,17 +78,22 @@ def specialist_real_oof(clips: list[dict], path: Path) -> tuple[np.ndarray, dict
     return p, {k: oof[k] for k in ("model", "command", "date", "folds")}
 
 
-def generalist_oof(dev: list[dict], path: Path, tag: str) -> tuple[dict, np.ndarray]:
-    """A CNN generalist's out-of-fold probabilities (``train_rcnn``) in ``protocol``'s shape: per family row,
-    the real clips' scores (one out-of-fold score each, the same for every family) and the AI clips'."""
+def read_generalist_oof(path: Path, tag: str) -> dict:
+    """``train_rcnn``'s out-of-fold file, checked to be the scores of the generalist ``tag``."""
     if not path.exists():
         raise SystemExit(f"{path} is missing: run `python -m kinoseal.training.detector.train_rcnn` first")
     oof = json.loads(path.read_text())
     if oof.get("model") != tag:
         raise SystemExit(f"{path} holds the scores of {oof.get('model')}, not of the generalist {tag}: rerun train_rcnn")
+    return oof
+
+
+def generalist_oof(dev: list[dict], oof: dict) -> tuple[dict, np.ndarray]:
+    """A CNN generalist's out-of-fold probabilities (``read_generalist_oof``) in ``protocol``'s shape: per
+    family row, the real clips' scores (one out-of-fold score each, the same for every family) and the AI clips'."""
     got = [oof["p"].get(str(Path(c["path"]).resolve())) for c in dev]
     if any(g is None for g in got):
-        raise SystemExit(f"{sum(g is None for g in got)} clips have no out-of-fold generalist score in {path}")
+        raise SystemExit(f"{sum(g is None for g in got)} clips have no out-of-fold generalist score")
     p = np.array(got, np.float64)
     y = np.array([c["label"] for c in dev])
     fams = sorted({c["family"] for c in dev if c["label"] == 1})
@@ -221,10 +226,9 @@ def main(argv=None) -> None:
     gate = float(spec.threshold)
     clips = collect(args.rw, args.kt)
     is_kt_test = [c["family"] == KT_FAMILY and c["split"] == "test" for c in clips]
-    if gen.cnn is not None:  # the clips train_rcnn could read are those it scored (generalist_oof checks the file)
-        f = args.generalist_oof
-        scored = set(json.loads(f.read_text()).get("p", {})) if f.exists() else set()
-        ok = np.array([t or str(Path(c["path"]).resolve()) in scored for c, t in zip(clips, is_kt_test)])
+    if gen.cnn is not None:  # the clips train_rcnn could read are those it scored
+        gen_oof = read_generalist_oof(args.generalist_oof, gen.tag)
+        ok = np.array([t or str(Path(c["path"]).resolve()) in gen_oof["p"] for c, t in zip(clips, is_kt_test)])
     else:
         X, _, ok = clip_features(gen, clips, TMP / "xgen_features.npz")
     clips = [c for c, o in zip(clips, ok) if o]
@@ -233,7 +237,7 @@ def main(argv=None) -> None:
     y = np.array([c["label"] for c in dev])
     log(f"{len(dev)} clips ({int(y.sum())} AI, {int((y == 0).sum())} real) + {int(kt_test.sum())} held-out kino-tiny")
     if gen.cnn is not None:
-        proto, pg_real = generalist_oof(dev, args.generalist_oof, gen.tag)
+        proto, pg_real = generalist_oof(dev, gen_oof)
         gen_protocol = f"out-of-fold scores of `{proto['oof']['command']}` ({proto['oof']['date']}, repository folds)"
     else:
         C = float(gen.config["head_C"])
