@@ -61,11 +61,11 @@ def markdown(res: dict) -> str:
          f"Clips: {res['clips']['ai']} AI (33 public families + kino-tiny's train split), {res['clips']['real']} real. "
          f"Pairs: each of the {res['clips']['real']} real clips' tubes (8 windows x 3 frames x 4 crops of 96 px) repainted "
          f"by the simulated decoder (`training.detector.decoder_sim`: {a['parameters']:,} parameters, 1/8-resolution "
-         f"latent of 16 channels, nearest-neighbour upsampling + 3x3 convolutions; trained {a['steps']} steps on "
+         f"latent of 16 channels, nearest-neighbour upsampling + 3x3 convolutions; seed {a['seed']}; trained {a['steps']} steps on "
          f"{a['crops']} real crops, reconstruction PSNR {a['psnr_db']:.1f} dB on a seventh of them), then H.264 CRF 20 - labelled AI; the "
          "same crops through the same encode without the decoder - labelled real. Protocol and recipe: "
          "`train_rcnn`'s (5 repository folds crossed with 5 real-source folds; features head; CNN 900 steps, seeds "
-         "100 + fold; blend = mean of the standardised logits; CNN at 1 crop a window). A fold trains on the pairs of "
+         f"{a['seed']} + fold; blend = mean of the standardised logits; CNN at 1 crop a window). A fold trains on the pairs of "
          "its own training real clips only; every variant is scored on the same published out-of-fold clips, "
          "thresholds above every real out-of-fold score (floor 0.5, + 0.01).", "",
          SUMMARY_HEADER] + [summary_row(v, e) for v, e in ev.items()]
