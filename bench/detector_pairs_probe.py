@@ -47,10 +47,6 @@ def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def _sig(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(z, -60, 60)))
-
-
 def markdown(res: dict) -> str:
     from kinoseal.training.detector.rcnn import SUMMARY_HEADER, summary_row
 
@@ -105,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     from kinoseal.training.detector import decoder_sim
     from kinoseal.training.detector.rcnn import (K, clip_key, evaluate, fold_split, inputs_of, load_tubes,
                                                  paired_delta, repo_folds, train_cnn, tube_logits)
-    from kinoseal.training.detector.train_rcnn import ARCH, CACHE, XGEN_CROPS
+    from kinoseal.training.detector.train_rcnn import ARCH, CACHE, XGEN_CROPS, _sig
     from kinoseal.training.detector.train_xgen import KT_FAMILY, TMP, _weights, collect, fit_head
 
     torch.set_num_threads(max(1, args.threads))

@@ -44,14 +44,20 @@ def test_reconstruct_keeps_shape_and_training_lowers_the_error():
     assert err(r1) < 0.5 * err(r0)
 
 
-def test_autoencoder_and_pairs_are_cached(tmp_path):
+def test_autoencoder_and_pairs_are_cached(tmp_path, monkeypatch):
     real = [_tubes(2, S=48), _tubes(3, S=48)]
     net, f = decoder_sim.autoencoder(real, tmp_path, seed=0, steps=3)
     assert f.exists()
+
+    def no_training(*a, **k):
+        raise AssertionError("the cached autoencoder was retrained")
+
+    monkeypatch.setattr(decoder_sim, "train_autoencoder", no_training)
     net2, f2 = decoder_sim.autoencoder(real, tmp_path, seed=0, steps=3)  # loaded, not retrained
     assert f2 == f
     for a, b in zip(net.state_dict().values(), net2.state_dict().values()):
         assert torch.equal(a, b)
+    monkeypatch.undo()
     _, f3 = decoder_sim.autoencoder(real[:1], tmp_path, seed=0, steps=3)  # other frames: another model
     assert f3 != f
 

@@ -225,14 +225,14 @@ def main(argv=None) -> None:
     spec, gen = load_detector(args.specialist), load_detector(args.generalist)
     gate = float(spec.threshold)
     clips = collect(args.rw, args.kt)
-    is_kt_test = [c["family"] == KT_FAMILY and c["split"] == "test" for c in clips]
+    is_kt_test = np.array([c["family"] == KT_FAMILY and c["split"] == "test" for c in clips], bool)
     if gen.cnn is not None:  # the clips train_rcnn could read are those it scored
         gen_oof = read_generalist_oof(args.generalist_oof, gen.tag)
         ok = np.array([t or str(Path(c["path"]).resolve()) in gen_oof["p"] for c, t in zip(clips, is_kt_test)])
     else:
         X, _, ok = clip_features(gen, clips, TMP / "xgen_features.npz")
     clips = [c for c, o in zip(clips, ok) if o]
-    kt_test = np.array([c["family"] == KT_FAMILY and c["split"] == "test" for c in clips])
+    kt_test = is_kt_test[ok]
     dev = [c for c, t in zip(clips, kt_test) if not t]
     y = np.array([c["label"] for c in dev])
     log(f"{len(dev)} clips ({int(y.sum())} AI, {int((y == 0).sum())} real) + {int(kt_test.sum())} held-out kino-tiny")
