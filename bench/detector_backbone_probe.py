@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import importlib.util
-import json
 import os
 import platform
 import sys
@@ -34,6 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from bench.results_io import write_results
 
 from kinoseal.training.detector.rcnn import paired_delta  # shared with the CNN probe and train_rcnn
 
@@ -404,10 +405,7 @@ def main(argv: list[str] | None = None) -> int:
     res["load"] = os.getloadavg()[0]
     res["reading"] = reading(res)
     res["seconds"] = round(time.time() - t0, 1)
-    args.results.mkdir(parents=True, exist_ok=True)
-    (args.results / "detector_backbone_probe.json").write_text(json.dumps(res, indent=2) + "\n")
-    (args.results / "detector_backbone_probe.md").write_text(markdown(res))
-    log(f"wrote {args.results / 'detector_backbone_probe.md'} ({res['seconds']:.0f} s)")
+    log(f"wrote {write_results(args.results, 'detector_backbone_probe', res, markdown(res))} ({res['seconds']:.0f} s)")
     return 0
 
 

@@ -59,6 +59,8 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from bench.results_io import write_results  # noqa: E402
+
 from kinoseal.detect.rcnn import IN_SCALE, ResidCNN, cnn_input  # noqa: E402
 from kinoseal.training.detector.rcnn import (SUMMARY_HEADER, K, N_CROPS, RECIPE, auc, clip_logits, evaluate,  # noqa: E402
                                              paired_delta, repo_folds, summary_row, train_cnn)
@@ -326,10 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     res["load_start"], res["load"] = load_start, list(os.getloadavg())
     res["reading"] = reading(res)
     res["seconds"] = round(time.time() - t0, 1)
-    args.results.mkdir(parents=True, exist_ok=True)
-    (args.results / "detector_cnn_probe.json").write_text(json.dumps(res, indent=2, default=float) + "\n")
-    (args.results / "detector_cnn_probe.md").write_text(markdown(res))
-    log(f"wrote {args.results / 'detector_cnn_probe.md'} ({res['seconds']:.0f} s)")
+    log(f"wrote {write_results(args.results, 'detector_cnn_probe', res, markdown(res))} ({res['seconds']:.0f} s)")
     return 0
 
 

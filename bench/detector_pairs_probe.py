@@ -28,13 +28,14 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_v, "1")
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 import platform  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
+
+from bench.results_io import write_results  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -96,24 +97,17 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from kinoseal.detect import create_model
-    from kinoseal.detect.rcnn import Blend
     from kinoseal.detect.resid import resid_features
     from kinoseal.training.detector import decoder_sim
-    from kinoseal.training.detector.rcnn import (K, clip_key, evaluate, fold_split, inputs_of, load_tubes,
-                                                 paired_delta, repo_folds, train_cnn, tube_logits)
-    from kinoseal.training.detector.train_rcnn import ARCH, CACHE, XGEN_CROPS, _sig
-    from kinoseal.training.detector.train_xgen import KT_FAMILY, TMP, _weights, collect, fit_head
+    from kinoseal.training.detector.rcnn import (K, clip_key, evaluate, fit_fold, fold_split, inputs_of,
+                                                 paired_delta, repo_folds)
+    from kinoseal.training.detector.train_rcnn import ARCH, XGEN_CROPS, _sig, dev_tubes
 
     torch.set_num_threads(max(1, args.threads))
     t0 = time.time()
     cfg = create_model(ARCH).config
     C, steps = float(cfg["head_C"]), int(cfg["cnn_steps"])
-    clips = [c for c in collect(TMP / "rw", TMP / "kt") if not (c["family"] == KT_FAMILY and c["split"] == "test")]
-    if not any(c["kind"] != "camera" for c in clips if c["label"] == 0):
-        raise SystemExit("no generated real footage under tmp/detect/rw: run `python -m kinoseal.training.detector.train_xgen` first")
-    tubes, _ = load_tubes(clips, CACHE, log)
-    dev = [c for c, t in zip(clips, tubes) if t is not None]
-    tubes = [t for t in tubes if t is not None]
+    dev, tubes = dev_tubes(log)
     n = len(dev)
     y = np.array([c["label"] for c in dev])
     fam = np.array([c["family"] or "" for c in dev])
@@ -148,14 +142,11 @@ def main(argv: list[str] | None = None) -> int:
         tr, te = fold_split(i, fold, fold_of_repo, dev)
         used = np.flatnonzero(np.isin(real, tr))
         for v, r in {"plain": tr, "pairs": np.r_[tr, n + used, n + nr + used]}.items():
-            head = fit_head(XX[r], yy[r], ff[r], gg[r], C)
-            pf[v][te] = head.predict_proba(X[te])[:, 1]
-            mu, sd = Blend.stats(head.decision_function(XX[r]))
-            zh[v][te] = (head.decision_function(X[te]) - mu) / sd
-            log(f"fold {i}, {v}: CNN on {len(r)} rows")
-            net = train_cnn(inputs, r, yy[r], _weights(yy[r], ff[r]), steps=steps, seed=args.seed + i)
-            mu, sd = Blend.stats(tube_logits(net, inputs, r, crops=1).mean(axis=(1, 2)))
-            zc[v][te] = (tube_logits(net, inputs, te, crops=1).mean(axis=(1, 2)) - mu) / sd
+            log(f"fold {i}, {v}: head and CNN on {len(r)} rows")
+            fit = fit_fold(XX, inputs, r, yy, ff, gg, C=C, steps=steps, seed=args.seed + i)
+            pf[v][te] = fit.head.predict_proba(X[te])[:, 1]
+            zh[v][te] = fit.z_head(X[te])
+            zc[v][te] = fit.z_cnn(inputs, te)[1]
 
     variants = {"features": pf["plain"], "features + pairs": pf["pairs"], "CNN": _sig(zc["plain"]),
                 "CNN + pairs": _sig(zc["pairs"]), BASE: _sig((zh["plain"] + zc["plain"]) / 2),
@@ -190,10 +181,7 @@ def main(argv: list[str] | None = None) -> int:
            "oof_z": {"paths": [c["path"] for c in dev], "features": {v: zh[v].tolist() for v in kinds},
                      "cnn_1crop": {v: zc[v].tolist() for v in kinds}},
            "seconds": round(time.time() - t0, 1)}
-    args.results.mkdir(parents=True, exist_ok=True)
-    (args.results / "detector_pairs_probe.json").write_text(json.dumps(res, indent=1, default=float) + "\n")
-    (args.results / "detector_pairs_probe.md").write_text(markdown(res))
-    log(f"wrote {args.results / 'detector_pairs_probe.md'} ({res['seconds'] / 60:.1f} min)")
+    log(f"wrote {write_results(args.results, 'detector_pairs_probe', res, markdown(res), indent=1)} ({res['seconds'] / 60:.1f} min)")
     return 0
 
 

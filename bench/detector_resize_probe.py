@@ -18,13 +18,14 @@ Resized tubes are cached in ``tmp/resizeprobe``. Writes ``bench/results/detector
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+from bench.results_io import write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -75,18 +76,13 @@ def main(argv: list[str] | None = None) -> int:
 
     from kinoseal.detect import create_model
     from kinoseal.detect.resid import resid_features
-    from kinoseal.training.detector.rcnn import K, evaluate, fold_split, load_tubes, paired_delta, repo_folds
-    from kinoseal.training.detector.train_rcnn import CACHE as TUBES
-    from kinoseal.training.detector.train_xgen import KT_FAMILY, TMP, collect, fit_head
+    from kinoseal.training.detector.rcnn import K, evaluate, fit_fold, fold_split, paired_delta, repo_folds
+    from kinoseal.training.detector.train_rcnn import dev_tubes
 
     t0 = time.time()
     det = create_model("kinodet_xgen")
     C = float(det.config["head_C"])
-    clips = [c for c in collect(TMP / "rw", TMP / "kt") if not (c["family"] == KT_FAMILY and c["split"] == "test")]
-    tubes, _ = load_tubes(clips, TUBES, log)
-    keep = [t is not None for t in tubes]
-    dev = [c for c, k in zip(clips, keep) if k]
-    tubes = [t for t in tubes if t is not None]
+    dev, tubes = dev_tubes(log)
     rtubes = resized_tubes(dev, args.scale)
     ok = np.array([t is not None for t in rtubes])
     dev = [c for c, o in zip(dev, ok) if o]
@@ -105,29 +101,25 @@ def main(argv: list[str] | None = None) -> int:
     if args.cnn:
         import torch
 
-        from kinoseal.detect.rcnn import Blend
-        from kinoseal.training.detector.rcnn import clip_logits, inputs_of, train_cnn
-        from kinoseal.training.detector.train_xgen import _weights
+        from kinoseal.training.detector.rcnn import inputs_of
 
         torch.set_num_threads(max(1, args.threads))
         inputs = np.concatenate([inputs_of(tubes), inputs_of(rtubes)])  # rows n.. are the resized copies
     n = len(dev)
+    XX, yy, ff, gg = np.concatenate([X, Xr]), np.r_[y, y], np.r_[fam, fam], np.r_[groups, groups]
     for i in range(K):
         tr, te = fold_split(i, fold, fold_of_repo, dev)
         for name, rows in {"originals": tr, "+ resized": np.r_[tr, tr + n]}.items():
-            XX, yy, ff, gg = np.concatenate([X, Xr]), np.r_[y, y], np.r_[fam, fam], np.r_[groups, groups]
-            head = fit_head(XX[rows], yy[rows], ff[rows], gg[rows], C)
-            p[f"{name}|published"][te] = head.predict_proba(X[te])[:, 1]
-            p[f"{name}|resized"][te] = head.predict_proba(Xr[te])[:, 1]
-            if not args.cnn:
-                continue
-            log(f"fold {i}, {name}: CNN on {len(rows)} clips")
-            net = train_cnn(inputs, rows, yy[rows], _weights(yy[rows], ff[rows]), seed=100 + i)
-            hs, cs = Blend.stats(head.decision_function(X[tr])), Blend.stats(clip_logits(net, inputs, tr, 1))
-            for on, off in (("published", 0), ("resized", n)):
-                zh = (head.decision_function((X if off == 0 else Xr)[te]) - hs[0]) / hs[1]
-                zc = (clip_logits(net, inputs, te + off, 1) - cs[0]) / cs[1]
-                pb[f"{name}|{on}"][te] = 1 / (1 + np.exp(-(zh + zc) / 2))
+            if args.cnn:
+                log(f"fold {i}, {name}: head and CNN on {len(rows)} clips")
+            # scaled on the fold's training clips as published, whatever it trained on
+            fit = fit_fold(XX, inputs if args.cnn else None, rows, yy, ff, gg, C=C, steps=900 if args.cnn else 0,
+                           seed=100 + i, scale_rows=tr)
+            p[f"{name}|published"][te] = fit.head.predict_proba(X[te])[:, 1]
+            p[f"{name}|resized"][te] = fit.head.predict_proba(Xr[te])[:, 1]
+            if args.cnn:
+                for on, off in (("published", 0), ("resized", n)):
+                    pb[f"{name}|{on}"][te] = 1 / (1 + np.exp(-(fit.z_head(XX[te + off]) + fit.z_cnn(inputs, te + off)[1]) / 2))
     if args.cnn:
         p = {**{f"features, {k}": v for k, v in p.items()}, **{f"blend with the CNN, {k}": v for k, v in pb.items()}}
     ev = {k: evaluate(v, dev) for k, v in p.items()}
@@ -162,11 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     for s, d in deltas.items():
         L.append(f"- {s} clips: {d['delta']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}], "
                  f"{d['better']} families better / {d['worse']} worse")
-    args.results.mkdir(parents=True, exist_ok=True)
     stem = "detector_resize_probe" + ("_cnn" if args.cnn else "")
-    (args.results / f"{stem}.json").write_text(json.dumps(res, indent=2, default=float) + "\n")
-    (args.results / f"{stem}.md").write_text("\n".join(L) + "\n")
-    log(f"wrote {args.results / (stem + '.md')} ({res['seconds']:.0f} s)")
+    log(f"wrote {write_results(args.results, stem, res, chr(10).join(L) + chr(10))} ({res['seconds']:.0f} s)")
     return 0
 
 

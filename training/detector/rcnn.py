@@ -1,6 +1,7 @@
 """Training and the held-out protocol of the residual CNN (``detect.rcnn``): shared by the shipped model's
-build (``training.detector.train_rcnn``), few-shot refits (``training.detector.fit``) and the probe that
-first measured it (``bench.detector_cnn_probe``).
+build (``training.detector.train_rcnn``), few-shot refits (``training.detector.fit``) and the probes that
+measure it (``bench.detector_cnn_probe``; ``bench.detector_pairs_probe`` and ``detector_resize_probe``
+change what a fold trains on and fit it with :func:`fit_fold`, as ``train_rcnn`` does).
 
 Protocol ("repository folds"): K folds over the *source repositories* of the AI clips (every clip a
 repository published in one fold, folds balanced by clip count), crossed with ``train_xgen.real_folds``
@@ -16,8 +17,9 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -151,6 +153,56 @@ def clip_logits(net, inputs: np.ndarray, idx: np.ndarray, crops: int, n_crops: i
     """Clip logit = mean over windows of the mean logit of each window's first ``crops`` crop-tubes (what
     ``detect.rcnn.window_logits`` computes at inference)."""
     return tube_logits(net, inputs, idx, n_crops, crops).mean(axis=(1, 2))
+
+
+def cnn_scale(net, inputs: np.ndarray, rows: np.ndarray, crops: Sequence[int], n_crops: int = N_CROPS) -> dict[int, tuple[float, float]]:
+    """Mean and spread of ``net``'s clip logits over ``rows``, scoring the first k crop-tubes a window for each
+    k in ``crops`` (one pass over the largest k): the scale that makes its logits blendable."""
+    from kinoseal.detect.rcnn import Blend
+
+    lt = tube_logits(net, inputs, rows, n_crops, max(crops))
+    return {k: Blend.stats(lt[:, :, :k].mean(axis=(1, 2))) for k in crops}
+
+
+@dataclass
+class FoldFit:
+    """A features head and a residual CNN trained on the same rows, each with the mean and spread of its
+    logits on its own training clips: their held-out logits become z-scores that the blend
+    (``detect.rcnn.Blend``) averages. ``net`` is None when the CNN was not trained (``steps=0``)."""
+
+    head: Any
+    head_stats: tuple[float, float]
+    net: Any = None
+    cnn_stats: dict[int, tuple[float, float]] = field(default_factory=dict)
+    n_crops: int = N_CROPS
+
+    def z_head(self, X: np.ndarray) -> np.ndarray:
+        return (self.head.decision_function(X) - self.head_stats[0]) / self.head_stats[1]
+
+    def z_cnn(self, inputs: np.ndarray, rows: np.ndarray) -> dict[int, np.ndarray]:
+        """Per crop count k: the z-score of each row's clip logit at k crop-tubes a window."""
+        lt = tube_logits(self.net, inputs, rows, self.n_crops, max(self.cnn_stats))
+        return {k: (lt[:, :, :k].mean(axis=(1, 2)) - mu) / sd for k, (mu, sd) in self.cnn_stats.items()}
+
+
+def fit_fold(X: np.ndarray, inputs: np.ndarray | None, rows: np.ndarray, y: np.ndarray, fam: np.ndarray,
+             groups: np.ndarray, *, C: float, steps: int, seed: int, crops: Sequence[int] = (1,),
+             scale_rows: np.ndarray | None = None, log: Log = _nolog) -> FoldFit:
+    """``train_xgen.fit_head`` on the features ``X[rows]`` and :func:`train_cnn` (``steps`` steps, ``seed``,
+    families weighted by ``train_xgen._weights``) on ``inputs[rows]``; both scaled on ``scale_rows`` (default
+    ``rows``: a probe that adds derived rows to training can keep the scale of the clips as published).
+    ``steps=0``: the head alone. The one recipe behind ``train_rcnn``'s folds and shipped model and the probes
+    that vary its training rows."""
+    from kinoseal.detect.rcnn import Blend
+    from kinoseal.training.detector.train_xgen import _weights, fit_head
+
+    s = rows if scale_rows is None else scale_rows
+    head = fit_head(X[rows], y[rows], fam[rows], groups[rows], C)
+    fit = FoldFit(head, Blend.stats(head.decision_function(X[s])))
+    if steps > 0:
+        fit.net = train_cnn(inputs, rows, y[rows], _weights(y[rows], fam[rows]), steps=steps, seed=seed, log=log)
+        fit.cnn_stats = cnn_scale(fit.net, inputs, s, crops)
+    return fit
 
 
 # ----------------------------------------------------------------------------- folds

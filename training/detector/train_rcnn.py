@@ -9,9 +9,9 @@ kino-tiny check. Tubes: 8 windows x 3 frames x 4 crops of 96 px per clip, cached
 (the features use the first 3 crops, exactly kinodet_xgen's; the CNN trains on all 4).
 
 Protocol: ``training.detector.rcnn``'s repository folds (every clip scored once by models that never saw
-its generator family, its publishing repository or its real source). Per fold: the features head
-(``train_xgen.fit_head``) and a CNN (900 steps); each model's held-out clip logits standardised by its own
-training clips' logits. Variants side by side on the same folds: the features alone, the CNN alone, and
+its generator family, its publishing repository or its real source). Per fold, ``rcnn.fit_fold``: the
+features head (``train_xgen.fit_head``) and a CNN (900 steps); each model's held-out clip logits
+standardised by its own training clips' logits. Variants side by side on the same folds: the features alone, the CNN alone, and
 their blend (mean of the two standardised logits) with the CNN scoring 1 crop a window (shipped: the cost
 budget) or 3 or 4.
 
@@ -53,6 +53,19 @@ CROP_VARIANTS = (1, 3, 4)
 
 def _sig(z):
     return 1.0 / (1.0 + np.exp(-np.clip(z, -60, 60)))
+
+
+def dev_tubes(log=log) -> tuple[list[dict], list[np.ndarray]]:
+    """The protocol's readable clips (``train_xgen.collect`` without kino-tiny's held-out prompts) and their
+    tubes from ``CACHE``: what the probes that vary this recipe start from."""
+    from kinoseal.training.detector.rcnn import load_tubes
+    from kinoseal.training.detector.train_xgen import collect
+
+    clips = [c for c in collect(TMP / "rw", TMP / "kt") if not (c["family"] == KT_FAMILY and c["split"] == "test")]
+    if not any(c["kind"] != "camera" for c in clips if c["label"] == 0):
+        raise SystemExit("no generated real footage under tmp/detect/rw: run `python -m kinoseal.training.detector.train_xgen` first")
+    tubes, _ = load_tubes(clips, CACHE, log)
+    return [c for c, t in zip(clips, tubes) if t is not None], [t for t in tubes if t is not None]
 
 
 def markdown(res: dict) -> str:
@@ -128,9 +141,8 @@ def main(argv=None) -> None:
     from kinoseal.detect.head import FamilyHead
     from kinoseal.detect.rcnn import Blend, window_logits
     from kinoseal.detect.resid import resid_features
-    from kinoseal.training.detector.rcnn import (auc, clip_logits, fold_split, inputs_of, load_tubes, repo_folds,
-                                                 train_cnn, tube_logits)
-    from kinoseal.training.detector.train_xgen import FAMILY_THRESHOLD, _weights, choose_threshold, collect, fit_head
+    from kinoseal.training.detector.rcnn import auc, clip_logits, fit_fold, fold_split, inputs_of, load_tubes, repo_folds
+    from kinoseal.training.detector.train_xgen import FAMILY_THRESHOLD, _weights, choose_threshold, collect
 
     t0 = time.time()
     det = create_model(ARCH, version=args.version)
@@ -168,18 +180,14 @@ def main(argv=None) -> None:
     for i in range(K):
         tr, te = fold_split(i, fold, fold_of_repo, dev)
         log(f"fold {i}: train {len(tr)} clips ({y[tr].sum()} AI), test {len(te)}")
-        head = fit_head(X[tr], y[tr], fam[tr], groups[tr], C)
-        p_feat[te] = head.predict_proba(X[te])[:, 1]
-        mu, sd = Blend.stats(head.decision_function(X[tr]))
-        zh[te] = (head.decision_function(X[te]) - mu) / sd
         t = time.perf_counter()
-        net = train_cnn(inputs, tr, y[tr], _weights(y[tr], fam[tr]), steps=steps, seed=args.seed + i, log=log)
+        fit = fit_fold(X, inputs, tr, y, fam, groups, C=C, steps=steps, seed=args.seed + i, crops=CROP_VARIANTS, log=log)
         train_s.append(round(time.perf_counter() - t, 1))
-        lt_tr, lt_te = tube_logits(net, inputs, tr), tube_logits(net, inputs, te)
-        for k in CROP_VARIANTS:
-            mu, sd = Blend.stats(lt_tr[:, :, :k].mean(axis=(1, 2)))
-            zc[k][te] = (lt_te[:, :, :k].mean(axis=(1, 2)) - mu) / sd
-        log(f"  fold {i}: CNN trained in {train_s[-1]:.0f} s")
+        p_feat[te] = fit.head.predict_proba(X[te])[:, 1]
+        zh[te] = fit.z_head(X[te])
+        for k, z in fit.z_cnn(inputs, te).items():
+            zc[k][te] = z
+        log(f"  fold {i}: head and CNN trained in {train_s[-1]:.0f} s")
 
     variants = {"features (kinodet_xgen recipe)": p_feat, "CNN, 1 crop a window": _sig(zc[1])}
     for k in CROP_VARIANTS:
@@ -188,12 +196,11 @@ def main(argv=None) -> None:
 
     # the shipped model: every clip
     log("the shipped model: features head and CNN on every clip")
-    head = fit_head(X, y, fam, groups, C)
     t = time.perf_counter()
-    net = train_cnn(inputs, np.arange(n), y, _weights(y, fam), steps=steps, seed=args.seed + K, log=log)
+    full = fit_fold(X, inputs, np.arange(n), y, fam, groups, C=C, steps=steps, seed=args.seed + K, crops=(shipped_crops,), log=log)
     train_s.append(round(time.perf_counter() - t, 1))
-    blend = Blend.fit(Blend.stats(head.decision_function(X)), Blend.stats(clip_logits(net, inputs, np.arange(n), shipped_crops)),
-                      zh, zc[shipped_crops], y, weight=_weights(y, fam))
+    head, net = full.head, full.net
+    blend = Blend.fit(full.head_stats, full.cnn_stats[shipped_crops], zh, zc[shipped_crops], y, weight=_weights(y, fam))
     p_oof = blend.calibrate((zh + zc[shipped_crops]) / 2)
     variants[shipped_variant] = p_oof  # the same ranking, now on the shipped probability scale
     ev = {v: evaluate(p, dev) for v, p in variants.items()}
@@ -241,8 +248,8 @@ def main(argv=None) -> None:
         f"against {base['mean_auc']:.3f} for the features alone on the same folds "
         f"({next(d for d in deltas if d['model'] == shipped_variant)['delta']:+.3f} per family); pooled TPR at its "
         f"zero-false-accusation threshold {e['pooled_tpr']:.1%} (features {base['pooled_tpr']:.1%}).",
-        f"The CNN scores 1 crop a window in the shipped model because of the classifier's cost budget (0.5x one decode "
-        f"beside the kino-tiny specialist); 3 or 4 crops a window are in the table for what that costs in accuracy.",
+        "The CNN scores 1 crop a window in the shipped model because of the classifier's cost budget (0.5x one decode "
+        "beside the kino-tiny specialist); 3 or 4 crops a window are in the table for what that costs in accuracy.",
         f"Real footage: 0 accused at the threshold by construction; with a threshold chosen without the clip's own "
         f"source, {accused_loso} of {int((y == 0).sum())} real clips would be accused.",
         "Targets of issue 22 not met: mean held-out AUC >= 0.95 and TPR >= 70% at zero false accusations.",
