@@ -12,8 +12,8 @@ session; issue 22 asks for one family at a time, as ``train_xgen`` does for the 
   clip its repositories published (real reference clips and sibling baselines included, as
   ``train_xgen.protocol`` does) and without one fifth of the real sources (``train_xgen.real_folds``,
   fold j mod 5 for the j-th family);
-* the family's clips are scored by that fit; each real clip by the ~7 fits that never saw its source
-  (the mean of their z-scores, as ``train_xgen.protocol`` averages its family rounds);
+* the family's clips are scored by that fit; each real clip by one of the ~7 fits that never saw its
+  source (they take turns: every clip carries one model's score, as under the repository folds);
 * three variants from the same fits: the features alone, the CNN alone, their blend (the mean of the two
   z-scores: the shipped model's ranking);
 * side by side with the repository folds' numbers of the same recipe (``bench/results/detector_rcnn.json``)
@@ -96,19 +96,23 @@ def _fit_family(j: int) -> tuple[int, dict]:
 
 
 def combine(fits: list[dict], n: int, y: np.ndarray) -> dict[str, np.ndarray]:
-    """Per clip and variant, one out-of-fold score: an AI clip's from the one fit that held its family out,
-    a real clip's the mean over the fits that held its source out (z-scores for the CNN and the blend,
-    probabilities for the features, as ``train_xgen.protocol`` averages them)."""
-    acc = {v: np.zeros(n) for v in ("z_head", "z_cnn", "p_features")}
-    cnt = np.zeros(n)
+    """Per clip and variant, one out-of-fold score: an AI clip's from the one fit that held its family out, a
+    real clip's from one of the fits that held its source out, taking turns (clip i takes the (i mod m)-th of
+    its m fits). One fit's score each, not their mean: a mean over fits would shrink the real clips' spread
+    and lower the zero-false-accusation threshold that the AI clips, scored by one fit each, are held to."""
+    cnt = np.zeros(n, int)
     for r in fits:
-        rows = r["rows"]
-        for v in acc:
-            acc[v][rows] += r[v]
-        cnt[rows] += 1
+        cnt[r["rows"]] += 1
     if (cnt[y == 1] != 1).any() or (cnt[y == 0] < 1).any():
         raise RuntimeError("every AI clip must be scored by exactly one fit and every real clip by at least one")
-    z = {v: a / cnt for v, a in acc.items()}
+    turn, seen = np.arange(n) % np.maximum(cnt, 1), np.zeros(n, int)
+    z = {v: np.full(n, np.nan) for v in ("z_head", "z_cnn", "p_features")}
+    for r in fits:
+        rows = r["rows"]
+        take = seen[rows] == turn[rows]
+        for v in z:
+            z[v][rows[take]] = r[v][take]
+        seen[rows] += 1
     return {"features": z["p_features"], "CNN": _sig(z["z_cnn"]),
             "blend (shipped recipe)": _sig((z["z_head"] + z["z_cnn"]) / 2),
             "_z": z, "_count": cnt}
@@ -131,8 +135,8 @@ def markdown(res: dict) -> str:
          f"head C={res['C']}, residual CNN {res['steps']} steps, seeds {res['seed']} + family index, CNN at "
          f"{res['crops']} crop a window, blend = mean of the two z-scores). One fit per family, trained without the "
          "family, without every other clip its repositories published and without a fifth of the real sources; "
-         "each real clip scored by the fits that never saw its source (mean of "
-         f"{res['real_fits_per_clip'][0]}-{res['real_fits_per_clip'][1]} z-scores). Thresholds above every real "
+         "each real clip scored by one of the "
+         f"{res['real_fits_per_clip'][0]}-{res['real_fits_per_clip'][1]} fits that never saw its source, in turn. Thresholds above every real "
          "out-of-fold score (floor 0.5, + 0.01).", "",
          SUMMARY_HEADER] + [summary_row(f"{v}, one family out", e) for v, e in ev.items()]
     L.append(summary_row(f"blend, 5 folds over repositories (`detector_rcnn.md`, {rep['date']})", rep["eval"]))
@@ -177,8 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     from kinoseal.training.detector.train_xgen import KT_FAMILY, real_folds
 
     t0 = time.time()
-    det = create_model(ARCH)
-    cfg = det.config
+    cfg = create_model(ARCH).config  # the registry's recipe, which train_rcnn built the shipped model with
     C, steps, crops = float(cfg["head_C"]), int(args.steps or cfg["cnn_steps"]), int(cfg["cnn"]["crops"])
     dev, tubes = dev_tubes(log)
     n = len(dev)
@@ -232,15 +235,17 @@ def main(argv: list[str] | None = None) -> int:
         f"(median {b['median_auc']:.3f}, {b['families_auc_095']} of {b['families']} at 0.95 or more) against "
         f"{rep_blend['mean_auc']:.3f} under the repository folds ({deltas[0]['delta']:+.3f} per family, 95% interval "
         f"[{deltas[0]['ci95'][0]:+.3f}, {deltas[0]['ci95'][1]:+.3f}]); a fit here trains on "
-        f"{res_train[0]}-{res_train[1]} clips, a repository fold's on fewer (~4 repositories and a fifth of the real "
-        "sources out at once).",
+        f"{res_train[0]}-{res_train[1]} clips and misses one family's repositories, a repository fold misses ~4 "
+        "repositories at once and so sees fewer families.",
         f"Pooled TPR at zero false accusations {b['pooled_tpr']:.1%} (repository folds {rep_blend['pooled_tpr']:.1%}); "
         f"GIF / MP4 origin AUC {b['by_origin'][0]['auc']:.3f} / {b['by_origin'][1]['auc']:.3f}.",
         f"Weakest families: {', '.join(f'{f} {a:.2f}' for f, a in b['worst'])}.",
         f"Real footage: 0 accused at the threshold by construction; {accused} of {int((y == 0).sum())} with a threshold "
         "chosen without the clip's own source.",
         f"Kino-tiny held out as a family: AUC {b['kino_tiny_auc']:.3f} (the default ensemble's specialist covers kino-tiny).",
-        "Targets of issue 22 (mean AUC >= 0.95, TPR >= 70% at zero false accusations) not met.",
+        "Targets of issue 22: mean held-out AUC >= 0.95 "
+        f"{'met' if b['mean_auc'] >= 0.95 else 'not met'} ({b['mean_auc']:.3f}); pooled TPR >= 70% at zero false "
+        f"accusations {'met' if b['pooled_tpr'] >= 0.70 else 'not met'} ({b['pooled_tpr']:.1%}).",
     ]
     fit_s = [float(f["seconds"][0]) for f in fits if f is not None]
     import torch
@@ -250,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
            "host": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, torch {torch.__version__}, "
                    f"{args.jobs} fits at once on 1 thread each",
-           "model": det.tag, "C": C, "steps": steps, "crops": crops, "seed": args.seed, "fits": len(fit_s),
+           "model": ARCH, "C": C, "steps": steps, "crops": crops, "seed": args.seed, "fits": len(fit_s),
            "fit_minutes": sum(fit_s) / 60, "train_clips_per_fit": res_train, "real_fits_per_clip": [int(cnt.min()), int(cnt.max())],
            "clips": {"ai": int(y.sum()), "real": int((y == 0).sum()), "families": len([f for f in families if f != KT_FAMILY]),
                      "real_sources": len({c["group"] for c in dev if c["label"] == 0})},
