@@ -91,35 +91,49 @@ def test_fit_fold_scales_each_view_on_its_training_clips(data):
     assert np.array_equal(kept.head.decision_function(X), fit.head.decision_function(X))
 
 
-def test_one_family_out_splits_and_combines_every_clip_once():
-    """``bench.detector_lofo``: the j-th family's fit never sees the family, its publishers' other clips
-    (a sibling baseline family and a real reference clip) or the real fold it scores; every AI clip gets
-    one score and every real clip the score of one of the fits that held its source out, in turn."""
-    from bench.detector_lofo import combine, split
+def test_one_repository_out_splits_and_combines_every_clip_once():
+    """``bench.detector_loro``: the j-th repository's fit never sees a clip that repository published (its
+    families, a baseline family it re-ran, its real reference clip) nor the real fold it scores; every AI
+    clip gets one score and every real clip the score of one of the fits that held its source out, in turn."""
+    from bench.detector_loro import combine, split
 
     from kinoseal.training.detector.train_xgen import real_folds
 
     clips = _clips() + [{"label": 1, "family": "baseline", "repo": "org/gen2", "group": "org/gen2"}]
     y = np.array([c["label"] for c in clips])
-    fam = np.array([c["family"] or "" for c in clips])
     repo = np.array([c["repo"] for c in clips])
     folds = real_folds(clips, 5)
-    families = sorted(set(fam[y == 1]))
+    repos = sorted(set(repo[y == 1]))
     fits = []
-    for j, f in enumerate(families):
-        tr, ai, real = split(j, f, y, fam, repo, folds)
-        assert set(ai) == set(np.flatnonzero(fam == f)) and not set(tr) & (set(ai) | set(real))
-        assert not set(repo[tr]) & set(repo[ai]) and not (folds[tr] == j % 5).any()
+    for j, r in enumerate(repos):
+        tr, ai, real = split(j, r, y, repo, folds)
+        assert set(ai) == set(np.flatnonzero((repo == r) & (y == 1))) and not set(tr) & (set(ai) | set(real))
+        assert r not in set(repo[tr]) and not (folds[tr] == j % 5).any()
         rows = np.r_[ai, real]
         fits.append({"rows": rows, "z_head": np.full(len(rows), float(j)), "z_cnn": np.zeros(len(rows)),
                      "p_features": np.full(len(rows), 0.5)})
-    tr, _, _ = split(families.index("fam2"), "fam2", y, fam, repo, folds)
-    assert len(clips) - 1 not in tr  # the baseline published beside fam2 stays out of fam2's training
+    _, ai2, _ = split(repos.index("org/gen2"), "org/gen2", y, repo, folds)
+    assert len(clips) - 1 in ai2  # the baseline family is held out, and scored, with the repository that ran it
     s = combine(fits, len(clips), y)
     for i in np.flatnonzero(y == 0):  # one of the fits that held its source out, taking turns
-        mine = [j for j in range(len(families)) if j % 5 == folds[i]]
+        mine = [j for j in range(len(repos)) if j % 5 == folds[i]]
         assert s["_z"]["z_head"][i] == mine[i % len(mine)]
     assert len({s["_z"]["z_head"][i] for i in np.flatnonzero((y == 0) & (folds == 0))}) > 1
-    assert s["_z"]["z_head"][-1] == families.index("baseline")
+    assert s["_z"]["z_head"][-1] == repos.index("org/gen2")
     with pytest.raises(RuntimeError, match="exactly one"):
         combine(fits + fits[:1], len(clips), y)
+
+
+def test_origin_split_compares_each_clip_with_its_own_rounds_real_scores():
+    """``train_xgen.split_auc``: an AI clip is ranked against the real clips as its own family round scored
+    them, and held to that round's threshold; averaging the real scores over rounds would shrink them and
+    rank both clips above every real clip here."""
+    from kinoseal.training.detector.train_xgen import split_auc
+
+    clips = [{"label": 1, "family": f, "fmt": "gif"} for f in ("f1", "f2")] + [{"label": 0, "family": None, "fmt": "gif"}] * 2
+    proto = {"rows": [{"family": "f1", "threshold": 0.5}, {"family": "f2", "threshold": 0.9}],
+             "p_ai": np.array([0.6, 0.6, np.nan, np.nan]),
+             "real_scores": {"f1": np.array([0.1, 0.7]), "f2": np.array([0.65, 0.2])}}
+    r = split_auc(proto, clips, "gif")
+    assert (r["ai_clips"], r["real_clips"], r["auc"], r["tpr_at_threshold"]) == (2, 2, 0.5, 0.5)
+    assert split_auc(proto, clips, "mp4")["ai_clips"] == 0

@@ -260,7 +260,9 @@ def main(argv=None) -> None:
     rows = family_rows(proto, dev, ps, gate, thr)
     real = np.flatnonzero(y == 0)
     fmt = np.array(["gif" if c["fmt"] == "gif" else "mp4" for c in dev])
-    # the real clips' scores pooled over the family rounds (as train_xgen.split_auc does)
+    # one score per real clip: a CNN generalist's out-of-fold file has one; a features-only generalist's 34
+    # rounds are averaged, which shrinks their spread and flatters its GIF / MP4 AUCs (train_xgen.split_auc
+    # compares within rounds instead)
     pg_real_pooled = np.mean(np.stack([proto["real_scores"][r["family"]] for r in rows]), axis=0)
     p_real = {"generalist": pg_real_pooled, "specialist": ps[real], "ensemble": gated(ps[real], pg_real_pooled, gate)}
     p_ai = {"generalist": proto["p_ai"][ai_ix], "specialist": ps[ai_ix], "ensemble": gated(ps[ai_ix], proto["p_ai"][ai_ix], gate)}
