@@ -27,7 +27,7 @@ from PIL import Image
 
 from kinoseal.config import Settings
 from kinoseal.label import GeneratorInfo, Labeler
-from kinoseal.mediaio.colour import i420_to_rgb, rgb_to_i420
+from kinoseal.mediaio.colour import i420_to_rgb
 from kinoseal.mediaio.probe import probe
 from kinoseal.mediaio.reader import iter_frames
 from kinoseal.mediaio.samples import sample_clip

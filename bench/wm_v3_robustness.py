@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 
 import numpy as np
 
 from kinoseal.evaluation.watermark.attacks import apply_attack
 from kinoseal.watermark.methods import get_method
-from kinoseal.watermark.result import P_VALUE_THRESHOLD
 from kinoseal.evaluation.watermark.clips import load_clip
 from kinoseal.evaluation.watermark.metrics import psnr
 from kinoseal.evaluation.watermark.suite import BENCH_KEY

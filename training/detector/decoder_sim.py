@@ -162,7 +162,6 @@ def h264_roundtrip(tubes: np.ndarray, crf: int = CRF) -> np.ndarray:
 def autoencoder(real_tubes: list[np.ndarray], cache: Path, *, seed: int = 0, steps: int = STEPS, log: Log = _nolog):
     """The autoencoder trained on the middle frames of ``real_tubes``' crops, cached in ``cache`` (safetensors)
     by recipe, seed, steps and the frames' hash. Returns (the net, its file)."""
-    import torch
     from safetensors.torch import load_file, save_file
 
     frames = np.concatenate([t[:, :, t.shape[2] // 2].reshape(-1, *t.shape[-3:]) for t in real_tubes])

@@ -132,7 +132,7 @@ def _weights(y: np.ndarray, fam: np.ndarray) -> np.ndarray:
     """Classes balanced; inside the generated class every family weighs the same, so 11 AnimateDiff
     clips or 40 kino-tiny clips do not outvote a family with 2."""
     w = np.ones(len(y), np.float64)
-    n_real, n_ai = (y == 0).sum(), (y == 1).sum()
+    n_real = (y == 0).sum()
     w[y == 0] = len(y) / (2.0 * max(1, n_real))
     ai = np.flatnonzero(y == 1)
     if len(ai):
