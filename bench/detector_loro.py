@@ -128,6 +128,8 @@ def markdown(res: dict) -> str:
     from kinoseal.training.detector.rcnn import SUMMARY_HEADER, summary_row
 
     ev, rep = res["eval"], res["repo_folds"]
+    lo, hi = res["real_fits_per_clip"]
+    fits_per_real = f"{lo}" if lo == hi else f"{lo}-{hi}"
     L = ["# The generalist with one source repository held out at a time: every family unseen (issue 22)", "",
          f"Command: `{res['command']}` ({res['date']}, {res['host']}). This invocation took {res['seconds'] / 60:.1f} min; "
          f"its {res['fits']} fits took {res['fit_minutes']:.0f} minutes in all, each on one thread (fits cached by an "
@@ -138,8 +140,7 @@ def markdown(res: dict) -> str:
          f"{res['crops']} crop a window, blend = mean of the two z-scores). One fit per source repository "
          f"({res['repos']}), trained without any clip it published (its families, the baselines it re-ran, its real "
          "reference clips) and without a fifth of the real sources; its AI clips are scored by that fit, "
-         "each real clip scored by one of the "
-         f"{res['real_fits_per_clip'][0]}-{res['real_fits_per_clip'][1]} fits that never saw its source, in turn. Thresholds above every real "
+         f"each real clip by one of the {fits_per_real} fits that never saw its source, in turn. Thresholds above every real "
          "out-of-fold score (floor 0.5, + 0.01).", "",
          SUMMARY_HEADER] + [summary_row(f"{v}, one repository out", e) for v, e in ev.items()]
     L.append(summary_row(f"blend, 5 folds over repositories (`detector_rcnn.md`, {rep['date']})", rep["eval"]))
