@@ -69,7 +69,7 @@ def split(j: int, r: str, y: np.ndarray, repo: np.ndarray, real_fold: np.ndarray
     return tr, ai, np.flatnonzero((y == 0) & (real_fold == kk))
 
 
-def _fit_family(j: int) -> tuple[int, dict]:
+def _fit_repo(j: int) -> tuple[int, dict]:
     """The j-th repository's fit, from the cache or trained now; z-scores and probabilities of the rows it scores."""
     import torch
 
@@ -102,6 +102,8 @@ def combine(fits: list[dict], n: int, y: np.ndarray) -> dict[str, np.ndarray]:
     real clip's from one of the fits that held its source out, taking turns (clip i takes the (i mod m)-th of
     its m fits). One fit's score each, not their mean: a mean over fits would shrink the real clips' spread
     and lower the zero-false-accusation threshold that the AI clips, scored by one fit each, are held to."""
+    from kinoseal.training.detector.train_rcnn import _sig
+
     cnt = np.zeros(n, int)
     for r in fits:
         cnt[r["rows"]] += 1
@@ -118,10 +120,6 @@ def combine(fits: list[dict], n: int, y: np.ndarray) -> dict[str, np.ndarray]:
     return {"features": z["p_features"], "CNN": _sig(z["z_cnn"]),
             "blend (shipped recipe)": _sig((z["z_head"] + z["z_cnn"]) / 2),
             "_z": z, "_count": cnt}
-
-
-def _sig(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(z, -60, 60)))
 
 
 def markdown(res: dict) -> str:
@@ -208,14 +206,14 @@ def main(argv: list[str] | None = None) -> int:
 
         # fork: the workers share the parent's 1.2 GB of CNN inputs instead of receiving copies
         with ProcessPoolExecutor(args.jobs, mp_context=mp.get_context("fork")) as pool:
-            for fut in as_completed([pool.submit(_fit_family, j) for j in todo]):
+            for fut in as_completed([pool.submit(_fit_repo, j) for j in todo]):
                 j, out = fut.result()
                 fits[j] = out
                 log(f"{repos[j]}: {len(out['rows'])} clips scored ({out['seconds'][0]:.0f} s); "
                     f"{sum(x is not None for x in fits)}/{len(todo)} done")
     else:
         for j in todo:
-            fits[j] = _fit_family(j)[1]
+            fits[j] = _fit_repo(j)[1]
             log(f"{repos[j]}: done ({fits[j]['seconds'][0]:.0f} s)")
     if args.repos is not None:
         log("smoke run: fits cached, no report")

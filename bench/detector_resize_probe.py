@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     from kinoseal.detect import create_model
     from kinoseal.detect.resid import resid_features
     from kinoseal.training.detector.rcnn import K, evaluate, fit_fold, fold_split, paired_delta, repo_folds
-    from kinoseal.training.detector.train_rcnn import dev_tubes
+    from kinoseal.training.detector.train_rcnn import _sig, dev_tubes
 
     t0 = time.time()
     det = create_model("kinodet_xgen")
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
             p[f"{name}|resized"][te] = fit.head.predict_proba(Xr[te])[:, 1]
             if args.cnn:
                 for on, off in (("published", 0), ("resized", n)):
-                    pb[f"{name}|{on}"][te] = 1 / (1 + np.exp(-(fit.z_head(XX[te + off]) + fit.z_cnn(inputs, te + off)[1]) / 2))
+                    pb[f"{name}|{on}"][te] = _sig((fit.z_head(XX[te + off]) + fit.z_cnn(inputs, te + off)[1]) / 2)
     if args.cnn:
         p = {**{f"features, {k}": v for k, v in p.items()}, **{f"blend with the CNN, {k}": v for k, v in pb.items()}}
     ev = {k: evaluate(v, dev) for k, v in p.items()}
