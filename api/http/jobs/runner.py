@@ -249,11 +249,16 @@ class RQRunner(Runner):
             return 0
         try:
             held = RQJob.fetch_many([rq_job_id(j.id, j.attempt) for j in pending], connection=self.redis)
+            # A job that says "queued" but is not in the queue's list was taken by a worker that never
+            # marked it started: Redis was killed between the two, and its append-only file kept the
+            # pop. Nobody will run it.
+            listed = set(self.queue.get_job_ids()) if any(
+                r is not None and r.get_status(refresh=False) == "queued" for r in held) else set()
         except RedisError:
             return 0  # Redis is down: nothing to compare with yet
         n = 0
         for job, rq_job in zip(pending, held):
-            if rq_job is not None and _alive(rq_job, now, s.job_lease_s):
+            if rq_job is not None and _alive(rq_job, now, s.job_lease_s, listed):
                 continue
             log.warning("job %s: queued in the store but not in Redis; sending attempt %d again", job.id, job.attempt)
             self.enqueue(job.id, job.attempt, job.kind)
@@ -266,11 +271,14 @@ def rq_job_id(job_id: str, attempt: int) -> str:
     return f"{job_id}-{attempt}"
 
 
-def _alive(rq_job: RQJob, now: float, lease_s: float) -> bool:
-    """Will Redis still run this job? Waiting in the queue: yes. Started: only if a worker took it
-    recently (one that died before claiming the job in the store left it "started" for good)."""
+def _alive(rq_job: RQJob, now: float, lease_s: float, listed: set[str]) -> bool:
+    """Will Redis still run this job? Waiting in the queue (``listed``: the queue's job ids): yes.
+    Started: only if a worker took it recently (one that died before claiming the job in the store
+    left it "started" for good)."""
     status = rq_job.get_status(refresh=False)
-    if status in ("queued", "deferred", "scheduled"):
+    if status == "queued":
+        return rq_job.id in listed
+    if status in ("deferred", "scheduled"):
         return True
     if status == "started" and rq_job.started_at is not None:
         return now - calendar.timegm(rq_job.started_at.utctimetuple()) < lease_s
