@@ -1,4 +1,4 @@
-"""The frame/patch backbone: a small timm CNN, created from scratch (``pretrained=False``)
+"""The frame/patch backbone: a small CNN of timm's design, created from scratch (``pretrained=False``)
 and trained here to tell generated crops from real ones.
 
 Input per crop (6 channels): the RGB crop scaled to [-1, 1] and its high-pass
@@ -31,11 +31,15 @@ def build_backbone(cfg: dict) -> torch.nn.Module | None:
     """The CNN of ``cfg``, or ``None`` for feature-only architectures (``backbone: null``)."""
     if not cfg.get("backbone"):
         return None
-    import timm
-
     kw = dict(cfg.get("backbone_kwargs") or {})
     if "channels" in kw:
         kw["channels"] = tuple(kw["channels"])
+    if cfg["backbone"] == "resnet10t":  # every registered architecture: timm's network, without timm's import
+        from kinoseal.detect.resnet import ResNet10T
+
+        return ResNet10T(num_classes=1, in_chans=6, **kw)
+    import timm
+
     return timm.create_model(cfg["backbone"], pretrained=False, num_classes=1, in_chans=6, **kw)
 
 

@@ -1,8 +1,9 @@
 """A small model registry in the style of timm: ``create_model(name)``, ``list_models()``.
 
 An architecture is a function that returns a config dict; ``create_model`` builds
-an *untrained* ``Detector`` from it (the backbone comes from ``timm.create_model``
-with ``pretrained=False``: nothing is downloaded). Trained models are folders,
+an *untrained* ``Detector`` from it (the backbone is timm's architecture, built by ``detect.resnet``
+for ``resnet10t`` and by ``timm.create_model`` with ``pretrained=False`` for any other name: nothing is
+downloaded). Trained models are folders,
 loaded with ``detect.load_detector(path)``.
 """
 

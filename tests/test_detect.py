@@ -163,6 +163,61 @@ def test_sklearn_estimator_api():
     assert np.allclose(again.predict_proba(X), h.predict_proba(X))
 
 
+def test_sklearn_params_are_checked():
+    from kinoseal.detect.head import WindowLogisticHead
+
+    h = WindowLogisticHead().set_params(C=2.0, cv=3)
+    assert h.get_params() == {"C": 2.0, "cv": 3, "calibration_C": 10.0, "max_iter": 2000}
+    with pytest.raises(ValueError, match="invalid parameters"):
+        h.set_params(penalty="l1")
+
+
+@pytest.mark.parametrize("kw", [dict(channels=(16, 32, 64, 128), stem_width=16), dict(channels=(8, 16, 32, 64), stem_width=8)])
+def test_native_resnet10t_is_timms_network(kw):
+    """The shipped backbone is built without timm (its import costs seconds at every start): same
+    parameter names, same initial weights under one seed (training unchanged), same outputs."""
+    import timm
+    import torch
+
+    from kinoseal.detect.resnet import ResNet10T
+
+    torch.manual_seed(7)
+    ref = timm.create_model("resnet10t", pretrained=False, num_classes=1, in_chans=6, **kw)
+    after_ref = torch.rand(4)
+    torch.manual_seed(7)
+    net = ResNet10T(num_classes=1, in_chans=6, **kw)
+    assert torch.equal(torch.rand(4), after_ref)  # the same random numbers consumed
+    a, b = ref.state_dict(), net.state_dict()
+    assert list(a) == list(b) and all(torch.equal(a[k], b[k]) for k in a)
+    # a trained-looking state (batch-norm statistics away from 0/1), loaded into both
+    g = torch.Generator().manual_seed(1)
+    sd = {k: v + torch.rand(v.shape, generator=g) if v.dtype.is_floating_point else v for k, v in a.items()}
+    ref.load_state_dict(sd)
+    net.load_state_dict(sd)
+    x = torch.randn(3, 6, 64, 64, generator=g)
+    for mode in ("train", "eval"):
+        getattr(ref, mode)()
+        getattr(net, mode)()
+        with torch.no_grad():
+            assert torch.equal(ref(x), net(x))
+            assert torch.equal(ref.forward_head(ref.forward_features(x), pre_logits=True),
+                               net.forward_head(net.forward_features(x), pre_logits=True))
+    assert net.num_features == ref.num_features and net.get_classifier() is net.fc
+
+
+def test_loading_the_default_model_imports_no_training_libraries():
+    """timm (with torchvision and torch._dynamo) and scikit-learn cost ~4 s of every verify's start-up;
+    the shipped models need neither to score a clip."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from kinoseal.detect import load_detector; det = load_detector(); assert det is not None; "
+            "print(sorted(m for m in ('timm', 'torchvision', 'sklearn', 'torch._dynamo') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
 def _corruptions():
     def drop(name):
         return lambda d: (d / name).unlink()
