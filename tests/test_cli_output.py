@@ -63,7 +63,7 @@ LONG_EVIDENCE = ("source type trainedAlgorithmicMedia", "(issued by 'kinoseal de
 
 def test_text_wraps_in_a_terminal_and_progress_shows_while_the_model_loads(home, labeled):
     """stdout on a 60-column terminal, stderr on another: the panel wraps at 60 columns with every
-    word kept, and stderr shows what is loading (the classifier takes ~10 s)."""
+    word kept, and stderr shows what is loading (the classifier takes ~3 s)."""
     out_m, out_s = _pty(60)
     err_m, err_s = _pty(100)
     env = {**os.environ, "KINOSEAL_HOME": str(home), "TERM": "xterm-256color"}

@@ -108,7 +108,7 @@ def test_cli_fragment_needs_exactly_one_init_segment(run_cli):
     assert "--fragment goes with exactly one CLIP" in proc.stderr and "Traceback" not in proc.stderr
 
 
-NO_CLASSIFIER = {"KINOSEAL_CLASSIFIER": "none"}  # the C2PA side is what is tested; saves ~10 s per run
+NO_CLASSIFIER = {"KINOSEAL_CLASSIFIER": "none"}  # the C2PA side is what is tested; saves ~3 s per run
 
 
 def test_cli_verifies_init_segment_with_fragments_and_alone(run_cli):

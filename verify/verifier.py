@@ -97,7 +97,7 @@ class Verifier:
     @classmethod
     def from_settings(cls, settings: Settings, extra_trust: list[Path] | tuple[Path, ...] = (),
                       load_classifier: bool = True) -> "Verifier":
-        """``load_classifier=False`` defers the classifier (torch, timm and the weights, ~10 s on
+        """``load_classifier=False`` defers the classifier (torch and the weights, ~3 s on
         2 cores) to the first clip that needs it, or to :meth:`ensure_classifier`: a command
         given only files that are not videos answers without it."""
         check_watermark_names(settings)
@@ -364,7 +364,7 @@ class Verifier:
         collector = None
 
         def after_probe(_info) -> list:
-            # The classifier (~10 s to load on 2 cores) is loaded only for a file that is a video.
+            # The classifier (~3 s to load on 2 cores: bench/results/startup.md) is loaded only for a file that is a video.
             nonlocal classifier, collector
             classifier = self._classifier_plan(c2pa)
             if classifier is None and hasattr(self.classifier, "collector"):

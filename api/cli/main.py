@@ -142,7 +142,7 @@ def verify(
         loading = ""
         if not isolate:
             # A missing, empty or oversized file fails here in milliseconds. The classifier
-            # (torch, timm and the weights: ~10 s) loads inside the verify of the first clip that
+            # (torch and the weights: ~3 s) loads inside the verify of the first clip that
             # turns out to be a video (the one probe of its one pass), not before it.
             try:
                 check_file(clip, s.limits)
@@ -154,7 +154,7 @@ def verify(
                 with busy("loading the verifier…"):
                     verifier = Verifier.from_settings(s, extra_trust=trust or [], load_classifier=False)
             if verifier.classifier_pending:
-                loading = "loading the classifier model, "  # ~10 s, once
+                loading = "loading the classifier model, "  # ~3 s, once
         try:
             with busy(f"{loading}checking {clip.name}" + (f" ({i} of {len(clips)})" if len(clips) > 1 else "") + "…"):
                 report = (verify_isolated(clip, s, extra_trust=trust or [], fragments=fragment or ()) if isolate
