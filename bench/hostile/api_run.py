@@ -254,8 +254,9 @@ def write_md(doc: dict) -> str:
               "(a child process per clip with memory, CPU and wall-clock limits). 422 is the documented answer",
               "for a file that is not a readable video; 413 for one over a limit. The two mutated files that",
               "stay `authentic` are the benign ones explained in hostile.md (ftyp, COSE padding). The corpus",
-              "has no watermarked clip, so any AI verdict comes from the classifier; the files it flags are",
-              "synthetic random-noise frames, not camera footage.", ""]
+              "has no watermarked clip, so any AI verdict comes from the classifier"
+              + ("; the files it flags are synthetic random-noise frames, not camera footage."
+                 if any(r["ai_verdict_files"] for r in doc["runs"]) else ", and it flagged none."), ""]
     return "\n".join(lines)
 
 
