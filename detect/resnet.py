@@ -3,7 +3,7 @@
 Why not ``timm.create_model("resnet10t")``: importing timm imports torchvision, whose ``ops`` import
 ``torch._dynamo``; that is about 3 s of every process start, more than the verification of a short
 clip, paid by every ``kinoseal verify`` and every isolated verification child. This module builds the
-same network, module for module: the same parameter names (a timm checkpoint loads as is), the same
+same network: the same parameter names (a timm checkpoint loads as is), the same
 forward arithmetic, and, under one ``torch.manual_seed``, the same initial weights (modules are created
 in timm's order and re-initialised as timm does), so training is unchanged too.
 ``tests/test_detect.py`` checks all three against timm. Other timm backbones still come from timm.
@@ -25,9 +25,7 @@ class BasicBlock(nn.Module):
         super().__init__()
         self.conv1 = nn.Conv2d(inplanes, planes, 3, stride=stride, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(planes)
-        self.drop_block = nn.Identity()
         self.act1 = nn.ReLU(inplace=True)
-        self.aa = nn.Identity()
         self.conv2 = nn.Conv2d(planes, planes, 3, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(planes)
         self.act2 = nn.ReLU(inplace=True)
