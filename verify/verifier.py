@@ -96,10 +96,11 @@ class Verifier:
 
     @classmethod
     def from_settings(cls, settings: Settings, extra_trust: list[Path] | tuple[Path, ...] = (),
-                      load_classifier: bool = True) -> "Verifier":
+                      load_classifier: bool = True, classifier: object | None = None) -> "Verifier":
         """``load_classifier=False`` defers the classifier (torch and the weights, ~3 s on
         2 cores) to the first clip that needs it, or to :meth:`ensure_classifier`: a command
-        given only files that are not videos answers without it."""
+        given only files that are not videos answers without it. ``classifier``: the configured
+        model, already loaded (the sandbox's fork server loads the shipped one once for every child)."""
         check_watermark_names(settings)
         keyring = None
         wm_dir = settings.keys_dir / "watermark"
@@ -110,6 +111,8 @@ class Verifier:
             registry = default_registry(settings.home)
         verifier = cls(settings=settings, trust=trust_store(settings, extra_trust), keyring=keyring,
                        registry=registry, classifier_pending=settings.classifier_model != "none")
+        if classifier is not None and verifier.classifier_pending:
+            verifier.classifier, verifier.classifier_pending = classifier, False
         if load_classifier:
             verifier.ensure_classifier()
         return verifier

@@ -43,6 +43,10 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        if settings.isolate:  # the sandbox's fork server loads torch and the classifier while the server starts
+            from kinoseal.verify.sandbox import warm_up
+
+            warm_up()
         runner.start()
         metrics_server = start_metrics_server(settings.metrics_bind, metrics) if settings.metrics_bind else None
         log.info("kinoseal service %s: home %s, queue %s, public verify %s, rate limits in %s", __version__,
