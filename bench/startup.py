@@ -121,7 +121,8 @@ def main(argv: list[str] | None = None) -> None:
            "repeats": args.repeats, "rows": rows, "load_ratio_previous_to_today": before / today,
            "isolated_ratio_fresh_to_warm": fresh / warm}
     md = [f"# Verifier start-up: imports and model load\n",
-          f"Command: `{res['command']}` ({res['date']}, {res['host']}); fresh processes, best of {args.repeats}.\n",
+          f"Command: `{res['command']}` ({res['date']}, {res['host']}); best of {args.repeats}: fresh processes, except the last two "
+          "rows (this process; the fork server's start-up is timed once).\n",
           "| step | seconds |", "|---|---|"]
     md += [f"| {r['step']} | {r['seconds']:.2f} |" for r in rows]
     md += ["", f"The previous imports cost {before - today:.2f} s more per process start "

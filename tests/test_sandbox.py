@@ -143,3 +143,42 @@ def _wait_gone(pid: int, seconds: float = 20.0) -> None:
             return
         time.sleep(0.1)
     raise AssertionError(f"process {pid} still runs {seconds:.0f} s later")
+
+
+def test_a_worker_whose_parent_left_is_stopped(settings, labeled):
+    # The parent (a server thread, a CLI run) goes away while the worker runs: its keeper stops the
+    # worker at once instead of letting it run to the wall-clock limit (300 s by default).
+    from kinoseal.verify import sandbox
+
+    assert sandbox.warm_up(wait=True)
+    server = sandbox._SERVER.pid()
+    for _ in range(5):
+        sock = sandbox._SERVER.submit(sandbox._request(labeled, settings, SandboxLimits()))
+        caught = _catch_worker(server)
+        if caught is not None:
+            break
+        sock.close()  # the clip was verified before the worker could be caught: again
+    else:
+        pytest.fail("no worker caught while it ran")
+    keeper, worker = caught
+    os.kill(worker, signal.SIGSTOP)  # it would finish on its own in a fraction of a second
+    sock.close()
+    _wait_gone(worker, 10.0)
+    _wait_gone(keeper, 10.0)
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _catch_worker(server: int, seconds: float = 10.0) -> tuple[int, int] | None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for keeper in _children(server):
+            for worker in _children(keeper):
+                return keeper, worker
+        time.sleep(0.002)
+    return None

@@ -148,14 +148,7 @@ def verify_isolated(
     """
     limits = limits or SandboxLimits()
     settings = replace(settings, extra_trust=(*settings.extra_trust, *extra_trust))
-    request = {
-        "path": str(Path(path).resolve()),
-        "fragments": [str(Path(f).resolve()) for f in fragments],
-        # The whole Settings, so that no option (trust configuration, policies...) is
-        # silently dropped on the way into the child.
-        "settings": _encode(settings),
-        "limits": {f.name: getattr(limits, f.name) for f in fields(limits)},
-    }
+    request = _request(path, settings, limits, fragments)
     started = time.perf_counter()
     sock = _SERVER.submit(request)
     lost = False  # no word from the keeper within the limit and the server's grace
@@ -195,6 +188,17 @@ def verify_isolated(
     kind = answer.get("kind", "error")
     cls = {"limit_exceeded": LimitExceeded, "invalid_input": InputError}.get(kind, KinosealError)
     raise cls(answer.get("message", "verification failed"))
+
+
+def _request(path: Path, settings: Settings, limits: SandboxLimits, fragments=()) -> dict[str, Any]:
+    return {
+        "path": str(Path(path).resolve()),
+        "fragments": [str(Path(f).resolve()) for f in fragments],
+        # The whole Settings, so that no option (trust configuration, policies...) is
+        # silently dropped on the way into the child.
+        "settings": _encode(settings),
+        "limits": {f.name: getattr(limits, f.name) for f in fields(limits)},
+    }
 
 
 def _read_all(sock: socket.socket, limit: int) -> bytes:
@@ -298,7 +302,10 @@ def _keep(request: dict, fd: int) -> None:
         _kill_group(pid)
     os.close(r)
     _, status = os.waitpid(pid, 0)
-    _kill_group(pid)  # anything the worker started and left behind
+    try:
+        os.killpg(pid, signal.SIGKILL)  # anything the worker started and left behind (not the pid: reaped)
+    except (ProcessLookupError, PermissionError):
+        pass
     try:
         answer = json.loads(bytes(buf)) if buf and not too_big else None
     except ValueError:
@@ -314,10 +321,13 @@ def _keep(request: dict, fd: int) -> None:
 
 
 def _kill_group(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+    """SIGKILL the worker and its process group. Both: a worker stopped before its setsid() leads
+    no group yet (found by a test that stops one early)."""
+    for kill in (os.kill, os.killpg):
+        try:
+            kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 def _work(request: dict, w: int, limits: SandboxLimits) -> None:

@@ -175,6 +175,10 @@ def register(app: typer.Typer) -> None:
         reaper = RQRunner(service)
         reaper.start()
         s = ServiceSettings.from_env()
+        if s.isolate:  # the sandbox's fork server loads the verifier while the worker connects
+            from kinoseal.verify.sandbox import warm_up
+
+            warm_up()
         STATE.grace_s = grace if grace is not None else s.shutdown_grace_s
         run_worker(url, s.queue_name, burst=burst, announce=lambda text: out.print(text, highlight=False),
                    requeue=reaper.enqueue, release=service.store.release)
