@@ -13,10 +13,11 @@ short clip; a fork of the warm server pays only its clip. The server never opens
     parent --(request + one end of a socketpair)--> server --fork--> keeper --fork--> worker
     parent <------------- {"exitcode", "timed_out", "answer"} ------- keeper <--pipe-- worker
 
-The keeper (a fork of the server, which never touches the clip) enforces the wall-clock
-limit, kills the worker's process group when it runs over, and reports the worker's exit
-status with its answer: the server's only child, so the one process that can wait for it.
-The server's own start-up is not counted against a clip's limit.
+The keeper (a fork of the server; it never touches the clip) enforces the wall-clock limit,
+kills the worker's process group when it runs over or when the parent goes away, and sends
+the worker's exit status with its answer: as the worker's parent, it is the one process that
+can wait for it. The server's own start-up is not counted against a clip's limit; it exits
+when its parent closes the socket (or exits).
 """
 
 from __future__ import annotations
