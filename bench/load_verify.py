@@ -3,7 +3,9 @@
 For each mode and worker count (default: 1 and 2) a fresh `kinoseal serve` is started:
 - ``local``: the server's in-process pool (``KINOSEAL_POOL_SIZE`` = N threads), SQLite;
 - ``redis``: the server queues to N ``kinoseal worker`` processes (RQ) on a Debian
-  ``redis-server`` started here, SQLite job store.
+  ``redis-server`` started here, SQLite job store;
+- ``isolated``: ``local`` with ``KINOSEAL_VERIFY_ISOLATE=1``: each clip verified in a sandboxed
+  worker process forked from the warm fork server (``verify.sandbox``).
 Each run measures the single-request latency on the idle service (median of ``--single``
 sequential requests after a warm-up), then ``--clients`` concurrent clients upload a labeled
 5 s 480p clip to POST /v1/verify for ``--seconds``. Reported: clips/s, latency percentiles,
@@ -15,7 +17,7 @@ graceful shutdown: seconds to exit and the exit codes).
 ``--profile`` also profiles one in-process verify of the clip (CPU time per phase: C2PA,
 decode, watermark update and search, classifier collection and scoring, hashing).
 
-    .venv/bin/python -m bench.load_verify [--modes local,redis] [--workers 1,2] [--clients 8]
+    .venv/bin/python -m bench.load_verify [--modes local,isolated,redis] [--workers 1,2] [--clients 8]
         [--seconds 60] [--profile]
 
 Writes bench/results/load_verify.json and bench/results/load_verify.md. Run it on a quiet
@@ -83,12 +85,15 @@ def pct(xs: list[float], p: float) -> float:
     return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
 
 
-def rss_bytes(pids: list[int]) -> int:
+def rss_bytes(pids: list[int], field: str = "VmRSS") -> int:
+    """Summed RSS, or with ``field="Pss"`` the proportional set size: pages shared by several of the
+    processes (a sandboxed worker's with its fork server) counted once in all."""
     total = 0
+    source = "status" if field == "VmRSS" else "smaps_rollup"
     for pid in pids:
         try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
+            for line in Path(f"/proc/{pid}/{source}").read_text().splitlines():
+                if line.startswith(field + ":"):
                     total += int(line.split()[1]) * 1024
         except OSError:
             pass
@@ -110,11 +115,13 @@ def children(pid: int) -> list[int]:
 class Sampler(threading.Thread):
     def __init__(self, pids_fn) -> None:
         super().__init__(daemon=True)
-        self.pids_fn, self.samples, self.stop_ev = pids_fn, [], threading.Event()
+        self.pids_fn, self.samples, self.pss, self.stop_ev = pids_fn, [], [], threading.Event()
 
     def run(self) -> None:
         while not self.stop_ev.wait(0.5):
-            self.samples.append(rss_bytes(self.pids_fn()))
+            pids = self.pids_fn()
+            self.samples.append(rss_bytes(pids))
+            self.pss.append(rss_bytes(pids, "Pss"))
 
 
 def uploads_count(home: Path) -> dict:
@@ -124,12 +131,13 @@ def uploads_count(home: Path) -> dict:
 
 
 def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU of these processes (all their threads) so far."""
+    """User + system CPU of these processes (all their threads) so far, and of their children
+    that have exited and been waited for (a sandboxed clip's worker and keeper)."""
     total = 0.0
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / TICK
+            total += sum(int(f) for f in fields[11:15]) / TICK
         except (OSError, IndexError):
             pass
     return total
@@ -218,6 +226,8 @@ def stop_workers(workers: list[subprocess.Popen], wait_s: float = 30.0) -> dict:
 def run_mode(mode: str, n: int, home: Path, clip: Path, args, tmp: Path, verify_s: float) -> dict:
     env_extra = {"KINOSEAL_RATE_LIMIT": "1000000", "KINOSEAL_SYNC_TIMEOUT_S": "600",
                  "KINOSEAL_POOL_SIZE": str(n)}
+    if mode == "isolated":
+        env_extra["KINOSEAL_VERIFY_ISOLATE"] = "1"
     redis_proc = None
     workers: list[subprocess.Popen] = []
     if mode == "redis":
@@ -254,13 +264,16 @@ def run_mode(mode: str, n: int, home: Path, clip: Path, args, tmp: Path, verify_
         thr, single = res["throughput_clips_per_s"], res["single_request_latency_s"]
         res.update({
             "mode": mode, "workers": n,
-            "label": f"in-process pool ({n} thread{'s' if n > 1 else ''}), SQLite" if mode == "local"
-            else f"RQ on Redis, {n} worker process{'es' if n > 1 else ''}, SQLite job store",
+            "label": {"local": f"in-process pool ({n} thread{'s' if n > 1 else ''}), SQLite",
+                      "isolated": f"pool ({n} thread{'s' if n > 1 else ''}), each clip in a sandboxed worker "
+                                  "(`KINOSEAL_VERIFY_ISOLATE=1`), SQLite"}.get(
+                mode, f"RQ on Redis, {n} worker process{'es' if n > 1 else ''}, SQLite job store"),
             "clips_per_s_per_core": round(thr / min(n, os.cpu_count() or n), 3),
             # against the service's own single-request rate, and against one in-process verify
             "scaling_efficiency": round(thr / (n / single), 3),
             "ratio_to_verify_cost": round(thr / (n / verify_s), 3),
             "rss_max_mb": round(max(all_sampler.samples or [0]) / 2**20, 1),
+            "pss_max_mb": round(max(all_sampler.pss or [0]) / 2**20, 1),
             "upload_folder_before": before, "upload_folder_after": after,
         })
     finally:
@@ -346,8 +359,8 @@ def write_md(doc: dict) -> str:
         f"Clip: {doc['clip']['description']} ({doc['clip']['bytes']} bytes), verdict ai_generated each time.  ",
         f"One in-process verify of the clip (library, no HTTP): {doc['verify_s']} s wall "
         f"(= {round(1 / doc['verify_s'], 3)} clips/s on one core).", "",
-        "| mode | N | clients | ok | errors | clips/s | clips/s per core | single request (s) | scaling efficiency | ratio to N × verify | p50 / p95 / p99 (s) | CPU s per clip: server / workers / load generator | cores busy | RSS max (MB) | load avg before→after |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| mode | N | clients | ok | errors | clips/s | clips/s per core | single request (s) | scaling efficiency | ratio to N × verify | p50 / p95 / p99 (s) | CPU s per clip: server / workers / load generator | cores busy | RSS max (MB) | PSS max (MB) | load avg before→after |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in doc["runs"]:
         c = r["cpu_s_per_clip"]
@@ -356,11 +369,13 @@ def write_md(doc: dict) -> str:
             f"{r['throughput_clips_per_s']} | {r['clips_per_s_per_core']} | {r['single_request_latency_s']} | "
             f"{r['scaling_efficiency']} | {r['ratio_to_verify_cost']} | {r['latency_s']['p50']} / "
             f"{r['latency_s']['p95']} / {r['latency_s']['p99']} | {c.get('server')} / {c.get('workers', '-')} / "
-            f"{c.get('load generator')} | {r['cpu_utilisation_cores']} | {r['rss_max_mb']} | "
+            f"{c.get('load generator')} | {r['cpu_utilisation_cores']} | {r['rss_max_mb']} | {r.get('pss_max_mb', '-')} | "
             f"{r['machine_loadavg_1m_before_after'][0]} → {r['machine_loadavg_1m_before_after'][1]} |")
     lines += ["", "Scaling efficiency = clips/s ÷ (N × 1/single-request latency); ratio to N × verify = clips/s ÷ "
               "(N ÷ in-process verify time). Latency is per request from the client, upload and queueing included "
-              "(Little's law: about clients ÷ throughput). The load generator runs on the same machine.", ""]
+              "(Little's law: about clients ÷ throughput). The load generator runs on the same machine. CPU includes "
+              "exited children that were waited for (sandboxed workers). RSS is summed over the processes; PSS "
+              "counts the pages they share (a sandboxed worker's with its fork server) once.", ""]
     stops = [r for r in doc["runs"] if r.get("workers_sigterm")]
     if stops:
         lines.append("Workers stopped with SIGTERM after each Redis run (graceful shutdown): " + "; ".join(
@@ -384,7 +399,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--single", type=int, default=5)
     ap.add_argument("--workers", default="1,2")
-    ap.add_argument("--modes", default="local,redis")
+    ap.add_argument("--modes", default="local,isolated,redis")
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args()
