@@ -15,6 +15,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from kinoseal.credentials.home import trust_store
+from kinoseal.credentials.pki import make_ca
 from kinoseal.credentials.reading import read_c2pa
 from kinoseal.credentials.trust import TrustConfig
 from kinoseal.config import Settings
@@ -112,15 +113,26 @@ def test_cli_trust_options(run_cli, signed_capture, pki, tmp_path):
     assert bad.returncode != 0 and "EKU configuration" in bad.stderr + bad.stdout
 
 
-def test_service_tenant_with_a_whole_trust_config(tmp_path, signed_capture, pki):
+@pytest.mark.parametrize("isolate", [False, True], ids=["in-process", "isolated"])
+def test_service_tenant_with_a_whole_trust_config(tmp_path, signed_capture, pki, isolate):
+    # A tenant's trust reaches a sandboxed worker whole, and "replace" drops the installation's
+    # roots there too (isolated verification refused such tenants until 2026-12-06).
     from kinoseal.api.http.config import ServiceSettings
     from kinoseal.api.http.services import Service
 
-    svc = Service(ServiceSettings(core=Settings(home=tmp_path / "svc", classifier_model="none")))
+    installation = tmp_path / "installation-allows.pem"
+    installation.write_text(pki["leaf_pem"])
+    other_root = make_ca("a root that signed nothing here").cert_pem.decode()
+    core = Settings(home=tmp_path / "svc", classifier_model="none", trust_allowed=(installation,))
+    svc = Service(ServiceSettings(core=core, isolate=isolate, database_url=f"sqlite:///{tmp_path / 'svc.sqlite3'}"))
     try:
         svc.store.set_tenant_trust("newsroom", TrustConfig(allowed_list=pki["leaf_pem"]).to_text(), "replace")
+        svc.store.set_tenant_trust("strict", TrustConfig(anchors=other_root).to_text(), "replace")
+        svc.store.set_tenant_trust("adds", TrustConfig(anchors=other_root).to_text(), "add")
         svc.store.ensure_tenant("other")
         assert svc.verify_path(signed_capture, "newsroom")["verdict"] == "authentic"
-        assert svc.verify_path(signed_capture, "other")["verdict"] == "untrusted_signature"
+        assert svc.verify_path(signed_capture, "strict")["verdict"] == "untrusted_signature"
+        assert svc.verify_path(signed_capture, "adds")["verdict"] == "authentic"
+        assert svc.verify_path(signed_capture, "other")["verdict"] == "authentic"
     finally:
         svc.close()

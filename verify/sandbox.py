@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from kinoseal.config import Settings
+from kinoseal.credentials.trust import TrustConfig
 from kinoseal.errors import InputError, KinosealError, LimitExceeded
 
 # A worker's answer is one report (per-frame scores included: a few hundred kB for a long clip);
@@ -140,16 +141,19 @@ def verify_isolated(
     limits: SandboxLimits | None = None,
     stats: dict[str, Any] | None = None,
     fragments: list[Path] | tuple[Path, ...] = (),
+    trust: TrustConfig | None = None,
 ) -> dict[str, Any]:
     """The report dict for ``path`` (with its ``fragments``, for a fragmented MP4's init
-    segment), computed in a resource-limited worker process.
+    segment), computed in a resource-limited worker process. ``trust``: the trust
+    configuration to use instead of the one ``settings`` and ``extra_trust`` name (a service
+    tenant's, which may replace the installation's roots).
 
     ``stats`` (optional) receives the worker's peak RSS (kB), wall seconds, exit code, and
     ``warm``: whether it forked from a server with the verifier and the classifier loaded.
     """
     limits = limits or SandboxLimits()
     settings = replace(settings, extra_trust=(*settings.extra_trust, *extra_trust))
-    request = _request(path, settings, limits, fragments)
+    request = _request(path, settings, limits, fragments, trust)
     started = time.perf_counter()
     sock = _SERVER.submit(request)
     lost = False  # no word from the keeper within the limit and the server's grace
@@ -191,8 +195,11 @@ def verify_isolated(
     raise cls(answer.get("message", "verification failed"))
 
 
-def _request(path: Path, settings: Settings, limits: SandboxLimits, fragments=()) -> dict[str, Any]:
+def _request(path: Path, settings: Settings, limits: SandboxLimits, fragments=(),
+             trust: TrustConfig | None = None) -> dict[str, Any]:
     return {
+        # The configuration itself, not the files it came from: a tenant's lives in the job store.
+        "trust": trust.to_text() if trust is not None else None,
         "path": str(Path(path).resolve()),
         "fragments": [str(Path(f).resolve()) for f in fragments],
         # The whole Settings, so that no option (trust configuration, policies...) is
@@ -376,7 +383,8 @@ def _answer(request: dict) -> dict[str, Any]:
         assert isinstance(settings, Settings)
         fragments = [Path(f) for f in request.get("fragments") or []]
         shipped = _PRELOADED.get("classifier") if settings.classifier_model == "" else None
-        verifier = Verifier.from_settings(settings, load_classifier=False, classifier=shipped)
+        trust = TrustConfig.from_text(request["trust"]) if request.get("trust") is not None else None
+        verifier = Verifier.from_settings(settings, load_classifier=False, classifier=shipped, trust=trust)
         report = verifier.verify(Path(request["path"]), fragments=fragments or None).to_dict()
         return {"report": report, "peak_rss_kb": _peak(), "warm": warm}
     except KinosealError as exc:

@@ -96,11 +96,14 @@ class Verifier:
 
     @classmethod
     def from_settings(cls, settings: Settings, extra_trust: list[Path] | tuple[Path, ...] = (),
-                      load_classifier: bool = True, classifier: object | None = None) -> "Verifier":
+                      load_classifier: bool = True, classifier: object | None = None,
+                      trust: TrustStore | None = None) -> "Verifier":
         """``load_classifier=False`` defers the classifier (torch and the weights, ~3 s on
         2 cores) to the first clip that needs it, or to :meth:`ensure_classifier`: a command
         given only files that are not videos answers without it. ``classifier``: the configured
-        model, already loaded (the sandbox's fork server loads the shipped one once for every child)."""
+        model, already loaded (the sandbox's fork server loads the shipped one once for every child).
+        ``trust``: the trust configuration to use instead of the one ``settings`` name (a service
+        tenant's, handed to a sandboxed worker)."""
         check_watermark_names(settings)
         keyring = None
         wm_dir = settings.keys_dir / "watermark"
@@ -109,7 +112,8 @@ class Verifier:
         registry = None
         if (settings.home / "provenance.sqlite3").exists():
             registry = default_registry(settings.home)
-        verifier = cls(settings=settings, trust=trust_store(settings, extra_trust), keyring=keyring,
+        trust = trust if trust is not None else trust_store(settings, extra_trust)
+        verifier = cls(settings=settings, trust=trust, keyring=keyring,
                        registry=registry, classifier_pending=settings.classifier_model != "none")
         if classifier is not None and verifier.classifier_pending:
             verifier.classifier, verifier.classifier_pending = classifier, False

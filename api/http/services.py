@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 import threading
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 from kinoseal.api.http.config import ServiceSettings
 from kinoseal.api.http.store import Store, UploadStore
 from kinoseal.api.http.store.db import Tenant
+from kinoseal.credentials.home import trust_store
 from kinoseal.credentials.trust import TrustConfig
 from kinoseal.errors import InputError, KinosealError
 
@@ -64,6 +64,7 @@ class Service:
         settings.results_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._lock = threading.Lock()
         self._verifiers: dict[tuple, Any] = {}
+        self._trusts: dict[tuple, TrustConfig] = {}  # the installation's, by home state
 
     def upload_names(self, upload_id: str, filename: str) -> dict[str, str]:
         return {str(self.uploads.path(upload_id)): filename, upload_id: filename}
@@ -80,55 +81,49 @@ class Service:
         trust_state = tuple(sorted((p.name, p.stat().st_mtime_ns) for p in trust.glob("*.pem"))) if trust.is_dir() else ()
         return keys, (core.home / "provenance.sqlite3").exists(), trust_state
 
-    def verifier(self, tenant: str | Tenant | None):
-        """The tenant's Verifier: installation roots plus (or replaced by) the tenant's own PEM."""
-        from kinoseal.verify.verifier import Verifier
-
+    def _tenant_trust(self, tenant: str | Tenant | None) -> tuple[tuple, TrustConfig | None, str]:
+        """(cache key, the tenant's own trust or None, its mode "add" or "replace")."""
         t = tenant if isinstance(tenant, Tenant) else (self.store.tenant(tenant) if tenant else None)
         pem, mode = (t.trust_pem, t.trust_mode) if t else ("", "add")
         tenant_trust = TrustConfig.from_text(pem) if pem else None
-        cache_key = (self._home_state(), tenant_trust.fingerprint if tenant_trust else "", mode)
+        return (self._home_state(), tenant_trust.fingerprint if tenant_trust else "", mode), tenant_trust, mode
+
+    def trust(self, tenant: str | Tenant | None) -> TrustConfig:
+        """The tenant's trust: the installation's plus (or replaced by) the tenant's own."""
+        key, tenant_trust, mode = self._tenant_trust(tenant)
+        if tenant_trust is not None and mode == "replace":
+            return tenant_trust
+        with self._lock:
+            base = self._trusts.get(key[0])
+            if base is None:
+                if len(self._trusts) > 8:
+                    self._trusts.clear()
+                base = self._trusts[key[0]] = trust_store(self.settings.verify_settings)
+        return base + tenant_trust if tenant_trust is not None else base
+
+    def verifier(self, tenant: str | Tenant | None):
+        """The tenant's Verifier, with :meth:`trust`."""
+        from kinoseal.verify.verifier import Verifier
+
+        cache_key, tenant_trust, _ = self._tenant_trust(tenant)
+        trust = self.trust(tenant)
         with self._lock:
             v = self._verifiers.get(cache_key)
             if v is None:
-                base = Verifier.from_settings(self.settings.verify_settings)
-                if tenant_trust:
-                    trust = tenant_trust if mode == "replace" else base.trust + tenant_trust
-                    v = Verifier(settings=base.settings, trust=trust, keyring=base.keyring, registry=base.registry)
-                else:
-                    v = base
+                base = self._verifiers.get(cache_key[:1]) or Verifier.from_settings(self.settings.verify_settings)
+                self._verifiers[cache_key[:1]] = base
+                v = base if tenant_trust is None else Verifier(settings=base.settings, trust=trust,
+                                                               keyring=base.keyring, registry=base.registry)
                 if len(self._verifiers) > 64:
                     self._verifiers.clear()
                 self._verifiers[cache_key] = v
         return v
 
-    def _tenant_trust_file(self, t: Tenant) -> Path:
-        """The tenant's trust as a file for the isolated child: a PEM bundle of anchors, or a
-        c2pa settings JSON (``trust.anchors`` entries) when it holds more than anchors."""
-        config = TrustConfig.from_text(t.trust_pem)
-        only_anchors = config == TrustConfig(anchors=config.anchors)
-        d = self.settings.home / "tenant-trust"
-        d.mkdir(parents=True, exist_ok=True, mode=0o700)
-        f = d / f"{config.fingerprint}.{'pem' if only_anchors else 'json'}"
-        if not f.exists():
-            tmp = f.with_suffix(f".tmp{threading.get_ident()}")
-            tmp.write_text(config.anchors if only_anchors else json.dumps(config.snapshot_dict()))
-            tmp.replace(f)
-        return f
-
     def _verify_isolated(self, path: Path, tenant: str | None, fragments: list[Path] | None = None) -> dict[str, Any]:
         from kinoseal.verify.sandbox import verify_isolated
 
-        t = self.store.tenant(tenant) if tenant else None
-        if t is not None and t.trust_pem and t.trust_mode == "replace":
-            raise KinosealError("this tenant trusts only its own roots, which isolated verification "
-                                "does not support; ask the operator to turn KINOSEAL_VERIFY_ISOLATE off")
-        f = self._tenant_trust_file(t) if t is not None and t.trust_pem else None
-        core = self.settings.verify_settings
-        frags = tuple(fragments or ())
-        if f is not None and f.suffix == ".json":
-            return verify_isolated(path, core.with_(trust_settings=(*core.trust_settings, f)), fragments=frags)
-        return verify_isolated(path, core, extra_trust=[f] if f else [], fragments=frags)
+        return verify_isolated(path, self.settings.verify_settings, fragments=tuple(fragments or ()),
+                               trust=self.trust(tenant))
 
     def verify_path(self, path: Path, tenant: str | None, filename: str | None = None,
                     fragments: list[Path] | None = None) -> dict[str, Any]:
@@ -154,7 +149,7 @@ class Service:
     def sign_capture(self, src: Path, dst: Path, *, device: str | None = None) -> str:
         """Sign an authentic recording with the server-held capture (newsroom) key."""
         from kinoseal.label import sign_capture
-        from kinoseal.credentials.home import ensure_dev_pki, trust_store
+        from kinoseal.credentials.home import ensure_dev_pki
         from kinoseal.label import SOFTWARE
 
         core = self.settings.verify_settings
