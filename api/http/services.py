@@ -90,7 +90,9 @@ class Service:
 
     def trust(self, tenant: str | Tenant | None) -> TrustConfig:
         """The tenant's trust: the installation's plus (or replaced by) the tenant's own."""
-        key, tenant_trust, mode = self._tenant_trust(tenant)
+        return self._trust(*self._tenant_trust(tenant))
+
+    def _trust(self, key: tuple, tenant_trust: TrustConfig | None, mode: str) -> TrustConfig:
         if tenant_trust is not None and mode == "replace":
             return tenant_trust
         with self._lock:
@@ -105,8 +107,12 @@ class Service:
         """The tenant's Verifier, with :meth:`trust`."""
         from kinoseal.verify.verifier import Verifier
 
-        cache_key, tenant_trust, _ = self._tenant_trust(tenant)
-        trust = self.trust(tenant)
+        cache_key, tenant_trust, _ = found = self._tenant_trust(tenant)
+        with self._lock:
+            v = self._verifiers.get(cache_key)
+        if v is not None:
+            return v
+        trust = self._trust(*found)
         with self._lock:
             v = self._verifiers.get(cache_key)
             if v is None:
