@@ -7,8 +7,10 @@ For each mode and worker count (default: 1 and 2) a fresh `kinoseal serve` is st
 - ``isolated``: ``local`` with ``KINOSEAL_VERIFY_ISOLATE=1``: each clip verified in a sandboxed
   worker process forked from the warm fork server (``verify.sandbox``).
 Each run measures the single-request latency on the idle service (median of ``--single``
-sequential requests after a warm-up), then ``--clients`` concurrent clients upload a labeled
-5 s 480p clip to POST /v1/verify for ``--seconds``. Reported: clips/s, latency percentiles,
+sequential requests after a warm-up), then ``--clients`` concurrent clients upload labeled
+5 s 480p clips to POST /v1/verify for ``--seconds``: ``--distinct`` clips with their own textures, sent
+in turn, so that no request repeats a clip the service has verified (a long-lived verifier keeps
+tables that depend on the content; one repeated clip, as until 2026-12-07, flattered it). Reported: clips/s, latency percentiles,
 clips/s per core, scaling efficiency = throughput / (N x single-request throughput), the
 ratio to the cost of one in-process verify (N x 1/verify time), CPU seconds per clip in the
 server, the workers and the load generator, RSS, and how the workers stop on SIGTERM (the
@@ -17,7 +19,7 @@ graceful shutdown: seconds to exit and the exit codes).
 ``--profile`` also profiles one in-process verify of the clip (CPU time per phase: C2PA,
 decode, watermark update and search, classifier collection and scoring, hashing).
 
-    .venv/bin/python -m bench.load_verify [--modes local,isolated,redis] [--workers 1,2] [--clients 8]
+    .venv/bin/python -m bench.load_verify [--modes local,isolated,redis] [--workers 1,2] [--clients 8] [--distinct 48]
         [--seconds 60] [--profile]
 
 Writes bench/results/load_verify.json and bench/results/load_verify.md. Run it on a quiet
@@ -52,14 +54,15 @@ RESULTS = ROOT / "bench" / "results"
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def make_clip(home: Path, out: Path, seconds: float = 5.0, fps: int = 24, w: int = 854, h: int = 480) -> Path:
-    """A textured, moving 480p clip, labeled (watermark + C2PA) by the library."""
+def make_clip(home: Path, out: Path, seconds: float = 5.0, fps: int = 24, w: int = 854, h: int = 480,
+              seed: int = 0) -> Path:
+    """A textured, moving 480p clip, labeled (watermark + C2PA) by the library; ``seed`` picks the texture."""
     import numpy as np
 
     from kinoseal.label import GeneratorInfo, Labeler
     from kinoseal.config import Settings
 
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     base = rng.random((h // 8 + 4, w // 8 + 4, 3))
     big = np.kron(base, np.ones((8, 8, 1)))
     yy, xx = np.mgrid[0:h, 0:w]
@@ -158,8 +161,15 @@ async def one(client: httpx.AsyncClient, data: bytes, name: str) -> tuple[float,
         return time.perf_counter() - t0, -1, type(exc).__name__
 
 
-async def load(url: str, key: str, data: bytes, name: str, clients: int, seconds: float, singles: int,
+async def load(url: str, key: str, clips: list[bytes], name: str, clients: int, seconds: float, singles: int,
                cpu_of) -> dict:
+    """``clips``: sent in turn, so that no request repeats one while there are more clips than
+    requests (a verifier keeps tables that depend on the content, which a repeated clip would reuse)."""
+    turn = iter(range(10**9))
+
+    def data() -> bytes:
+        return clips[next(turn) % len(clips)]
+
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     lat: list[float] = []
     errors: list[str] = []
@@ -168,10 +178,10 @@ async def load(url: str, key: str, data: bytes, name: str, clients: int, seconds
                                  limits=limits, trust_env=False) as client:
         # single-request latency on the idle service (after warm-ups: every worker loads once)
         for _ in range(2):
-            await one(client, data, name)
+            await one(client, data(), name)
         single = []
         for _ in range(singles):
-            dt, code, verdict = await one(client, data, name)
+            dt, code, verdict = await one(client, data(), name)
             assert code == 200 and verdict == "ai_generated", (code, verdict)
             single.append(dt)
         t_start = time.perf_counter()
@@ -181,7 +191,7 @@ async def load(url: str, key: str, data: bytes, name: str, clients: int, seconds
         async def worker():
             nonlocal done
             while time.perf_counter() < stop_at:
-                dt, code, verdict = await one(client, data, name)
+                dt, code, verdict = await one(client, data(), name)
                 if code == 200 and verdict == "ai_generated":
                     lat.append(dt)
                     done += 1
@@ -223,7 +233,7 @@ def stop_workers(workers: list[subprocess.Popen], wait_s: float = 30.0) -> dict:
     return {"exit_codes": codes, "seconds_to_exit": times}
 
 
-def run_mode(mode: str, n: int, home: Path, clip: Path, args, tmp: Path, verify_s: float) -> dict:
+def run_mode(mode: str, n: int, home: Path, clips: list[Path], args, tmp: Path, verify_s: float) -> dict:
     env_extra = {"KINOSEAL_RATE_LIMIT": "1000000", "KINOSEAL_SYNC_TIMEOUT_S": "600",
                  "KINOSEAL_POOL_SIZE": str(n)}
     if mode == "isolated":
@@ -256,7 +266,7 @@ def run_mode(mode: str, n: int, home: Path, clip: Path, args, tmp: Path, verify_
 
         all_sampler = Sampler(lambda: children(server.proc.pid) + sum((children(w.pid) for w in workers), []))
         all_sampler.start()
-        res = asyncio.run(load(server.url, key, clip.read_bytes(), clip.name, args.clients, args.seconds,
+        res = asyncio.run(load(server.url, key, [c.read_bytes() for c in clips], clips[0].name, args.clients, args.seconds,
                                args.single, cpu_of))
         all_sampler.stop_ev.set()
         time.sleep(1.0)
@@ -289,10 +299,12 @@ def run_mode(mode: str, n: int, home: Path, clip: Path, args, tmp: Path, verify_
     return res
 
 
-def profile_verify(home: Path, clip: Path, policy: str) -> dict:
+def profile_verify(home: Path, clips: list[Path], policy: str) -> dict:
     """CPU seconds of one in-process verify, by phase: the functions below are wrapped with
     process-CPU clocks (torch's and FFmpeg's own threads count in the call that started them;
-    the wrappers cost microseconds, unlike a full profiler's per-call timer)."""
+    the wrappers cost microseconds, unlike a full profiler's per-call timer). Each timed verify
+    reads a clip that process has not verified before (``clips``: 6 or more), after a warm-up
+    on another one."""
     from dataclasses import replace
 
     import kinoseal.detect.features
@@ -318,9 +330,9 @@ def profile_verify(home: Path, clip: Path, policy: str) -> dict:
 
     settings = replace(Settings.from_env(home=home), classifier_policy=policy)
     v = vv.Verifier.from_settings(settings)
-    v.verify(clip)
+    v.verify(clips[0])
     walls, cpus = [], []
-    for _ in range(3):
+    for clip in clips[1:4]:
         t0, c0 = time.perf_counter(), time.process_time()
         v.verify(clip)
         walls.append(time.perf_counter() - t0)
@@ -328,7 +340,7 @@ def profile_verify(home: Path, clip: Path, policy: str) -> dict:
     # Phases are attributed on one thread per clip: with the analysis overlapping the decode
     # (the default), a phase's process-CPU clock would also count the other thread's work.
     one = vv.Verifier.from_settings(replace(settings, limits=replace(settings.limits, decode_threads=1)))
-    one.verify(clip)
+    one.verify(clips[4])
     saved = [wrap(*w) for w in (
         (vv, "read_c2pa", "C2PA validation (c2pa-rs)"),
         (vv, "stream_frames", "decode pass"),
@@ -340,7 +352,7 @@ def profile_verify(home: Path, clip: Path, policy: str) -> dict:
     )]
     try:
         c0 = time.process_time()
-        one.verify(clip)
+        one.verify(clips[5])
         total = time.process_time() - c0
     finally:
         for owner, name, fn in saved:
@@ -356,8 +368,10 @@ def write_md(doc: dict) -> str:
     lines = [
         "# Load: POST /v1/verify on loopback", "",
         f"Command: `{doc['command']}`  ", f"Machine: {doc['machine']}  ",
-        f"Clip: {doc['clip']['description']} ({doc['clip']['bytes']} bytes), verdict ai_generated each time.  ",
-        f"One in-process verify of the clip (library, no HTTP): {doc['verify_s']} s wall "
+        f"Clips: {doc['clip'].get('distinct', 1)} of {doc['clip']['description']} ({doc['clip']['bytes']} bytes the "
+        "first), each with its own texture, sent in turn (a long-lived verifier keeps tables that depend on the "
+        "content, which one repeated clip would reuse); verdict ai_generated each time.  ",
+        f"One in-process verify of a clip that process had not seen (library, no HTTP): {doc['verify_s']} s wall "
         f"(= {round(1 / doc['verify_s'], 3)} clips/s on one core).", "",
         "| mode | N | clients | ok | errors | clips/s | clips/s per core | single request (s) | scaling efficiency | ratio to N × verify | p50 / p95 / p99 (s) | CPU s per clip: server / workers / load generator | cores busy | RSS max (MB) | PSS max (MB) | load avg before→after |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
@@ -401,12 +415,15 @@ def main() -> None:
     ap.add_argument("--workers", default="1,2")
     ap.add_argument("--modes", default="local,isolated,redis")
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--distinct", type=int, default=48,
+                    help="labeled clips of the same size and motion, each with its own texture, sent in turn")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="kinoseal-load-"))
     try:
         home = tmp / "home"
-        clip = make_clip(home, tmp / "clip480p.mp4")
+        clips = [make_clip(home, tmp / f"clip480p-{i}.mp4", seed=i) for i in range(max(6, args.distinct))]
+        clip = clips[0]
         from kinoseal.mediaio.probe import probe
 
         info = probe(clip)
@@ -414,25 +431,27 @@ def main() -> None:
         from kinoseal.verify.verifier import Verifier
 
         v = Verifier.from_settings(Settings.from_env(home=home))
-        v.verify(clip)
-        verify_s = statistics.median(
-            [(lambda t0: (v.verify(clip), time.perf_counter() - t0)[1])(time.perf_counter()) for _ in range(3)])
+        v.verify(clips[0])
+        verify_s = statistics.median(  # clips this process has not verified before, as in real traffic
+            [(lambda t0: (v.verify(c), time.perf_counter() - t0)[1])(time.perf_counter()) for c in clips[1:4]])
         del v
-        profiles = [profile_verify(home, clip, pol) for pol in ("always", "when_needed")] if args.profile else []
+        profiles = ([profile_verify(home, clips, pol) for pol in ("always", "when_needed")]
+                    if args.profile else [])
         runs = []
         for mode in args.modes.split(","):
             if mode == "redis" and shutil.which("redis-server") is None:
                 print("redis-server not installed; skipping the Redis runs")
                 continue
             for n in (int(x) for x in args.workers.split(",")):
-                r = run_mode(mode, n, home, clip, args, tmp, verify_s)
+                r = run_mode(mode, n, home, clips, args, tmp, verify_s)
                 print(json.dumps(r, indent=1), flush=True)
                 runs.append(r)
         doc = {
             "command": "python -m bench.load_verify " + " ".join(sys.argv[1:]),
             "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}",
             "clip": {"description": f"{info.width}x{info.height} {float(info.fps):.0f} fps {info.duration_s:.1f} s "
-                                    f"H.264, labeled (watermark + C2PA)", "bytes": info.size_bytes},
+                                    f"H.264, labeled (watermark + C2PA)", "bytes": info.size_bytes,
+                     "distinct": len(clips)},
             "verify_s": round(verify_s, 3), "profiles": profiles, "runs": runs,
         }
         args.out.mkdir(parents=True, exist_ok=True)
