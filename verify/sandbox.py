@@ -182,7 +182,7 @@ def verify_isolated(
         )
     if not isinstance(answer, dict):
         if not outcome:
-            why = "stopped without an answer (the sandbox's server is restarted for the next file)"
+            why = "stopped without an answer (a dead sandbox server is restarted for the next file)"
         elif code in (-9, -6, 137, EXIT_NO_MEMORY):
             why = "ran out of memory"
         else:
