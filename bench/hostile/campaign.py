@@ -401,7 +401,7 @@ def _category(why: dict) -> str:
 def summarize(args) -> None:
     rows = [json.loads(line) for line in (WORK / "log.jsonl").read_text().splitlines() if line.strip()]
     api_end = json.loads((WORK / "api_end.json").read_text()) if (WORK / "api_end.json").exists() else {}
-    doc: dict = {"command": args.command, "inputs": len(rows),
+    doc: dict = {"command": args.command, "log": _shown(WORK / "log.jsonl"), "inputs": len(rows),
                  "sources": dict(Counter(r["id"].split(":")[0] for r in rows)),
                  "bases_mutated": dict(Counter(r.get("base") for r in rows if r["id"].startswith("mut:"))),
                  "tiers": {}}
@@ -461,17 +461,23 @@ def summarize(args) -> None:
     doc["loadavg_at_summary"] = [round(x, 2) for x in os.getloadavg()]
     ts = [r["t"] for r in rows if "t" in r]
     doc["wall_s"] = round(max(ts) - min(ts)) if ts else None
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "hostile_campaign.json").write_text(json.dumps(doc, indent=2) + "\n")
-    (RESULTS / "hostile_campaign.md").write_text(write_md(doc))
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / f"{args.stem}.json").write_text(json.dumps(doc, indent=2) + "\n")
+    (args.out / f"{args.stem}.md").write_text(write_md(doc))
     print(write_md(doc))
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the project where it lies inside it."""
+    path = Path(path).resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def write_md(doc: dict) -> str:
     t = doc["tiers"]
     lines = ["# Hostile-input campaign: library, sandbox and HTTP API", "",
              f"Command: `{doc['command']}` (`bench/hostile/campaign.py`; per-input log in the ignored "
-             "`tmp/hostile-campaign/log.jsonl`).", "",
+             f"`{doc.get('log', 'tmp/hostile-campaign/log.jsonl')}`).", "",
              f"**{doc['inputs']:,} inputs**: " + ", ".join(f"{k} {v:,}" for k, v in sorted(doc["sources"].items()))
              + " (gen = generated families, seed = the real bases themselves, mut = mutations of them); "
              f"wall time {doc['wall_s']} s.",
@@ -554,11 +560,15 @@ def main() -> None:
     ap.add_argument("--summarize", action="store_true")
     ap.add_argument("--fresh", action="store_true", help="start a new log")
     ap.add_argument("--work", type=Path, default=WORK, help="the (ignored) folder for inputs and the log")
+    ap.add_argument("--out", type=Path, default=RESULTS, help="where the summary goes")
+    ap.add_argument("--stem", default="hostile_campaign", help="the summary's file name, without .json/.md")
     args = ap.parse_args()
     WORK = args.work
     args.command = ("python -m bench.hostile.campaign --inputs {} --full-every {} --sandbox-every {} "
                     "--api-every {}".format(args.inputs, args.full_every, args.sandbox_every, args.api_every)
-                    + (f" --budget-s {args.budget_s:.0f}" if args.budget_s else ""))
+                    + (f" --budget-s {args.budget_s:.0f}" if args.budget_s else "")
+                    + (f" --stem {args.stem}" if args.stem != "hostile_campaign" else "")
+                    + (f" --work {_shown(WORK)}" if WORK != ROOT / "tmp" / "hostile-campaign" else ""))
     if args.summarize:
         summarize(args)
         return
