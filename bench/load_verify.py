@@ -48,6 +48,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 
+from bench.procs import children, memory_kb
 from testkit.service import KINOSEAL, Server, start_redis
 
 RESULTS = ROOT / "bench" / "results"
@@ -88,33 +89,6 @@ def pct(xs: list[float], p: float) -> float:
     return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
 
 
-def rss_bytes(pids: list[int], field: str = "VmRSS") -> int:
-    """Summed RSS, or with ``field="Pss"`` the proportional set size: pages shared by several of the
-    processes (a sandboxed worker's with its fork server) counted once in all."""
-    total = 0
-    source = "status" if field == "VmRSS" else "smaps_rollup"
-    for pid in pids:
-        try:
-            for line in Path(f"/proc/{pid}/{source}").read_text().splitlines():
-                if line.startswith(field + ":"):
-                    total += int(line.split()[1]) * 1024
-        except OSError:
-            pass
-    return total
-
-
-def children(pid: int) -> list[int]:
-    out = [pid]
-    try:
-        for tid in os.listdir(f"/proc/{pid}/task"):
-            kids = Path(f"/proc/{pid}/task/{tid}/children").read_text().split()
-            for k in kids:
-                out += children(int(k))
-    except OSError:
-        pass
-    return out
-
-
 class Sampler(threading.Thread):
     def __init__(self, pids_fn) -> None:
         super().__init__(daemon=True)
@@ -123,8 +97,8 @@ class Sampler(threading.Thread):
     def run(self) -> None:
         while not self.stop_ev.wait(0.5):
             pids = self.pids_fn()
-            self.samples.append(rss_bytes(pids))
-            self.pss.append(rss_bytes(pids, "Pss"))
+            self.samples.append(memory_kb(pids) * 1024)
+            self.pss.append(memory_kb(pids, "Pss") * 1024)
 
 
 def uploads_count(home: Path) -> dict:

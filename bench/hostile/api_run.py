@@ -33,6 +33,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[2]
 
 from bench.hostile.corpus import make_corpus
+from bench.procs import children, memory_kb
 from testkit.service import KINOSEAL, Server
 
 CLIENT_TIMEOUT_S = 180.0
@@ -43,26 +44,6 @@ def _family(name: str) -> str:
     return name.split("_")[0].split(".")[0]
 
 
-def rss_kb(pid: int, field: str = "VmRSS") -> int:
-    """RSS of a process and its children (the isolate mode's verification children), or with
-    ``field="Pss"`` their proportional set size: pages that several processes share (a forked
-    worker's with the sandbox's fork server) counted once in all, not once per process."""
-    total = 0
-    pids = [pid]
-    source = "status" if field == "VmRSS" else "smaps_rollup"
-    while pids:
-        p = pids.pop()
-        try:
-            for line in Path(f"/proc/{p}/{source}").read_text().splitlines():
-                if line.startswith(field + ":"):
-                    total += int(line.split()[1])
-            for tid in os.listdir(f"/proc/{p}/task"):
-                pids += [int(k) for k in Path(f"/proc/{p}/task/{tid}/children").read_text().split()]
-        except OSError:
-            pass
-    return total
-
-
 class PeakRss(threading.Thread):
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
@@ -70,8 +51,9 @@ class PeakRss(threading.Thread):
 
     def run(self) -> None:
         while not self.stop.wait(0.2):
-            self.peak_kb = max(self.peak_kb, rss_kb(self.pid))
-            self.peak_pss_kb = max(self.peak_pss_kb, rss_kb(self.pid, "Pss"))
+            tree = children(self.pid)  # the server and the isolate mode's verification workers
+            self.peak_kb = max(self.peak_kb, memory_kb(tree))
+            self.peak_pss_kb = max(self.peak_pss_kb, memory_kb(tree, "Pss"))
 
 
 def _row(endpoint: str, name: str, r: httpx.Response | None, seconds: float, error: str | None = None) -> dict:

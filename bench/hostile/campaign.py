@@ -260,14 +260,14 @@ class Api:
     def verify(self, path: Path, name: str) -> dict:
         import httpx
 
-        from bench.hostile.api_run import rss_kb
+        from bench.procs import children, memory_kb
 
         t0 = time.perf_counter()
         try:
             r = self.client.post("/v1/verify", files={"file": (name, path.read_bytes(), "application/octet-stream")})
         except httpx.HTTPError as exc:
             return {"status": -1, "error": type(exc).__name__, "seconds": round(time.perf_counter() - t0, 3)}
-        self.peak_kb = max(self.peak_kb, rss_kb(self.server.proc.pid))
+        self.peak_kb = max(self.peak_kb, memory_kb(children(self.server.proc.pid)))
         out = {"status": r.status_code, "seconds": round(time.perf_counter() - t0, 3)}
         if r.status_code >= 400:
             out["problem_json"] = r.headers.get("content-type", "").startswith("application/problem+json")
