@@ -112,7 +112,7 @@ class Service:
             v = self._verifiers.get(cache_key)
         if v is not None:
             return v
-        trust = self._trust(*found)
+        trust = self._trust(*found) if tenant_trust is not None else None  # else the base verifier's own
         with self._lock:
             v = self._verifiers.get(cache_key)
             if v is None:
