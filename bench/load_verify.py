@@ -58,25 +58,13 @@ TICK = os.sysconf("SC_CLK_TCK")
 def make_clip(home: Path, out: Path, seconds: float = 5.0, fps: int = 24, w: int = 854, h: int = 480,
               seed: int = 0) -> Path:
     """A textured, moving 480p clip, labeled (watermark + C2PA) by the library; ``seed`` picks the texture."""
-    import numpy as np
-
-    from kinoseal.label import GeneratorInfo, Labeler
     from kinoseal.config import Settings
-
-    rng = np.random.default_rng(seed)
-    base = rng.random((h // 8 + 4, w // 8 + 4, 3))
-    big = np.kron(base, np.ones((8, 8, 1)))
-    yy, xx = np.mgrid[0:h, 0:w]
-
-    def frames():
-        for t in range(int(seconds * fps)):
-            img = big[t % 16: t % 16 + h, t % 16: t % 16 + w] * 0.6 + 0.2
-            disc = (xx - (60 + 7 * t) % (w - 60)) ** 2 + (yy - h // 2) ** 2 < 40**2
-            img[disc] = (0.9, 0.2, 0.1)
-            yield (img * 255).astype(np.uint8)
+    from kinoseal.evaluation.watermark.clips import block_texture
+    from kinoseal.label import GeneratorInfo, Labeler
 
     labeler = Labeler.from_settings(Settings(home=home, preset="veryfast", crf=23))
-    labeler.label_frames(frames(), out, fps=fps, generator=GeneratorInfo("bench-model", "1"))
+    frames = block_texture(int(seconds * fps), seed=seed, height=h, width=w)
+    labeler.label_frames(frames, out, fps=fps, generator=GeneratorInfo("bench-model", "1"))
     return out
 
 

@@ -41,15 +41,9 @@ CRFS = (12, 23)
 
 def frames(seed: int, block: int):
     """The load benchmark's picture with ``block`` px blocks (``bench.load_verify.make_clip`` at 8)."""
-    rng = np.random.default_rng(seed)
-    base = rng.random(((H + 16) // block + 2, (W + 16) // block + 2, 3))
-    big = np.kron(base, np.ones((block, block, 1)))
-    yy, xx = np.mgrid[0:H, 0:W]
-    for t in range(int(SECONDS * FPS)):
-        img = big[t % 16: t % 16 + H, t % 16: t % 16 + W] * 0.6 + 0.2
-        disc = (xx - (60 + 7 * t) % (W - 60)) ** 2 + (yy - H // 2) ** 2 < 40**2
-        img[disc] = (0.9, 0.2, 0.1)
-        yield (img * 255).astype(np.uint8)
+    from kinoseal.evaluation.watermark.clips import block_texture
+
+    return block_texture(int(SECONDS * FPS), seed=seed, block=block, height=H, width=W)
 
 
 def diagnose(tmp: Path, block: int, crf: int, seed: int = 0) -> dict:
