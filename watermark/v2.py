@@ -145,6 +145,9 @@ class TiledParams:
     # extraction
     work_short: int = 256  # working resolution (short side), frames are area-downscaled to it
     pred_step: int = 3  # host predictor tap distance (working px)
+    # Where the frame-size rule's cell is at least this many working px, the host prediction is the
+    # mean of the quadratic surface and the median of the same 8 taps (0: the surface alone)
+    median_blend_cell: float = 2.5
     norm_window: int = 9
     clip_sigma: float = 3.0
     sync_peaks: int = 10
@@ -258,8 +261,13 @@ def _whiten(g: np.ndarray, p: TiledParams, step: int | None = None) -> np.ndarra
     Host predictor: v1's "quad8" (a 3x3 quadratic-surface predictor that never
     uses the centre pixel) dilated to taps ``step`` pixels away, so that with
     ~2-3 px cells the prediction comes from neighbouring cells: the keyed
-    cell value is unpredictable and survives, smooth host content goes. Then
-    division by the local RMS (busy texture does not dominate) and clipping.
+    cell value is unpredictable and survives, smooth host content goes. Where the
+    cells are big enough (``median_blend_cell``: every frame downscaled to the working
+    size), the prediction is the mean of that surface and the median of its 8 taps: the
+    median follows an edge from one side, where the surface overshoots, and the mean of
+    the two beat either alone (``bench/results/wm_predictor*.md``). Then division by the
+    local RMS (busy texture does not dominate) and clipping. None of it depends on the
+    key, so the test's p-value holds whatever the predictor.
     """
     d = p.pred_step if step is None else step
     gp = np.pad(g, d, mode="reflect")
@@ -267,12 +275,37 @@ def _whiten(g: np.ndarray, p: TiledParams, step: int | None = None) -> np.ndarra
     sl = lambda dy, dx: gp[d + dy : d + dy + h, d + dx : d + dx + w]  # noqa: E731
     edge = sl(-d, 0) + sl(d, 0) + sl(0, -d) + sl(0, d)
     corner = sl(-d, -d) + sl(-d, d) + sl(d, -d) + sl(d, d)
-    r = g - (0.5 * edge - 0.25 * corner)
+    pred = 0.5 * edge - 0.25 * corner
+    if step is None and p.median_blend_cell > 0 and p.cell_px(h, w) >= p.median_blend_cell:
+        taps = [sl(-d, 0), sl(d, 0), sl(0, -d), sl(0, d), sl(-d, -d), sl(-d, d), sl(d, -d), sl(d, d)]
+        pred += median8(taps)
+        pred *= 0.5
+    r = g - pred
     loc = np.sqrt(np.maximum(ndimage.uniform_filter(r * r, p.norm_window, mode="reflect"), 0.0))
     floor = 0.1 * float(np.sqrt(np.mean(r * r))) + 1e-3
     r /= np.maximum(loc, floor)
     np.clip(r, -p.clip_sigma, p.clip_sigma, out=r)
     return r
+
+
+# Batcher's 19-comparator sorting network for 8 inputs.
+_NET8 = ((0, 2), (1, 3), (4, 6), (5, 7), (0, 4), (1, 5), (2, 6), (3, 7), (0, 1), (2, 3), (4, 5), (6, 7),
+         (2, 4), (3, 5), (1, 4), (3, 6), (1, 2), (3, 4), (5, 6))
+
+
+def median8(planes: Sequence[np.ndarray]) -> np.ndarray:
+    """Elementwise median of 8 equal-shaped planes (the mean of the 4th and 5th smallest): the
+    same values as ``np.median`` over a stack, ten times faster (2 ms for a 256x455 plane)."""
+    if len(planes) != 8:
+        raise ValueError(f"median8 needs 8 planes, got {len(planes)}")
+    v = [np.array(a, dtype=np.float32) for a in planes]
+    for i, j in _NET8:
+        lo = np.minimum(v[i], v[j])
+        np.maximum(v[i], v[j], out=v[j])
+        v[i] = lo
+    v[3] += v[4]
+    v[3] *= np.float32(0.5)
+    return v[3]
 
 
 def dihedral(f: np.ndarray) -> list[np.ndarray]:
