@@ -154,6 +154,21 @@ def main() -> None:
     unmarked = verifier.verify(clip)
     assert unmarked.verdict.value != "ai_generated" and not unmarked.provenance, unmarked.evidence
     t_verify_unmarked, c_verify_unmarked = timed(lambda: verifier.verify(clip), args.repeats)
+    # The same with the watermark detector's host prediction as it was before 2026-12-07 (the quadratic
+    # surface alone, without the median blend): what the blend costs.
+    from kinoseal.watermark import v2 as wm_v2
+
+    blended_whiten = wm_v2._whiten
+
+    def quad8_verify():
+        wm_v2._whiten = lambda g, p, step=None, g8=None: blended_whiten(
+            g, dataclasses.replace(p, median_blend_cell=0.0), step, g8=g8)
+        try:
+            verifier.verify(clip)
+        finally:
+            wm_v2._whiten = blended_whiten
+
+    t_quad8, c_quad8 = timed(quad8_verify, args.repeats)
     # The default classifier is an ensemble of two models; its specialist alone was the default before.
     spec_only = Verifier.from_settings(settings.with_(
         classifier_model=str(ROOT / "detect" / "models" / "kinodet_r10t_64")))
@@ -223,6 +238,7 @@ def main() -> None:
         "verify": (t_verify, c_verify),
         "verify_when_needed": (t_verify_fast, c_verify_fast),
         "verify_unmarked": (t_verify_unmarked, c_verify_unmarked),
+        "verify_unmarked_quad8_host_prediction": (t_quad8, c_quad8),
         "verify_unmarked_specialist_only": (t_spec_only, c_spec_only),
         "verify_no_classifier": (t_wm_only, c_wm_only),
         "verify_no_classifier_unmarked": (t_wm_only_unmarked, c_wm_only_unmarked),
@@ -284,6 +300,8 @@ def main() -> None:
         row("kinoseal verify, labeled clip, classifier policy when_needed (same verdict)", "verify_when_needed"),
         row("**kinoseal verify, unmarked unsigned clip** (full geometry search + classifier, one decode)",
             "verify_unmarked"),
+        row("the same with the watermark detector's host prediction before 2026-12-07 (the quadratic surface "
+            "alone, no median blend)", "verify_unmarked_quad8_host_prediction"),
         row("the same with one classifier model, `kinodet_r10t_64` (the default's specialist; the default "
             "before the ensemble)", "verify_unmarked_specialist_only"),
         row("the same with the analysis on the decode thread (the previous shape: no overlap)",

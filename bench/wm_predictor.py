@@ -113,18 +113,18 @@ def predictors(shipped):
     since this study is ``rule_blend`` (``TiledParams.median_blend_cell``); ``quad8`` is it with the
     blend turned off, as it was before."""
     def make(pred):
-        def whiten(g, p, step=None):
+        def whiten(g, p, step=None, g8=None):
             if step is not None:  # the step-1 residual of small cells: unchanged
                 return shipped(g, p, step)
             return _normalise(g - pred(g, _ring(g, p.pred_step), p.pred_step), p)
         return whiten
 
-    def quad8(g, p, step=None):
-        return shipped(g, replace(p, median_blend_cell=0.0), step)
+    def quad8(g, p, step=None, g8=None):
+        return shipped(g, replace(p, median_blend_cell=0.0), step, g8=g8)
 
     median = make(_median8)
 
-    def rule(g, p, step=None):
+    def rule(g, p, step=None, g8=None):
         return median(g, p, step) if step is None and p.cell_px(*g.shape) >= 2.5 else quad8(g, p, step)
 
     return {"quad8": quad8, "median8": median, "hybrid40": make(_hybrid40), "ls16": make(_ls16),
