@@ -15,7 +15,6 @@ Writes bench/results/wm_duration.{json,md}.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import hashlib
 import json
 import math
@@ -29,27 +28,12 @@ import numpy as np
 from kinoseal.config import Limits
 from kinoseal.evaluation.watermark.attacks import apply_attack
 from kinoseal.evaluation.watermark.clips import load_clip
+from kinoseal.evaluation.watermark.suite import method_variant
 from kinoseal.watermark import WatermarkKey, get_method
 
 OUT = Path(__file__).resolve().parent / "results" / "wm_duration"
 ATTACKS = ["none", "h264_crf30", "h264_crf40", "h265_crf40", "av1_crf50", "crop_0.71", "perspective_0.3", "reshare"]
 CLIPS = ["bikes", "generated", "kino_tiny"]
-
-
-def method_variant(spec: str):
-    """A registered method, or one with some of its parameters overridden (``name:field=value``)."""
-    name, *overrides = spec.split(":")
-    m = get_method(name)
-    if not overrides:
-        return m
-    fields = {f.name: f for f in dataclasses.fields(m.params)}
-    changes = {}
-    for o in overrides:
-        field, _, value = o.partition("=")
-        if field not in fields:
-            raise SystemExit(f"{name} has no parameter {field!r}")
-        changes[field] = type(getattr(m.params, field))(value)
-    return dataclasses.replace(m, params=dataclasses.replace(m.params, **changes))
 
 
 def bench_key(i: int) -> WatermarkKey:

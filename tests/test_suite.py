@@ -203,3 +203,15 @@ def test_busy_texture_is_no_false_positive_and_its_mark_is_found_before_any_enco
         ex.update(embedder.embed_luma(y))
     r = ex.result()
     assert r.detected and r.key_id == keys[0].key_id, r.log10_p_value
+
+
+def test_a_method_variant_overrides_parameters_and_names_bad_ones():
+    from kinoseal.evaluation.watermark.suite import method_variant, resolve_method
+
+    v = method_variant("kinoseal-wm-v5:median_blend_cell=0")
+    assert v.params.median_blend_cell == 0.0 and get_method("kinoseal-wm-v5").params.median_blend_cell > 0
+    assert resolve_method("kinoseal-wm-v5:hold=0.25").impl.params.hold == 0.25
+    with pytest.raises(KeyError, match="no parameter 'nope'"):
+        method_variant("kinoseal-wm-v5:nope=1")
+    with pytest.raises(ValueError, match="is not a float"):
+        method_variant("kinoseal-wm-v5:hold=lots")

@@ -177,13 +177,38 @@ def _method_notes(methods: Sequence[SuiteMethod]) -> list[str]:
     return out
 
 
+def method_variant(spec: str):
+    """A registered method, or one with some of its parameters overridden (``name:field=value``, as
+    ``kinoseal-wm-v5:median_blend_cell=0``): a variant to measure beside the method as registered."""
+    import dataclasses
+
+    from kinoseal.watermark.methods import get_method
+
+    name, *overrides = spec.split(":")
+    m = get_method(name)
+    if not overrides:
+        return m
+    fields = {f.name for f in dataclasses.fields(m.params)}
+    changes = {}
+    for o in overrides:
+        field, _, value = o.partition("=")
+        if field not in fields:
+            raise KeyError(f"{name} has no parameter {field!r}")
+        try:
+            changes[field] = type(getattr(m.params, field))(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name}: {field}={value!r} is not a {type(getattr(m.params, field)).__name__}") from None
+    return dataclasses.replace(m, params=dataclasses.replace(m.params, **changes))
+
+
 def resolve_method(name: str, decode_frames: int | None | str = "default",
                    max_pixels: int | None | str = "default") -> SuiteMethod | str:
-    """A SuiteMethod, or a string saying why the method is skipped (missing optional package)."""
-    from kinoseal.watermark.methods import get_method, list_methods
+    """A SuiteMethod, or a string saying why the method is skipped (missing optional package).
+    Ours may carry parameter overrides (``method_variant``)."""
+    from kinoseal.watermark.methods import list_methods
 
-    if name in list_methods():
-        m = get_method(name)
+    if name.split(":")[0] in list_methods():
+        m = method_variant(name)
         return SuiteMethod(name, "ours", int(m.payload_bits), m,
                            None if decode_frames == "default" else decode_frames,
                            None if max_pixels == "default" else max_pixels,
