@@ -461,8 +461,9 @@ def test_v5_holds_only_the_bound_values_its_test_does_not_read():
 
 def test_v5_mark_on_a_moving_object_survives_h264_crf28_because_of_the_hold(tmp_path):
     """The hold is what carries this clip through H.264 CRF 28: the same embedder without it (values
-    flickering with the object) leaves the sync layer many orders of magnitude weaker (10^-10 against
-    10^-34 with the detector's blended host predictor; 10^-4 against 10^-25 before it)."""
+    flickering with the object) leaves the sync layer many orders of magnitude weaker (for this key
+    10^-10 against 10^-34 with the detector's blended host prediction; 10^-5 against 10^-16 with the
+    quadratic surface alone, which this test's old bound of 10^-8 for the no-hold clip assumed)."""
     import dataclasses
 
     from kinoseal.mediaio.reader import iter_frames
