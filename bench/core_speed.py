@@ -156,17 +156,11 @@ def main() -> None:
     t_verify_unmarked, c_verify_unmarked = timed(lambda: verifier.verify(clip), args.repeats)
     # The same with the watermark detector's host prediction as it was before 2026-12-07 (the quadratic
     # surface alone, without the median blend): what the blend costs.
-    from kinoseal.watermark import v2 as wm_v2
-
-    blended_whiten = wm_v2._whiten
+    from bench.wm_predictor import surface_only
 
     def quad8_verify():
-        wm_v2._whiten = lambda g, p, step=None, g8=None: blended_whiten(
-            g, dataclasses.replace(p, median_blend_cell=0.0), step, g8=g8)
-        try:
+        with surface_only():
             verifier.verify(clip)
-        finally:
-            wm_v2._whiten = blended_whiten
 
     t_quad8, c_quad8 = timed(quad8_verify, args.repeats)
     # The default classifier is an ensemble of two models; its specialist alone was the default before.

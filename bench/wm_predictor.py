@@ -49,6 +49,7 @@ import os
 import platform
 import statistics
 import time
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -106,6 +107,20 @@ def _blend(g, t, d):
 
 def _quad_avg(g, t, d):
     return 0.5 * (_quad(t) + _quad(_ring(g, d + 1)))
+
+
+@contextmanager
+def surface_only():
+    """The watermark detector as it was before 2026-12-07 within the block: its host prediction the
+    quadratic surface alone (``median_blend_cell=0`` for every version), for side-by-side runs."""
+    from kinoseal.watermark import v2
+
+    blended = v2._whiten
+    v2._whiten = lambda g, p, step=None, g8=None: blended(g, replace(p, median_blend_cell=0.0), step, g8=g8)
+    try:
+        yield
+    finally:
+        v2._whiten = blended
 
 
 def predictors(shipped):

@@ -8,7 +8,7 @@ shared data is absent), resized to the host's size, labeled with `Labeler` (the 
 the host's length and placed in its middle. The cut is encoded at each CRF, as an editor's
 export would be.
 
-    nice -n 10 python -m bench.wm_segments [--crf 23,28] [--max-hosts 12]
+    nice -n 10 python -m bench.wm_segments [--crf 23,28] [--max-hosts 12] [--compare-surface]
 
 Writes bench/results/wm_segments.{json,md}.
 """
@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from bench.wm_predictor import surface_only
 from kinoseal.config import Settings
 from kinoseal.label import GeneratorInfo, Labeler
 from kinoseal.mediaio.colour import i420_to_rgb
@@ -83,10 +84,19 @@ def write(path: Path, frames, w: int, h: int, fps: int, crf: int, rgb: bool = Fa
     return path
 
 
+def edge_error(segs: list[dict], truth: tuple[float, float]) -> float | None:
+    """The larger distance of the found range's two ends from the truth's (None: nothing found)."""
+    if not segs:
+        return None
+    return max(abs(segs[0]["start_s"] - truth[0]), abs(segs[-1]["end_s"] - truth[1]))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--crf", default="23,28")
     ap.add_argument("--max-hosts", type=int, default=12)
+    ap.add_argument("--compare-surface", action="store_true",
+                    help="verify each cut again with the host prediction before 2026-12-07 (side by side)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="kinoseal-segments-"))
     settings = Settings(home=tmp / "home", classifier_model="none")
@@ -113,9 +123,16 @@ def main() -> None:
             wall = time.perf_counter() - t0
             wm = r.watermark
             segs = wm.segments
-            err = None
-            if len(segs) >= 1:
-                err = max(abs(segs[0]["start_s"] - truth[0]), abs(segs[-1]["end_s"] - truth[1]))
+            err = edge_error(segs, truth)
+            surface = None
+            if args.compare_surface:
+                with surface_only():
+                    rs = verifier.verify(cut)
+                es = edge_error(rs.watermark.segments, truth)
+                surface = {"verdict": rs.verdict.value, "ai_extent": rs.ai_extent, "bound": rs.watermark.bound,
+                           "log10_p": round(rs.watermark.log10_p_value or 0.0, 1), "segments": rs.watermark.segments,
+                           "max_edge_error_s": None if es is None else round(es, 3),
+                           "located": bool(es is not None and es <= TOLERANCE_S and len(rs.watermark.segments) == 1)}
             rows.append({
                 "host": host.name, "size": f"{w}x{h}", "fps": fps, "seconds": round(n / fps, 2), "shot": family,
                 "crf": crf, "truth_s": [round(truth[0], 2), round(truth[1], 2)], "verdict": r.verdict.value,
@@ -123,6 +140,7 @@ def main() -> None:
                 "segments": segs, "n_segments": len(segs), "max_edge_error_s": None if err is None else round(err, 3),
                 "located": bool(err is not None and err <= TOLERANCE_S and len(segs) == 1),
                 "verify_s": round(wall, 2), "frames_sampled": wm.frames_analyzed,
+                **({"surface_only": surface} if surface is not None else {}),
             })
             print(json.dumps(rows[-1]), flush=True)
     summary = {}
@@ -136,7 +154,13 @@ def main() -> None:
             "median_edge_error_s": round(statistics.median(errs), 3) if errs else None,
             "max_edge_error_s": round(max(errs), 3) if errs else None,
         }
-    result = {"command": "python -m bench.wm_segments --crf " + args.crf + f" --max-hosts {args.max_hosts}",
+        if args.compare_surface:
+            su = [r["surface_only"] for r in sel]
+            summary[str(crf)]["surface_only"] = {
+                "ai_generated_segments": sum(r["verdict"] == "ai_generated" and r["ai_extent"] == "segments" for r in su),
+                "located_within_0.5s_one_segment": sum(r["located"] for r in su)}
+    result = {"command": "python -m bench.wm_segments --crf " + args.crf + f" --max-hosts {args.max_hosts}"
+                         + (" --compare-surface" if args.compare_surface else ""),
               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "shot_share": SHOT_SHARE,
               "tolerance_s": TOLERANCE_S, "summary": summary, "rows": rows}
     (OUT / "wm_segments.json").write_text(json.dumps(result, indent=1) + "\n")
@@ -150,6 +174,12 @@ def main() -> None:
     for crf, s in summary.items():
         md.append(f"| {crf} | {s['cuts']} | {s['ai_generated_segments']} | {s['located_within_0.5s_one_segment']} | "
                   f"{s['median_edge_error_s']} / {s['max_edge_error_s']} s |")
+    if args.compare_surface:
+        md += ["", "The same cuts verified again with the detector's host prediction as it was before 2026-12-07 "
+               "(the quadratic surface alone, `bench.wm_predictor.surface_only`):", "",
+               "| CRF | verdict ai_generated, extent segments | located |", "|---|---|---|"]
+        md += [f"| {crf} | {s['surface_only']['ai_generated_segments']} | "
+               f"{s['surface_only']['located_within_0.5s_one_segment']} |" for crf, s in summary.items()]
     md += ["", "| host | size | CRF | shot | truth (s) | segments found (s) | bound | edge error (s) | verify (s) |",
            "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
