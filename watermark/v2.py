@@ -264,8 +264,10 @@ def _whiten(g: np.ndarray, p: TiledParams, step: int | None = None, g8: np.ndarr
     cell value is unpredictable and survives, smooth host content goes. Where the
     cells are big enough (``median_blend_cell``: every frame downscaled to the working
     size), the prediction is the mean of that surface and the median of its 8 taps: the
-    median follows an edge from one side, where the surface overshoots, and the mean of
-    the two beat either alone (``bench/results/wm_predictor*.md``). Then division by the
+    median follows an edge from one side, where the surface overshoots; the mean of the
+    two beat either alone where it was screened, and the surface on clips and attacks
+    the screen had not seen (``bench/results/wm_predictor*.md``; on the spliced public
+    generators' shots of ``wm_segments.md`` it is even). Then division by the
     local RMS (busy texture does not dominate) and clipping. None of it depends on the
     key, so the test's p-value holds whatever the predictor. ``g8``: the same plane as uint8, when
     the caller has it (the median's comparisons then move a quarter of the bytes: 0.4 ms instead
