@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import platform
@@ -127,10 +128,7 @@ async def load(url: str, key: str, clips: list[bytes], name: str, clients: int, 
                cpu_of) -> dict:
     """``clips``: sent in turn, so that no request repeats one while there are more clips than
     requests (a verifier keeps tables that depend on the content, which a repeated clip would reuse)."""
-    turn = iter(range(10**9))
-
-    def data() -> bytes:
-        return clips[next(turn) % len(clips)]
+    data = itertools.cycle(clips).__next__
 
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     lat: list[float] = []

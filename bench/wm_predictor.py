@@ -54,9 +54,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from scipy import ndimage
-
-from kinoseal.watermark.v2 import median8
+from kinoseal.watermark.v2 import host_taps, median8, normalise
 
 from bench.results_io import write_results
 
@@ -65,21 +63,9 @@ CLIPS = ("carphone", "bikes", "generated", "texture")
 ATTACKS = ("h264_crf23", "h264_crf30", "h264_crf40")
 
 
-def _normalise(r: np.ndarray, p) -> np.ndarray:
-    """The shipped whitening's second half: division by the local RMS, then clipping."""
-    loc = np.sqrt(np.maximum(ndimage.uniform_filter(r * r, p.norm_window, mode="reflect"), 0.0))
-    floor = 0.1 * float(np.sqrt(np.mean(r * r))) + 1e-3
-    r /= np.maximum(loc, floor)
-    np.clip(r, -p.clip_sigma, p.clip_sigma, out=r)
-    return r
-
-
 def _ring(g: np.ndarray, d: int) -> np.ndarray:
-    """The 8 taps d pixels away (4 edge, then 4 corner), stacked."""
-    gp = np.pad(g, d, mode="reflect")
-    h, w = g.shape
-    at = lambda dy, dx: gp[d + dy: d + dy + h, d + dx: d + dx + w]  # noqa: E731
-    return np.stack([at(-d, 0), at(d, 0), at(0, -d), at(0, d), at(-d, -d), at(-d, d), at(d, -d), at(d, d)])
+    """The detector's 8 taps d pixels away (4 along the axes, then 4 diagonal), stacked."""
+    return np.stack(host_taps(g, d))
 
 
 def _quad(t: np.ndarray) -> np.ndarray:
@@ -131,7 +117,7 @@ def predictors(shipped):
         def whiten(g, p, step=None, g8=None):
             if step is not None:  # the step-1 residual of small cells: unchanged
                 return shipped(g, p, step)
-            return _normalise(g - pred(g, _ring(g, p.pred_step), p.pred_step), p)
+            return normalise(g - pred(g, _ring(g, p.pred_step), p.pred_step), p)
         return whiten
 
     def quad8(g, p, step=None, g8=None):

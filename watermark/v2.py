@@ -274,19 +274,27 @@ def _whiten(g: np.ndarray, p: TiledParams, step: int | None = None, g8: np.ndarr
     of 2.2 ms for a 256x455 plane; the same values).
     """
     d = p.pred_step if step is None else step
+    t = host_taps(g, d)
+    r = (t[0] + t[1] + t[2] + t[3]) * 0.5 - (t[4] + t[5] + t[6] + t[7]) * 0.25
+    if step is None and p.median_blend_cell > 0 and p.cell_px(*g.shape) >= p.median_blend_cell:
+        r += median8(t if g8 is None else host_taps(g8, d))
+        r *= 0.5
+    np.subtract(g, r, out=r)
+    return normalise(r, p)
+
+
+def host_taps(g: np.ndarray, d: int) -> list[np.ndarray]:
+    """The 8 pixels ``d`` away from each pixel of ``g`` (4 along the axes, then 4 diagonal),
+    reflected at the borders: what the host is predicted from."""
     gp = np.pad(g, d, mode="reflect")
     h, w = g.shape
-    sl = lambda dy, dx: gp[d + dy : d + dy + h, d + dx : d + dx + w]  # noqa: E731
-    edge = sl(-d, 0) + sl(d, 0) + sl(0, -d) + sl(0, d)
-    corner = sl(-d, -d) + sl(-d, d) + sl(d, -d) + sl(d, d)
-    pred = 0.5 * edge - 0.25 * corner
-    if step is None and p.median_blend_cell > 0 and p.cell_px(h, w) >= p.median_blend_cell:
-        if g8 is not None:
-            gp = np.pad(g8, d, mode="reflect")
-        taps = [sl(-d, 0), sl(d, 0), sl(0, -d), sl(0, d), sl(-d, -d), sl(-d, d), sl(d, -d), sl(d, d)]
-        pred += median8(taps)
-        pred *= 0.5
-    r = g - pred
+    return [gp[d + dy: d + dy + h, d + dx: d + dx + w]
+            for dy, dx in ((-d, 0), (d, 0), (0, -d), (0, d), (-d, -d), (-d, d), (d, -d), (d, d))]
+
+
+def normalise(r: np.ndarray, p: TiledParams) -> np.ndarray:
+    """A host-removed residual divided by its local RMS (busy texture does not dominate), then
+    clipped; in place."""
     loc = np.sqrt(np.maximum(ndimage.uniform_filter(r * r, p.norm_window, mode="reflect"), 0.0))
     floor = 0.1 * float(np.sqrt(np.mean(r * r))) + 1e-3
     r /= np.maximum(loc, floor)
