@@ -3,7 +3,10 @@
     nice -n 5 python -m bench.wm_duration [--methods kinoseal-wm-v5] [--keys 3] [--seconds 2,10]
 
 A method may carry parameter overrides, ``name:field=value[:field=value]``: ``kinoseal-wm-v5:hold=0`` is v5's
-embedder without its hold (the extractor is the same), to compare the two in one run.
+embedder without its hold (the extractor is the same), to compare the two in one run. ``--read-variants
+bound_frames=96`` reads every attacked clip a second time with the method's extractor so overridden (rows named
+``kinoseal-wm-v5:bound_frames=96``): the same marked and attacked frames, so the comparison is paired and the
+encodes are not repeated. Only for parameters the embedder does not read.
 
 The first 10 s of each clip is marked once per key; each duration is the first N seconds of that marked clip,
 attacked as a whole (so an encoder sees the clip it would see), then read the way the verifier reads a clip:
@@ -26,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from kinoseal.config import Limits
-from kinoseal.evaluation.watermark.attacks import apply_attack
+from kinoseal.evaluation.watermark.attacks import apply_attack, frame_kind
 from kinoseal.evaluation.watermark.clips import load_clip
 from kinoseal.evaluation.watermark.suite import method_variant
 from kinoseal.watermark import WatermarkKey, get_method
@@ -50,13 +53,14 @@ def sample(n: int, max_frames: int) -> list[int]:
 def read(method, key: WatermarkKey, frames) -> dict:
     ex = method.extractor([key])
     for i in sample(len(frames), Limits().verify_max_frames):
-        ex.update(frames[i][0])
+        ex.update(frames[i][0], frame_kind(frames[i]))
     r = ex.result()
     return {"detected": bool(r.detected and r.bound is not False), "log10_p": round(float(r.log10_p_value), 2),
             "binding_log10_p": None if r.binding_log10_p is None else round(float(r.binding_log10_p), 2)}
 
 
-def run(methods: list[str], clips: list[str], seconds: list[float], attacks: list[str], keys: int) -> list[dict]:
+def run(methods: list[str], clips: list[str], seconds: list[float], attacks: list[str], keys: int,
+        read_variants: list[str] = ()) -> list[dict]:
     rows = []
     longest = max(seconds)
     for cname in clips:
@@ -67,6 +71,7 @@ def run(methods: list[str], clips: list[str], seconds: list[float], attacks: lis
             continue
         for mname in methods:
             m = method_variant(mname)
+            readers = [(mname, m)] + [(f"{mname}:{v}", method_variant(f"{mname}:{v}")) for v in read_variants]
             for k in range(keys):
                 key = bench_key(k)
                 emb = m.embedder(key, 0x5EED + k)
@@ -76,10 +81,15 @@ def run(methods: list[str], clips: list[str], seconds: list[float], attacks: lis
                     for att in attacks:
                         t = time.perf_counter()
                         fr, _ = apply_attack(att, part, clip.fps)
-                        row = {"clip": cname, "method": mname, "key": k, "seconds": sec, "attack": att,
-                               "frames": len(fr), **read(m, key, fr), "wall_s": round(time.perf_counter() - t, 2)}
-                        rows.append(row)
-                        print(row, flush=True)
+                        attack_s = time.perf_counter() - t
+                        for rname, rm in readers:
+                            t = time.perf_counter()
+                            got = read(rm, key, fr)
+                            row = {"clip": cname, "method": rname, "key": k, "seconds": sec, "attack": att,
+                                   "frames": len(fr), **got, "attack_s": round(attack_s, 2),
+                                   "read_s": round(time.perf_counter() - t, 2)}
+                            rows.append(row)
+                            print(row, flush=True)
     return rows
 
 
@@ -123,17 +133,21 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seconds", default="2,10")
     ap.add_argument("--attacks", default=",".join(ATTACKS))
     ap.add_argument("--keys", type=int, default=3)
+    ap.add_argument("--read-variants", default="", help="extractor-only overrides read beside each method, "
+                    "';'-separated (each may join several with ':'), e.g. 'bound_frames=96'")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args(argv)
     t0 = time.time()
     methods, clips = args.methods.split(","), args.clips.split(",")
     seconds, attacks = [float(s) for s in args.seconds.split(",")], args.attacks.split(",")
-    rows = run(methods, clips, seconds, attacks, args.keys)
+    variants = [v for v in args.read_variants.split(";") if v]
+    rows = run(methods, clips, seconds, attacks, args.keys, variants)
     given = sys.argv[1:] if argv is None else argv
     res = {"command": " ".join(["python -m bench.wm_duration", *given]),
            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
            "host": f"{platform.machine()}, python {platform.python_version()}",
-           "minutes": round((time.time() - t0) / 60, 1), "methods": methods,
+           "minutes": round((time.time() - t0) / 60, 1),
+           "methods": [r for m in methods for r in [m, *(f"{m}:{v}" for v in variants)]],
            "clips": sorted({r["clip"] for r in rows}, key=clips.index), "seconds": seconds, "attacks": attacks,
            "keys": args.keys, "max_frames": Limits().verify_max_frames, "rows": rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -43,17 +43,30 @@ from kinoseal.mediaio.reader import DecodeReport, _convert, check_frame, decode_
 LOOKAHEAD_FRAMES = 10
 
 
+_PICT_TYPES = {1: "I", 2: "P", 3: "B"}
+
+
+def coding_type(frame: av.VideoFrame) -> str | None:
+    """'I', 'P' or 'B' as the decoder reports the frame's picture type; None for any other (S, SI, SP,
+    BI, or none given)."""
+    try:
+        return _PICT_TYPES.get(int(frame.pict_type))
+    except (TypeError, ValueError):
+        return None
+
+
 class DecodedFrame:
     """A decoded frame with its media time; ``gray()``/``rgb()``/``yuv420p()``
     convert on first use and cache, so two consumers of one format pay once."""
 
-    __slots__ = ("index", "time", "width", "height", "_frame", "_cache")
+    __slots__ = ("index", "time", "width", "height", "kind", "_frame", "_cache")
 
     def __init__(self, index: int, time: float, frame: av.VideoFrame) -> None:
         self.index = index
         self.time = time
         self.width = int(frame.width)
         self.height = int(frame.height)
+        self.kind = coding_type(frame)
         self._frame = frame
         self._cache: dict[str, tuple[np.ndarray, ...]] = {}
 
@@ -188,4 +201,4 @@ def stream_frames(path: Path, consumers: list[FrameConsumer], limits: Limits | N
     return StreamResult(info, report)
 
 
-__all__ = ["DecodedFrame", "FrameConsumer", "LOOKAHEAD_FRAMES", "StreamResult", "stream_frames"]
+__all__ = ["DecodedFrame", "coding_type", "FrameConsumer", "LOOKAHEAD_FRAMES", "StreamResult", "stream_frames"]

@@ -218,7 +218,7 @@ def test_a_failing_background_scan_reports_or_raises_and_stops(long_clip):
         def __init__(self, exc):
             self.exc, self.seen = exc, 0
 
-        def update(self, y):
+        def update(self, y, kind=None):
             self.seen += 1
             raise self.exc
 

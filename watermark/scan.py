@@ -57,24 +57,26 @@ class WatermarkScan(EvenSample):
             return
         y = frame.gray()  # a copy: the frame's buffers go back to the decoder after feed
         self.times.append(float(frame.time))
+        item = (y, frame.kind)  # its coding type weighs it in the test (watermark.v2.frame_weights)
         if not self.background:
-            self._analyse(y)
+            self._analyse(item)
             return
         if self._worker is None:
             self._queue = queue.Queue(QUEUE_FRAMES)
             self._worker = threading.Thread(target=self._work, name="kinoseal-watermark-scan", daemon=True)
             self._worker.start()
-        self._queue.put(y)
+        self._queue.put(item)
 
-    def _analyse(self, y) -> None:
+    def _analyse(self, item: tuple) -> None:
+        y, kind = item
         for ex in self.extractors:
-            ex.update(y)
+            ex.update(y, kind)
 
     def _work(self) -> None:
-        while (y := self._queue.get()) is not _STOP:
+        while (item := self._queue.get()) is not _STOP:
             if self.error is None and self._failure is None:
                 try:
-                    self._analyse(y)
+                    self._analyse(item)
                 except (ValueError, MemoryError) as exc:  # what the decode loop reports rather than raises
                     self.error = f"the watermark analysis failed: {type(exc).__name__}: {str(exc)[:160]}"
                 except BaseException as exc:  # noqa: BLE001 - a bug: raised to the owner by results()

@@ -309,7 +309,8 @@ class LumaExtractor:
             np.clip(r, -p.clip_sigma, p.clip_sigma, out=r)
         return r
 
-    def update(self, y: np.ndarray) -> None:
+    def update(self, y: np.ndarray, kind: str | None = None) -> None:
+        """Add one frame (``kind``, its coding type, is not used: v1 weighs every frame alike)."""
         y = check_luma(y)
         r = self.residual(y).ravel()
         m = self.params.n_pilots

@@ -487,11 +487,16 @@ class BoundExtractor(TiledExtractor):
         return cache[key]
 
     def _bound_frames(self, only: set[int] | None) -> list[int]:
-        """The sampled frames the bound test reads: at most ``bound_frames``, spread over ``only``
-        (indices) or over every sampled frame."""
-        pool = sorted(only) if only else list(range(max(a.n for a in self._acc.values())))
+        """The sampled frames the bound test reads: ``bound_frames`` spread over ``only`` (indices) or
+        over every sampled frame, and every I-frame among them."""
+        shape, acc = max(self._acc.items(), key=lambda kv: kv[1].n)
+        pool = sorted(only) if only else list(range(acc.n))
         n = min(len(pool), self.params.bound_frames)
-        return sorted({pool[i] for i in np.linspace(0, len(pool) - 1, n).round().astype(int)})
+        picked = {pool[i] for i in np.linspace(0, len(pool) - 1, n).round().astype(int)}
+        # every I-frame too: after a heavy re-encode they carry most of the mark (v2.frame_weights)
+        if self.params.b_frame_weight > 0:
+            picked |= {i for i in pool if acc.kinds[i] == "I"}
+        return sorted(picked)
 
     def bound_test(self, li: int, gi: int, di: int, shift: int, only: set[int] | None = None) -> tuple[float, float]:
         """(log10 p, t) of the bound layer at one geometry (key ``li``), over the sampled frames
@@ -525,8 +530,11 @@ class BoundExtractor(TiledExtractor):
         todo = [i for i in idx if (shape, small, i) not in votes]
         for i, v in zip(todo, map_ordered(vote, todo)):
             votes[(shape, small, i)] = v
+        fw = acc.weights()  # each frame's weight by its coding type (v2.frame_weights): key-independent
         for i in idx:
             r, wgt = votes[(shape, small, i)]
+            if fw[i] != 1.0:
+                r = r * fw[i]
             acc_b += r * wgt
             if p.centre:
                 acc_r += r

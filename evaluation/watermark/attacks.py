@@ -48,6 +48,24 @@ __all__ = [
 
 Planes = tuple[np.ndarray, np.ndarray, np.ndarray]  # Y (HxW), U, V (H/2 x W/2), uint8
 Frames = list[Planes]
+
+
+class CodedPlanes(tuple):
+    """A decoded frame's (Y, U, V) that also says how the codec coded it (``kind``: 'I', 'P', 'B' or
+    None), as the verifier's decode does: the watermark test weighs frames by it
+    (``watermark.v2.frame_weights``). Any other attack returns plain tuples (kind unknown)."""
+
+    kind: str | None = None
+
+    def __new__(cls, planes: Planes, kind: str | None):
+        obj = super().__new__(cls, planes)
+        obj.kind = kind
+        return obj
+
+
+def frame_kind(frame: Planes) -> str | None:
+    """The coding type of a frame from ``codec_roundtrip`` (None for any other)."""
+    return getattr(frame, "kind", None)
 AttackFn = Callable[[Sequence[Planes], float], tuple[Frames, float]]
 
 #: Seed of every random attack (noise, frame dropping, perspective corners).
@@ -193,8 +211,11 @@ def _rgb_attack(fn: Callable[[np.ndarray], np.ndarray]) -> AttackFn:
 def codec_roundtrip(
     frames: Sequence[Planes], fps: float, codec: str, options: dict[str, str], container: str = "mp4"
 ) -> tuple[Frames, int]:
-    """Encode I420 planes with PyAV, decode them back. Returns (frames, encoded bytes)."""
+    """Encode I420 planes with PyAV, decode them back. Returns (frames, encoded bytes); each frame is
+    ``CodedPlanes`` (its coding type as the decoder reports it)."""
     import av
+
+    from kinoseal.mediaio.stream import coding_type
 
     h, w = frames[0][0].shape
     rate = Fraction(fps).limit_denominator(1001)
@@ -222,7 +243,8 @@ def codec_roundtrip(
                 fr = fr.reformat(format="yuv420p")
             a = fr.to_ndarray(format="yuv420p")
             uv = a[h:].reshape(2, h // 2, w // 2)
-            decoded.append((np.ascontiguousarray(a[:h]), np.ascontiguousarray(uv[0]), np.ascontiguousarray(uv[1])))
+            decoded.append(CodedPlanes((np.ascontiguousarray(a[:h]), np.ascontiguousarray(uv[0]),
+                                        np.ascontiguousarray(uv[1])), coding_type(fr)))
     if len(decoded) != len(frames):
         raise RuntimeError(f"{codec} round trip returned {len(decoded)} of {len(frames)} frames")
     return decoded, size

@@ -59,7 +59,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from kinoseal.evaluation.watermark.attacks import Attack, Planes, get_attack
+from kinoseal.evaluation.watermark.attacks import Attack, Planes, frame_kind, get_attack
 from kinoseal.evaluation.watermark.clips import CLIP_SOURCES, SuiteClip, load_clip
 from kinoseal.evaluation.watermark.metrics import imperceptibility, spread_indices
 from kinoseal.evaluation.watermark.report import CSV_COLUMNS, diff_figure, write_report
@@ -142,7 +142,7 @@ class SuiteMethod:
             def run(fs: Sequence[Planes]):
                 ex = self.impl.extractor([key])
                 for f in fs:
-                    ex.update(f[0])
+                    ex.update(f[0], frame_kind(f))  # weighed by coding type, as in the verifier
                 return ex.result()
 
             # Content-bound methods (v3-v5) count only a mark bound to the content: that alone makes the

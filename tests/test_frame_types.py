@@ -1,0 +1,115 @@
+"""Frames weighed by their coding type in the watermark test (``watermark.v2.frame_weights``).
+
+After a heavy re-encode the few I-frames carry most of the mark and the many B-frames least; the test
+weighs them so (a key-independent rule, so the p-value stays exact). The decoder's picture types must
+reach the test in the verifier's decode and in the robustness suite's codec attacks alike.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+
+from kinoseal.evaluation.watermark.attacks import apply_attack, frame_kind
+from kinoseal.evaluation.watermark.clips import load_clip
+from kinoseal.evaluation.watermark.forgery import fit_clip
+from kinoseal.mediaio.stream import stream_frames
+from kinoseal.watermark import WatermarkKey, get_method
+from kinoseal.watermark.v2 import frame_weights
+
+KEY = WatermarkKey(bytes(range(1, 33)))
+V5 = get_method("kinoseal-wm-v5")
+
+
+def test_frame_weights_follow_the_coding_types_and_can_be_turned_off():
+    kinds = ["I"] + ["P"] * 16 + ["B"] * 8 + [None]
+    w = frame_weights(kinds, 0.5)
+    assert w[0] == pytest.approx(4.0)  # sqrt(16 P / 1 I)
+    assert set(w[1:17]) == {1.0} and set(w[17:25]) == {0.5} and w[25] == 1.0
+    assert frame_weights(kinds, 0.0) == [1.0] * len(kinds)
+    # no P-frame (intra-only) or no I-frame: I-frames are not raised; frames never encoded weigh alike
+    assert frame_weights(["I"] * 5, 0.5) == [1.0] * 5
+    assert frame_weights(["P", "B", "P"], 0.5) == [1.0, 0.5, 1.0]
+    assert frame_weights([None] * 4, 0.5) == [1.0] * 4
+    assert frame_weights(["I", "P"], 0.5) == [1.0, 1.0]  # as many I as P: no raise
+
+
+def read(method, frames, kinds):
+    ex = method.extractor([KEY])
+    for (y, _, _), k in zip(frames, kinds):
+        ex.update(y, k)
+    return ex.result()
+
+
+@pytest.fixture(scope="module")
+def mixed():
+    """Two marked frames among 30 unmarked ones of the same real scene: the marked ones called I-frames,
+    the rest P-frames, as a heavy encode leaves them (the mark strong in the I-frames only)."""
+    frames = fit_clip(load_clip("bikes", 32).frames, 320, 240)
+    emb = V5.embedder(KEY, 0x1234)
+    marked = [(emb.embed_luma(y), u, v) if i in (0, 16) else (y, u, v) for i, (y, u, v) in enumerate(frames)]
+    kinds = ["I" if i in (0, 16) else "P" for i in range(len(frames))]
+    return marked, kinds
+
+
+def test_i_frames_that_carry_the_mark_weigh_more(mixed):
+    frames, kinds = mixed
+    weighed = read(V5, frames, kinds)
+    flat = read(dataclasses.replace(V5, params=dataclasses.replace(V5.params, b_frame_weight=0.0)), frames, kinds)
+    # sqrt(30 / 2) ~ 3.9 times the weight on the two marked frames: a far stronger test (measured 10^-130 against 10^-84)
+    assert weighed.binding_log10_p < flat.binding_log10_p - 20, (weighed.binding_log10_p, flat.binding_log10_p)
+    assert weighed.bound
+    # unknown types (frames never encoded): every frame alike, exactly the unweighted test
+    unknown = read(V5, frames, [None] * len(frames))
+    assert unknown.log10_p_value == flat.log10_p_value and unknown.binding_log10_p == flat.binding_log10_p
+
+
+def test_weighing_keeps_unmarked_frames_unmarked(mixed):
+    """The rule never looks at the key: on unmarked frames, however typed, no test comes near 1e-6."""
+    frames = fit_clip(load_clip("carphone", 32).frames, 320, 240)
+    for kinds in (["I"] + ["P"] * 31, ["I", "B", "B", "P"] * 8, ["I"] * 2 + ["B"] * 30):
+        r = read(V5, frames, kinds)
+        assert not r.detected and r.log10_p_value > -4 and (r.binding_log10_p or 0.0) > -4, (kinds[:4], r)
+
+
+def test_coding_types_reach_the_test_from_a_real_decode(tmp_path):
+    """H.264 (libx264 defaults: B-frames) through the codec attack and through the verifier's decode."""
+    clip = load_clip("bikes", 50)
+    frames, _ = apply_attack("h264_crf30", clip.frames, clip.fps)
+    kinds = [frame_kind(f) for f in frames]
+    assert kinds[0] == "I" and {"P", "B"} <= set(kinds), kinds
+    from kinoseal.mediaio.writer import H264Writer
+    from kinoseal.config import Limits
+
+    path = tmp_path / "c.mp4"
+    h, w = clip.frames[0][0].shape
+    with H264Writer(path, width=w, height=h, fps=25, crf=23, preset="medium") as wr:
+        for f in clip.frames:
+            wr.write_i420(*f)
+
+    class Kinds:
+        def __init__(self):
+            self.kinds = []
+
+        def start(self, info):
+            pass
+
+        def wants(self, index, time):
+            return True
+
+        def needs_every_frame(self, a, b):
+            return True
+
+        def feed(self, frame):
+            self.kinds.append(frame.kind)
+
+        def finished(self):
+            return False
+
+    got = Kinds()
+    stream_frames(path, [got], Limits(), allow_skip=False)
+    assert got.kinds[0] == "I" and len(got.kinds) == 50 and set(got.kinds) <= {"I", "P", "B"}
+    assert math.isclose(sum(k == "I" for k in got.kinds), 1, abs_tol=2)
