@@ -67,7 +67,7 @@ def test_i_frames_that_carry_the_mark_weigh_more(mixed):
     assert unknown.log10_p_value == flat.log10_p_value and unknown.binding_log10_p == flat.binding_log10_p
 
 
-def test_weighing_keeps_unmarked_frames_unmarked(mixed):
+def test_weighing_keeps_unmarked_frames_unmarked():
     """The rule never looks at the key: on unmarked frames, however typed, no test comes near 1e-6."""
     frames = fit_clip(load_clip("carphone", 32).frames, 320, 240)
     for kinds in (["I"] + ["P"] * 31, ["I", "B", "B", "P"] * 8, ["I"] * 2 + ["B"] * 30):

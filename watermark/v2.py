@@ -631,7 +631,8 @@ def frame_weights(kinds: Sequence[str | None], b_weight: float) -> list[float]:
     and B-frames at a higher one, so after a heavy re-encode the I-frames keep most of the mark and the
     B-frames least, and equal weights let the many weak frames drown the few strong ones (measured side
     by side on the same attacked frames, ``bench/results/wm_frame_types.md``: bound 28 / 36 of 63
-    hard-attacked 2 s / 10 s clips against 26 / 34, none lost; H.264 CRF 30 median 10^-10.2 against 10^-6.6). So an I-frame counts sqrt(n_P / n_I) times a P-frame (the I-frames
+    hard-attacked 2 s / 10 s clips against 26 / 34, none lost; H.264 CRF 30 median 10^-10.2 against
+    10^-6.6). So an I-frame counts sqrt(n_P / n_I) times a P-frame (the I-frames
     together then weigh as much as sqrt(n_I n_P) P-frames: between their count and the P-frames'),
     and a B-frame ``b_weight``. The weights depend on the frames' types alone, never on the key, so the
     test's p-value stays exact (under no mark every statistic is still a weighted sum of fair coins).
@@ -755,6 +756,10 @@ class TiledExtractor:
     def frames(self) -> int:
         return self._shared.frames
 
+    def _main_acc(self) -> tuple[tuple[int, int], "_Acc"]:
+        """(frame shape, accumulator) of the shape most sampled frames had: the one tested."""
+        return max(self._acc.items(), key=lambda kv: kv[1].n)
+
     @property
     def _an(self) -> dict | None:
         return self._shared.an
@@ -875,7 +880,7 @@ class TiledExtractor:
         li = next((i for i, lay in enumerate(self.layouts) if lay.key_id == key_id), None)
         if li is None or self.frames == 0:
             return None
-        shape, acc = max(self._acc.items(), key=lambda kv: kv[1].n)
+        shape, acc = self._main_acc()
         W = tile_signs(self.layouts[li], coded_bits(self.params, payload_id))
         return li, (W[:, ::-1] if mirrored else W), self._analysis(shape, acc), acc
 
@@ -958,7 +963,7 @@ class TiledExtractor:
         name = self.method.name
         if self.frames == 0:
             return WatermarkResult(name, False, 1.0, 0.0, None, None, 0, None, [])
-        shape, acc = max(self._acc.items(), key=lambda kv: kv[1].n)
+        shape, acc = self._main_acc()
         an = self._analysis(shape, acc)
         n = p.tile
         L = len(self.layouts)

@@ -489,7 +489,7 @@ class BoundExtractor(TiledExtractor):
     def _bound_frames(self, only: set[int] | None) -> list[int]:
         """The sampled frames the bound test reads: ``bound_frames`` spread over ``only`` (indices) or
         over every sampled frame, and every I-frame among them."""
-        shape, acc = max(self._acc.items(), key=lambda kv: kv[1].n)
+        _, acc = self._main_acc()
         pool = sorted(only) if only else list(range(acc.n))
         n = min(len(pool), self.params.bound_frames)
         picked = {pool[i] for i in np.linspace(0, len(pool) - 1, n).round().astype(int)}
@@ -503,7 +503,7 @@ class BoundExtractor(TiledExtractor):
         ``only`` (indices) when given."""
         p = self.params
         n = p.tile
-        shape, acc = max(self._acc.items(), key=lambda kv: kv[1].n)
+        shape, acc = self._main_acc()
         an = self._an
         small = bool(an["small"][gi])
         frames = acc.frames1 if small else acc.frames

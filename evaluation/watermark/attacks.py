@@ -66,6 +66,8 @@ class CodedPlanes(tuple):
 def frame_kind(frame: Planes) -> str | None:
     """The coding type of a frame from ``codec_roundtrip`` (None for any other)."""
     return getattr(frame, "kind", None)
+
+
 AttackFn = Callable[[Sequence[Planes], float], tuple[Frames, float]]
 
 #: Seed of every random attack (noise, frame dropping, perspective corners).
