@@ -113,3 +113,18 @@ def test_coding_types_reach_the_test_from_a_real_decode(tmp_path):
     stream_frames(path, [got], Limits(), allow_skip=False)
     assert got.kinds[0] == "I" and len(got.kinds) == 50 and set(got.kinds) <= {"I", "P", "B"}
     assert math.isclose(sum(k == "I" for k in got.kinds), 1, abs_tol=2)
+
+    # the verifier's watermark scan hands each extractor the type with the frame
+    from kinoseal.watermark.scan import WatermarkScan
+
+    class Recorder:
+        def __init__(self):
+            self.kinds = []
+
+        def update(self, y, kind=None):
+            self.kinds.append(kind)
+
+    rec = Recorder()
+    scan = WatermarkScan([rec], 96)
+    stream_frames(path, [scan], Limits(), allow_skip=False)
+    assert rec.kinds == got.kinds
