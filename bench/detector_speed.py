@@ -38,7 +38,7 @@ class _EveryFrame:
     def start(self, info) -> None:
         pass
 
-    def wants(self, index: int, time: float) -> bool:
+    def wants(self, index: int, time: float, kind: str | None = None) -> bool:
         return True
 
     def needs_every_frame(self, t_from: float, t_to: float) -> bool:

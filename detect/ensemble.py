@@ -67,15 +67,15 @@ class BothCollector:
         for c in self.parts:
             c.start(info)
 
-    def wants(self, index: int, time: float) -> bool:
-        return any(c.wants(index, time) for c in self.parts)
+    def wants(self, index: int, time: float, kind: str | None = None) -> bool:
+        return any(c.wants(index, time, kind) for c in self.parts)
 
     def needs_every_frame(self, t_from: float, t_to: float) -> bool:
         return any(c.needs_every_frame(t_from, t_to) for c in self.parts)
 
     def feed(self, frame) -> None:
         for c in self.parts:
-            if c.wants(frame.index, frame.time):
+            if c.wants(frame.index, frame.time, frame.kind):
                 c.feed(frame)
 
     def finished(self) -> bool:

@@ -266,7 +266,7 @@ class TubeCollector:
         # Half a frame either side: a window's frames sit at s/fps ... (s+L-1)/fps.
         self._spans = [((s - 0.5) / fps, (s + self.win_len - 0.5) / fps) for s in self.starts]
 
-    def wants(self, index: int, time: float) -> bool:
+    def wants(self, index: int, time: float, kind: str | None = None) -> bool:
         return index in self._wanted and index not in self._got
 
     def needs_every_frame(self, t_from: float, t_to: float) -> bool:

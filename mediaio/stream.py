@@ -100,8 +100,9 @@ class FrameConsumer(Protocol):
     def start(self, info: VideoInfo) -> None:
         """Called once, after probing and before the first frame: plan the sample."""
 
-    def wants(self, index: int, time: float) -> bool:
-        """Convert and ``feed`` this frame? ``index`` is ``round(time * fps)``."""
+    def wants(self, index: int, time: float, kind: str | None = None) -> bool:
+        """Convert and ``feed`` this frame? ``index`` is ``round(time * fps)``; ``kind`` its coding
+        type (``coding_type``)."""
 
     def needs_every_frame(self, t_from: float, t_to: float) -> bool:
         """Does any moment in ``[t_from, t_to]`` (media seconds) need every frame?"""
@@ -184,8 +185,9 @@ def stream_frames(path: Path, consumers: list[FrameConsumer], limits: Limits | N
                 last_index = index
                 rel = t - t0 if not counting else index / fps
                 df: DecodedFrame | None = None
+                kind = coding_type(frame)
                 for c in active:
-                    if c.wants(index, rel):
+                    if c.wants(index, rel, kind):
                         df = df or DecodedFrame(index, rel, frame)
                         c.feed(df)
                 if df is not None:

@@ -97,7 +97,7 @@ def test_coding_types_reach_the_test_from_a_real_decode(tmp_path):
         def start(self, info):
             pass
 
-        def wants(self, index, time):
+        def wants(self, index, time, kind=None):
             return True
 
         def needs_every_frame(self, a, b):
@@ -128,3 +128,70 @@ def test_coding_types_reach_the_test_from_a_real_decode(tmp_path):
     scan = WatermarkScan([rec], 96)
     stream_frames(path, [scan], Limits(), allow_skip=False)
     assert rec.kinds == got.kinds
+
+
+def _scan_sample(kinds: list[str], fps: float = 25.0, intra: bool = True) -> list[int]:
+    from types import SimpleNamespace
+
+    from kinoseal.watermark.scan import WatermarkScan
+
+    scan = WatermarkScan([], 96)
+    if not intra:
+        scan.intra_frames = 0
+    scan.start(SimpleNamespace(duration_s=len(kinds) / fps, frame_count=len(kinds)))
+    return [i for i, k in enumerate(kinds) if scan.wants(i, i / fps, k)]
+
+
+def test_the_watermark_sample_takes_the_i_frames_its_even_sample_passes_over():
+    kinds = ["P"] * 250
+    intra = [1, 47, 101, 170, 224, 248]
+    for i in intra:
+        kinds[i] = "I"
+    even = _scan_sample(["P"] * 250)
+    assert set(_scan_sample(kinds)) == set(even) | set(intra)  # the even sample as before, and every I-frame
+    assert not set(intra) <= set(_scan_sample(kinds, intra=False))  # the even sample alone misses some
+
+    # a clip of I-frames alone: the even sample plus at most 96 // 8 more, spread over the clip
+    every = _scan_sample(["I"] * 250)
+    extra = sorted(set(every) - set(even))
+    assert len(every) <= len(even) + 12 and len(extra) >= 10
+    assert extra[-1] - extra[0] >= 200
+
+
+def test_the_bench_reads_an_encoded_clip_as_the_verifier_decodes_it(tmp_path):
+    from kinoseal.config import Limits
+    from kinoseal.evaluation.watermark.attacks import decode_planes, encode_planes, frame_reference
+    from kinoseal.evaluation.watermark.reading import verifier_sample
+    from kinoseal.verify.verifier import skips_nonreference
+    from kinoseal.watermark.scan import WatermarkScan
+
+    rng = np.random.default_rng(3)
+    base = rng.integers(40, 200, (72, 96)).astype(np.float64)
+    grey = np.full((36, 48), 128, np.uint8)
+    frames = []
+    for t in range(210):  # more than twice the sample of 96: the verifier skips non-reference frames
+        y = np.roll(base, t, axis=1) + rng.normal(0, 2, base.shape)
+        frames.append((np.clip(y, 0, 255).astype(np.uint8), grey, grey))
+    # key frames every 45 frames: off the even sample's grid, so only the I-frame rule takes some of them
+    data = encode_planes(frames, 25.0, "libx264", {"crf": "30", "preset": "medium", "threads": "1",
+                                                   "x264-params": "asm=0:keyint=45:min-keyint=45:scenecut=0"})
+    coded = decode_planes(data)
+    intra = [i for i, f in enumerate(coded) if frame_kind(f) == "I"]
+    assert intra == [0, 45, 90, 135, 180]
+    assert sum(frame_reference(f) is False for f in coded) > 50
+
+    path = tmp_path / "c.mp4"
+    path.write_bytes(data)
+
+    class Recorder:
+        def update(self, y, kind=None):
+            pass
+
+    scan = WatermarkScan([Recorder()], 96)
+    stream_frames(path, [scan], Limits(), allow_skip=lambda i: skips_nonreference(i.frame_count, 96))
+    decoded = [int(round(t * 25.0)) for t in scan.times]
+    emulated = verifier_sample(coded, 25.0, 96)
+    assert decoded == emulated
+    assert set(intra) <= set(emulated)
+    assert all(frame_reference(coded[i]) for i in emulated)
+    assert not set(intra) <= set(verifier_sample(coded, 25.0, 96, intra=False))

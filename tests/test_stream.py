@@ -30,7 +30,7 @@ class Recorder:
     def start(self, info) -> None:
         self.fps = float(info.fps)
 
-    def wants(self, index: int, time: float) -> bool:
+    def wants(self, index: int, time: float, kind: str | None = None) -> bool:
         return any(index in w for w in self.windows) or (self.every > 0 and index % self.every == 0)
 
     def needs_every_frame(self, t_from: float, t_to: float) -> bool:

@@ -66,6 +66,12 @@ def _comparable(rows: list[tuple[int, str, bytes]]) -> list[tuple[str, Fingerpri
     return out
 
 
+def skips_nonreference(frame_count: int, max_frames: int) -> bool:
+    """Does the verifier's decode skip non-reference frames (outside the classifier's windows)? Only
+    when the clip has at least twice the watermark sample: short clips keep every frame."""
+    return frame_count >= 2 * max_frames
+
+
 def check_watermark_names(settings: Settings) -> None:
     """Every watermark version the settings name exists: a typo in ``proof_bindings`` would otherwise
     quietly make no binding proof. A server calls it at startup, a command before its first clip."""
@@ -381,10 +387,8 @@ class Verifier:
         max_frames = self.settings.limits.verify_max_frames
         info = None
         try:
-            # Non-reference frames are skipped outside the classifier's windows only when
-            # the clip has at least twice the watermark sample: short clips keep every frame.
             info = stream_frames(media, [c for c in (scan, fpscan) if c is not None], self.settings.limits, report=decode,
-                                 on_info=after_probe, allow_skip=lambda i: i.frame_count >= 2 * max_frames).info
+                                 on_info=after_probe, allow_skip=lambda i: skips_nonreference(i.frame_count, max_frames)).info
         except ModelLoadError:
             raise  # the classifier is broken, not the clip
         except InputError as exc:
@@ -466,4 +470,4 @@ class Verifier:
         )
 
 
-__all__ = ["InputError", "Verifier"]
+__all__ = ["InputError", "Verifier", "skips_nonreference"]

@@ -3,8 +3,12 @@ over one sample of frames (a ``mediaio.stream.FrameConsumer``).
 
 Every frame carries the mark, so any sample will do: at most ``max_frames``
 frames, evenly spread in media time (one per ``duration / max_frames``
-seconds), or every n-th frame when the duration is unknown. The sample never
-needs consecutive frames, so the decoder may skip non-reference frames for it.
+seconds), or every n-th frame when the duration is unknown, plus the clip's
+I-frames that sample passes over (at most ``max_frames // 8``,
+``mediaio.sampling.EvenSample``): after heavy compression they carry most of
+what is left of the mark (a 10 s clip at H.264 CRF 40 bound at 10^-28 with its
+six I-frames and 10^-6 without, ``bench/results/wm_duration.md``). The sample
+never needs consecutive frames, so the decoder may skip non-reference frames for it.
 
 ``background=True`` analyses the frames on one worker thread, in order, while the
 decoder goes on: the verifier's decode and the extractors' per-frame work (a third
@@ -24,6 +28,8 @@ from kinoseal.mediaio.sampling import EvenSample
 from kinoseal.watermark.parallel import threads
 from kinoseal.watermark.result import WatermarkResult
 
+# Extra I-frames per ``max_frames`` frames of the even sample: a clip of I-frames alone costs 1/8 more.
+INTRA_SHARE = 8
 # Below this many pixels on a side a frame cannot carry the watermark's grid.
 MIN_WATERMARK_SIDE = 16
 # Frames waiting for the background worker: a slow analysis holds the decoder back instead of
@@ -34,7 +40,7 @@ _STOP = object()
 
 class WatermarkScan(EvenSample):
     def __init__(self, extractors: Sequence, max_frames: int, *, background: bool = False) -> None:
-        super().__init__(max_frames)
+        super().__init__(max_frames, intra_frames=max(1, max_frames // INTRA_SHARE))
         self.extractors = list(extractors)
         # Versions that analyse frames identically (v2 and v3: only their key domains differ) share
         # one analysis: the frames are whitened and the geometries searched once, not once each.
@@ -102,4 +108,4 @@ class WatermarkScan(EvenSample):
             return [ex.result() for ex in self.extractors]
 
 
-__all__ = ["MIN_WATERMARK_SIDE", "QUEUE_FRAMES", "WatermarkScan"]
+__all__ = ["INTRA_SHARE", "MIN_WATERMARK_SIDE", "QUEUE_FRAMES", "WatermarkScan"]

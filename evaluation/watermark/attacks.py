@@ -44,6 +44,10 @@ __all__ = [
     "list_attacks",
     "list_families",
     "codec_roundtrip",
+    "decode_planes",
+    "encode_planes",
+    "frame_kind",
+    "frame_reference",
 ]
 
 Planes = tuple[np.ndarray, np.ndarray, np.ndarray]  # Y (HxW), U, V (H/2 x W/2), uint8
@@ -53,19 +57,28 @@ Frames = list[Planes]
 class CodedPlanes(tuple):
     """A decoded frame's (Y, U, V) that also says how the codec coded it (``kind``: 'I', 'P', 'B' or
     None), as the verifier's decode does: the watermark test weighs frames by it
-    (``watermark.v2.frame_weights``). Any other attack returns plain tuples (kind unknown)."""
+    (``watermark.v2.frame_weights``), and its sample takes I-frames. ``reference``: whether a decoder
+    that skips non-reference frames (as the verifier's does on long clips) still returns it. Any
+    other attack returns plain tuples (kind unknown)."""
 
     kind: str | None = None
+    reference: bool | None = None
 
-    def __new__(cls, planes: Planes, kind: str | None):
+    def __new__(cls, planes: Planes, kind: str | None, reference: bool | None = None):
         obj = super().__new__(cls, planes)
         obj.kind = kind
+        obj.reference = reference
         return obj
 
 
 def frame_kind(frame: Planes) -> str | None:
     """The coding type of a frame from ``codec_roundtrip`` (None for any other)."""
     return getattr(frame, "kind", None)
+
+
+def frame_reference(frame: Planes) -> bool | None:
+    """Whether a decoder skipping non-reference frames returns it (None: not from ``codec_roundtrip``)."""
+    return getattr(frame, "reference", None)
 
 
 AttackFn = Callable[[Sequence[Planes], float], tuple[Frames, float]]
@@ -210,14 +223,11 @@ def _rgb_attack(fn: Callable[[np.ndarray], np.ndarray]) -> AttackFn:
 # Codecs
 
 
-def codec_roundtrip(
+def encode_planes(
     frames: Sequence[Planes], fps: float, codec: str, options: dict[str, str], container: str = "mp4"
-) -> tuple[Frames, int]:
-    """Encode I420 planes with PyAV, decode them back. Returns (frames, encoded bytes); each frame is
-    ``CodedPlanes`` (its coding type as the decoder reports it)."""
+) -> bytes:
+    """Encode I420 planes with PyAV (frame i at i / fps seconds): the file's bytes."""
     import av
-
-    from kinoseal.mediaio.stream import coding_type
 
     h, w = frames[0][0].shape
     rate = Fraction(fps).limit_denominator(1001)
@@ -236,20 +246,44 @@ def codec_roundtrip(
                 out.mux(pkt)
         for pkt in st.encode(None):
             out.mux(pkt)
-    size = buf.getbuffer().nbytes
-    buf.seek(0)
+    return buf.getvalue()
+
+
+def decode_planes(data: bytes) -> Frames:
+    """Every frame of an encoded clip as ``CodedPlanes``: its coding type, and whether a decoder that
+    skips non-reference frames returns it."""
+    import av
+
+    from kinoseal.mediaio.stream import coding_type
+
+    with av.open(io.BytesIO(data)) as c:
+        st = c.streams.video[0]
+        st.codec_context.skip_frame = "NONREF"
+        kept = {fr.pts for fr in c.decode(st)}
     decoded: Frames = []
-    with av.open(buf) as c:
+    with av.open(io.BytesIO(data)) as c:
         for fr in c.decode(video=0):
+            ref = fr.pts in kept
             if fr.format.name != "yuv420p":
                 fr = fr.reformat(format="yuv420p")
+            h, w = fr.height, fr.width
             a = fr.to_ndarray(format="yuv420p")
             uv = a[h:].reshape(2, h // 2, w // 2)
             decoded.append(CodedPlanes((np.ascontiguousarray(a[:h]), np.ascontiguousarray(uv[0]),
-                                        np.ascontiguousarray(uv[1])), coding_type(fr)))
+                                        np.ascontiguousarray(uv[1])), coding_type(fr), ref))
+    return decoded
+
+
+def codec_roundtrip(
+    frames: Sequence[Planes], fps: float, codec: str, options: dict[str, str], container: str = "mp4"
+) -> tuple[Frames, int]:
+    """Encode I420 planes with PyAV, decode them back. Returns (frames, encoded bytes); each frame is
+    ``CodedPlanes`` (``decode_planes``)."""
+    data = encode_planes(frames, fps, codec, options, container)
+    decoded = decode_planes(data)
     if len(decoded) != len(frames):
         raise RuntimeError(f"{codec} round trip returned {len(decoded)} of {len(frames)} frames")
-    return decoded, size
+    return decoded, len(data)
 
 
 def _h264_options(crf: float, preset: str = "medium") -> dict[str, str]:
