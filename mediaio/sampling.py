@@ -2,7 +2,10 @@
 (``mediaio.stream.FrameConsumer``): the watermark scan and the content fingerprint.
 
 At most ``max_frames`` frames, one per ``duration / max_frames`` seconds, or every n-th frame
-when the duration is unknown. Two consumers with the same ``max_frames`` pick the same frames, so
+when the duration is unknown. When the length is unknown too (a raw H.264 stream declares
+neither), the stride doubles after every ``max_frames // 2`` frames taken: the sample still reaches
+the end of a long stream, and its size grows with the logarithm of the length (a 216,000-frame
+stream: about 630 frames) instead of taking every frame. Two consumers with the same ``max_frames`` pick the same frames, so
 a frame converted for one (``DecodedFrame`` caches each format) is converted once for both when
 they ask for the same format. The sample never needs consecutive frames, so the decoder may skip
 non-reference frames for it. A consumer stops taking frames once it sets ``error``.
@@ -30,11 +33,15 @@ class EvenSample:
         self._intra_gap = 0.0
         self._intra_left = 0
         self._next_intra_t = float("-inf")
+        self._open_ended = False
+        self._taken = 0
 
     def start(self, info) -> None:
         self.duration_s = float(info.duration_s or 0.0)
         self._gap = info.duration_s / self.max_frames if info.duration_s > 0 else 0.0
         self._stride = 1 if self._gap > 0 else sample_stride(info.frame_count, self.max_frames)
+        self._open_ended = self._gap <= 0 and (info.frame_count or 0) <= 0
+        self._taken = 0
         self._intra_left = self.intra_frames
         self._intra_gap = self.duration_s / self.intra_frames if self.intra_frames and self.duration_s > 0 else 0.0
 
@@ -44,6 +51,9 @@ class EvenSample:
         # 0.999: a frame exactly one gap later is still taken despite rounding of its time.
         if index % self._stride == 0 and time >= self._next_t:
             self._next_t = time + self._gap * 0.999 if self._gap > 0 else float("-inf")
+            self._taken += 1
+            if self._open_ended and self._taken % max(1, self.max_frames // 2) == 0:
+                self._stride *= 2
             return True
         if kind == "I" and self._intra_left > 0 and time >= self._next_intra_t:
             self._intra_left -= 1

@@ -105,6 +105,46 @@ def test_broken_time_stamps_are_counted_not_collapsed(tmp_path):
     assert any("time stamps" in n for n in report.notes)
 
 
+def test_a_stream_of_unknown_length_is_still_sampled_not_read_whole(tmp_path):
+    # A raw H.264 stream declares neither duration nor frame count; before, the watermark scan
+    # took every frame of it (a 216,000-frame stream: every one, kept as residuals in memory).
+    from types import SimpleNamespace
+
+    from kinoseal.mediaio.sampling import EvenSample
+    from kinoseal.watermark.scan import WatermarkScan
+
+    dst = tmp_path / "raw.h264"
+    with av.open(str(dst), "w", format="h264") as o:
+        s = o.add_stream("libx264", rate=25, options={"preset": "ultrafast"})
+        s.width, s.height, s.pix_fmt = 64, 64, "yuv420p"
+        for f in synthetic_frames(400, 64, 64):
+            for p in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                o.mux(p)
+        for p in s.encode():
+            o.mux(p)
+
+    class Nothing:
+        def update(self, y, kind=None):
+            pass
+
+    scan = WatermarkScan([Nothing()], 96)
+    report = DecodeReport()
+    info = stream_frames(dst, [scan], Limits(), allow_skip=False, report=report).info
+    assert info.frame_count == 0 and info.duration_s == 0.0 and report.frames_decoded == 400
+    taken = len(scan.times)
+    assert 96 <= taken <= 200 and scan.times[-1] >= 300 / 25  # thinned, and still reaching the end
+
+    # at the limit of 216,000 frames the sample stays in the hundreds
+    sample = EvenSample(96)
+    sample.start(SimpleNamespace(duration_s=0.0, frame_count=0))
+    got = [i for i in range(216_000) if sample.wants(i, i / 25)]
+    assert len(got) < 700 and got[-1] > 200_000
+    # a known length keeps the plain stride
+    sample = EvenSample(96)
+    sample.start(SimpleNamespace(duration_s=0.0, frame_count=1000))
+    assert len([i for i in range(1000) if sample.wants(i, i / 25)]) == 91
+
+
 def test_verify_opens_the_container_once(settings, labeled, monkeypatch):
     from kinoseal.verify.verifier import Verifier
 
