@@ -5,10 +5,11 @@ At most ``max_frames`` frames, one per ``duration / max_frames`` seconds, or eve
 when the duration is unknown. When the length is unknown too (a raw H.264 stream declares
 neither), the stride doubles after every ``max_frames // 2`` frames taken: the sample still reaches
 the end of a long stream, and its size grows with the logarithm of the length (a 216,000-frame
-stream: about 630 frames) instead of taking every frame. Two consumers with the same ``max_frames`` pick the same frames, so
-a frame converted for one (``DecodedFrame`` caches each format) is converted once for both when
-they ask for the same format. The sample never needs consecutive frames, so the decoder may skip
-non-reference frames for it. A consumer stops taking frames once it sets ``error``.
+stream: about 580 frames) instead of taking every frame. Two consumers with the same
+``max_frames`` pick the same even sample, so a frame converted for one (``DecodedFrame`` caches
+each format) is converted once for both when they ask for the same format. The sample never needs
+consecutive frames, so the decoder may skip non-reference frames for it. A consumer stops taking
+frames once it sets ``error``.
 
 ``intra_frames``: also take up to that many intra-coded (I) frames the even sample passes over, at
 most one per ``duration / intra_frames`` seconds, so a clip made only of I-frames adds that many

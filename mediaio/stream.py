@@ -61,12 +61,12 @@ class DecodedFrame:
 
     __slots__ = ("index", "time", "width", "height", "kind", "_frame", "_cache")
 
-    def __init__(self, index: int, time: float, frame: av.VideoFrame) -> None:
+    def __init__(self, index: int, time: float, frame: av.VideoFrame, kind: str | None = None) -> None:
         self.index = index
         self.time = time
         self.width = int(frame.width)
         self.height = int(frame.height)
-        self.kind = coding_type(frame)
+        self.kind = kind if kind is not None else coding_type(frame)
         self._frame = frame
         self._cache: dict[str, tuple[np.ndarray, ...]] = {}
 
@@ -188,7 +188,7 @@ def stream_frames(path: Path, consumers: list[FrameConsumer], limits: Limits | N
                 kind = coding_type(frame)
                 for c in active:
                     if c.wants(index, rel, kind):
-                        df = df or DecodedFrame(index, rel, frame)
+                        df = df or DecodedFrame(index, rel, frame, kind)
                         c.feed(df)
                 if df is not None:
                     report.frames_returned += 1
