@@ -261,3 +261,15 @@ def test_forgery_attacks_paint_the_estimate_on_another_clip(short):
     r1, _ = apply_attack("removal_g1", frames, fps)
     r4, _ = apply_attack("removal_g4", frames, fps)
     assert _y_psnr(frames, r4) < _y_psnr(frames, r1) < 50  # the estimate carries host detail too
+
+
+def test_the_platform_encode_puts_a_key_frame_at_least_every_two_seconds():
+    from kinoseal.evaluation.watermark.attacks import frame_kind
+    from kinoseal.evaluation.watermark.clips import load_clip
+
+    clip = load_clip("carphone", 120)  # 4 s at 29.97 fps
+    out, fps = apply_attack("h264_crf40_gop2s", clip.frames, clip.fps)
+    intra = [i for i, f in enumerate(out) if frame_kind(f) == "I"]
+    assert len(out) == 120 and intra[0] == 0
+    assert np.diff(intra + [len(out)]).max() <= round(2 * fps)  # no stretch of 2 s without one
+    assert len(intra) >= 2

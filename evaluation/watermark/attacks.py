@@ -306,6 +306,23 @@ os.environ.setdefault("SVT_LOG", "1")
 for _crf in (23, 30, 40):
     _register(f"h264_crf{_crf}", "h264", _crf, f"H.264 (libx264, preset medium, asm=0, 1 thread) CRF {_crf}, yuv420p",
               _codec_attack("libx264", _h264_options(_crf)), codec=True)
+def _platform_h264(crf: float, gop_s: float) -> AttackFn:
+    """libx264 as a sharing platform runs it: a key frame every ``gop_s`` seconds (x264's default is
+    every 250 frames), so a long clip carries several I-frames."""
+
+    def run(frames: Sequence[Planes], fps: float) -> tuple[Frames, float]:
+        opts = _h264_options(crf)
+        opts["x264-params"] += f":keyint={max(1, round(gop_s * fps))}"
+        out, _ = codec_roundtrip(frames, fps, "libx264", opts)
+        return out, fps
+
+    return run
+
+
+for _crf in (30, 40):
+    _register(f"h264_crf{_crf}_gop2s", "h264_gop", _crf,
+              f"H.264 (libx264, preset medium) CRF {_crf} with a key frame every 2 s, as sharing platforms encode",
+              _platform_h264(_crf, 2.0), codec=True)
 for _crf in (23, 30, 40):
     _register(f"h265_crf{_crf}", "h265", _crf, f"H.265 (libx265, preset medium) CRF {_crf}, yuv420p",
               _codec_attack("libx265", {"crf": str(_crf), "preset": "medium", "x265-params": "log-level=error"}),
