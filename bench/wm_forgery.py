@@ -136,14 +136,14 @@ def run(args) -> dict:
             for h in hosts:
                 for g in GAINS:
                     add(f"collusion_{N}", g, f"{N} clips", same[h][0], detect(m, copy_attack(same[h][1], avg, g, 25.0)))
-        # collusion of many labeled AI clips: the running mean of their estimates (none kept)
-        for N in sorted(int(x) for x in (args.collude_generated or "").split(",") if x):
-            acc = None
+        # collusion of many labeled AI clips, each marked as it is generated (only the estimates are kept)
+        def marked_generated(N: int):
             for n, fr in generated_clips(N, args.frames):
                 m._payload = m.payload_for(n, 0)
-                e = estimate_mark(m.embed(fr, BENCH_KEY, m._payload))
-                acc = e if acc is None else acc + e
-            avg = (acc / N).astype(np.float32)
+                yield m.embed(fr, BENCH_KEY, m._payload)
+
+        for N in sorted(int(x) for x in (args.collude_generated or "").split(",") if x):
+            avg = collude(marked_generated(N), (240, 320))
             for h in hosts:
                 for g in GAINS:
                     add(f"collusion_gen_{N}", g, f"{N} generated clips", same[h][0],

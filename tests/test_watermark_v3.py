@@ -116,13 +116,13 @@ def test_collusion_of_a_hundred_labeled_generated_clips_is_not_bound(clips, boun
     from kinoseal.mediaio.colour import rgb_to_i420
     from kinoseal.scenes.procedural import render_clip, sample_spec
 
-    acc = None
-    for i in range(100):
-        rgb = render_clip(sample_spec(np.random.default_rng(500 + i)), frames=4, size=128)
-        fr = fit_clip([rgb_to_i420(f) for f in rgb], W, H)
-        e = estimate_mark(mark(bound_method, fr, 0x2000 + i))
-        acc = e if acc is None else acc + e
-    r = detect(bound_method, copy_attack(clips["bikes"], acc / 100, 2.0, 25.0))
+    def labeled():
+        for i in range(100):
+            rgb = render_clip(sample_spec(np.random.default_rng(500 + i)), frames=4, size=128)
+            yield mark(bound_method, fit_clip([rgb_to_i420(f) for f in rgb], W, H), 0x2000 + i)
+
+    avg = collude(labeled(), (H, W))
+    r = detect(bound_method, copy_attack(clips["bikes"], avg, 2.0, 25.0))
     assert r.detected and r.bound is False, r
     assert r.binding_log10_p > -3
 

@@ -312,9 +312,8 @@ def _platform_h264(crf: float, gop_s: float) -> AttackFn:
 
     def run(frames: Sequence[Planes], fps: float) -> tuple[Frames, float]:
         opts = _h264_options(crf)
-        opts["x264-params"] += f":keyint={max(1, round(gop_s * fps))}"
-        out, _ = codec_roundtrip(frames, fps, "libx264", opts)
-        return out, fps
+        opts["x264-params"] += f":keyint={max(1, round(gop_s * fps))}"  # the interval depends on the clip's rate
+        return _codec_attack("libx264", opts)(frames, fps)
 
     return run
 

@@ -16,7 +16,7 @@ is touched. Chroma passes through.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 from PIL import Image
@@ -44,8 +44,9 @@ def estimate_mark(frames: Sequence[Planes]) -> np.ndarray:
     return (avg - ndimage.gaussian_filter(avg, 8.0)).astype(np.float32)
 
 
-def collude(clips: Sequence[Sequence[Planes]], shape: tuple[int, int] | None = None) -> np.ndarray:
-    """Average of the per-clip estimates, each resized to ``shape`` (default: the first clip's)."""
+def collude(clips: Iterable[Sequence[Planes]], shape: tuple[int, int] | None = None) -> np.ndarray:
+    """Average of the per-clip estimates, each resized to ``shape`` (default: the first clip's; given a
+    ``shape``, ``clips`` may be a generator, so that only the estimates are held, not the clips)."""
     h, w = shape or clips[0][0][0].shape
     return np.mean([_resize(estimate_mark(c), h, w) for c in clips], axis=0).astype(np.float32)
 
