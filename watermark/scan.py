@@ -6,8 +6,8 @@ frames, evenly spread in media time (one per ``duration / max_frames``
 seconds), or every n-th frame when the duration is unknown, plus the clip's
 I-frames that sample passes over (at most ``max_frames // 8``,
 ``mediaio.sampling.EvenSample``): after heavy compression they carry most of
-what is left of the mark (a 10 s clip at H.264 CRF 40 bound at 10^-28 with its
-six I-frames and 10^-6 without, ``bench/results/wm_duration.md``). The sample
+what is left of the mark (bikes, 10 s, H.264 CRF 40, one key: bound at 10^-23.0
+with its six I-frames and 10^-5.6 without, ``bench/results/wm_duration_readings.md``). The sample
 never needs consecutive frames, so the decoder may skip non-reference frames for it.
 
 ``background=True`` analyses the frames on one worker thread, in order, while the
