@@ -59,10 +59,16 @@ def load_keyring(directory: Path, *, create: bool = True) -> KeyRing:
 
 def rotate_key(directory: Path, *, _locked: bool = False) -> WatermarkKey:
     """Create a new active key; old keys stay for extraction."""
+    return install_key(directory, WatermarkKey.generate(), _locked=_locked)
+
+
+def install_key(directory: Path, key: WatermarkKey, *, _locked: bool = False) -> WatermarkKey:
+    """Make ``key`` the active key of ``directory`` (created if missing); keys already there stay for
+    extraction. A fixed key makes a home's labels reproducible (benches, tests). The lock creates a
+    missing directory 0700."""
     directory = Path(directory)
     ctx = contextlib.nullcontext() if _locked else directory_lock(directory)
     with ctx:
-        key = WatermarkKey.generate()
         key.save(directory / f"{key.key_id}.json")
         tmp = directory / ".ACTIVE.tmp"
         tmp.write_text(key.key_id + "\n")

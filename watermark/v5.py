@@ -36,6 +36,20 @@ instances from one frame to the next (v4: 10%), and an encoder codes a flickerin
 (median of 6 keys; v4: 10^-7.8), and small clips' payloads at CRF 23 came back for 30 of 30 keys
 instead of 6 and 16 (``bench/results/wm_payload_v5.md``). The binding moves less
 (``bench/results/wm_duration.md``, with and without the hold in one run).
+
+The flat-frame cap (``min_rms``, embedder only, 0.25 since 2026-12-07, v2's 0.5 before: the test is
+unchanged, so clips marked before and after verify alike). The embedder scales each frame's pattern to
+one target RMS (about 42.5 dB), but caps the boost of a frame whose activity mask leaves little energy
+at ``amplitude / min_rms``. At 0.5 the cap held kino-tiny's output (flat colour fields: the generator's
+own clips) at 48.8-51.7 dB, and ordinary re-encodes took its binding: on 8 prompts x 2 keys that no
+choice was made on (``bench/results/wm_flat.md``), bound after H.264 CRF 30 9/16, H.265 CRF 30 7/16,
+AV1 CRF 35 2/16. At 0.25 they are marked at 43.1-45.9 dB and bound 16/16, 15/16 and 14/16 (97 against
+63 of 128 attacked clips in all). Frames with texture never reach the cap: of 34 real clips, 3 moved
+(to clip means of 42.35-42.55 dB). The price: in the flatter half of a kino-tiny frame the mark is 1.3
+grey levels RMS where it was 0.7, on a picture whose own grain there is 0.2 (real footage: 0.7 against a
+grain of 1.3), a faint grain that shows side by side at 2x; a uniform frame gets at most 3 grey levels
+(45 dB) where 0.5 gave 1. 0.15 reached 42.5 dB on every flat clip, a visible grain on white, for a
+smaller further gain (a screen of 0.5 / 0.35 / 0.25 / 0.15 on five other kino-tiny clips, one key).
 """
 
 from __future__ import annotations
@@ -48,4 +62,4 @@ __all__ = ["make_v5"]
 def make_v5() -> BoundMethod:
     return BoundMethod(name="kinoseal-wm-v5", version=5,
                        params=BoundParams(domain=b"kinoseal-wm-v5", detrend_order=2, halfspaces=2, centre=True,
-                                         pair_offset=(12.0, 8.0), dead=0.25, hold=0.125))
+                                         pair_offset=(12.0, 8.0), dead=0.25, hold=0.125, min_rms=0.25))

@@ -92,27 +92,39 @@ def _texture(n: int) -> tuple[list[Planes], float, str]:
             "clips.block_texture: 8 px random colour blocks drifting 1 px a frame, 854x480, 24 fps")
 
 
-def _kino_tiny(n: int, fps: int = 8, size: int = 256) -> tuple[list[Planes], float, str]:
-    """A clip from the shipped generator, through its only output path (labeled MP4).
+# The generator labels what it writes; the suite's kino-tiny hosts are labeled with this key (a fixed one:
+# until 2026-12-07 each run drew a fresh key, so the host's own mark, and the suite's numbers on it, moved
+# from run to run).
+LABEL_KEY_SEED = b"kinoseal-suite-kino-tiny-label"
 
-    The product cannot emit unlabeled frames, so this host already carries a v2
-    mark and a manifest made with a throwaway key in a temporary home: for the
-    suite's own key it is an unmarked clip (a second, independent key).
-    """
+
+def kino_tiny_frames(prompt: str, seed: int, n: int, fps: int = 8) -> tuple[list[Planes], float]:
+    """``n`` frames of kino-tiny's output for ``prompt``, through the product's only output path (a labeled
+    MP4, under a fixed throwaway key in a temporary home): for any other key an unmarked clip."""
+    import hashlib
     import tempfile
 
-    from kinoseal.generate.run import generate_clip
     from kinoseal.config import Settings
+    from kinoseal.generate.run import generate_clip
+    from kinoseal.watermark.keyring import install_key
+    from kinoseal.watermark.keys import WatermarkKey
 
-    prompt = "a red ball bouncing from left to right on a blue background"
     with tempfile.TemporaryDirectory(prefix="kinoseal-suite-") as tmp:
         out = Path(tmp) / "kino_tiny.mp4"
         settings = Settings(home=Path(tmp) / "home", classifier_model="none")
-        generate_clip(settings, prompt, out, seconds=max(2.0, n / fps), fps=fps, seed=0)
-        frames, rate = decode_i420(out, n)
+        install_key(settings.keys_dir / "watermark", WatermarkKey(hashlib.sha256(LABEL_KEY_SEED).digest()))
+        generate_clip(settings, prompt, out, seconds=max(2.0, n / fps), fps=fps, seed=seed)
+        return decode_i420(out, n)
+
+
+def _kino_tiny(n: int, fps: int = 8, size: int = 256) -> tuple[list[Planes], float, str]:
+    """A clip from the shipped generator (``kino_tiny_frames``): it already carries a mark and a manifest
+    of another key, as everything the product writes does."""
+    prompt = "a red ball bouncing from left to right on a blue background"
+    frames, rate = kino_tiny_frames(prompt, 0, n, fps)
     if frames[0][0].shape[0] < size:
         frames = _rescale_clip(frames, size)
-    return frames, rate, f"kino-tiny generate_clip({prompt!r}, seed 0), labeled with a throwaway key"
+    return frames, rate, f"kino-tiny generate_clip({prompt!r}, seed 0), labeled with a fixed throwaway key"
 
 
 @dataclass(frozen=True)
