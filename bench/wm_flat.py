@@ -11,6 +11,12 @@ clip is the labeled MP4, marked again). Each is marked with every method and key
 (16 frames, as the verifier reads a 2 s clip). A clip counts when the mark is bound at p < 1e-6 (what ``ai_generated``
 needs). PSNR-Y is of the marked clip against its host, before any attack.
 
+Through the product (``--no-end-to-end`` skips it): ``generate_clip`` for the same prompts (other seeds)
+under one installation key, with the labeler's method swapped for each variant; the labeled MP4 decoded,
+re-encoded as a platform would (``E2E_CASES``), and verified by the installation's own ``Verifier`` with its
+registry: the verdict, whether the watermark bound, and what the registry matched. The labeled files' size
+at the labeler's CRF against the unmarked frames' is measured on the bench's own marking (key 0).
+
 Real footage: every real clip of ``../shared/data/realworld`` (its first 24 frames) and the suite's
 real and CGI clips, marked with each method: the mean and worst PSNR-Y per clip, and how many clips the
 change moved at all (the cap binds only where a frame's activity mask leaves little energy).
@@ -24,6 +30,7 @@ import hashlib
 import json
 import platform
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -33,6 +40,7 @@ from scipy import ndimage
 from kinoseal.evaluation.watermark.attacks import apply_attack, frame_kind
 from kinoseal.evaluation.watermark.clips import decode_i420, load_clip
 from kinoseal.evaluation.watermark.metrics import psnr
+from kinoseal.config import Settings
 from kinoseal.evaluation.watermark.suite import method_variant
 from kinoseal.watermark import WatermarkKey
 
@@ -100,6 +108,20 @@ def flat_grain(marked, host) -> dict:
     return {"flat_mark_rms": round(float(np.mean(mark)), 3), "flat_host_grain": round(float(np.mean(grain)), 3)}
 
 
+def encoded_bytes(frames, fps: float) -> int:
+    """Size of ``frames`` as the labeler writes them (libx264 at ``Settings``' CRF and preset)."""
+    from kinoseal.mediaio.writer import H264Writer
+
+    s = Settings()
+    h, w = frames[0][0].shape
+    with tempfile.TemporaryDirectory(prefix="kinoseal-flat-") as tmp:
+        path = Path(tmp) / "clip.mp4"
+        with H264Writer(path, width=w, height=h, fps=fps, crf=s.crf, preset=s.preset) as wr:
+            for y, u, v in frames:
+                wr.write_i420(y, u, v)
+        return path.stat().st_size
+
+
 def read(method, key: WatermarkKey, frames) -> dict:
     ex = method.extractor([key])
     for f in frames:
@@ -114,6 +136,7 @@ def generated_rows(methods: list[str], prompts: list[str], attacks: list[str], k
     rows = []
     for ci, prompt in enumerate(prompts):
         host, fps = kino_tiny_frames(prompt, 100 + ci), 8.0
+        plain = encoded_bytes(host, fps)
         for mname in methods:
             m = method_variant(mname)
             for k in range(keys):
@@ -122,10 +145,52 @@ def generated_rows(methods: list[str], prompts: list[str], attacks: list[str], k
                 marked = [(emb.embed_luma(y), u, v) for y, u, v in host]
                 db = clip_psnr(marked, host)
                 grain = flat_grain(marked, host)
+                size = round(encoded_bytes(marked, fps) / plain, 3) if k == 0 else None
                 for att in attacks:
                     fr, _ = apply_attack(att, marked, fps)
                     row = {"prompt": prompt, "method": mname, "key": k, "attack": att, "psnr_y": round(db, 2),
-                           **grain, **read(m, key, fr)}
+                           **grain, "size_ratio": size, **read(m, key, fr)}
+                    rows.append(row)
+                    print(row, flush=True)
+    return rows
+
+
+E2E_CASES = {"h264_crf30": ["h264_crf30"], "crop_0.71 + h264_crf30": ["crop_0.71", "h264_crf30"]}
+
+
+def end_to_end_rows(methods: list[str], prompts: list[str]) -> list[dict]:
+    """Through the product: ``generate_clip`` (the labeler's mark, encode, signature, registry record) under
+    one installation key, the clip re-encoded as a platform would (which drops the manifest), then the
+    installation's own ``Verifier`` with its registry: the verdict and what gave it."""
+    from kinoseal.generate.run import generate_clip
+    from kinoseal.label.labeler import Labeler
+    from kinoseal.mediaio.writer import H264Writer
+    from kinoseal.verify.verifier import Verifier
+    from kinoseal.watermark.keyring import install_key
+
+    rows = []
+    for mname in methods:
+        with tempfile.TemporaryDirectory(prefix="kinoseal-flat-e2e-") as tmp:
+            s = Settings(home=Path(tmp) / "home", classifier_model="none")
+            install_key(s.keys_dir / "watermark", bench_key(0))
+            labeler = Labeler.from_settings(s)
+            labeler.method = method_variant(mname)  # the variant under the registered name, as v5 clips carry
+            for ci, prompt in enumerate(prompts):
+                src = Path(tmp) / f"clip{ci}.mp4"
+                generate_clip(s, prompt, src, seconds=2.0, fps=8, seed=200 + ci, labeler=labeler)
+                labeled, fps = decode_i420(src, 10**6)
+                for case, chain in E2E_CASES.items():
+                    frames = labeled
+                    for att in chain:
+                        frames, _ = apply_attack(att, frames, fps)
+                    dst = Path(tmp) / "shared.mp4"
+                    h, w = frames[0][0].shape
+                    with H264Writer(dst, width=w, height=h, fps=fps, crf=18, preset="medium") as wr:
+                        for y, u, v in frames:  # already decoded from the attack's encode: near lossless
+                            wr.write_i420(y, u, v)
+                    r = Verifier.from_settings(s).verify(dst)
+                    row = {"method": mname, "prompt": prompt, "case": case, "verdict": r.verdict.value,
+                           "bound": r.watermark.bound, "via": (r.provenance or {}).get("via")}
                     rows.append(row)
                     print(row, flush=True)
     return rows
@@ -181,6 +246,10 @@ def markdown(res: dict) -> str:
              f"`{m}` {np.mean([r['flat_mark_rms'] for r in rows if r['method'] == m and r['attack'] == 'none']):.2f} "
              f"against {np.mean([r['flat_host_grain'] for r in rows if r['method'] == m and r['attack'] == 'none']):.2f}"
              for m in methods) + ".", "",
+         "Labeled file size, key 0, as the labeler encodes (libx264 CRF " + str(res.get("crf")) + "), against the same "
+         "frames encoded unmarked (mean ratio over clips): " + "; ".join(
+             f"`{m}` {np.mean([r['size_ratio'] for r in rows if r['method'] == m and r['attack'] == 'none' and r['size_ratio']]):.2f}x"
+             for m in methods) + ".", "",
          "Cell: bound / marked clips (median binding log10 p; median sync-layer log10 p).", "",
          "| attack | " + " | ".join(f"`{m}`" for m in methods) + " |", "|---" * (len(methods) + 1) + "|"]
     for att in res["attacks"]:
@@ -193,6 +262,24 @@ def markdown(res: dict) -> str:
     tot = {m: sum(r["bound"] for r in rows if r["method"] == m and r["attack"] != "none") for m in methods}
     att_n = sum(1 for r in rows if r["method"] == methods[0] and r["attack"] != "none")
     L += ["", "Attacked clips bound: " + ", ".join(f"`{m}` {tot[m]}/{att_n}" for m in methods) + ".", ""]
+    e2e = res.get("end_to_end") or []
+    if e2e:
+        L += ["## Through the product (issue 21: the verdict a platform's upload gets)", "",
+              f"`generate_clip` under one installation key for the same {len(res['prompts'])} prompts (other seeds), "
+              "the labeled MP4 decoded, attacked (which drops the manifest), stored at CRF 18, then `kinoseal verify`'s "
+              "`Verifier` with the installation's registry (no classifier). Cell: `ai_generated` / clips (of them: "
+              "bound by the watermark; found through the registry by payload, by fingerprint).", "",
+              "| re-encode | " + " | ".join(f"`{m}`" for m in methods) + " |", "|---" * (len(methods) + 1) + "|"]
+        for case in E2E_CASES:
+            cells = []
+            for m in methods:
+                sel = [r for r in e2e if r["method"] == m and r["case"] == case]
+                cells.append(f"{sum(r['verdict'] == 'ai_generated' for r in sel)}/{len(sel)} (bound "
+                             f"{sum(bool(r['bound']) for r in sel)}; registry by payload "
+                             f"{sum(r['via'] == 'watermark' for r in sel)}, by fingerprint "
+                             f"{sum(r['via'] == 'fingerprint' for r in sel)})")
+            L.append(f"| {case} | " + " | ".join(cells) + " |")
+        L.append("")
     real = res["real"]
     if real:
         base, new = methods[0], methods[-1]
@@ -222,6 +309,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--attacks", default=",".join(ATTACKS))
     ap.add_argument("--keys", type=int, default=2)
     ap.add_argument("--real", type=int, default=None, help="at most this many shared real clips (default: all)")
+    ap.add_argument("--no-end-to-end", dest="end_to_end", action="store_false",
+                    help="skip the run through generate_clip and the Verifier")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = ap.parse_args(argv)
     methods = args.methods.split(",")
@@ -229,12 +318,13 @@ def main(argv: list[str] | None = None) -> None:
     attacks = args.attacks.split(",")
     t0 = time.time()
     gen = generated_rows(methods, prompts, attacks, args.keys)
+    e2e = end_to_end_rows(methods, prompts) if args.end_to_end else []
     real = real_rows(methods, args.real)
     res = {"command": " ".join(["python -m bench.wm_flat", *(argv if argv is not None else sys.argv[1:])]),
            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
            "host": f"{platform.machine()}, {platform.python_version()}", "minutes": round((time.time() - t0) / 60, 1),
-           "methods": methods, "prompts": prompts, "attacks": attacks, "keys": args.keys,
-           "generated": gen, "real": real}
+           "crf": Settings().crf, "methods": methods, "prompts": prompts, "attacks": attacks, "keys": args.keys,
+           "generated": gen, "end_to_end": e2e, "real": real}
     print(write_results(args.out, "wm_flat", res, markdown(res)))
 
 
