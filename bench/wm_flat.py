@@ -37,10 +37,10 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
+from kinoseal.config import Settings
 from kinoseal.evaluation.watermark.attacks import apply_attack, frame_kind
 from kinoseal.evaluation.watermark.clips import decode_i420, load_clip
 from kinoseal.evaluation.watermark.metrics import psnr
-from kinoseal.config import Settings
 from kinoseal.evaluation.watermark.suite import method_variant
 from kinoseal.watermark import WatermarkKey
 
