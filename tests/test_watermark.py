@@ -139,6 +139,20 @@ def test_key_file_mode_roundtrip_and_repr(tmp_path):
     assert not [f for f in p.parent.iterdir() if f.name.endswith(".tmp")]
 
 
+def test_install_key_makes_a_fixed_key_active_and_keeps_the_old_ones(tmp_path):
+    from kinoseal.watermark.keyring import install_key, load_keyring, rotate_key
+
+    d = tmp_path / "keys" / "watermark"
+    fixed = WatermarkKey(bytes(range(1, 33)))
+    assert install_key(d, fixed) == fixed
+    assert stat.S_IMODE(os.stat(d).st_mode) == 0o700
+    ring = load_keyring(d, create=False)
+    assert ring.active == fixed and ring.key_ids == [fixed.key_id]
+    newer = rotate_key(d)
+    ring = load_keyring(d, create=False)
+    assert ring.active == newer and sorted(ring.key_ids) == sorted([fixed.key_id, newer.key_id])
+
+
 @pytest.mark.parametrize(
     "content",
     [
