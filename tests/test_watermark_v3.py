@@ -508,7 +508,7 @@ def test_v5_mark_on_a_moving_object_survives_h264_crf28_because_of_the_hold(tmp_
 
 def test_v5_marks_the_generators_flat_output_strongly_enough_to_survive_h264_crf30(tmp_path):
     """kino-tiny's output is flat colour fields, where v2's flat-frame cap (``min_rms`` 0.5) held the mark at
-    48-52 dB, a sixth to a twelfth of the power real footage carries (42.5 dB), so that a platform's H.264 CRF 30 re-encode left
+    48-52 dB, a quarter to a ninth of the power real footage carries (42.5 dB), so that a platform's H.264 CRF 30 re-encode left
     its binding orders of magnitude weaker (this clip: 10^-10.8 against 10^-45.0; on others of the bench it
     broke, ``bench/results/wm_flat.md``). v5's cap of 0.25 marks it at 42-47 dB. Through the product's
     own path: ``generate_clip`` writes a labeled clip (its own key), which is then marked again."""
