@@ -14,7 +14,8 @@ needs). PSNR-Y is of the marked clip against its host, before any attack.
 Through the product (``--no-end-to-end`` skips it): ``generate_clip`` for the same prompts (other seeds)
 under one installation key, with the labeler's method swapped for each variant; the labeled MP4 decoded,
 re-encoded as a platform would (``E2E_CASES``), and verified by the installation's own ``Verifier`` with its
-registry: the verdict, whether the watermark bound, and what the registry matched. The labeled files' size
+registry: the verdict, whether the watermark bound, and what the registry matched (each clip's payload is
+the labeler's random draw, so this part is not bit for bit repeatable). The labeled files' size
 at the labeler's CRF against the unmarked frames' is measured on the bench's own marking (key 0).
 
 Real footage: every real clip of ``../shared/data/realworld`` (its first 24 frames) and the suite's
@@ -78,7 +79,7 @@ def bench_key(i: int) -> WatermarkKey:
     return WatermarkKey(hashlib.sha256(f"kinoseal-bench-flat-{i}".encode()).digest())
 
 
-def kino_tiny_frames(prompt: str, seed: int, seconds: float = 2.0, fps: int = 8) -> list:
+def unlabeled_kino_tiny(prompt: str, seed: int, seconds: float = 2.0, fps: int = 8) -> list:
     """The generator's frames for ``prompt`` before the labeler marks them, as 4:2:0 planes."""
     from kinoseal.generate.run import load_model
     from kinoseal.mediaio.colour import rgb_to_i420
@@ -101,25 +102,30 @@ def flat_grain(marked, host) -> dict:
     mark, grain = [], []
     for a, b in zip(marked, host):
         hp = _highpass(b[0])
-        flat = ndimage.uniform_filter(np.abs(hp), 9) <= np.median(ndimage.uniform_filter(np.abs(hp), 9))
+        activity = ndimage.uniform_filter(np.abs(hp), 9)
+        flat = activity <= np.median(activity)
         d = a[0].astype(np.float64) - b[0]
         mark.append(float(np.sqrt(np.mean(d[flat] ** 2))))
         grain.append(float(np.sqrt(np.mean(hp[flat] ** 2))))
     return {"flat_mark_rms": round(float(np.mean(mark)), 3), "flat_host_grain": round(float(np.mean(grain)), 3)}
 
 
-def encoded_bytes(frames, fps: float) -> int:
-    """Size of ``frames`` as the labeler writes them (libx264 at ``Settings``' CRF and preset)."""
+def write_h264(frames, path: Path, fps: float, crf: int, preset: str) -> Path:
+    """4:2:0 planes to an MP4 with the labeler's writer."""
     from kinoseal.mediaio.writer import H264Writer
 
-    s = Settings()
     h, w = frames[0][0].shape
+    with H264Writer(path, width=w, height=h, fps=fps, crf=crf, preset=preset) as wr:
+        for y, u, v in frames:
+            wr.write_i420(y, u, v)
+    return path
+
+
+def encoded_bytes(frames, fps: float) -> int:
+    """Size of ``frames`` as the labeler writes them (libx264 at ``Settings``' CRF and preset)."""
+    s = Settings()
     with tempfile.TemporaryDirectory(prefix="kinoseal-flat-") as tmp:
-        path = Path(tmp) / "clip.mp4"
-        with H264Writer(path, width=w, height=h, fps=fps, crf=s.crf, preset=s.preset) as wr:
-            for y, u, v in frames:
-                wr.write_i420(y, u, v)
-        return path.stat().st_size
+        return write_h264(frames, Path(tmp) / "clip.mp4", fps, s.crf, s.preset).stat().st_size
 
 
 def read(method, key: WatermarkKey, frames) -> dict:
@@ -135,7 +141,7 @@ def read(method, key: WatermarkKey, frames) -> dict:
 def generated_rows(methods: list[str], prompts: list[str], attacks: list[str], keys: int) -> list[dict]:
     rows = []
     for ci, prompt in enumerate(prompts):
-        host, fps = kino_tiny_frames(prompt, 100 + ci), 8.0
+        host, fps = unlabeled_kino_tiny(prompt, 100 + ci), 8.0
         plain = encoded_bytes(host, fps)
         for mname in methods:
             m = method_variant(mname)
@@ -164,7 +170,6 @@ def end_to_end_rows(methods: list[str], prompts: list[str]) -> list[dict]:
     installation's own ``Verifier`` with its registry: the verdict and what gave it."""
     from kinoseal.generate.run import generate_clip
     from kinoseal.label.labeler import Labeler
-    from kinoseal.mediaio.writer import H264Writer
     from kinoseal.verify.verifier import Verifier
     from kinoseal.watermark.keyring import install_key
 
@@ -175,20 +180,20 @@ def end_to_end_rows(methods: list[str], prompts: list[str]) -> list[dict]:
             install_key(s.keys_dir / "watermark", bench_key(0))
             labeler = Labeler.from_settings(s)
             labeler.method = method_variant(mname)  # the variant under the registered name, as v5 clips carry
+            verifier = None
             for ci, prompt in enumerate(prompts):
                 src = Path(tmp) / f"clip{ci}.mp4"
                 generate_clip(s, prompt, src, seconds=2.0, fps=8, seed=200 + ci, labeler=labeler)
+                # built once the first label has made the registry (it then follows the registry's growth)
+                verifier = verifier or Verifier.from_settings(s)
                 labeled, fps = decode_i420(src, 10**6)
                 for case, chain in E2E_CASES.items():
                     frames = labeled
                     for att in chain:
                         frames, _ = apply_attack(att, frames, fps)
-                    dst = Path(tmp) / "shared.mp4"
-                    h, w = frames[0][0].shape
-                    with H264Writer(dst, width=w, height=h, fps=fps, crf=18, preset="medium") as wr:
-                        for y, u, v in frames:  # already decoded from the attack's encode: near lossless
-                            wr.write_i420(y, u, v)
-                    r = Verifier.from_settings(s).verify(dst)
+                    # already decoded from the attack's encode: stored near lossless
+                    dst = write_h264(frames, Path(tmp) / "shared.mp4", fps, 18, "medium")
+                    r = verifier.verify(dst)
                     row = {"method": mname, "prompt": prompt, "case": case, "verdict": r.verdict.value,
                            "bound": r.watermark.bound, "via": (r.provenance or {}).get("via")}
                     rows.append(row)
@@ -268,7 +273,8 @@ def markdown(res: dict) -> str:
               f"`generate_clip` under one installation key for the same {len(res['prompts'])} prompts (other seeds), "
               "the labeled MP4 decoded, attacked (which drops the manifest), stored at CRF 18, then `kinoseal verify`'s "
               "`Verifier` with the installation's registry (no classifier). Cell: `ai_generated` / clips (of them: "
-              "bound by the watermark; found through the registry by payload, by fingerprint).", "",
+              "bound by the watermark; found through the registry by payload, by fingerprint). The labeler draws each "
+              "clip's payload at random, so these cells move a little from run to run.", "",
               "| re-encode | " + " | ".join(f"`{m}`" for m in methods) + " |", "|---" * (len(methods) + 1) + "|"]
         for case in E2E_CASES:
             cells = []
