@@ -20,6 +20,7 @@ jobs share, CPU time moves less than wall time.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -80,6 +81,21 @@ def make_clip(dst: Path, seconds: float, settings: Settings, upside_down: bool =
         for i in range(n):
             w.write_i420(*frames[i % len(frames)])
     return dst
+
+
+@contextlib.contextmanager
+def v5_analysed_apart():
+    """Within the block, the verifier's scan shares a frame analysis only between versions whose
+    parameters agree in every field but the key domain, the embedder's own included: v5 (flat-frame
+    cap 0.25) then analyses apart from v2-v4 (0.5), as it did on 2026-12-07 before ``EMBED_ONLY``."""
+    from kinoseal.watermark import v2
+
+    shared = v2.EMBED_ONLY
+    v2.EMBED_ONLY = frozenset()
+    try:
+        yield
+    finally:
+        v2.EMBED_ONLY = shared
 
 
 def main() -> None:
@@ -163,6 +179,14 @@ def main() -> None:
             verifier.verify(clip)
 
     t_quad8, c_quad8 = timed(quad8_verify, args.repeats)
+
+    def v5_apart_verify():
+        with v5_analysed_apart():
+            verifier.verify(clip)
+
+    with v5_analysed_apart():
+        assert verifier.verify(clip).to_dict()["watermark"] == unmarked.to_dict()["watermark"]
+    t_apart, c_apart = timed(v5_apart_verify, args.repeats)
     # The default classifier is an ensemble of two models; its specialist alone was the default before.
     spec_only = Verifier.from_settings(settings.with_(
         classifier_model=str(ROOT / "detect" / "models" / "kinodet_r10t_64")))
@@ -233,6 +257,7 @@ def main() -> None:
         "verify_when_needed": (t_verify_fast, c_verify_fast),
         "verify_unmarked": (t_verify_unmarked, c_verify_unmarked),
         "verify_unmarked_quad8_host_prediction": (t_quad8, c_quad8),
+        "verify_unmarked_v5_analysed_apart": (t_apart, c_apart),
         "verify_unmarked_specialist_only": (t_spec_only, c_spec_only),
         "verify_no_classifier": (t_wm_only, c_wm_only),
         "verify_no_classifier_unmarked": (t_wm_only_unmarked, c_wm_only_unmarked),
@@ -296,6 +321,9 @@ def main() -> None:
             "verify_unmarked"),
         row("the same with the watermark detector's host prediction before 2026-12-07 (the quadratic surface "
             "alone, no median blend)", "verify_unmarked_quad8_host_prediction"),
+        row("the same with v5 analysing frames apart from v2-v4 (2026-12-07, before the sharing key left out "
+            "the embedder's flat-frame cap): every frame whitened and the geometries searched twice",
+            "verify_unmarked_v5_analysed_apart"),
         row("the same with one classifier model, `kinodet_r10t_64` (the default's specialist; the default "
             "before the ensemble)", "verify_unmarked_specialist_only"),
         row("the same with the analysis on the decode thread (the previous shape: no overlap)",
