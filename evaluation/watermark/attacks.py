@@ -229,6 +229,8 @@ def encode_planes(
     """Encode I420 planes with PyAV (frame i at i / fps seconds): the file's bytes."""
     import av
 
+    from kinoseal.mediaio.i420 import to_frame
+
     h, w = frames[0][0].shape
     rate = Fraction(fps).limit_denominator(1001)
     buf = io.BytesIO()
@@ -237,9 +239,7 @@ def encode_planes(
         st.width, st.height, st.pix_fmt = w, h, "yuv420p"
         st.codec_context.time_base = 1 / rate
         for i, (y, u, v) in enumerate(frames):
-            vf = av.VideoFrame.from_ndarray(
-                np.concatenate([y.reshape(-1), u.reshape(-1), v.reshape(-1)]).reshape(h * 3 // 2, w), format="yuv420p"
-            )
+            vf = to_frame(y, u, v)
             vf.pts = i
             vf.time_base = st.codec_context.time_base
             for pkt in st.encode(vf):
