@@ -390,3 +390,22 @@ def test_a_forked_child_gets_its_own_watermark_helper():
     got = os.read(r, 1)
     os.waitpid(pid, 0)
     assert got == b"1"
+
+
+def test_to_frame_holds_exactly_the_planes_it_was_given():
+    """The writer's frames are built by copying each plane into the frame's own padded rows, not
+    through ``from_ndarray``: every plane must come back byte for byte (widths whose rows the
+    decoder pads, and sizes from 16x16 to 720p); odd sizes still fail with PyAV's own error."""
+    from kinoseal.mediaio.i420 import pack, to_frame
+
+    rng = np.random.default_rng(4)
+    for h, w in ((16, 16), (144, 176), (272, 642), (720, 1280)):
+        y = rng.integers(0, 256, (h, w), np.uint8)
+        u, v = (rng.integers(0, 256, (h // 2, w // 2), np.uint8) for _ in range(2))
+        frame = to_frame(y, u, v)
+        assert (frame.width, frame.height, frame.format.name) == (w, h, "yuv420p")
+        assert np.array_equal(frame.to_ndarray(format="yuv420p"), pack(y, u, v))
+        ref = av.VideoFrame.from_ndarray(pack(y, u, v), format="yuv420p")
+        assert np.array_equal(frame.to_ndarray(format="rgb24"), ref.to_ndarray(format="rgb24"))
+    with pytest.raises(ValueError):
+        to_frame(np.zeros((15, 16), np.uint8), np.zeros((7, 8), np.uint8), np.zeros((7, 8), np.uint8))
