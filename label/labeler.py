@@ -30,7 +30,7 @@ from kinoseal import __version__
 from kinoseal.config import Settings
 from kinoseal.errors import InputError
 from kinoseal.fingerprint import FingerprintBuilder
-from kinoseal.mediaio.ahead import read_ahead
+from kinoseal.mediaio.ahead import read_ahead, write_behind
 from kinoseal.mediaio.atomic import scratch_path
 from kinoseal.mediaio.colour import rgb_to_i420
 from kinoseal.mediaio.probe import probe
@@ -120,10 +120,12 @@ class Labeler:
         edit_description: str | None = None,
         progress: Progress | None = None,
         total: int = 0,
-        ahead: bool = False,
+        overlap: str = "none",
     ) -> LabelResult:
-        """``ahead``: decode and mark on a worker thread while the encoder works (``mediaio.ahead``);
-        only for frames read from a file: a caller's own iterator stays on the caller's thread."""
+        """``overlap`` (``mediaio.ahead``): "read_ahead" decodes and marks on a worker thread while the
+        encoder works here, for frames read from a file; "write_behind" makes and marks the frames here
+        while a worker encodes the previous ones, for a caller's own iterator (a generator model's
+        state may belong to its thread); "none" does all of it here, in turn."""
         dst = Path(dst)
         payload_id = secrets.randbits(64)
         key = self.keyring.active
@@ -145,12 +147,25 @@ class Labeler:
                             fingerprint.add(y, u, v, i * step if t is None else t)
                         yield y, u, v, t
 
-                marked = marked_frames()
-                for y, u, v, t in read_ahead(marked) if ahead else marked:
+                def encode(frame) -> None:
+                    y, u, v, t = frame
                     writer.write_i420(y, u, v, time_s=t)
-                    frames += 1
-                    if progress:
-                        progress(frames, total)
+
+                if overlap == "write_behind":
+                    def made():
+                        for n, frame in enumerate(marked_frames(), 1):
+                            yield frame
+                            if progress:  # on the caller's thread, as frames are handed over
+                                progress(n, total)
+
+                    frames = write_behind(made(), encode)
+                else:
+                    marked = marked_frames()
+                    for frame in read_ahead(marked) if overlap == "read_ahead" else marked:
+                        encode(frame)
+                        frames += 1
+                        if progress:
+                            progress(frames, total)
             manifest = generated_manifest(
                 title=dst.name,
                 software=SOFTWARE,
@@ -203,11 +218,11 @@ class Labeler:
         return self._write(
             planes, dst, width=w, height=h, fps=info.fps, generator=generator, source_type=source_type,
             audio_from=src if info.has_audio else None, progress=progress, total=info.frame_count,
-            ahead=self._overlap(),
+            overlap="read_ahead" if self._overlap() else "none",
         )
 
     def _overlap(self) -> bool:
-        """Decode and mark on a thread of their own while the encoder works (not for a clip kept on one thread)."""
+        """Make and mark frames on one thread while the encoder works on another (not for a clip kept on one thread)."""
         return not self.settings.limits.one_thread
 
     def label_frames(
@@ -246,6 +261,7 @@ class Labeler:
             planes(), dst, width=w, height=h, fps=Fraction(fps).limit_denominator(1001 * 1000),
             generator=generator, source_type=COMPOSITE_TRAINED if parent is not None else TRAINED,
             parent=parent, edit_description=edit_description, progress=progress, total=total,
+            overlap="write_behind" if self._overlap() else "none",
         )
 
 
