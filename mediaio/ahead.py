@@ -105,9 +105,13 @@ def write_behind(items: Iterable[T], consume: Callable[[T], None], depth: int = 
 
     worker = threading.Thread(target=run, name=name, daemon=True)
     worker.start()
+    it = iter(items)
     try:
-        for x in items:
+        for x in it:
             if failure:
+                close = getattr(it, "close", None)
+                if close is not None:  # a generator's own clean-up (an open container) runs now
+                    close()
                 break
             put(x)
     except BaseException as exc:

@@ -66,9 +66,6 @@ class H264Writer:
         stream = self._container.add_stream("libx264", rate=self.fps, options=options)
         stream.width, stream.height = self.width, self.height
         stream.pix_fmt = "yuv420p"
-        # libx264's own frame threads, not the slice threads PyAV asks for by default: 8% faster and
-        # 0.4% smaller on a 10 s 720p clip, and one slice a frame, as x264 and ffmpeg write by default.
-        stream.codec_context.thread_type = "FRAME"
         stream.codec_context.time_base = Fraction(1, 1) / self.fps
         self._stream = stream
         self._open_audio(self._container)

@@ -88,18 +88,25 @@ def test_write_behind_consumes_every_item_in_order_on_another_thread():
 def test_write_behind_raises_the_consumers_error_and_stops_making_items():
     made = []
 
+    closed = threading.Event()
+
     def items():
-        for i in range(10_000):
-            made.append(i)
-            yield i
+        try:
+            for i in range(10_000):
+                made.append(i)
+                yield i
+        finally:
+            closed.set()
 
     def consume(x):
         if x == 5:
             raise OSError("No space left on device")
 
+    gen = items()  # held here, so only write_behind's own close can run its clean-up
     with pytest.raises(OSError, match="No space left"):
-        write_behind(items(), consume, depth=2)
-    assert len(made) < 100 and not _workers()  # the maker stopped within a few items of the failure
+        write_behind(gen, consume, depth=2)
+    # the maker stopped within a few items of the failure, and its clean-up ran
+    assert len(made) < 100 and closed.is_set() and not _workers()
 
 
 def test_write_behind_raises_the_items_error_once_the_worker_has_stopped():
