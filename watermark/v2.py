@@ -119,7 +119,7 @@ from kinoseal.watermark.stats import rademacher_log10_pvalue
 from kinoseal.watermark.core import (LayoutCache, MaskedPatternEmbedder, WatermarkMethod, check_luma, coded_bits, key_list,
                                      keyed_signs, xof)
 
-__all__ = ["TiledParams", "TiledMethod", "TiledEmbedder", "TiledExtractor", "TileLayout", "frame_weights", "tile_layout"]
+__all__ = ["TiledParams", "TiledMethod", "TiledEmbedder", "TiledExtractor", "TileLayout", "frame_weights", "rotation_sweep", "tile_layout"]
 
 
 # TiledParams fields that only the embedder reads (``watermark.core.MaskedPatternEmbedder``): versions
@@ -166,6 +166,13 @@ class TiledParams:
     sweep_lo: float = 0.35
     sweep_hi: float = 3.0
     sweep_step: float = 0.012
+    # ... and, where the working frame's short side is at most ``rot_sweep_side`` px, the frame-size
+    # rule's lattice rotated by every ``rot_sweep_step`` degrees up to ``rot_sweep_deg`` either way. On
+    # so small a frame a handful of tiles leave the autocorrelation too weak to find a rotated lattice
+    # (carphone, 176x144, rotated 10 degrees: p ~ 1 blind, 10^-15 to 10^-18 at the rotated lattice).
+    rot_sweep_deg: float = 15.0
+    rot_sweep_step: float = 1.0
+    rot_sweep_side: int = 200
 
     @property
     def info_bits(self) -> int:
@@ -607,6 +614,21 @@ def _lattices_from_peaks(A: np.ndarray, peaks: list[tuple[np.ndarray, float]], s
         add(np.stack([a, b], axis=1))
 
 
+def rotation_sweep(p: TiledParams, shape: tuple[int, int], T0: float) -> list[np.ndarray]:
+    """The rotated lattices of the fixed sweep for a working frame of ``shape`` (none above
+    ``rot_sweep_side``): the frame-size rule's square lattice of period ``T0`` turned about the
+    frame centre by every ``rot_sweep_step`` degrees up to ``rot_sweep_deg`` either way. Fixed by the
+    frame size alone, never by the content or the key, so the test stays exact."""
+    if p.rot_sweep_deg <= 0 or p.rot_sweep_step <= 0 or min(shape) > p.rot_sweep_side:
+        return []
+    k = int(math.floor(p.rot_sweep_deg / p.rot_sweep_step + 1e-9))
+    out = []
+    for deg in [s * i * p.rot_sweep_step for i in range(1, k + 1) for s in (1, -1)]:
+        c, s_ = math.cos(math.radians(deg)), math.sin(math.radians(deg))
+        out.append(np.array([[c * T0, -s_ * T0], [s_ * T0, c * T0]]))
+    return out
+
+
 def _close(a: np.ndarray, b: np.ndarray, atol: float) -> bool:
     """``np.allclose(a, b, atol=atol)`` for finite 2x2 bases, without its per-call overhead (~20 us:
     an unmarked clip compares a few hundred pairs)."""
@@ -923,8 +945,9 @@ class TiledExtractor:
         return float(_correlations(an["tiles"][0][None], W)[0])
 
     def _registered_sweep(self, known: tuple) -> float:
-        """log10 p of a known mark (``_known_mark``) at the best of the sweep's square lattices (zero
-        shift, the fingerprint's orientation), times 2 x their number. A uniform resize keeps the frame's
+        """log10 p of a known mark (``_known_mark``) at the best of the sweep's lattices (zero shift, the
+        fingerprint's orientation; on small frames the rule's lattice turned about the centre too), times 2
+        x their number. A uniform resize keeps the frame's
         centre, where the tile is anchored, but moves its cells off the frame-size rule wherever that rule
         sits on its 2 px floor (a clip with a short side under 192 px before or after the resize): the
         scale is then unknown, the rest is not. The lattices come from the frame size alone, so under
@@ -938,7 +961,8 @@ class TiledExtractor:
         return min(0.0, rademacher_log10_pvalue(float(t.max())) + math.log10(2.0 * len(sweep)))
 
     def _sweep(self, acc: _Acc, an: dict) -> list[int]:
-        """Indices (in an["geoms"]) of the fixed scale sweep, folded separably (cheap)."""
+        """Indices (in an["geoms"]) of the fixed sweep: the scales, folded separably (cheap), then on small
+        frames the rotated rule lattices (``rotation_sweep``), folded in full."""
         if "sweep" in an:
             return an["sweep"]
         p = self.params
@@ -964,6 +988,20 @@ class TiledExtractor:
             an["tiles"].append(Ft)
             an["spectra"][gi] = spec
             out.append(gi)
+        rotated = rotation_sweep(p, (h, w), T0)
+        sm0 = bool(acc.frames1) and T0 / n < 1.4
+
+        def fold_rotated(B: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+            Ft = fold(acc.R1 if sm0 else acc.R, B, n)
+            return Ft, _orientation_spectra(Ft)
+
+        for B, (Ft, spec) in zip(rotated, map_ordered(fold_rotated, rotated)):
+            gi = len(an["geoms"])
+            an["geoms"].append(B)
+            an["small"].append(sm0)
+            an["tiles"].append(Ft)
+            an["spectra"][gi] = spec
+            out.append(gi)
         an["sweep"] = out
         return out
 
@@ -981,7 +1019,8 @@ class TiledExtractor:
         #       orientation, zero tile shift), per key;
         #  1/4  the self-synchronised lattices x 8 orientations x N^2 shifts;
         #  1/4  a fixed sweep of square, axis-aligned lattices (scales
-        #       sweep_lo..sweep_hi of the frame-size rule) x 8 x N^2, scored only
+        #       sweep_lo..sweep_hi of the frame-size rule; on small frames also the
+        #       rule's lattice turned by up to rot_sweep_deg) x 8 x N^2, scored only
         #       when the first two do not detect (lazily: the decision is the
         #       same as scoring it always; the reported p is then conservative).
         # Only the lattices here, even when another version sharing this analysis already appended
