@@ -273,3 +273,28 @@ def test_the_platform_encode_puts_a_key_frame_at_least_every_two_seconds():
     assert len(out) == 120 and intra[0] == 0
     assert np.diff(intra + [len(out)]).max() <= round(2 * fps)  # no stretch of 2 s without one
     assert len(intra) >= 2
+
+
+def test_the_perspective_draw_can_be_undone_by_its_inverse():
+    """``perspective_corners`` is the attack's own draw: warping the attacked picture back with the
+    inverse homography (what ``bench.wm_search_oracle``'s oracle does) recovers the picture inside the
+    quadrilateral, up to two bilinear resamplings; the wrong inverse does not."""
+    from PIL import Image
+
+    from kinoseal.evaluation.watermark.attacks import apply_attack, perspective_coeffs, perspective_corners
+
+    h, w = 144, 176
+    yy, xx = np.mgrid[0:h, 0:w]
+    y = (60 + 0.6 * xx + 0.4 * yy + 20 * np.sin(xx / 9.0) * np.cos(yy / 7.0)).astype(np.uint8)
+    u = v = np.full((h // 2, w // 2), 128, np.uint8)
+    (attacked, _, _), = apply_attack("perspective_0.3", [(y, u, v)], 25.0)[0]
+    src, dst = perspective_corners(0.3, w, h)
+
+    def back(a, b):
+        return np.asarray(Image.fromarray(attacked).transform((w, h), Image.PERSPECTIVE, perspective_coeffs(a, b),
+                                                              Image.BILINEAR, fillcolor=16)).astype(float)
+
+    inner = (slice(h // 4, 3 * h // 4), slice(w // 4, 3 * w // 4))
+    err = np.abs(back(dst, src)[inner] - y[inner]).mean()
+    assert err < 3.0, err
+    assert np.abs(back(src, dst)[inner] - y[inner]).mean() > 3 * err  # the forward map again is not the inverse

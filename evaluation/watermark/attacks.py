@@ -44,6 +44,8 @@ __all__ = [
     "list_attacks",
     "list_families",
     "codec_roundtrip",
+    "perspective_coeffs",
+    "perspective_corners",
     "decode_planes",
     "encode_planes",
     "frame_kind",
@@ -372,7 +374,7 @@ def _hflip(f: Planes) -> Planes:
     return tuple(np.ascontiguousarray(p[:, ::-1]) for p in f)  # type: ignore[return-value]
 
 
-def _perspective_coeffs(src: np.ndarray, dst: np.ndarray) -> tuple[float, ...]:
+def perspective_coeffs(src: np.ndarray, dst: np.ndarray) -> tuple[float, ...]:
     """PIL PERSPECTIVE coefficients mapping output points ``dst`` to input points ``src``."""
     a = []
     b = []
@@ -381,6 +383,16 @@ def _perspective_coeffs(src: np.ndarray, dst: np.ndarray) -> tuple[float, ...]:
         a.append([0, 0, 0, x, y, 1, -v * x, -v * y])
         b += [u, v]
     return tuple(np.linalg.solve(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)))
+
+
+def perspective_corners(d: float, w: int, h: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``perspective_<d>`` attack's one seeded draw for a w x h frame: the corners (tl, tr, br, bl)
+    and where they go, each moved inwards by up to d * half the width/height."""
+    rng = np.random.default_rng([ATTACK_SEED, int(round(d * 1000))])
+    r = rng.random((4, 2))
+    src = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float64)
+    sign = np.array([[1, 1], [-1, 1], [-1, -1], [1, -1]], dtype=np.float64)
+    return src, src + sign * r * np.array([d * w / 2.0, d * h / 2.0])
 
 
 def _perspective_attack(d: float) -> AttackFn:
@@ -393,15 +405,9 @@ def _perspective_attack(d: float) -> AttackFn:
 
     def run(frames: Sequence[Planes], fps: float) -> tuple[Frames, float]:
         h, w = frames[0][0].shape
-        rng = np.random.default_rng([ATTACK_SEED, int(round(d * 1000))])
-        dx, dy = d * w / 2.0, d * h / 2.0
-        r = rng.random((4, 2))
-        # corners tl, tr, br, bl and where they go
-        src = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float64)
-        sign = np.array([[1, 1], [-1, 1], [-1, -1], [1, -1]], dtype=np.float64)
-        dst = src + sign * r * np.array([dx, dy])
-        cy = _perspective_coeffs(src, dst)
-        cc = _perspective_coeffs(src / 2.0, dst / 2.0)
+        src, dst = perspective_corners(d, w, h)
+        cy = perspective_coeffs(src, dst)
+        cc = perspective_coeffs(src / 2.0, dst / 2.0)
 
         def warp(p: np.ndarray, coeffs: tuple[float, ...], fill: int) -> np.ndarray:
             im = Image.fromarray(p)
