@@ -215,3 +215,17 @@ def test_a_method_variant_overrides_parameters_and_names_bad_ones():
         method_variant("kinoseal-wm-v5:nope=1")
     with pytest.raises(ValueError, match="is not a float"):
         method_variant("kinoseal-wm-v5:hold=lots")
+
+
+def test_a_method_variant_reads_booleans_as_words():
+    """``name:field=False`` must turn a flag off: ``bool("False")`` is True, which once made a
+    side-by-side run compare a method with itself."""
+    import dataclasses
+
+    from kinoseal.evaluation.watermark.suite import method_variant
+
+    flag = next(f.name for f in dataclasses.fields(method_variant("kinoseal-wm-v5").params) if f.type in (bool, "bool"))
+    for word, want in (("False", False), ("false", False), ("0", False), ("True", True), ("1", True)):
+        assert getattr(method_variant(f"kinoseal-wm-v5:{flag}={word}").params, flag) is want
+    with pytest.raises(ValueError):
+        method_variant(f"kinoseal-wm-v5:{flag}=maybe")

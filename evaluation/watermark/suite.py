@@ -195,7 +195,13 @@ def method_variant(spec: str):
         if field not in fields:
             raise KeyError(f"{name} has no parameter {field!r}")
         try:
-            changes[field] = type(getattr(m.params, field))(value)
+            kind = type(getattr(m.params, field))
+            if kind is bool:  # bool("False") is True: read the word
+                if value.lower() not in ("true", "false", "1", "0"):
+                    raise ValueError(value)
+                changes[field] = value.lower() in ("true", "1")
+            else:
+                changes[field] = kind(value)
         except (TypeError, ValueError):
             raise ValueError(f"{name}: {field}={value!r} is not a {type(getattr(m.params, field)).__name__}") from None
     return dataclasses.replace(m, params=dataclasses.replace(m.params, **changes))
