@@ -73,6 +73,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
@@ -145,6 +146,13 @@ class BoundParams(TiledParams):
     # and 10 s, ``bench/results/wm_duration.md``, which compares 0, 0.125 and 0.25 in one run), and in
     # another run its 10 s bindings were a little stronger.
     hold: float = 0.0
+    # Test only: where a geometric edit left a fill (the black outside a shrunk, turned or warped
+    # picture), the test's coarse luma is read with the picture carried into the fill (``fill_index``),
+    # as the embedder's low-pass read past the frame's edge. Without it the fill's edge sets the
+    # features of every instance near it, and on a flat picture, whose own usable instances are few,
+    # they drown the rest: kino-tiny shrunk to 0.88 about its centre bound at 10^-8 with the fill and
+    # 10^-117 with it carried over (untouched: 10^-146). Content only, never the key: the test stays exact.
+    fill_border: bool = False
 
 
 @dataclass(frozen=True)
@@ -401,6 +409,43 @@ class BoundEmbedder(TiledEmbedder):
         return pat, g["sq"]
 
 
+# Pixels of the picture next to a fill, taken as fill too: the edit's interpolation blends them with it.
+FILL_MARGIN = 2
+
+
+def fill_index(planes: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Where the planes hold a fill that a geometric edit left (the black outside a shrunk, turned or
+    warped picture): regions of one value in every plane (each pixel's 3x3 neighbourhood too) that
+    touch the frame's edge, widened by ``FILL_MARGIN``. Returns the (rows, columns) index that carries
+    the nearest other pixel into each of them (``plane[index]``), or None when there is no fill. A
+    marked picture is never one value over 3x3 pixels in every frame (the mark moves it), so only a
+    fill or unmarked flat footage is taken; either way the index depends on the content alone."""
+    lo, hi = planes[0].copy(), planes[0].copy()
+    for pl in planes[1:]:
+        np.minimum(lo, pl, out=lo)
+        np.maximum(hi, pl, out=hi)
+    flat = ndimage.maximum_filter(hi, 3) == ndimage.minimum_filter(lo, 3)
+    if not flat.any():
+        return None
+    labels, _ = ndimage.label(flat)
+    edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    edge = edge[edge > 0]
+    if edge.size == 0:
+        return None
+    # A fill is one value throughout; still footage that a codec repeats is constant in time and in
+    # patches, but not one value over a region (a static dark corner of a CRF 28 clip was taken, and
+    # its features no longer matched the embedder's)
+    one = np.asarray(ndimage.maximum(hi, labels, edge)) == np.asarray(ndimage.minimum(lo, labels, edge))
+    fill = np.isin(labels, edge[one])
+    if not fill.any():
+        return None
+    fill = ndimage.binary_dilation(fill, iterations=FILL_MARGIN)
+    if fill.all():
+        return None
+    rows, cols = ndimage.distance_transform_edt(fill, return_distances=False, return_indices=True)
+    return rows, cols
+
+
 def sign_product(f: np.ndarray) -> np.ndarray:
     """The product over halfspaces (axis 0) of sign(f), +-1 as float32 (0 counts as +1)."""
     return np.where(f >= 0, np.float32(1.0), np.float32(-1.0)).prod(axis=0)
@@ -486,6 +531,14 @@ class BoundExtractor(TiledExtractor):
         cache[key] = (M, tidx, gf, xs, ys, cell, q, {})  # {}: each frame's (fold, weights), filled by bound_test
         return cache[key]
 
+    def _fill_index(self, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray] | None:
+        """``fill_index`` of the kept planes of one frame shape, computed once per sample."""
+        cache = self._shared.lowpassed
+        key = ("fill", shape, len(self._shared.planes[shape]))
+        if key not in cache:
+            cache[key] = fill_index(self._shared.planes[shape])
+        return cache[key]
+
     def _bound_frames(self, only: set[int] | None) -> list[int]:
         """The sampled frames the bound test reads: ``bound_frames`` spread over ``only`` (indices) or
         over every sampled frame, and every I-frame among them."""
@@ -517,10 +570,14 @@ class BoundExtractor(TiledExtractor):
         def vote(i: int) -> tuple[np.ndarray, np.ndarray]:
             # the low-pass depends on the frame and the cell size only: versions that share the
             # frame analysis (v3 and v4) and land on geometries of one scale compute it once
-            lk = (shape, i, q, round(p.feat_sigma * cell, 6))
+            lk = (shape, i, q, round(p.feat_sigma * cell, 6), p.fill_border)
             lp = self._shared.lowpassed.get(lk)
             if lp is None:
-                lp = self._shared.lowpassed[lk] = _coarse_lowpass(planes[i], p.feat_sigma * cell, q)
+                plane = planes[i]
+                fill = self._fill_index(shape) if p.fill_border else None
+                if fill is not None:
+                    plane = plane[fill]
+                lp = self._shared.lowpassed[lk] = _coarse_lowpass(plane, p.feat_sigma * cell, q)
             f = gf(lp, xs, ys).reshape(lay.proj.shape[0], -1)
             # one sign per halfspace, each weighted by how far it is from flipping
             wgt = (np.sign(f) * np.clip((np.abs(f) - p.dead) / p.dead, 0.0, 1.0)).prod(axis=0)

@@ -50,6 +50,17 @@ grey levels RMS where it was 0.7, on a picture whose own grain there is 0.2 (rea
 grain of 1.3), a faint grain that shows side by side at 2x; a uniform frame gets at most 3 grey levels
 (45 dB) where 0.5 gave 1; a labeled kino-tiny file at CRF 18 is 1.34x the unmarked encode (1.17x). 0.15 reached 42.5 dB on every flat clip, a visible grain on white, for a
 smaller further gain (a screen of 0.5 / 0.35 / 0.25 / 0.15 on five other kino-tiny clips, one key).
+
+The fill (``BoundParams.fill_border``, test only, since 2026-12-07: clips marked before and after
+verify alike). A geometric edit that leaves a fill (the black outside a shrunk, turned or warped
+picture; letterbox and pillarbox bars) put the fill's edge into the coarse luma the test reads its
+features from, so every instance near it got features the embedder never saw; on a flat picture, whose
+usable instances are few, they drowned the rest. The test now carries the picture into the fill
+before its low-pass (``watermark.v3.fill_index``: regions of one value in every frame that touch the
+frame's edge, widened by two pixels), as the embedder's low-pass reads past the frame's edge. The same
+attacked frames read with and without it (one-off, one key; the suite side by side, each method with its
+own key, in ``bench/results/wm_suite_v5_fill``): kino-tiny shrunk to 0.88 bound at 10^-111 against 10^-7; turned 10 degrees 10^-117 against 10^-8;
+letterboxed 10^-127 against 10^-9; under perspective 0.1 / 0.2 bound (10^-35, 10^-69) where it was not.
 """
 
 from __future__ import annotations
@@ -62,4 +73,5 @@ __all__ = ["make_v5"]
 def make_v5() -> BoundMethod:
     return BoundMethod(name="kinoseal-wm-v5", version=5,
                        params=BoundParams(domain=b"kinoseal-wm-v5", detrend_order=2, halfspaces=2, centre=True,
-                                         pair_offset=(12.0, 8.0), dead=0.25, hold=0.125, min_rms=0.25))
+                                         pair_offset=(12.0, 8.0), dead=0.25, hold=0.125, min_rms=0.25,
+                                         fill_border=True))
