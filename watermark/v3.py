@@ -411,15 +411,18 @@ class BoundEmbedder(TiledEmbedder):
 
 # Pixels of the picture next to a fill, taken as fill too: the edit's interpolation blends them with it.
 FILL_MARGIN = 2
+# The smallest fill, as a share of the frame: a letterbox bar or the corner a 3 degree turn leaves is larger.
+FILL_MIN_SHARE = 0.002
 
 
 def fill_index(planes: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray] | None:
     """Where the planes hold a fill that a geometric edit left (the black outside a shrunk, turned or
     warped picture): regions of one value in every plane (each pixel's 3x3 neighbourhood too) that
-    touch the frame's edge, widened by ``FILL_MARGIN``. Returns the (rows, columns) index that carries
-    the nearest other pixel into each of them (``plane[index]``), or None when there is no fill. A
-    marked picture is never one value over 3x3 pixels in every frame (the mark moves it), so only a
-    fill or unmarked flat footage is taken; either way the index depends on the content alone."""
+    touch the frame's edge and cover ``FILL_MIN_SHARE`` of it, widened by ``FILL_MARGIN``. Returns the
+    (rows, columns) index that carries the nearest other pixel into each of them (``plane[index]``), or
+    None when there is no fill. A marked picture is one value over such a region only where nothing
+    moves and the mark rounds away (specks, below the size), so a fill or unmarked flat footage is
+    taken; either way the index depends on the content alone, never on the key."""
     lo, hi = planes[0].copy(), planes[0].copy()
     for pl in planes[1:]:
         np.minimum(lo, pl, out=lo)
@@ -436,7 +439,10 @@ def fill_index(planes: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray] | 
     # patches, but not one value over a region (a static dark corner of a CRF 28 clip was taken, and
     # its features no longer matched the embedder's)
     one = np.asarray(ndimage.maximum(hi, labels, edge)) == np.asarray(ndimage.minimum(lo, labels, edge))
-    fill = np.isin(labels, edge[one])
+    # and large: on a still, flat marked picture the mark itself can round to one value over a few
+    # pixels in every frame (a 256 px red-ball clip had such specks at its edge)
+    big = np.asarray(ndimage.sum(np.ones_like(labels), labels, edge)) >= FILL_MIN_SHARE * labels.size
+    fill = np.isin(labels, edge[one & big])
     if not fill.any():
         return None
     fill = ndimage.binary_dilation(fill, iterations=FILL_MARGIN)
