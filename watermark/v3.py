@@ -150,8 +150,8 @@ class BoundParams(TiledParams):
     # picture), the test's coarse luma is read with the picture carried into the fill (``fill_index``),
     # as the embedder's low-pass read past the frame's edge. Without it the fill's edge sets the
     # features of every instance near it, and on a flat picture, whose own usable instances are few,
-    # they drown the rest: kino-tiny shrunk to 0.88 about its centre bound at 10^-8 with the fill and
-    # 10^-117 with it carried over (untouched: 10^-146). Content only, never the key: the test stays exact.
+    # they drown the rest: kino-tiny shrunk to 0.88 about its centre bound at 10^-9 with the fill and
+    # 10^-116 with it carried over (untouched: 10^-146). Content only, never the key: the test stays exact.
     fill_border: bool = False
 
 

@@ -59,8 +59,9 @@ usable instances are few, they drowned the rest. The test now carries the pictur
 before its low-pass (``watermark.v3.fill_index``: regions of one value in every frame that touch the
 frame's edge, widened by two pixels), as the embedder's low-pass reads past the frame's edge. The same
 attacked frames read with and without it (one-off, one key; the suite side by side, each method with its
-own key, in ``bench/results/wm_suite_v5_fill``): kino-tiny shrunk to 0.88 bound at 10^-111 against 10^-7; turned 10 degrees 10^-117 against 10^-8;
-letterboxed 10^-127 against 10^-9; under perspective 0.1 / 0.2 bound (10^-35, 10^-69) where it was not.
+own key, in ``bench/results/wm_suite_v5_fill``): kino-tiny shrunk to 0.88 bound at 10^-116 against
+10^-9; turned 10 degrees 10^-109 against 10^-8; letterboxed 10^-135 against 10^-10; under perspective 0.2
+at 10^-74 where it read 10^-2. In the suite, perspective 0.1 5/5 against 3/5, 0.2 and 0.3 3/5 against 2/5.
 """
 
 from __future__ import annotations
