@@ -109,7 +109,17 @@ def kino_tiny_frames(prompt: str, seed: int, n: int, fps: int = 8) -> tuple[list
     from kinoseal.watermark.keyring import install_key
     from kinoseal.watermark.keys import WatermarkKey
 
-    with tempfile.TemporaryDirectory(prefix="kinoseal-suite-") as tmp:
+    from types import SimpleNamespace
+    from unittest import mock
+
+    import kinoseal.label.labeler as labeler_module
+
+    # The labeler draws each clip's payload at random (the registry tells clips apart by it); here it is
+    # fixed by the prompt and seed, so the host, and the suite's numbers on it, are the same every run
+    # (with a random payload the host's own mark, and a kino-tiny cell's binding, moved between runs).
+    payload = int.from_bytes(hashlib.sha256(f"{prompt}\0{seed}".encode()).digest()[:8], "big")
+    with tempfile.TemporaryDirectory(prefix="kinoseal-suite-") as tmp, \
+            mock.patch.object(labeler_module, "secrets", SimpleNamespace(randbits=lambda bits: payload)):
         out = Path(tmp) / "kino_tiny.mp4"
         settings = Settings(home=Path(tmp) / "home", classifier_model="none")
         install_key(settings.keys_dir / "watermark", WatermarkKey(hashlib.sha256(LABEL_KEY_SEED).digest()))
