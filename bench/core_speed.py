@@ -265,12 +265,8 @@ def main() -> None:
 
     # The decode baseline again at the end, best of both: on a shared VM one burst of other work during
     # its first runs moved it by 30% (0.34-0.44 s), and every verify ratio with it.
-    t_decode_end, c_decode_end = timed(decode, args.repeats)
-    if t_decode_end < t_decode_slice:
-        t_decode_slice, c_decode_slice = t_decode_end, c_decode_end
-    t_decode_end, c_decode_end = timed(decode_frame_threads, args.repeats)
-    if t_decode_end < t_decode_frame:
-        t_decode_frame, c_decode_frame = t_decode_end, c_decode_end
+    t_decode_slice, c_decode_slice = min((t_decode_slice, c_decode_slice), timed(decode, args.repeats))
+    t_decode_frame, c_decode_frame = min((t_decode_frame, c_decode_frame), timed(decode_frame_threads, args.repeats))
     baseline_threads = "slice" if t_decode_slice <= t_decode_frame else "frame"
     t_decode, c_decode = min((t_decode_slice, c_decode_slice), (t_decode_frame, c_decode_frame))
     identity = ensure_dev_pki(settings).identity("capture")

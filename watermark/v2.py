@@ -737,7 +737,8 @@ class _Shared:
     an: dict | None = None
     keep_planes: bool = False  # also keep each frame's working-resolution luma (v3's bound test)
     planes: dict = field(default_factory=dict)  # frame shape -> [uint8 working-resolution planes]
-    lowpassed: dict = field(default_factory=dict)  # (shape, frame, block, sigma) -> low-passed plane (v3/v4)
+    lowpassed: dict = field(default_factory=dict)  # (shape, frame, block, sigma, fill) -> low-passed plane (v3-v5)
+    fills: dict = field(default_factory=dict)  # (shape, planes kept) -> v3.fill_index of the kept planes (v5)
 
 
 def _template_spectra(lay: TileLayout) -> tuple[np.ndarray, np.ndarray]:
@@ -975,30 +976,22 @@ class TiledExtractor:
         scales = [T for T in (T0 * (1.0 + p.sweep_step) ** k for k in range(k0, k1 + 1))
                   if n * 0.9 <= T <= 1.5 * max(h, w)]
 
-        def fold_one(T: float) -> tuple[bool, np.ndarray, tuple[np.ndarray, np.ndarray]]:
-            sm = bool(acc.frames1) and T / n < 1.4
-            R = acc.R1 if sm else acc.R
-            Ft = np.asarray((_splat_1d(w, T, n) @ np.asarray(_splat_1d(h, T, n) @ R).T).T)
-            return sm, Ft, _orientation_spectra(Ft)
+        def small(T: float) -> bool:  # cells under ~1.4 working px: the step-1 residual
+            return bool(acc.frames1) and T / n < 1.4
 
-        for T, (sm, Ft, spec) in zip(scales, map_ordered(fold_one, scales)):
-            gi = len(an["geoms"])
-            an["geoms"].append(np.array([[T, 0.0], [0.0, T]]))
-            an["small"].append(sm)
-            an["tiles"].append(Ft)
-            an["spectra"][gi] = spec
-            out.append(gi)
-        rotated = rotation_sweep(p, (h, w), T0)
-        sm0 = bool(acc.frames1) and T0 / n < 1.4
+        def fold_scale(T: float) -> tuple:
+            Ft = np.asarray((_splat_1d(w, T, n) @ np.asarray(_splat_1d(h, T, n) @ (acc.R1 if small(T) else acc.R)).T).T)
+            return np.array([[T, 0.0], [0.0, T]]), small(T), Ft, _orientation_spectra(Ft)
 
-        def fold_rotated(B: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
-            Ft = fold(acc.R1 if sm0 else acc.R, B, n)
-            return Ft, _orientation_spectra(Ft)
+        def fold_rotated(B: np.ndarray) -> tuple:
+            Ft = fold(acc.R1 if small(T0) else acc.R, B, n)
+            return B, small(T0), Ft, _orientation_spectra(Ft)
 
-        for B, (Ft, spec) in zip(rotated, map_ordered(fold_rotated, rotated)):
+        folded = map_ordered(fold_scale, scales) + map_ordered(fold_rotated, rotation_sweep(p, (h, w), T0))
+        for B, sm, Ft, spec in folded:
             gi = len(an["geoms"])
             an["geoms"].append(B)
-            an["small"].append(sm0)
+            an["small"].append(sm)
             an["tiles"].append(Ft)
             an["spectra"][gi] = spec
             out.append(gi)
