@@ -738,7 +738,7 @@ class _Shared:
     keep_planes: bool = False  # also keep each frame's working-resolution luma (v3's bound test)
     planes: dict = field(default_factory=dict)  # frame shape -> [uint8 working-resolution planes]
     lowpassed: dict = field(default_factory=dict)  # (shape, frame, block, sigma, fill) -> low-passed plane (v3-v5)
-    fills: dict = field(default_factory=dict)  # (shape, planes kept) -> v3.fill_index of the kept planes (v5)
+    fills: dict = field(default_factory=dict)  # (shape, planes kept) -> v3 fill_mask and fill_index of the kept planes (v5)
 
 
 def _template_spectra(lay: TileLayout) -> tuple[np.ndarray, np.ndarray]:
@@ -769,7 +769,7 @@ class TiledExtractor:
 
     def __init__(self, method: "TiledMethod", keys: Sequence[WatermarkKey] | WatermarkKey):
         keys = key_list(keys)
-        self.method, self.params = method, method.params
+        self.method, self.params, self.keys = method, method.params, keys
         self.layouts = [tile_layout(k, self.params) for k in keys]
         self._shared = _Shared()
         self._leader = True
@@ -828,16 +828,23 @@ class TiledExtractor:
             return
         y = check_luma(y)
         g8, s = self._work(y)
+        # kept planes are kept as they are: not the caller's array
+        self.add_working(y.shape, g8.copy() if g8 is y and self._shared.keep_planes else g8, s, kind)
+
+    def add_working(self, shape: tuple[int, int], g8: np.ndarray, s: float, kind: str | None = None) -> None:
+        """Add one frame of ``shape`` as its working-resolution plane ``g8`` (uint8, ``_work``'s, at scale
+        ``s``): what ``update`` does after the downscale, for a caller that already holds such planes
+        (the v3 test's rectified frames, ``watermark.rectify``)."""
         if self._shared.keep_planes:  # kept as 8-bit (the values are whole grey levels): no float16 conversion
-            self._shared.planes.setdefault(y.shape, []).append(g8.copy() if g8 is y else g8)
+            self._shared.planes.setdefault(shape, []).append(g8)
         g = g8.astype(np.float32)
         r = _whiten(g, self.params, g8=g8)
         # step-1 residual only where cells can be under ~1.4 working px:
         # frames not downscaled for work (short side < work_short)
         r1 = _whiten(g, self.params, 1) if s >= 1.0 else None
-        a = self._acc.get(y.shape)
+        a = self._acc.get(shape)
         if a is None:
-            a = self._acc[y.shape] = _Acc([], [], b_weight=self.params.b_frame_weight)
+            a = self._acc[shape] = _Acc([], [], b_weight=self.params.b_frame_weight)
         a.add(r, r1, kind)
         self._shared.frames += 1
 

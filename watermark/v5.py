@@ -75,4 +75,4 @@ def make_v5() -> BoundMethod:
     return BoundMethod(name="kinoseal-wm-v5", version=5,
                        params=BoundParams(domain=b"kinoseal-wm-v5", detrend_order=2, halfspaces=2, centre=True,
                                          pair_offset=(12.0, 8.0), dead=0.25, hold=0.125, min_rms=0.25,
-                                         fill_border=True))
+                                         fill_border=True, rectify=True))
