@@ -42,6 +42,7 @@ from scipy import ndimage
 ROOT = Path(__file__).resolve().parents[1]
 
 from kinoseal.watermark import WatermarkKey, get_method
+from kinoseal.watermark.rectify import homography
 from kinoseal.evaluation.watermark.attacks import codec_roundtrip as attack_codec_roundtrip
 from kinoseal.evaluation.watermark.clips import decode_i420
 from bench.watermark_v1 import data_dir, planes, psnr, ssim, to_i420
@@ -151,12 +152,7 @@ def perspective(y: np.ndarray, d: float, seed: int = 7) -> np.ndarray:
     sy = rng.uniform(0, 1, 4) * dy
     dst = [(sx[0], sy[0]), (w - sx[1], sy[1]), (w - sx[2], h - sy[2]), (sx[3], h - sy[3])]
     # PIL wants the coefficients mapping output (dst) -> input (src)
-    A, b = [], []
-    for (xd, yd), (xs, ys) in zip(dst, src):
-        A.append([xd, yd, 1, 0, 0, 0, -xs * xd, -xs * yd])
-        A.append([0, 0, 0, xd, yd, 1, -ys * xd, -ys * yd])
-        b += [xs, ys]
-    coef = np.linalg.solve(np.array(A, float), np.array(b, float))
+    coef = homography(np.array(dst, float), np.array(src, float)).ravel()[:8]
     return np.asarray(Image.fromarray(y).transform((w, h), Image.PERSPECTIVE, tuple(coef), Image.BILINEAR))
 
 

@@ -262,24 +262,25 @@ def rectify(plane: np.ndarray, H: np.ndarray) -> np.ndarray:
     return ndimage.map_coordinates(plane.astype(np.float32), [v, u], order=1, mode="nearest")
 
 
-def outline_fill(planes: Sequence[np.ndarray]) -> tuple[np.ndarray | None, np.ndarray]:
-    """(the fill that may outline a warped picture, or None; the planes' mean). Pixels that stay within
+def outline_fill(planes: Sequence[np.ndarray]) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(the fill that may outline a warped picture, and the planes' mean; (None, None) without one). Pixels that stay within
     ``OUTLINE_FILL_TOL`` of the fill's value in every plane, in regions that touch the frame's edge and
     cover ``FILL_MIN_SHARE`` of it; the fill's value is the commonest of the frame's border pixels that
     do not change. Not ``v3.fill_mask``, which wants one exact value: a warp is re-encoded after it, and
     the codec leaves a level or two of noise in the fill and rings along its edge."""
     lo, hi = planes[0].copy(), planes[0].copy()
-    mean = np.zeros(planes[0].shape, np.float32)
-    for pl in planes:
+    for pl in planes[1:]:
         np.minimum(lo, pl, out=lo)
         np.maximum(hi, pl, out=hi)
-        mean += pl
-    mean /= len(planes)
     still = (hi.astype(np.int16) - lo) <= OUTLINE_FILL_TOL
     edge = np.concatenate([lo[0][still[0]], lo[-1][still[-1]], lo[:, 0][still[:, 0]], lo[:, -1][still[:, -1]]])
     least = FILL_MIN_SHARE * lo.size
     if len(edge) < 8 or np.count_nonzero(still) < least:
-        return None, mean
+        return None, None  # (most clips: a moving picture reaches the frame's edge)
+    mean = np.zeros(planes[0].shape, np.float32)
+    for pl in planes:
+        mean += pl
+    mean /= len(planes)
     v = int(np.argmax(np.bincount(edge, minlength=256)))
     near = still & (lo >= v - OUTLINE_FILL_TOL) & (hi <= v + OUTLINE_FILL_TOL)
     labels, _ = ndimage.label(near)
@@ -287,7 +288,7 @@ def outline_fill(planes: Sequence[np.ndarray]) -> tuple[np.ndarray | None, np.nd
     sizes = np.bincount(labels.ravel())
     keep = [int(i) for i in ids if i > 0 and sizes[i] >= least]
     if not keep:
-        return None, mean
+        return None, None
     return np.isin(labels, keep), mean
 
 

@@ -35,6 +35,8 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from kinoseal.watermark.rectify import homography
+
 __all__ = [
     "Attack",
     "Planes",
@@ -376,13 +378,7 @@ def _hflip(f: Planes) -> Planes:
 
 def perspective_coeffs(src: np.ndarray, dst: np.ndarray) -> tuple[float, ...]:
     """PIL PERSPECTIVE coefficients mapping output points ``dst`` to input points ``src``."""
-    a = []
-    b = []
-    for (x, y), (u, v) in zip(dst, src):
-        a.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
-        a.append([0, 0, 0, x, y, 1, -v * x, -v * y])
-        b += [u, v]
-    return tuple(np.linalg.solve(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)))
+    return tuple(homography(np.asarray(dst, np.float64), np.asarray(src, np.float64)).ravel()[:8])
 
 
 def perspective_corners(d: float, w: int, h: int) -> tuple[np.ndarray, np.ndarray]:
