@@ -92,6 +92,7 @@ def main() -> None:
     null: list[float] = []
     null_detected = 0
     by_clip: dict[str, list[int]] = {}
+    work = get_method(METHOD).extractor([WatermarkKey(bytes(32))])._work  # the planes the rectified test reads
     for name in args.clips.split(","):
         clip = load_clip(name)
         keys = [WatermarkKey(hashlib.sha256(f"kinoseal-bench-rectify-{ki}".encode()).digest()) for ki in range(args.keys)]
@@ -101,7 +102,7 @@ def main() -> None:
                                                       "outline": 0, "clips": 0})
                 plain = attacked(clip.frames, clip.fps, warp, codec)
                 row["clips"] += 1
-                row["outline"] += picture_homography([_work(f[0]) for f in plain]) is not None
+                row["outline"] += picture_homography([work(np.ascontiguousarray(f[0]))[0] for f in plain]) is not None
                 for ki, key in enumerate(keys):
                     emb = get_method(METHOD).embedder(key, 2000 + ki)
                     marked = [(emb.embed_luma(y), u, v) for y, u, v in clip.frames]
@@ -130,11 +131,6 @@ def main() -> None:
                    "null_reads": len(null), "null_detected": null_detected, "null_lowest": float(min(null))},
     }
     print(write_results(args.out, "wm_rectify", res, markdown(res)))
-
-
-def _work(y: np.ndarray) -> np.ndarray:
-    """The extractor's working-resolution plane of a luma plane (what the rectified test reads)."""
-    return get_method(METHOD).extractor([WatermarkKey(bytes(32))])._work(np.ascontiguousarray(y))[0]
 
 
 if __name__ == "__main__":

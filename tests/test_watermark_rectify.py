@@ -67,7 +67,7 @@ def test_rectify_undoes_the_warp():
     y = _texture(2, 1)[0]
     warped = _warp(y, DST)
     Hm = R.homography(R.frame_corners(W, H), DST - 0.5)
-    back = R.rectify(warped, Hm)
+    back = R.rectify([warped], Hm)[0]
     inner = (slice(10, -10), slice(10, -10))
     c = np.corrcoef(back[inner].ravel(), y[inner].astype(np.float32).ravel())[0, 1]
     assert c > 0.9, c

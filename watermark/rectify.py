@@ -4,7 +4,7 @@ A perspective edit (a corner pin, a tilted screen recorded with its surround fil
 rectangle onto a quadrilateral and fills the rest of the frame. The tiled search of ``watermark.v2`` tries
 affine lattices only: under a projective map the tile's period changes across the frame, the
 autocorrelation's peaks smear, and nothing is found even where the mark is intact (Big Buck Bunny under
-perspective 0.1-0.3: p ~ 1 blind, 10^-64 once the attack's own inverse undid it,
+perspective 0.2-0.3: p ~ 1 blind, 10^-64 once the attack's own inverse undid it,
 ``bench/results/wm_search_oracle.md``). The fill's outline is the warped rectangle's, so its four edges
 give the map back: ``picture_quad`` fits them, ``homography`` solves the map from the frame's corners to
 the quadrilateral's, and ``rectify`` resamples a plane through it. Everything here reads the content
@@ -13,15 +13,16 @@ alone, never a key, so a test run on the rectified frames stays exact.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
 from scipy import ndimage
 from scipy.spatial import ConvexHull, QhullError
 
-# Grey levels a fill may vary by in time and space and still outline the picture (``v3.fill_mask``'s
-# ``tol``): a warp is re-encoded after it, and the codec's noise in the fill is a level or two.
+from kinoseal.watermark.parallel import map_ordered
+
+# Grey levels a fill may vary by in time and space and still outline the picture (``outline_fill``): a
+# warp is re-encoded after it, and the codec's noise in the fill is a level or two.
 OUTLINE_FILL_TOL = 4
 # The quadrilateral must explain the outline: no more than this share of the picture's pixels (those
 # not taken as fill) lie outside it by more than this many pixels (a codec rings along the edge over a
@@ -34,7 +35,8 @@ EDGE_SEARCH_PX = 6.0
 # dark picture next to a dark fill leaves no step to find.
 EDGE_INLIER_PX = 1.0
 EDGE_MIN_SHARE = 0.3
-# The smallest fill, as a share of the frame (``v3.FILL_MIN_SHARE``'s value).
+# The smallest fill, as a share of the frame (``outline_fill``, ``v3.fill_mask``): a letterbox bar or the
+# corner a 3 degree turn leaves is larger.
 FILL_MIN_SHARE = 0.002
 # The picture must still cover this share of the frame.
 QUAD_MIN_AREA = 0.2
@@ -46,7 +48,7 @@ MIN_PROJECTIVE = 0.01
 def _simplify(poly: np.ndarray, k: int) -> np.ndarray:
     """The polygon reduced to ``k`` vertices by dropping, one at a time, the vertex whose triangle with
     its neighbours has the least area (Visvalingam-Whyatt)."""
-    pts = [p for p in poly]
+    pts = list(poly)
     while len(pts) > k:
         n = len(pts)
         areas = []
@@ -57,11 +59,10 @@ def _simplify(poly: np.ndarray, k: int) -> np.ndarray:
     return np.array(pts)
 
 
-def _line(points: np.ndarray, weights: np.ndarray | None = None) -> tuple[np.ndarray, float]:
-    """Total least-squares line through ``points`` (weighted): unit normal n and offset c with n . x = c."""
-    wt = np.ones(len(points)) if weights is None else weights
-    m = (points * wt[:, None]).sum(axis=0) / wt.sum()
-    _, _, vt = np.linalg.svd((points - m) * np.sqrt(wt)[:, None], full_matrices=False)
+def _line(points: np.ndarray) -> tuple[np.ndarray, float]:
+    """Total least-squares line through ``points``: unit normal n and offset c with n . x = c."""
+    m = points.mean(axis=0)
+    _, _, vt = np.linalg.svd(points - m, full_matrices=False)
     nrm = vt[-1]
     return nrm, float(nrm @ m)
 
@@ -76,7 +77,7 @@ def _meet(l1: tuple[np.ndarray, float], l2: tuple[np.ndarray, float]) -> np.ndar
 def picture_quad(fill: np.ndarray, mean: np.ndarray) -> np.ndarray | None:
     """The corners (top-left, top-right, bottom-right, bottom-left; (x, y) in array coordinates, pixel
     centres on integers) of the quadrilateral that the picture fills, where ``fill`` (bool, the frame's
-    fill, ``v3.fill_mask``) is the outside of one; None where it is not (a fill of another shape, too
+    fill, ``outline_fill``) is the outside of one; None where it is not (a fill of another shape, too
     little picture left). ``mean``: the frames' mean plane, whose step from fill to picture places each
     edge.
 
@@ -209,19 +210,12 @@ def _edge_line(a: np.ndarray, t: np.ndarray, nrm: np.ndarray, L: float, mean: np
     return n_, c_
 
 
-def _segment_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    d = b - a
-    t = np.clip(((p - a) @ d) / max(float(d @ d), 1e-12), 0.0, 1.0)
-    return np.hypot(*(p - (a + t[:, None] * d)).T)
-
-
 def _order(q: np.ndarray, w: int, h: int) -> np.ndarray | None:
     """The corners as top-left, top-right, bottom-right, bottom-left: each the nearest to its frame
     corner, one each (a picture turned by less than 45 degrees)."""
-    frame = np.array([[-0.5, -0.5], [w - 0.5, -0.5], [w - 0.5, h - 0.5], [-0.5, h - 0.5]])
     out = np.empty((4, 2))
     used = set()
-    for i, f in enumerate(frame):
+    for i, f in enumerate(frame_corners(w, h)):
         j = int(np.argmin([np.inf if k in used else np.hypot(*(q[k] - f)) for k in range(4)]))
         used.add(j)
         out[i] = q[j]
@@ -251,15 +245,32 @@ def projective_part(H: np.ndarray, w: int, h: int) -> float:
     return float(d.max() / d.min() - 1.0)
 
 
-def rectify(plane: np.ndarray, H: np.ndarray) -> np.ndarray:
-    """``plane`` resampled through ``H`` (output pixel -> input position), bilinear, as float32: the
-    picture inside the quadrilateral spread back over the whole frame."""
-    h, w = plane.shape
+def rectify(planes: Sequence[np.ndarray], H: np.ndarray) -> list[np.ndarray]:
+    """Each plane (one shape) resampled through ``H`` (output pixel -> input position), bilinear, as
+    float32: the picture inside the quadrilateral spread back over the whole frame. The sample positions
+    are computed once for all the planes."""
+    h, w = planes[0].shape
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
     den = H[2, 0] * xx + H[2, 1] * yy + H[2, 2]
-    u = (H[0, 0] * xx + H[0, 1] * yy + H[0, 2]) / den
-    v = (H[1, 0] * xx + H[1, 1] * yy + H[1, 2]) / den
-    return ndimage.map_coordinates(plane.astype(np.float32), [v, u], order=1, mode="nearest")
+    at = [(H[1, 0] * xx + H[1, 1] * yy + H[1, 2]) / den, (H[0, 0] * xx + H[0, 1] * yy + H[0, 2]) / den]
+    return map_ordered(lambda pl: ndimage.map_coordinates(pl.astype(np.float32), at, order=1, mode="nearest"), planes)
+
+
+def value_range(planes: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Each pixel's lowest and highest value over the planes (one shape, uint8)."""
+    lo, hi = planes[0].copy(), planes[0].copy()
+    for pl in planes[1:]:
+        np.minimum(lo, pl, out=lo)
+        np.maximum(hi, pl, out=hi)
+    return lo, hi
+
+
+def edge_regions(labels: np.ndarray, least: float) -> list[int]:
+    """The labels (of ``ndimage.label``) of regions that touch the frame's edge and hold at least
+    ``least`` pixels."""
+    ids = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    sizes = np.bincount(labels.ravel())
+    return [int(i) for i in ids if i > 0 and sizes[i] >= least]
 
 
 def outline_fill(planes: Sequence[np.ndarray]) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -268,10 +279,7 @@ def outline_fill(planes: Sequence[np.ndarray]) -> tuple[np.ndarray | None, np.nd
     cover ``FILL_MIN_SHARE`` of it; the fill's value is the commonest of the frame's border pixels that
     do not change. Not ``v3.fill_mask``, which wants one exact value: a warp is re-encoded after it, and
     the codec leaves a level or two of noise in the fill and rings along its edge."""
-    lo, hi = planes[0].copy(), planes[0].copy()
-    for pl in planes[1:]:
-        np.minimum(lo, pl, out=lo)
-        np.maximum(hi, pl, out=hi)
+    lo, hi = value_range(planes)
     still = (hi.astype(np.int16) - lo) <= OUTLINE_FILL_TOL
     edge = np.concatenate([lo[0][still[0]], lo[-1][still[-1]], lo[:, 0][still[:, 0]], lo[:, -1][still[:, -1]]])
     least = FILL_MIN_SHARE * lo.size
@@ -284,9 +292,7 @@ def outline_fill(planes: Sequence[np.ndarray]) -> tuple[np.ndarray | None, np.nd
     v = int(np.argmax(np.bincount(edge, minlength=256)))
     near = still & (lo >= v - OUTLINE_FILL_TOL) & (hi <= v + OUTLINE_FILL_TOL)
     labels, _ = ndimage.label(near)
-    ids = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
-    sizes = np.bincount(labels.ravel())
-    keep = [int(i) for i in ids if i > 0 and sizes[i] >= least]
+    keep = edge_regions(labels, least)
     if not keep:
         return None, None
     return np.isin(labels, keep), mean
@@ -309,5 +315,5 @@ def picture_homography(planes: Sequence[np.ndarray]) -> np.ndarray | None:
     return H
 
 
-__all__ = ["MIN_PROJECTIVE", "OUTLINE_FILL_TOL", "frame_corners", "homography", "outline_fill", "picture_homography", "picture_quad",
-           "projective_part", "rectify"]
+__all__ = ["FILL_MIN_SHARE", "MIN_PROJECTIVE", "OUTLINE_FILL_TOL", "edge_regions", "frame_corners", "homography",
+           "outline_fill", "picture_homography", "picture_quad", "projective_part", "rectify", "value_range"]

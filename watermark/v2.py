@@ -813,10 +813,14 @@ class TiledExtractor:
         self._shared = leader._shared
         self._leader = False
 
+    def _work_scale(self, shape: tuple[int, int]) -> float:
+        """The scale from a frame of ``shape`` to its working resolution (at most 1: never upscaled)."""
+        return min(1.0, self.params.work_short / min(shape))
+
     def _work(self, y: np.ndarray) -> tuple[np.ndarray, float]:
         """The working-resolution plane (8-bit: whole grey levels, area-downscaled or as it is), and the scale."""
         h, w = y.shape
-        s = min(1.0, self.params.work_short / min(h, w))
+        s = self._work_scale(y.shape)
         if s < 1.0:
             hw, ww = max(8, int(round(h * s))), max(8, int(round(w * s)))
             return np.asarray(Image.fromarray(y).resize((ww, hw), Image.BOX)), s

@@ -83,7 +83,7 @@ from scipy import ndimage, sparse
 
 from kinoseal.watermark.keys import WatermarkKey
 from kinoseal.watermark.parallel import map_ordered
-from kinoseal.watermark.rectify import picture_homography, rectify
+from kinoseal.watermark.rectify import FILL_MIN_SHARE, edge_regions, picture_homography, rectify, value_range
 from kinoseal.watermark.result import P_VALUE_THRESHOLD, WatermarkResult
 from kinoseal.watermark.segments import marked_runs
 from kinoseal.watermark.stats import rademacher_log10_pvalue
@@ -158,8 +158,8 @@ class BoundParams(TiledParams):
     # corner pin), the test also runs on the frames warped back through the homography that outline
     # gives (``watermark.rectify``), each of the two tests at half the budget. The sync layer's search
     # tries affine lattices only; under such a map the tile's period changes across the frame and it
-    # finds nothing though the mark is intact (Big Buck Bunny under perspective 0.3: p ~ 1, 10^-44 to
-    # 10^-51 rectified). Content only, never the key: the test stays exact.
+    # finds nothing though the mark is intact (Big Buck Bunny under perspective 0.3: p ~ 1, 10^-56 and
+    # 10^-60 rectified, bench/results/wm_search_oracle.md). Content only, never the key: the test stays exact.
     rectify: bool = False
 
 
@@ -419,8 +419,6 @@ class BoundEmbedder(TiledEmbedder):
 
 # Pixels of the picture next to a fill, taken as fill too: the edit's interpolation blends them with it.
 FILL_MARGIN = 2
-# The smallest fill, as a share of the frame: a letterbox bar or the corner a 3 degree turn leaves is larger.
-FILL_MIN_SHARE = 0.002
 
 
 def fill_mask(planes: Sequence[np.ndarray]) -> np.ndarray | None:
@@ -430,20 +428,15 @@ def fill_mask(planes: Sequence[np.ndarray]) -> np.ndarray | None:
     there is none. A marked picture is one value over such a region only where nothing moves and the
     mark rounds away (specks, below the size), so a fill or unmarked flat footage is taken; either way
     the mask depends on the content alone, never on the key."""
-    lo, hi = planes[0].copy(), planes[0].copy()
-    for pl in planes[1:]:
-        np.minimum(lo, pl, out=lo)
-        np.maximum(hi, pl, out=hi)
+    lo, hi = value_range(planes)
     least = FILL_MIN_SHARE * lo.size
     if np.count_nonzero(lo == hi) < least:  # a fill is constant in time: too few such pixels, no fill
         return None  # (most clips: the spatial pass below costs 10 ms for 68 frames at 720p)
     flat = ndimage.maximum_filter(hi, 3) == ndimage.minimum_filter(lo, 3)
     labels, _ = ndimage.label(flat)
-    edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
     # Large: on a still, flat marked picture the mark itself can round to one value over a few pixels
     # in every frame (a 256 px red-ball clip had such specks at its edge)
-    sizes = np.bincount(labels.ravel())
-    edge = [int(e) for e in edge if e > 0 and sizes[e] >= least]
+    edge = edge_regions(labels, least)
     # and one value throughout: still footage that a codec repeats is constant in time and in patches,
     # but not one value over a region (a static dark corner of a CRF 28 clip was taken, and its
     # features no longer matched the embedder's)
@@ -653,16 +646,11 @@ class BoundExtractor(TiledExtractor):
     def _rectified(self, H: np.ndarray) -> "BoundExtractor":
         """A fresh extractor of this method and keys fed the sampled frames warped back through ``H``."""
         shape, acc = self._main_acc()
-        planes = self._shared.planes[shape]
-        s = min(1.0, self.params.work_short / min(shape))
         child = type(self)(self.method, self.keys)
         child.bind_only_when_present = self.bind_only_when_present
-
-        def one(pl: np.ndarray) -> np.ndarray:
-            return np.clip(np.rint(rectify(pl, H)), 0, 255).astype(np.uint8)
-
-        for g8, kind in zip(map_ordered(one, planes), acc.kinds):
-            child.add_working(shape, g8, s, kind)
+        s = self._work_scale(shape)
+        for g, kind in zip(rectify(self._shared.planes[shape], H), acc.kinds):
+            child.add_working(shape, np.clip(np.rint(g), 0, 255).astype(np.uint8), s, kind)
         return child
 
     def result(self) -> WatermarkResult:
