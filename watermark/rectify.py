@@ -265,6 +265,11 @@ def value_range(planes: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return lo, hi
 
 
+def border(plane: np.ndarray) -> np.ndarray:
+    """A plane's edge pixels, the first and last rows and columns (corners twice)."""
+    return np.concatenate([plane[0], plane[-1], plane[:, 0], plane[:, -1]])
+
+
 def edge_regions(labels: np.ndarray, least: float) -> list[int]:
     """The labels (of ``ndimage.label``) of regions that touch the frame's edge and hold at least
     ``least`` pixels."""
@@ -279,12 +284,17 @@ def outline_fill(planes: Sequence[np.ndarray]) -> tuple[np.ndarray | None, np.nd
     cover ``FILL_MIN_SHARE`` of it; the fill's value is the commonest of the frame's border pixels that
     do not change. Not ``v3.fill_mask``, which wants one exact value: a warp is re-encoded after it, and
     the codec leaves a level or two of noise in the fill and rings along its edge."""
+    # The border first (a few thousand pixels): most clips' moving picture reaches the frame's edge, and
+    # then the whole planes' range (7 ms for 73 working planes of a 720p clip) is not needed.
+    blo, bhi = value_range([border(pl) for pl in planes])
+    if np.count_nonzero((bhi.astype(np.int16) - blo) <= OUTLINE_FILL_TOL) < 8:
+        return None, None
     lo, hi = value_range(planes)
     still = (hi.astype(np.int16) - lo) <= OUTLINE_FILL_TOL
     edge = np.concatenate([lo[0][still[0]], lo[-1][still[-1]], lo[:, 0][still[:, 0]], lo[:, -1][still[:, -1]]])
     least = FILL_MIN_SHARE * lo.size
     if len(edge) < 8 or np.count_nonzero(still) < least:
-        return None, None  # (most clips: a moving picture reaches the frame's edge)
+        return None, None
     mean = np.zeros(planes[0].shape, np.float32)
     for pl in planes:
         mean += pl
