@@ -29,7 +29,8 @@ import numpy as np
 from kinoseal.evaluation.watermark.attacks import _h264_options, codec_roundtrip
 from kinoseal.evaluation.watermark.clips import decode_i420
 from kinoseal.evaluation.watermark.forgery import fit_clip
-from kinoseal.evaluation.watermark.learned_forger import LearnedForger, true_bound_values
+from kinoseal.evaluation.watermark.learned_forger import (LearnedForger, PairForger, clean_label_forger,
+                                                            true_bound_values)
 from kinoseal.evaluation.watermark.suite import BENCH_KEY
 from kinoseal.watermark import get_method
 from kinoseal.watermark.result import P_VALUE_THRESHOLD
@@ -68,13 +69,15 @@ def run(args) -> dict:
         truth = m.embedder(BENCH_KEY, 0)
         marked = []
         for k, e in enumerate(train[: max(sizes)]):
-            fr, _ = load(e, 2 * args.frames)
+            fr, _ = load(e, args.stride * args.frames)
             emb = m.embedder(BENCH_KEY, 1000 + k)  # every clip its own payload, as labeled clips are
-            marked.append([emb.embed_luma(y) for y, _, _ in fr[::2]])
+            marked.append([emb.embed_luma(y) for y, _, _ in fr[::args.stride]])
         for n in sizes:
             t0 = time.perf_counter()
-            forger = LearnedForger(m, degree=args.degree, components=args.components,
-                                   per_grid=args.per_grid).fit(marked[:n])
+            forger = (clean_label_forger(m, truth, rounds=args.rounds) if args.clean_labels else
+                      PairForger(m, rounds=args.rounds, estimate=args.estimate) if args.pair else
+                      LearnedForger(m, degree=args.degree, components=args.components, per_grid=args.per_grid))
+            forger.fit(marked[:n])
             fit_s = time.perf_counter() - t0
             for e in hosts:
                 fr, fps = load(e, 16)
@@ -89,8 +92,13 @@ def run(args) -> dict:
                 emb = m.embedder(BENCH_KEY, 7)
                 mk = [emb.embed_luma(y) for y in ys]
                 rms = float(np.sqrt(np.mean([(a.astype(np.float64) - b) ** 2 for a, b in zip(mk, ys)])))
-                label = f"degree {args.degree}" + (f", {args.components} PCs per grid" if args.per_grid else "")
-                row = {"method": name, "forger": label, "train_clips": n, "host": e["file"], "fit_s": round(fit_s, 1),
+                label = (f"pair, trained on the true bound values (the learner's ceiling: no attacker has them)"
+                         if args.clean_labels else
+                         f"pair: two halfspaces, rank-one start, {args.rounds} alternating rounds"
+                         + (", whitened estimates" if args.estimate == "whitened" else "") if args.pair else
+                         f"degree {args.degree}" + (f", {args.components} PCs per grid" if args.per_grid else ""))
+                row = {"method": name, "forger": label, "train_clips": n, "train_frames": sum(len(c) for c in marked[:n]),
+                       "host": e["file"], "fit_s": round(fit_s, 1),
                        "sign_accuracy": round(float(np.mean(acc)), 3), "sign_accuracy_live": round(float(np.mean(acc_live)), 3),
                        "mark_rms": round(rms, 2), "real_mark": extract(m, mk), "forged": {}}
                 for gain in GAINS:
@@ -101,8 +109,12 @@ def run(args) -> dict:
                 rows.append(row)
                 print(json.dumps(row), flush=True)
     return {"command": f"python -m bench.wm_learned_forgery --train {args.train} --hosts {args.hosts} "
-                       f"--frames {args.frames} --methods {args.methods} --degree {args.degree}"
-                       + (f" --components {args.components} --per-grid" if args.per_grid else ""),
+                       f"--frames {args.frames}" + (f" --stride {args.stride}" if args.stride != 2 else "")
+                       + f" --methods {args.methods}" + ("" if args.pair else f" --degree {args.degree}")
+                       + (f" --components {args.components} --per-grid" if args.per_grid else "")
+                       + (f" --pair --rounds {args.rounds}" if args.pair else "")
+                       + (f" --estimate {args.estimate}" if args.pair and args.estimate != "highpass" else "")
+                       + (" --clean-labels" if args.clean_labels else ""),
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "size": f"{W}x{H}", "rows": rows}
 
 
@@ -119,8 +131,9 @@ def summarise(res: dict) -> str:
           "|---|---|---|---|---|---|---|---|---|"]
     groups: dict[tuple, list] = {}
     for r in res["rows"]:
-        groups.setdefault((r["method"], r.get("forger", "degree 1"), r["train_clips"]), []).append(r)
-    for (name, forger, n), rs in groups.items():
+        groups.setdefault((r["method"], r.get("forger", "degree 1"), r["train_clips"], r.get("train_frames")), []).append(r)
+    for (name, forger, n, frames), rs in groups.items():
+        n = n if frames is None else f"{n} ({frames} frames)"
         acc = np.mean([r["sign_accuracy_live"] for r in rs])
         cells = [f"{sum(r['forged'][str(g)]['accepted'] for r in rs)}/{len(rs)}" for g in GAINS]
         med = " / ".join(f"{np.median([r['forged'][str(g)]['binding_log10_p'] for r in rs]):.1f}" for g in GAINS)
@@ -138,6 +151,14 @@ def main() -> None:
     ap.add_argument("--degree", type=int, default=1, help="1: linear regression forger; 2: quadratic")
     ap.add_argument("--components", type=int, default=12, help="degree 2: principal components kept")
     ap.add_argument("--per-grid", action="store_true", help="degree 2: components of each sample grid apart")
+    ap.add_argument("--pair", action="store_true",
+                    help="v5's own form: two halfspaces per tile cell, rank-one start, alternating least squares")
+    ap.add_argument("--rounds", type=int, default=6, help="--pair: alternating rounds")
+    ap.add_argument("--estimate", default="highpass", choices=("highpass", "whitened"),
+                    help="--pair: how the mark is estimated at each instance (whitened: kinoseal's own host predictor)")
+    ap.add_argument("--clean-labels", action="store_true",
+                    help="--pair trained on the true bound values, not its estimates: the learner's ceiling")
+    ap.add_argument("--stride", type=int, default=2, help="training frames: every stride-th of the first stride x frames")
     ap.add_argument("--out", default=str(OUT / "wm_learned_forgery"))
     ap.add_argument("--merge", default="", help="comma-separated result JSONs: one table of their rows, nothing run")
     args = ap.parse_args()
