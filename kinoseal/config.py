@@ -80,10 +80,14 @@ class Settings:
     # clips labeled before an upgrade keep verifying. A platform that knows it only meets current
     # labels can scan fewer and verify faster (bench/results/core_speed.md: the scan-v5-only row).
     watermark_versions: tuple[str, ...] = ()
-    # Versions whose content binding is proof (``ai_generated``). v3 and v4 bind with one keyed
-    # halfspace per tile cell, which a forger holding ~10 clips labeled with that version learns
-    # (bench/results/wm_learned_forgery.md); their marks are reported as present, not as proof.
-    proof_bindings: tuple[str, ...] = ("kinoseal-wm-v5",)
+    # Versions whose content binding alone is proof (``ai_generated``). None by default: v3 and v4 bind
+    # with one keyed halfspace per tile cell, which a forger holding ~10 clips labeled with that version
+    # learns, and v5's product of two halfspaces is learnt from ~100 (bench/results/wm_learned_forgery.md,
+    # the --pair rows). A binding is reported; ``ai_generated`` from the watermark then needs the
+    # provenance registry's vouching (the fingerprint of the clip the mark was made for matches these
+    # pixels), which a forgery painted on other footage does not get. An operator whose labeled clips
+    # never reach the public may list v5 here (``KINOSEAL_PROOF_BINDINGS=kinoseal-wm-v5``).
+    proof_bindings: tuple[str, ...] = ()
     # Classifier model directory; "" = the shipped default, "none" = no classifier.
     classifier_model: str = ""
     # "always": every report carries the classifier's score. "when_needed": run it

@@ -334,8 +334,10 @@ def test_a_learnable_binding_is_reported_but_is_not_proof(tmp_path):
 
 
 def test_a_binding_that_is_not_proof_is_tested_only_where_the_mark_is(clips, tmp_path):
-    """v3/v4 bindings cannot change a verdict, so the verifier skips their bound test on clips where
-    their sync layer finds nothing (most clips); a mark that is there is still bound and reported."""
+    """A binding that is not proof alone (v3/v4 always; v5 unless listed in ``proof_bindings``) changes a
+    verdict only with the registry's vouching, which needs the mark present, so the verifier skips its
+    bound test on clips where the sync layer finds nothing (most clips); a mark that is there is still
+    bound and reported."""
     from kinoseal.config import Settings
     from kinoseal.verify.verifier import Verifier
 
@@ -356,9 +358,10 @@ def test_a_binding_that_is_not_proof_is_tested_only_where_the_mark_is(clips, tmp
 
     settings = Settings(home=tmp_path / "home", classifier_model="none")
     load_keyring(settings.keys_dir / "watermark")  # a home with a key, as labeling leaves it
-    scan, names = Verifier.from_settings(settings)._watermark_scan()
-    lazy_of = {n: getattr(ex, "bind_only_when_present", None) for n, ex in zip(names, scan.extractors)}
-    assert lazy_of["kinoseal-wm-v5"] is False and lazy_of["kinoseal-wm-v4"] is True and lazy_of["kinoseal-wm-v3"] is True
+    for proof, v5_lazy in (((), True), (("kinoseal-wm-v5",), False)):
+        scan, names = Verifier.from_settings(settings.with_(proof_bindings=proof))._watermark_scan()
+        lazy_of = {n: getattr(ex, "bind_only_when_present", None) for n, ex in zip(names, scan.extractors)}
+        assert lazy_of["kinoseal-wm-v5"] is v5_lazy and lazy_of["kinoseal-wm-v4"] is True and lazy_of["kinoseal-wm-v3"] is True
 
 
 def test_a_platform_can_scan_fewer_versions_and_a_wrong_name_is_refused(tmp_path, monkeypatch):

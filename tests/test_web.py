@@ -309,7 +309,7 @@ def test_copied_watermark_pattern_is_never_called_the_watermark(page, labeled, l
     r.update(verdict="unknown", verdict_label="Unknown origin", ai_extent=None, provenance=None,
              summary="Unknown origin: A kinoseal watermark pattern is present but is not bound to this content")
     r["c2pa"] = {"present": False}
-    r["watermark"]["bound"] = False
+    r["watermark"].update(bound=False, binding_p_value=0.3, binding_not_proof=None)  # copied: it does not bind
     r["classifier"].update(available=True, score=0.1)
     page.unroute("**/v1/verify")
     _show(page, labeled, r)

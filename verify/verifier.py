@@ -300,7 +300,8 @@ class Verifier:
         not_proof = None
         if detected and binds and not bound_hits:
             not_proof = (f"{res.method} binds this content (p = {10.0 ** binding:.1e}), "
-                         "but a forger holding about ten clips labeled with that version can learn its binding and "
+                         "but a forger holding clips labeled with that version (about ten for v3/v4, about a hundred for v5) "
+                         "can learn its binding and "
                          "paint it on real footage, so it is not proof that this clip is AI-generated")
         segs, extent = [], None
         if (detected and scan.times
