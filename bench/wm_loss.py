@@ -31,7 +31,8 @@ from pathlib import Path
 import numpy as np
 
 from bench.results_io import write_results
-from kinoseal.evaluation.watermark.attacks import apply_attack, frame_kind
+from bench.wm_rectify import read
+from kinoseal.evaluation.watermark.attacks import apply_attack
 from kinoseal.evaluation.watermark.clips import load_clip
 from kinoseal.watermark import WatermarkKey, get_method
 from kinoseal.watermark.v3 import sign_product
@@ -64,15 +65,6 @@ def mark_kept(marked, plain, attacked_marked, attacked_plain) -> float:
         num += float((mark * (am.astype(np.float64) - ap)).sum())
         den += float((mark * mark).sum())
     return num / den if den > 0 else float("nan")
-
-
-def blind_read(key: WatermarkKey, frames) -> dict:
-    ex = get_method(METHOD).extractor([key])
-    for f in frames:
-        ex.update(np.ascontiguousarray(f[0]), frame_kind(f))
-    r = ex.result()
-    return {"bound": bool(r.bound), "binding_log10_p": round(float(r.binding_log10_p or 0.0), 2),
-            "log10_p": round(float(r.log10_p_value), 2)}
 
 
 def markdown(res: dict) -> str:
@@ -144,7 +136,7 @@ def main() -> None:
                         "sign_efficiency": round(sign_efficiency(reader, hosts, [f[0] for f in att], dead), 4),
                         "mark_kept": round(mark_kept([m[0] for m in marked], hosts, [f[0] for f in att],
                                                      [f[0] for f in plain[a]]), 4),
-                        "read": blind_read(key, att)}
+                        "read": read(METHOD, key, att)}
                 rows[a]["cells"].append(cell)
                 print(name, ki, a, cell, flush=True)
     out_rows = [rows[a] for a in ATTACKS]
