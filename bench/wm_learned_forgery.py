@@ -124,7 +124,10 @@ def summarise(res: dict) -> str:
           "(each with its own payload), learns every tile cell's keyed bound value by ridge regression, and paints "
           "the predicted bound signs plus the learned pilots on unrelated real clips (never in its training set), "
           "then H.264 CRF 18. Forger degree 1: regression on the 25 features (learns a halfspace); degree 2: on "
-          "their 12 principal components and all pairwise products (learns a quadratic form). Gain 1 = the real mark's RMS on that host (about 2 grey levels). "
+          "their 12 principal components and all pairwise products (learns a quadratic form); pair (v5 only): two halfspaces per "
+          "tile cell, started from the rank-one cross-moment of the residual with the two feature grids and refined by "
+          "alternating least squares, with high-pass or whitened (kinoseal's own host predictor) estimates of the mark, or "
+          "trained on the true bound values (its ceiling). Gain 1 = the real mark's RMS on that host (about 2 grey levels). "
           "'accepted' = the verifier's extractor finds the pattern *and* binds it: the clip would read `ai_generated`.", "",
           "| method | forger | training clips | sign accuracy (counted instances) | accepted, gain 1 | gain 2 | gain 4 | "
           "median forged binding log10 p (gain 1 / 2 / 4) | real mark's binding, median |",
