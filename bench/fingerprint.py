@@ -143,12 +143,14 @@ def part_verdicts(clip_names: list[str], attacks: list[str], log) -> dict:
             frames, fps = decode_i420(dst, 10**6)
             labeled[name] = (frames, fps)
         verifier = Verifier.from_settings(settings)
+        # the default until 2026-12-07: a v5 binding alone was proof (what the registry's vouching costs)
+        trusting = Verifier.from_settings(settings.with_(proof_bindings=(settings.watermark_method,)))
         rows, forged = [], []
 
-        def verdicts(path: Path) -> tuple[Verdict, Verdict, dict | None]:
+        def verdicts(path: Path) -> tuple[Verdict, Verdict, dict | None, Verdict]:
             rep = verifier.verify(path)
             without = decide(rep.c2pa, rep.watermark, rep.classifier, watermark_threshold=settings.watermark_p_threshold)
-            return rep.verdict, without.verdict, rep.provenance
+            return rep.verdict, without.verdict, rep.provenance, trusting.verify(path).verdict
 
         for a in attacks:
             t = time.time()
@@ -157,16 +159,18 @@ def part_verdicts(clip_names: list[str], attacks: list[str], log) -> dict:
                 out, fps2 = (frames, fps) if a == "none" else apply_attack(a, frames, fps)
                 path = work / f"q_{name}_{a}.mp4"
                 _write(path, out, fps2)
-                with_reg, without, prov = verdicts(path)
+                with_reg, without, prov, proof = verdicts(path)
                 cm = (prov or {}).get("content_match") or {}
                 rm = (prov or {}).get("registered_mark") or {}
                 cells.append({"clip": name, "with_registry": with_reg.value, "without_registry": without.value,
+                              "v5_binding_proof": proof.value,
                               "found": bool((prov or {}).get("found")), "via": (prov or {}).get("via"),
                               "fingerprint_matched": cm.get("matched"), "registered_mark": rm.get("detected"),
                               "registered_mark_log10_p": rm.get("log10_p_value")})
                 path.unlink()
             rows.append({"attack": a, "cells": cells})
             log(f"  {a}: with {sum(c['with_registry'] == 'ai_generated' for c in cells)}, "
+                f"v5 as proof {sum(c['v5_binding_proof'] == 'ai_generated' for c in cells)}, "
                 f"without {sum(c['without_registry'] == 'ai_generated' for c in cells)} ({time.time() - t:.0f} s)")
         # forgeries: each labeled clip's estimate painted on real clips that nobody registered (the suite's
         # own clips are registered: their unmarked originals match by content, as they should)
@@ -178,9 +182,10 @@ def part_verdicts(clip_names: list[str], attacks: list[str], log) -> dict:
                     out = copy_attack(host, est, g, host_fps)
                     path = work / f"f_{src}_{host_name}_{g}.mp4"
                     _write(path, out, host_fps)
-                    with_reg, without, prov = verdicts(path)
+                    with_reg, without, prov, proof = verdicts(path)
                     cm = (prov or {}).get("content_match") or {}
                     forged.append({"mark_from": src, "host": host_name, "gain": g, "with_registry": with_reg.value,
+                                   "v5_binding_proof": proof.value,
                                    "without_registry": without.value, "payload_resolved": bool((prov or {}).get("found")),
                                    "fingerprint_matched": cm.get("matched")})
                     path.unlink()
@@ -303,26 +308,29 @@ def markdown(res: dict) -> str:
     rerun = f"Measured {v['measured']} with `--verdicts-only` ({v['runtime_min']} min). " if v.get("measured") else ""
     L += ["## 2. Verdicts with the provenance registry, against without it", "",
           f"{rerun}Clips {', '.join(v['clips'])} (2 s each) labeled by `Labeler` (v5), attacked, written as H.264 CRF 18, "
-          "verified with the registry; 'without' is `decide` on the same evidence with `registry=None`. "
+          "verified with the registry (no binding alone is proof: `Settings.proof_bindings`, empty by default since "
+          "2026-12-07); 'v5 as proof' is the same with v5's binding alone taken as proof (the default before); "
+          "'without' is `decide` on the default's evidence with `registry=None`. "
           "Cells: clips called `ai_generated` with and without the registry; clips the registry recognised (its "
           "record found by the payload or by the fingerprint), those whose registered fingerprint matched, and "
           "those called `likely_ai_generated` on the fingerprint alone (the watermark lost).", "",
-          "| attack | `ai_generated` with registry | without | recognised | fingerprint matched | its own mark (targeted test) | likely (fingerprint only) |",
-          "|---|---|---|---|---|---|---|"]
+          "| attack | `ai_generated` with registry | v5 as proof | without | recognised | fingerprint matched | its own mark (targeted test) | likely (fingerprint only) |",
+          "|---|---|---|---|---|---|---|---|"]
     tot = Counter()
     for r in v["attacks"]:
         cells = r["cells"]
         row = {"w": sum(c["with_registry"] == "ai_generated" for c in cells),
+               "pf": sum(c.get("v5_binding_proof") == "ai_generated" for c in cells),
                "wo": sum(c["without_registry"] == "ai_generated" for c in cells),
                "found": sum(c["found"] for c in cells), "fm": sum(bool(c["fingerprint_matched"]) for c in cells),
                "own": sum(bool(c.get("registered_mark")) for c in cells),
                "likely": sum(c["with_registry"] == "likely_ai_generated" and c["via"] == "fingerprint" for c in cells)}
         tot.update(row)
         n = len(cells)
-        L.append(f"| {r['attack']} | {row['w']}/{n} | {row['wo']}/{n} | {row['found']}/{n} | {row['fm']}/{n} | "
+        L.append(f"| {r['attack']} | {row['w']}/{n} | {row['pf']}/{n} | {row['wo']}/{n} | {row['found']}/{n} | {row['fm']}/{n} | "
                  f"{row['own']}/{n} | {row['likely']}/{n} |")
     n_all = sum(len(r["cells"]) for r in v["attacks"])
-    L += [f"| **all** | **{tot['w']}/{n_all}** | {tot['wo']}/{n_all} | {tot['found']}/{n_all} | {tot['fm']}/{n_all} | "
+    L += [f"| **all** | **{tot['w']}/{n_all}** | {tot['pf']}/{n_all} | {tot['wo']}/{n_all} | {tot['found']}/{n_all} | {tot['fm']}/{n_all} | "
           f"{tot['own']}/{n_all} | {tot['likely']}/{n_all} |", "",
           "'its own mark': the blind search found no mark, the fingerprint named the registered clip, and that clip's key "
           "and payload, tested once where the fingerprint puts the picture, are there (p < 1e-6 after a factor 2 for the "
@@ -333,7 +341,8 @@ def markdown(res: dict) -> str:
     f = v["forgeries"]
     L += [f"**Forgeries** (the estimate of each labeled clip painted on 2 s of four unregistered real clips, gains "
           f"{', '.join(str(g) for g in GAINS)}): {len(f)}; `ai_generated` with the registry "
-          f"**{sum(x['with_registry'] == 'ai_generated' for x in f)}**, without "
+          f"**{sum(x['with_registry'] == 'ai_generated' for x in f)}**, with v5 as proof "
+          f"{sum(x.get('v5_binding_proof') == 'ai_generated' for x in f)}, without "
           f"{sum(x['without_registry'] == 'ai_generated' for x in f)}; the copied mark's payload resolved to "
           f"its source clip in {sum(x['payload_resolved'] for x in f)}, whose fingerprint matched the host in "
           f"{sum(bool(x['fingerprint_matched']) for x in f)}.", ""]
