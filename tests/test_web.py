@@ -323,6 +323,23 @@ def test_copied_watermark_pattern_is_never_called_the_watermark(page, labeled, l
     assert "not bound to these pixels" in page.inner_text("#verdict-words")
 
 
+def test_a_binding_the_registry_vouches_for_reads_vouched_not_only_not_proof(page, labeled, labeled_report):
+    """No binding alone is proof by default (a learned forger, Settings.proof_bindings): where the registry's
+    fingerprint of the clip the mark was made for matches, the page says the mark is vouched for; where it
+    does not, that the binding is not proof."""
+    r = json.loads(json.dumps(labeled_report))
+    assert r["watermark"]["binding_not_proof"] and r["provenance"]["content_match"]["matched"], r["provenance"]
+    page.unroute("**/v1/verify")
+    _show(page, labeled, r)
+    text = page.inner_text("#watermark")
+    assert "vouched for" in text and "registered fingerprint" in text, text
+    r["provenance"]["content_match"]["matched"] = False
+    page.unroute("**/v1/verify")
+    _show(page, labeled, r)
+    text = page.inner_text("#watermark")
+    assert "but not proof" in text and "vouched" not in text, text
+
+
 def test_api_docs_work_offline(browser, web_server):
     """/docs (Swagger UI) and /redoc load their scripts from this server and render the API. ReDoc's
     decorative Redocly logo points at a CDN; the page's Content-Security-Policy blocks it before

@@ -225,8 +225,14 @@ const KinoWords = (() => {
         ["Note", w.error],
       ];
     }
+    // A binding that is not proof alone counts where the registry's fingerprint of the clip the mark was
+    // made for matches these pixels (verdict rule 2): say so, rather than only "not proof".
+    const vouched = !!(((r.provenance || {}).content_match || {}).matched);
     return [
-      ["Result", w.binding_not_proof ? "found and bound, but not proof: " + w.binding_not_proof
+      ["Result", w.binding_not_proof && vouched
+        ? "found and bound, and vouched for: the registered fingerprint of the clip it was made for matches these " +
+          "pixels (the binding alone would not be proof: " + w.binding_not_proof + ")"
+        : w.binding_not_proof ? "found and bound, but not proof: " + w.binding_not_proof
         : w.bound === false ? "pattern found, not bound to these pixels (may be copied: not evidence of AI)" : "found"],
       ["Where", w.marked_extent === "segments" ? "only in " + spans(w.segments)
         : w.marked_extent === "full" ? "the whole clip" : null],
