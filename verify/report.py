@@ -41,9 +41,12 @@ class WatermarkEvidence:
     per_frame: list[float] = field(default_factory=list)
     error: str | None = None
     # Whether a detected mark is bound to these pixels (the content-bound layer of kinoseal-wm-v3 to v5), by
-    # a version whose binding is proof (``Settings.proof_bindings``).
+    # a version whose binding alone is proof (``Settings.proof_bindings``: none by default, since a learned
+    # forger makes v5 bind real footage from ~100 labeled clips).
     # False: a kinoseal pattern is present but not bound (v1/v2 marks, which anyone holding one
-    # labeled clip can copy, or a v3 mark copied from another clip): never ai_generated on its own.
+    # labeled clip can copy, or a v3 mark copied from another clip), or bound by a version whose binding
+    # is not proof alone (``binding_not_proof`` says so): never ai_generated on its own, only with the
+    # provenance registry's vouching (verify.rules).
     # None: not assessed (evidence built by hand); the verifier always sets it for a detection.
     bound: bool | None = None
     # The content-bound layer's own p-value (Bonferroni over the versions tested), which is what
