@@ -14,8 +14,9 @@ Order matters and is deliberate:
    shots spliced into other footage: "contains AI-generated segments"). This comes before any capture claim: a capture manifest on a
    watermarked clip is never ``authentic``. A kinoseal pattern that is present but
    not bound to these pixels (``WatermarkEvidence.bound`` False: a v1/v2 mark, a
-   mark copied from another clip, or a v3/v4 binding, which a forger holding a few
-   labeled clips can learn: ``binding_not_proof``) is never ``ai_generated`` on its
+   mark copied from another clip, or a binding that is not proof alone, which a forger
+   holding labeled clips can learn: v3/v4 from ~10, v5 from ~100, ``binding_not_proof``;
+   ``Settings.proof_bindings`` is empty by default) is never ``ai_generated`` on its
    own: anyone holding labeled clips can paint it onto a real recording. It gets its
    own evidence line, blocks ``authentic``, and the later rules decide, unless the
    provenance registry vouches for it: the registered content fingerprint of the clip
