@@ -35,7 +35,7 @@ from bench.wm_rectify import read
 from kinoseal.evaluation.watermark.attacks import apply_attack
 from kinoseal.evaluation.watermark.clips import load_clip
 from kinoseal.watermark import WatermarkKey, get_method
-from kinoseal.watermark.v3 import sign_product
+from kinoseal.watermark.v3 import bound_weights, sign_product
 
 OUT = Path(__file__).resolve().parent / "results"
 CLIPS = ["carphone", "bikes", "generated", "bigbuckbunny"]
@@ -43,18 +43,12 @@ ATTACKS = ["none", "h264_crf23", "h264_crf30", "h264_crf40", "h265_crf40", "av1_
 METHOD = "kinoseal-wm-v5"
 
 
-def test_weights(f: np.ndarray, dead: float) -> np.ndarray:
-    """The bound test's weight of each instance: the product over halfspaces of a ramp in |f| (``bound_test``)."""
-    return np.clip((np.abs(f) - dead) / dead, 0.0, 1.0).prod(axis=0)
-
-
 def sign_efficiency(reader, hosts, received, dead: float) -> float:
     agree = total = 0.0
     for h, r in zip(hosts, received):
-        fh, fr = reader.features(h), reader.features(np.ascontiguousarray(r))
-        w = test_weights(fr, dead)
-        agree += float((w * sign_product(fh) * sign_product(fr)).sum())
-        total += float(w.sum())
+        w = bound_weights(reader.features(np.ascontiguousarray(r)), dead)  # the test's signed weights
+        agree += float((w * sign_product(reader.features(h))).sum())
+        total += float(np.abs(w).sum())
     return agree / total if total > 0 else float("nan")
 
 

@@ -273,7 +273,7 @@ def border(plane: np.ndarray) -> np.ndarray:
 def edge_regions(labels: np.ndarray, least: float) -> list[int]:
     """The labels (of ``ndimage.label``) of regions that touch the frame's edge and hold at least
     ``least`` pixels."""
-    ids = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    ids = np.unique(border(labels))
     sizes = np.bincount(labels.ravel())
     return [int(i) for i in ids if i > 0 and sizes[i] >= least]
 
@@ -291,7 +291,7 @@ def outline_fill(planes: Sequence[np.ndarray]) -> tuple[np.ndarray | None, np.nd
         return None, None
     lo, hi = value_range(planes)
     still = (hi.astype(np.int16) - lo) <= OUTLINE_FILL_TOL
-    edge = np.concatenate([lo[0][still[0]], lo[-1][still[-1]], lo[:, 0][still[:, 0]], lo[:, -1][still[:, -1]]])
+    edge = border(lo)[border(still)]
     least = FILL_MIN_SHARE * lo.size
     if len(edge) < 8 or np.count_nonzero(still) < least:
         return None, None

@@ -290,12 +290,18 @@ def _whiten(g: np.ndarray, p: TiledParams, step: int | None = None, g8: np.ndarr
     """
     d = p.pred_step if step is None else step
     t = host_taps(g, d)
-    r = (t[0] + t[1] + t[2] + t[3]) * 0.5 - (t[4] + t[5] + t[6] + t[7]) * 0.25
+    r = quad8(t)
     if step is None and p.median_blend_cell > 0 and p.cell_px(*g.shape) >= p.median_blend_cell:
         r += median8(t if g8 is None else host_taps(g8, d))
         r *= 0.5
     np.subtract(g, r, out=r)
     return normalise(r, p)
+
+
+def quad8(t: Sequence[np.ndarray]) -> np.ndarray:
+    """v1's "quad8" host prediction from ``host_taps``: the quadratic surface through the 8 taps at the
+    centre pixel, which it never reads (a new array)."""
+    return (t[0] + t[1] + t[2] + t[3]) * 0.5 - (t[4] + t[5] + t[6] + t[7]) * 0.25
 
 
 def host_taps(g: np.ndarray, d: int) -> list[np.ndarray]:

@@ -462,6 +462,12 @@ def fill_index(planes: Sequence[np.ndarray], fill: np.ndarray | None = None) -> 
     return rows, cols
 
 
+def bound_weights(f: np.ndarray, dead: float) -> np.ndarray:
+    """The bound test's signed weight of each instance: over the halfspaces (axis 0), the product of each
+    sign weighted by how far it is from flipping (0 within ``dead`` of zero, 1 from twice that)."""
+    return (np.sign(f) * np.clip((np.abs(f) - dead) / dead, 0.0, 1.0)).prod(axis=0)
+
+
 def sign_product(f: np.ndarray) -> np.ndarray:
     """The product over halfspaces (axis 0) of sign(f), +-1 as float32 (0 counts as +1)."""
     return np.where(f >= 0, np.float32(1.0), np.float32(-1.0)).prod(axis=0)
@@ -595,8 +601,7 @@ class BoundExtractor(TiledExtractor):
                     plane = plane[fill]
                 lp = self._shared.lowpassed[lk] = _coarse_lowpass(plane, p.feat_sigma * cell, q)
             f = gf(lp, xs, ys).reshape(lay.proj.shape[0], -1)
-            # one sign per halfspace, each weighted by how far it is from flipping
-            wgt = (np.sign(f) * np.clip((np.abs(f) - p.dead) / p.dead, 0.0, 1.0)).prod(axis=0)
+            wgt = bound_weights(f, p.dead)
             return M @ frames[i].ravel().astype(np.float64), wgt
 
         # a frame's vote at this geometry is the same in the clip test and in its stretch's test

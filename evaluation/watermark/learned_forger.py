@@ -32,7 +32,7 @@ import numpy as np
 from scipy import ndimage, sparse
 
 from kinoseal.watermark.keys import WatermarkKey
-from kinoseal.watermark.v2 import host_taps, normalise
+from kinoseal.watermark.v2 import host_taps, normalise, quad8
 from kinoseal.watermark.v3 import BoundMethod, sign_product
 
 __all__ = ["LearnedForger", "PairForger", "clean_label_forger", "true_bound_values"]
@@ -71,10 +71,17 @@ class LearnedForger:
         X = S.reshape(-1, S.shape[-1]).astype(np.float64)
         X -= X.mean(axis=1, keepdims=True)  # the embedder's projections ignore the constant too
         X /= np.linalg.norm(X, axis=1, keepdims=True) + 1e-9
-        yf = y.astype(np.float32)
-        hp = yf - ndimage.gaussian_filter(yf, self.hp_sigma * g["cell"])
-        e = np.asarray(g["Ay"].T @ np.asarray(g["Ax"].T @ hp.T).T)  # (nv, nu): the render's adjoint
-        return X, e.ravel(), g["tidx"].ravel()
+        return X, self._mark_estimate(y, g), g["tidx"].ravel()
+
+    def _residual(self, yf: np.ndarray, g: dict) -> np.ndarray:
+        """What is left of a frame once its host is taken out: here the frame minus a Gaussian blur."""
+        return yf - ndimage.gaussian_filter(yf, self.hp_sigma * g["cell"])
+
+    def _mark_estimate(self, y: np.ndarray, g: dict) -> np.ndarray:
+        """The mark's estimated value at every instance of a frame (flat): the residual summed under each
+        instance's bilinear footprint (the render's adjoint)."""
+        hp = self._residual(y.astype(np.float32), g)
+        return np.asarray(g["Ay"].T @ np.asarray(g["Ax"].T @ hp.T).T).ravel()
 
     def _phi(self, X: np.ndarray) -> np.ndarray:
         """The regression's inputs: x itself, or degree-2 monomials of its principal components."""
@@ -190,15 +197,12 @@ class PairForger(LearnedForger):
             Xg = X[:, a:a + d] - X[:, a:a + d].mean(axis=1, keepdims=True)
             Xg /= np.linalg.norm(Xg, axis=1, keepdims=True) + 1e-9
             out.append(Xg)
-        yf = y.astype(np.float32)
+        return out[0], out[1], self._mark_estimate(y, g), g["tidx"].ravel()
+
+    def _residual(self, yf: np.ndarray, g: dict) -> np.ndarray:
         if self.estimate == "whitened":
-            t = host_taps(yf, 2)
-            hp = normalise(yf - ((t[0] + t[1] + t[2] + t[3]) * 0.5 - (t[4] + t[5] + t[6] + t[7]) * 0.25),
-                           self.method.params)
-        else:
-            hp = yf - ndimage.gaussian_filter(yf, self.hp_sigma * g["cell"])
-        e = np.asarray(g["Ay"].T @ np.asarray(g["Ax"].T @ hp.T).T).astype(np.float32)
-        return out[0], out[1], e.ravel(), g["tidx"].ravel()
+            return normalise(yf - quad8(host_taps(yf, 2)), self.method.params)
+        return super()._residual(yf, g)
 
     @staticmethod
     def _per_cell(t: np.ndarray, F: np.ndarray, n2: int) -> np.ndarray:
@@ -217,23 +221,20 @@ class PairForger(LearnedForger):
     def fit(self, clips: Sequence[Sequence[np.ndarray]]) -> "PairForger":
         n2 = self.method.params.n_cells
         pil = np.zeros(n2)
-        M = gP = gQ = None
+        d = self._geometry(*clips[0][0].shape)[1]["gf"].shifts.shape[1]  # samples per grid
+        M, gP, gQ = np.zeros((n2, d * d)), np.zeros((n2, d * d)), np.zeros((n2, d * d))
         n = 0
         for frames in clips:  # (1) moments and covariances
             data, mean = self._clip_data(frames, n2)
             pil += mean
             for XP, XQ, e, t in data:
-                d = XP.shape[1]
-                if M is None:
-                    M, gP, gQ = np.zeros((n2, d * d)), np.zeros((n2, d * d)), np.zeros((n2, d * d))
                 M += self._per_cell(t, ((XP * e[:, None])[:, :, None] * XQ[:, None, :]).reshape(len(t), -1), n2)
                 gP += self._per_cell(t, (XP[:, :, None] * XP[:, None, :]).reshape(len(t), -1), n2)
                 gQ += self._per_cell(t, (XQ[:, :, None] * XQ[:, None, :]).reshape(len(t), -1), n2)
                 n += len(t)
-        d = int(round(math.sqrt(M.shape[1])))
         M, gP, gQ = M.reshape(n2, d, d), gP.reshape(n2, d, d), gQ.reshape(n2, d, d)
         ridge = self.ridge * np.eye(d)[None]
-        U, sv, Vt = np.linalg.svd(M)  # (2) the leading pair, whitened
+        U, _, Vt = np.linalg.svd(M)  # (2) the leading pair, whitened
         k1 = np.linalg.solve(gP + ridge, U[:, :, :1])[:, :, 0]
         k2 = np.linalg.solve(gQ + ridge, np.swapaxes(Vt[:, :1, :], 1, 2))[:, :, 0]
         for _ in range(self.rounds):  # (3) alternating least squares: k1 from k2, then k2 from the new k1
