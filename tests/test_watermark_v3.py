@@ -629,8 +629,9 @@ def test_a_forger_shaped_after_v5_learns_its_two_halfspaces_from_clean_labels(fo
     """``PairForger`` (the rank-one start and alternating least squares of ``bench.wm_learned_forgery
     --pair``) is a correct learner of v5's binding: given the true bound values instead of its noisy
     estimates from the marked frames, 16 scenes of 6 frames teach it to predict them on an unseen scene
-    far above chance. On marked frames its labels are about ten times noisier (correlation ~0.1 at
-    320x240), which is what keeps it near chance on a hundred clips."""
+    far above chance. Estimated from marked frames its labels are far noisier (correlation with the truth
+    ~0.1 at 320x240 with a high-pass, near chance on a hundred clips; ~0.26 with kinoseal's own whitening,
+    enough for a hundred clips to forge: bench.wm_learned_forgery --pair --estimate whitened)."""
     from kinoseal.evaluation.watermark.learned_forger import clean_label_forger, true_bound_values
 
     train, host = forger_data
