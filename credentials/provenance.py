@@ -37,7 +37,8 @@ CREATE TABLE IF NOT EXISTS provenance (
 # Registries made before the C2PA bytes (the fingerprint) were kept get the column (NULL for their rows).
 _ADD_C2PA = "ALTER TABLE provenance ADD COLUMN manifest_c2pa BLOB"
 _ADD_FINGERPRINT = "ALTER TABLE provenance ADD COLUMN fingerprint BLOB"
-_COLUMNS = "payload_id, key_id, method, manifest_label, file_sha256, title, created_at, manifest_json, fingerprint"
+_ADD_VIEWS = "ALTER TABLE provenance ADD COLUMN views BLOB"
+_COLUMNS = "payload_id, key_id, method, manifest_label, file_sha256, title, created_at, manifest_json, fingerprint, views"
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,9 @@ class ProvenanceRecord:
     # The labeled clip's content fingerprint (``fingerprint.Fingerprint.to_bytes``); None for records
     # made before fingerprints were kept.
     fingerprint: bytes | None = None
+    # Its views (``fingerprint.views.Views.to_bytes``): read only with the record, never by a search
+    # (a column of their own keeps ``fingerprints`` small); None for records made before views were kept.
+    views: bytes | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -76,6 +80,8 @@ class SqliteRegistry:
                 db.execute(_ADD_C2PA)
             if "fingerprint" not in columns:
                 db.execute(_ADD_FINGERPRINT)
+            if "views" not in columns:
+                db.execute(_ADD_VIEWS)
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -96,17 +102,17 @@ class SqliteRegistry:
     def record(
         self, *, payload_id: str, key_id: str, method: str, manifest: dict[str, Any],
         manifest_label: str | None = None, file_sha256: str | None = None, title: str | None = None,
-        manifest_c2pa: bytes | None = None, fingerprint: bytes | None = None,
+        manifest_c2pa: bytes | None = None, fingerprint: bytes | None = None, views: bytes | None = None,
     ) -> None:
         """``manifest_c2pa``: the signed manifest store as embedded (``application/c2pa``), which
         the Soft Binding Resolution API serves at /manifests/{manifest_label}; ``fingerprint``: the
-        labeled clip's content fingerprint (``Fingerprint.to_bytes``)."""
+        labeled clip's content fingerprint (``Fingerprint.to_bytes``); ``views``: its views (``Views.to_bytes``)."""
         now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
         with self._lock, self._connect() as db:
             db.execute(
-                f"INSERT OR REPLACE INTO provenance ({_COLUMNS}, manifest_c2pa) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                f"INSERT OR REPLACE INTO provenance ({_COLUMNS}, manifest_c2pa) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (payload_id, key_id, method, manifest_label, file_sha256, title, now, json.dumps(manifest),
-                 fingerprint, manifest_c2pa),
+                 fingerprint, views, manifest_c2pa),
             )
 
     def lookup(self, payload_id: str) -> ProvenanceRecord | None:
@@ -127,7 +133,7 @@ class SqliteRegistry:
                              (manifest_label,)).fetchone()
         if row is None:
             return None
-        return _record(row), row[9]
+        return _record(row), row[10]
 
     def fingerprints(self, after_rowid: int = 0) -> list[tuple[int, str, bytes]]:
         """(row id, payload id, fingerprint) of every record that kept a fingerprint, added after
@@ -152,7 +158,7 @@ class SqliteRegistry:
 
 def _record(row) -> ProvenanceRecord:
     return ProvenanceRecord(*row[:7], manifest=json.loads(row[7]),
-                            fingerprint=bytes(row[8]) if row[8] else None)
+                            fingerprint=bytes(row[8]) if row[8] else None, views=bytes(row[9]) if row[9] else None)
 
 
 def default_registry(home: Path) -> SqliteRegistry:

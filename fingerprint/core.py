@@ -29,6 +29,8 @@ from typing import Any
 import numpy as np
 from scipy.fft import dctn
 
+from kinoseal.fingerprint.views import ViewsBuilder, encode
+
 ALG = "io.kinoseal.vfp-v1"
 _MAGIC = b"KSFP\x01"  # the registry's binary form, version 1
 GRID = 32
@@ -115,7 +117,12 @@ def _pack(bits: np.ndarray) -> int:
 
 def frame_hashes(y: np.ndarray, u: np.ndarray, v: np.ndarray) -> tuple[int, int] | None:
     """(hash, hash of the mirrored frame) of one 4:2:0 frame, or None for a frame too flat to hash."""
-    g = grid_means(picture(y, u, v))
+    return picture_hashes(picture(y, u, v))
+
+
+def picture_hashes(pic: np.ndarray) -> tuple[int, int] | None:
+    """``frame_hashes`` of a frame's ``picture``."""
+    g = grid_means(pic)
     if float(g.std()) < MIN_STD:
         return None
     c = dctn(g - g.mean(), type=2, norm="ortho")[:LOW, :LOW].ravel()[1:]
@@ -163,12 +170,19 @@ class Fingerprint:
 class FingerprintBuilder:
     """Hashes frames as they come: ``add(y, u, v, t)`` for each frame, then ``build()``.
     ``min_gap_s``: frames closer than this to the last hashed one are skipped (the labeler hashes
-    every frame; a query keeps whatever frames it is given)."""
+    every frame; a query keeps whatever frames it is given). ``views``: also hand each hashed frame's
+    picture to it (the labeler: ``fingerprint.views``). ``keep_pictures``: keep each hashed frame's
+    picture (``views.encode``d, the first frame size only) in ``pictures``, with its time (a query
+    that may be compared with a record's views)."""
 
-    def __init__(self, *, min_gap_s: float = 0.0, keep_mirrored: bool = False, max_frames: int = 20_000) -> None:
+    def __init__(self, *, min_gap_s: float = 0.0, keep_mirrored: bool = False, max_frames: int = 20_000,
+                 views: ViewsBuilder | None = None, keep_pictures: bool = False) -> None:
         self.min_gap_s = float(min_gap_s)
         self.keep_mirrored = keep_mirrored
         self.max_frames = int(max_frames)
+        self.views = views
+        self.keep_pictures = keep_pictures
+        self.pictures: list[tuple[float, np.ndarray]] = []
         self._times: list[float] = []
         self._hashes: list[int] = []
         self._mirrored: list[int] = []
@@ -183,7 +197,14 @@ class FingerprintBuilder:
         if not self.wants(t) or min(u.shape[:2]) < GRID:  # a frame under 64 px has no hash
             return
         self._last = t
-        got = frame_hashes(y, u, v)
+        pic = picture(y, u, v)
+        if self.views is not None:
+            self.views.add(pic, t)
+        if self.keep_pictures:
+            kept = encode(pic)
+            if not self.pictures or kept.shape == self.pictures[0][1].shape:
+                self.pictures.append((float(t), kept))
+        got = picture_hashes(pic)
         if got is None:
             return
         self._times.append(float(t))
@@ -283,4 +304,4 @@ def match(reference: Fingerprint, query: Fingerprint) -> FingerprintMatch:
 
 
 __all__ = ["ALG", "BITS", "MATCH_BITS", "Fingerprint", "FingerprintBuilder", "FingerprintMatch",
-           "frame_hashes", "grid_means", "match", "picture"]
+           "frame_hashes", "grid_means", "match", "picture", "picture_hashes"]

@@ -30,6 +30,7 @@ from kinoseal import __version__
 from kinoseal.config import Settings
 from kinoseal.errors import InputError
 from kinoseal.fingerprint import FingerprintBuilder
+from kinoseal.fingerprint.views import ViewsBuilder
 from kinoseal.mediaio.ahead import read_ahead, write_behind
 from kinoseal.mediaio.atomic import scratch_path
 from kinoseal.mediaio.colour import rgb_to_i420
@@ -132,7 +133,8 @@ class Labeler:
         embedder = self.method.embedder(key, payload_id)
         # Only a clip made by the model whole gets a fingerprint: an AI edit of real footage looks like
         # its real parent, which must not match it ("likely AI-generated" on the original recording).
-        fingerprint = FingerprintBuilder(min_gap_s=REFERENCE_GAP_S) if source_type == TRAINED else None
+        views = ViewsBuilder() if source_type == TRAINED else None
+        fingerprint = FingerprintBuilder(min_gap_s=REFERENCE_GAP_S, views=views) if source_type == TRAINED else None
         step = 1.0 / float(fps)
         frames = 0
         with scratch_path(dst, suffix=".unsigned.mp4") as unsigned:
@@ -189,6 +191,7 @@ class Labeler:
             manifest_label=store.get("active_manifest"), file_sha256=sha256_file(dst), title=dst.name,
             manifest_c2pa=bytes(manifest_bytes),
             fingerprint=fingerprint.build().to_bytes() if fingerprint is not None else None,
+            views=views.build().to_bytes() if views is not None else None,
         )
         return LabelResult(
             path=str(dst), payload_id=f"{payload_id:016x}", key_id=key.key_id, watermark_method=self.method.name,

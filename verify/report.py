@@ -7,6 +7,7 @@ from enum import Enum
 from typing import Any
 
 from kinoseal.credentials.reading import C2paEvidence
+from kinoseal.fingerprint.views import ViewMatch
 
 
 class Verdict(str, Enum):
@@ -84,8 +85,9 @@ class RegistryEvidence:
 
     ``via``: how the record was found: "watermark" (the mark's payload id) or "fingerprint" (a
     search of the registry by content, where no payload led to a record). ``content_matched``:
-    the record's content fingerprint matches these pixels (``fingerprint.match``); None when the
-    record kept no fingerprint. ``same_key``: the watermark found here was made with the record's
+    the record's content fingerprint matches these pixels (``fingerprint.match``, or its views where
+    the hashes do not: ``views``, set only when they matched); None when the record kept no
+    fingerprint. ``same_key``: the watermark found here was made with the record's
     key (always True via the payload). ``frames``/``compared``: the sampled frames that matched,
     of those compared. ``mark_log10_p``: where the record was found by fingerprint and the blind
     search found no mark, that record's own mark (its key and payload) tested once where the
@@ -103,6 +105,7 @@ class RegistryEvidence:
     span_s: tuple[float, float] | None = None
     mirrored: bool = False
     mark_log10_p: float | None = None
+    views: ViewMatch | None = None
 
 
 @dataclass

@@ -20,7 +20,8 @@ Order matters and is deliberate:
    own: anyone holding labeled clips can paint it onto a real recording. It gets its
    own evidence line, blocks ``authentic``, and the later rules decide, unless the
    provenance registry vouches for it: the registered content fingerprint of the clip
-   made with that key (or that payload) matches these pixels (``RegistryEvidence``).
+   made with that key (or that payload) matches these pixels (``RegistryEvidence``; its
+   hashes, or, for a clip the payload names, its views: a crop, a turn, a warp).
    A copied mark then points at a clip whose fingerprint does not match, and the
    evidence says which clip it was copied from. Where the blind search finds no mark but
    the pixels match a registered clip's fingerprint, that clip's own mark (its key and
@@ -146,6 +147,12 @@ def _registered(r: RegistryEvidence) -> str:
 
 
 def _fp_frames(r: RegistryEvidence) -> str:
+    if r.views is not None:
+        v = r.views
+        how = "warped back, " if v.rectified else ""
+        turn = f", turned {v.angle_deg:+.0f} degrees" if v.angle_deg else ""
+        return (f"by its views, not its hashes: {how}the picture at {v.scale:.2f} of its registered size{turn}, "
+                f"correlation {v.score:.2f} over {v.pairs} frames")
     flip = ", mirrored" if r.mirrored else ""
     return f"{r.frames} of {r.compared} sampled frames{flip}"
 
@@ -234,7 +241,9 @@ def decide(
         bind = (f", bound to this content: p = {watermark.binding_p_value:.1e}"
                 if watermark.bound and watermark.binding_p_value is not None else "")
         if owned:
-            bind = (f"; its own binding test is inconclusive, but it belongs to this content: the registered "
+            own = ("its binding is not proof alone" if watermark.binding_not_proof
+                   else "its own binding test is inconclusive")
+            bind = (f"; {own}, but it belongs to this content: the registered "
                     f"fingerprint of {_registered(registry)} matches these pixels ({_fp_frames(registry)})")
         wm_line = (f"kinoseal watermark detected (p = {watermark.p_value:.1e} < {watermark_threshold:.0e}{bind}{pid}, "
                    f"{watermark.frames_analyzed} frames)")

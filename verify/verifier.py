@@ -21,10 +21,12 @@ from kinoseal.errors import InputError, KinosealError, LimitExceeded, ModelLoadE
 from kinoseal.fingerprint import Fingerprint, FingerprintMatch, match
 from kinoseal.fingerprint.index import FingerprintIndex
 from kinoseal.fingerprint.scan import FingerprintScan
+from kinoseal.fingerprint.views import ViewMatch
 from kinoseal.mediaio.probe import check_file
 from kinoseal.mediaio.reader import DecodeReport
 from kinoseal.mediaio.stream import stream_frames
 from kinoseal.mediaio.writer import sha256_file
+from kinoseal.verify.content import view_match
 from kinoseal.verify.media_kind import media_kind
 from kinoseal.verify.report import (PLAIN_WORDS, ClassifierEvidence, RegistryEvidence, Report, Verdict,
                                     WatermarkEvidence)
@@ -63,6 +65,18 @@ def _comparable(rows: list[tuple[int, str, bytes]]) -> list[tuple[str, Fingerpri
             out.append((payload_id, Fingerprint.from_bytes(data)))
         except ValueError:
             continue
+    return out
+
+
+def _content_match(fp: FingerprintMatch | None, views: ViewMatch | None) -> dict | None:
+    """The report's ``content_match``: the hashes' match, and the views' where they were compared
+    (``matched`` is either's)."""
+    if fp is None and views is None:
+        return None
+    out = fp.to_dict() if fp is not None else {"matched": False}
+    if views is not None:
+        out["views"] = views.to_dict()
+        out["matched"] = bool(out["matched"] or views.matched)
     return out
 
 
@@ -171,16 +185,19 @@ class Verifier:
             return None, None
         return FingerprintScan(self.settings.limits.verify_max_frames), index
 
-    def _provenance(self, watermark: WatermarkEvidence, fingerprint: Fingerprint | None,
+    def _provenance(self, watermark: WatermarkEvidence, fpscan: FingerprintScan | None,
                     index: FingerprintIndex | None,
                     scan: WatermarkScan | None = None) -> tuple[dict | None, RegistryEvidence | None]:
         """The registry's record for this clip: the one the watermark's payload names, checked against
-        the pixels by its content fingerprint; else, the one whose fingerprint these pixels match, and
+        the pixels by its content fingerprint (its hashes, then, where they fail, its views: a crop, a
+        turn or a warp, ``verify.content``); else, the one whose fingerprint these pixels match, and
         then that record's own mark is tested once in the scan's frames (``_registered_mark``)."""
         if self.registry is None:
             return None, None
+        fingerprint = fpscan.result() if fpscan is not None else None
         record: ProvenanceRecord | None = None
         fp_match: FingerprintMatch | None = None
+        views: ViewMatch | None = None
         via = "watermark"
         if watermark.detected and watermark.payload_id:
             record = self.registry.lookup(watermark.payload_id)
@@ -191,6 +208,9 @@ class Verifier:
                     fp_match = match(Fingerprint.from_bytes(record.fingerprint), fingerprint)
                 except ValueError:
                     fp_match = None
+            if record.views and fpscan is not None and not (fp_match is not None and fp_match.matched):
+                views = view_match(record.views, fpscan.pictures(),
+                                   offset_s=fp_match.offset_s if fp_match and fp_match.offset_s else 0.0)
         elif fingerprint is not None and len(fingerprint) and index is not None:
             found = [(self.registry.lookup(payload_id), m) for payload_id, m in index.search(fingerprint)]
             found = [(rec, m) for rec, m in found if rec is not None]
@@ -210,11 +230,12 @@ class Verifier:
         evidence = RegistryEvidence(
             via=via, payload_id=record.payload_id, key_id=record.key_id, title=record.title,
             labeled_at=record.created_at,
-            content_matched=None if fp_match is None else fp_match.matched,
+            content_matched=(True if views is not None and views.matched
+                             else None if fp_match is None else fp_match.matched),
             same_key=via == "watermark" or (watermark.detected and watermark.key_id == record.key_id),
             frames=fp_match.frames if fp_match else 0, compared=fp_match.compared if fp_match else 0,
             span_s=fp_match.span_s if fp_match else None, mirrored=bool(fp_match and fp_match.mirrored),
-            mark_log10_p=mark_log10_p,
+            mark_log10_p=mark_log10_p, views=views if views is not None and views.matched else None,
         )
         return {
             "found": True,
@@ -228,7 +249,7 @@ class Verifier:
             "signer": signer.get("common_name"),
             "claim_generator": (active.get("claim_generator_info") or [{}])[0].get("name"),
             # The registered fingerprint against these pixels (None: the record kept none).
-            "content_match": fp_match.to_dict() if fp_match else None,
+            "content_match": _content_match(fp_match, views),
             # Its own mark tested where the fingerprint puts the picture (None: not tested).
             "registered_mark": None if mark_log10_p is None else {
                 "method": record.method, "key_id": record.key_id, "log10_p_value": round(mark_log10_p, 3),
@@ -427,7 +448,7 @@ class Verifier:
             if classifier is None:
                 # A classifier object without a collector reads the clip itself.
                 classifier = classifier_evidence(self.classifier, media, self.settings.limits)
-        provenance, registry = self._provenance(watermark, fpscan.result() if fpscan is not None else None, fp_index,
+        provenance, registry = self._provenance(watermark, fpscan, fp_index,
                                                 scan if info is not None else None)
         d = decide(
             c2pa,

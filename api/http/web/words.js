@@ -254,9 +254,15 @@ const KinoWords = (() => {
     const cm = p.content_match;
     const found = p.via === "fingerprint" ? "by its content fingerprint (no watermark payload was read)"
       : "by the watermark payload";
+    const cv = (cm && cm.views) || null;
+    // Its views are compared only where the hashes fail (a crop, a turn, a warp): say which matched.
     const content = !cm ? "not recorded for this clip"
+      : cv && cv.matched ? "matches these pixels by its views, not its hashes (cropped, turned or warped: the picture "
+        + `at ${cv.scale} of its registered size` + (cv.angle_deg ? `, turned ${cv.angle_deg} degrees` : "")
+        + `, correlation ${cv.score} over ${cv.pairs} frames)`
       : (cm.matched ? "matches" : "does NOT match") + ` these pixels (${cm.frames} of ${cm.compared} sampled frames`
-        + (cm.mirrored ? ", mirrored" : "") + ")";
+        + (cm.mirrored ? ", mirrored" : "") + (cv ? "; nor do its views, searched for a crop, a turn or a warp" : "")
+        + ")";
     const rm = p.registered_mark;
     const mark = !rm ? null : (rm.detected ? "present" : "not found") + `: its key and payload, tested once where the `
       + `fingerprint puts the picture (p = ${fmtP(rm.p_value)})`;

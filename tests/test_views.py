@@ -1,0 +1,165 @@
+"""The registry's views (``fingerprint.views``, ``verify.content``): a cropped, turned or warped copy of a
+registered clip is matched to it where its hashes are not, other footage is not, and the verifier
+vouches for a mark the payload names through them."""
+
+from __future__ import annotations
+
+import dataclasses
+import sqlite3
+
+import numpy as np
+import pytest
+
+from kinoseal.config import Settings
+from kinoseal.credentials.provenance import SqliteRegistry
+from kinoseal.evaluation.watermark.attacks import apply_attack
+from kinoseal.evaluation.watermark.clips import decode_i420
+from kinoseal.fingerprint import FingerprintBuilder, match
+from kinoseal.fingerprint.views import MATCH_NCC, MAX_VIEWS, Views, ViewsBuilder, encode
+from kinoseal.mediaio.colour import i420_to_rgb
+from kinoseal.verify.content import view_match
+from kinoseal.verify.report import Verdict
+from testkit.clips import BIKES, CARPHONE, write_clip
+
+
+@pytest.fixture(scope="module")
+def carphone():
+    return decode_i420(CARPHONE, 50)
+
+
+@pytest.fixture(scope="module")
+def bikes():
+    return decode_i420(BIKES, 50)
+
+
+def register(frames, fps):
+    views = ViewsBuilder()
+    b = FingerprintBuilder(views=views)
+    for i, p in enumerate(frames):
+        b.add(*p, i / fps)
+    return b.build(), views.build()
+
+
+def sample(frames, fps):
+    b = FingerprintBuilder(keep_mirrored=True, keep_pictures=True)
+    for i, p in enumerate(frames):
+        b.add(*p, i / fps)
+    return b.build(), b.pictures
+
+
+def test_views_round_trip_and_bad_forms_are_refused(carphone):
+    _, views = register(*carphone)
+    back = Views.from_bytes(views.to_bytes())
+    assert back.times == pytest.approx(views.times, abs=1e-3) and np.array_equal(back.pictures, views.pictures)
+    assert views.pictures.dtype == np.uint8 and min(views.pictures.shape[1:]) == 48
+    data = views.to_bytes()
+    for bad in (b"", b"KSVW", data[:-1], data + b"\0", b"XXXX" + data[4:], None):
+        with pytest.raises(ValueError):
+            Views.from_bytes(bad)
+
+
+def test_a_long_clip_keeps_at_most_sixteen_views_spread_over_all_of_it():
+    b = ViewsBuilder()
+    pic = np.random.default_rng(0).normal(100, 30, (72, 128)).astype(np.float32)
+    for i in range(25 * 60):  # one minute at 25 fps
+        b.add(pic, i / 25)
+    v = b.build()
+    assert len(v) <= MAX_VIEWS and v.times[0] == 0.0 and v.times[-1] > 50.0
+    assert np.ptp(np.diff(v.times)) <= 0.2  # evenly spaced, to a frame or so
+    assert encode(np.array([-200.0, 0.0, 383.0])).tolist() == [0, 64, 255]
+
+
+@pytest.mark.parametrize("attack", ["crop_0.71", "rotate_10", "perspective_0.3"])
+def test_an_edited_copy_matches_its_views_where_its_hashes_do_not_and_other_footage_does_not(attack, carphone, bikes):
+    for own, other in ((bikes, carphone), (carphone, bikes)):
+        hashes, views = register(*own)
+        out, fps = apply_attack(attack, *own)
+        out, fps = apply_attack("h264_crf23", out, fps)
+        q_hashes, pictures = sample(out, fps)
+        m = view_match(views.to_bytes(), pictures)
+        assert m.matched and m.score > MATCH_NCC + 0.1, (attack, m)
+        if attack == "rotate_10":
+            assert m.angle_deg in (-9.0, -12.0), m  # the attack turns the picture 10 degrees anticlockwise
+        if attack == "crop_0.71":
+            assert abs(m.scale - 0.71) < 0.05, m
+            assert not match(hashes, q_hashes).matched  # what the views are for
+        # the views of another clip are not found in this one
+        _, other_views = register(*other)
+        assert not view_match(other_views.to_bytes(), pictures).matched
+
+
+def test_too_few_pictures_at_the_views_times_do_not_match(carphone):
+    _, views = register(*carphone)
+    _, pictures = sample(*carphone)
+    m = view_match(views.to_bytes(), pictures[:5])  # a fifth of a second: one view
+    assert not m.matched and m.pairs < 3
+    assert view_match(b"not views", pictures) is None
+
+
+def test_registry_keeps_views_in_a_column_of_their_own_and_upgrades_an_old_file(tmp_path, carphone):
+    path = tmp_path / "provenance.sqlite3"
+    with sqlite3.connect(path) as db:  # the schema before views
+        db.execute("CREATE TABLE provenance (payload_id TEXT PRIMARY KEY, key_id TEXT NOT NULL, method TEXT NOT NULL, "
+                   "manifest_label TEXT, file_sha256 TEXT, title TEXT, created_at TEXT NOT NULL, manifest_json TEXT NOT NULL, "
+                   "manifest_c2pa BLOB, fingerprint BLOB)")
+        db.execute("INSERT INTO provenance VALUES ('00000000000000aa','k','m','urn:a',NULL,'old',"
+                   "'2026-01-01T00:00:00+00:00','{}',x'00',NULL)")
+    reg = SqliteRegistry(path)
+    assert reg.lookup("00000000000000aa").views is None
+    assert reg.lookup_label("urn:a")[1] == b"\x00"  # the C2PA bytes still come from their own column
+    hashes, views = register(*carphone)
+    reg.record(payload_id="00000000000000bb", key_id="k", method="m", manifest={}, manifest_label="urn:b",
+               fingerprint=hashes.to_bytes(), views=views.to_bytes(), manifest_c2pa=b"c2pa")
+    rec = reg.lookup("00000000000000bb")
+    assert Views.from_bytes(rec.views).times == pytest.approx(views.times, abs=1e-3)
+    assert reg.lookup_label("urn:b")[1] == b"c2pa"
+    (_, _, data), = reg.fingerprints()  # a search reads the hashes alone
+    assert data == hashes.to_bytes()
+
+
+def test_a_labeled_clip_registers_its_views(tmp_path, carphone):
+    from kinoseal.label import GeneratorInfo, Labeler
+
+    settings = Settings(home=tmp_path / "home", classifier_model="none")
+    labeler = Labeler.from_settings(settings)
+    frames, fps = carphone
+    res = labeler.label_frames((i420_to_rgb(*p) for p in frames[:40]), tmp_path / "gen.mp4", fps=fps,
+                               generator=GeneratorInfo("test"))
+    views = Views.from_bytes(labeler.registry.lookup(res.payload_id).views)
+    assert len(views) == 3 and views.times[:2] == (0.0, pytest.approx(0.5, abs=0.04))
+
+
+def test_a_cropped_or_turned_labeled_clip_is_vouched_for_by_its_views(tmp_path, bikes):
+    """bikes marked with v5 under a fixed key (the payload survives these edits for it: measured), its
+    hashes and views registered as the labeler does: cropped to 0.71 or turned 10 degrees, the hashes no
+    longer match, the views do, and the mark the payload names is this content's: ai_generated."""
+    from kinoseal.verify.verifier import Verifier
+    from kinoseal.watermark.keyring import KeyRing
+    from kinoseal.watermark.keys import WatermarkKey
+    from kinoseal.watermark.methods import get_method
+
+    frames, fps = bikes
+    key = WatermarkKey(bytes([3]) * 32)
+    embedder = get_method("kinoseal-wm-v5").embedder(key, 0xAB)
+    marked = [(embedder.embed_luma(y), u, v) for y, u, v in frames]
+    hashes, views = register(marked, fps)
+    settings = Settings(home=tmp_path / "home", classifier_model="none")
+    SqliteRegistry(settings.home / "provenance.sqlite3").record(
+        payload_id=f"{0xAB:016x}", key_id=key.key_id, method="kinoseal-wm-v5", manifest={}, title="bikes.mp4",
+        fingerprint=hashes.to_bytes(), views=views.to_bytes())
+    verifier = dataclasses.replace(Verifier.from_settings(settings), keyring=KeyRing(key, (key,)))
+    for attack in ("crop_0.71", "rotate_10"):
+        out, fps2 = apply_attack(attack, marked, fps)
+        rep = verifier.verify(write_clip(tmp_path / f"{attack}.mp4", [i420_to_rgb(*f) for f in out],
+                                         fps=int(round(fps2)), crf=18))
+        content = rep.provenance["content_match"]
+        assert rep.watermark.payload_id == f"{0xAB:016x}", attack
+        assert content["views"]["matched"] and content["matched"], (attack, content)
+        assert rep.verdict is Verdict.AI_GENERATED, rep.summary
+        assert "by its views, not its hashes" in rep.summary and "not proof alone" in rep.summary
+    # without the views (a record made before they were kept) the same crop is not vouched for
+    SqliteRegistry(settings.home / "provenance.sqlite3").record(
+        payload_id=f"{0xAB:016x}", key_id=key.key_id, method="kinoseal-wm-v5", manifest={}, title="bikes.mp4",
+        fingerprint=hashes.to_bytes())
+    rep = verifier.verify(tmp_path / "crop_0.71.mp4")
+    assert rep.verdict is not Verdict.AI_GENERATED and "views" not in rep.provenance["content_match"]

@@ -1,0 +1,45 @@
+"""The registry's record against the pixels by its views, where its hashes do not match.
+
+The hashes (``fingerprint.match``) come first: cheap, and enough for every edit that keeps the frame
+(``bench/results/fingerprint.md``). A crop, a turn or a perspective warp breaks them while the
+watermark's payload still names the record; its views (``fingerprint.views``) are then searched for
+the query's pictures. The warp's fill outlines the picture (``watermark.rectify``, read from the
+content alone), so a perspective warp is undone before the search, and the fill a turn leaves is
+masked out of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from kinoseal.fingerprint.views import MIN_PAIRS, ViewMatch, Views, match_views, prepare
+from kinoseal.watermark.rectify import outline_fill, picture_homography, rectify
+
+
+def view_match(views: bytes, pictures: Sequence[tuple[float, np.ndarray]], *, offset_s: float = 0.0) -> ViewMatch | None:
+    """The record's views (``Views.to_bytes``) against the query's pictures ((media time, ``views.encode``d
+    picture), ``FingerprintScan.pictures``); None where the record's views are not of this version.
+    ``offset_s``: registered time minus query time (0 unless the hashes placed the query in time)."""
+    try:
+        reference = Views.from_bytes(views)
+    except ValueError:
+        return None
+    if len(pictures) < MIN_PAIRS:
+        return ViewMatch(False, None, len(pictures))
+    times = [t for t, _ in pictures]
+    planes = [p for _, p in pictures]
+    fill = outline_fill(planes)[0]
+    found = match_views(reference, times, *prepare(planes, fill), offset_s=offset_s)
+    H = picture_homography(planes)
+    if H is not None:
+        # Also warped back: a still dark stretch of picture can outline a quadrilateral of its own, so the
+        # frames as they came are compared too, and the better of the two kept (bench/results/fingerprint_views.md
+        # measures unrelated clips with both tries).
+        warped = match_views(reference, times, *prepare(rectify(planes, H)), offset_s=offset_s, rectified=True)
+        if (warped.score or -1.0) > (found.score or -1.0):
+            found = warped
+    return found
+
+__all__ = ["view_match"]
