@@ -15,9 +15,12 @@ turn does not move during a clip, and an unrelated picture that lines up with on
 does not line up with the next. Not searched: a mirrored crop, a turn beyond 12 degrees, and a crop
 together with a cut in time (the pairs are taken at equal media times, or at the hashes' offset).
 
-A view is the fingerprint's picture (luma plus half the red-minus-blue chroma) shrunk to 48 pixels on
-its short side (48 x 85 for 16:9, one byte a pixel), one every half second, at most 16 a clip (a
-longer clip keeps one every second, then two, ...): 4 kB a view, 65 kB at most a clip. The registry
+A view is the fingerprint's picture (luma plus half the red-minus-blue chroma) shrunk to 64 pixels on
+its short side (64 x 114 for 16:9, one byte a pixel), one every half second, at most 16 a clip (a
+longer clip keeps one every second, then two, ...): 7.3 kB a 16:9 view, 117 kB at most a clip. (At 48
+pixels an unrelated clip cropped to half its size lined up with another clip's views at 0.72, where
+edited copies kept 0.60-0.74: too few pixels for a correlation to mean much; at 64 the same pair read
+0.55.) The registry
 keeps them in a column of their own, read only by the lookup of one record, never by a search.
 
 Like the hashes, views are neither secret nor proof: the verifier relies on them only beside a mark
@@ -37,7 +40,7 @@ from PIL import Image
 from scipy import ndimage
 from scipy.fft import irfft2, next_fast_len, rfft2
 
-VIEW_SHORT = 48
+VIEW_SHORT = 64
 VIEW_GAP_S = 0.5
 MAX_VIEWS = 16
 # The search: the query's content at these sizes in the view's pixels (a crop to 0.45 of each side
@@ -51,8 +54,14 @@ MIN_PAIRS = 3
 MAX_PAIRS = 6
 SEARCH_PAIRS = 2
 TOP_HYPOTHESES = 3
-# The query's pixels that must fall inside the view at a position (of those the scale and turn keep).
+# The query's pixels that must fall inside the view at a position: this share of those the scale and
+# turn keep, and at least MIN_OVERLAP_PX (a sixth of a 64 x 64 view: a correlation over a few dozen
+# pixels, where a still background masks most of the picture out, reaches any value by chance).
 MIN_OVERLAP = 0.6
+MIN_OVERLAP_PX = 700
+# Both sides must vary over the overlap (band-passed levels, standard deviation): a flat stretch has no
+# edges to agree on (the views of real clips: 5-14, median 10).
+MIN_STD = 1.0
 # Mean correlation over the pairs at one scale, turn and position that makes a match
 # (bench/results/fingerprint_views.md: what unrelated real clips reach, and what edited copies keep).
 MATCH_NCC = 0.6
@@ -146,7 +155,8 @@ class ViewsBuilder:
 @dataclass(frozen=True)
 class ViewMatch:
     """How a query compares with a record's views: ``matched`` when ``pairs`` >= ``MIN_PAIRS`` and the
-    mean correlation ``score`` at one ``scale`` (the query's content in the view's pixels), turn
+    mean correlation ``score`` at one ``scale`` (the query's picture against the registered frame, linear
+    size: 0.71 for a crop to 0.71 of each side, 1.0 for a turn on the same canvas), turn
     (``angle_deg``) and position reaches ``MATCH_NCC``; ``rectified``: a perspective warp was undone first."""
 
     matched: bool
@@ -210,16 +220,17 @@ class _Pair:
         """The correlation at every position (``-1`` where too little of the query overlaps the view)."""
         t, m = _template(self.q, self.mask, scale, angle, self.canvas)
         area = float(m.sum())
-        if area < 16:
+        if area < MIN_OVERLAP_PX:
             return np.full(self.shape, -1.0, np.float32)
         ft, ftt, fmq = np.conj(rfft2(np.stack([t, t * t, m]), self.shape))
         n, sr, st, srr, stt, srt = irfft2(np.stack([self.fm * fmq, self.fr * fmq, self.fm * ft, self.frr * fmq,
                                                     self.fm * ftt, self.fr * ft]), self.shape)
-        n = np.maximum(n, 1e-6)
+        n = np.maximum(n, 1.0)
         num = srt - sr * st / n
-        den = np.sqrt(np.maximum(srr - sr * sr / n, 1e-6) * np.maximum(stt - st * st / n, 1e-6))
-        out = (num / den).astype(np.float32)
-        out[n < MIN_OVERLAP * area] = -1.0
+        var_r, var_t = srr - sr * sr / n, stt - st * st / n  # times n
+        floor = MIN_STD ** 2 * n
+        out = np.clip(num / np.sqrt(np.maximum(var_r, floor) * np.maximum(var_t, floor)), -1.0, 1.0).astype(np.float32)
+        out[(n < max(MIN_OVERLAP * area, MIN_OVERLAP_PX)) | (var_r < floor) | (var_t < floor)] = -1.0
         return out
 
 
@@ -275,7 +286,9 @@ def match_views(reference: Views, times: Sequence[float], views: Sequence[np.nda
         if top is None or score > top[0]:
             top = (score, (SCALES[h[0]], ANGLES[h[1]]))
     score, (scale, angle) = top
-    return ViewMatch(bool(score >= MATCH_NCC), score, len(built), scale, angle, rectified)
+    # the search's scale is in view pixels; a small frame's pictures are not shrunk as far as a large one's
+    size = scale * float(np.sqrt(views[0].size / reference.pictures[0].size))
+    return ViewMatch(bool(score >= MATCH_NCC), score, len(built), size, angle, rectified)
 
 
 __all__ = ["MATCH_NCC", "MIN_PAIRS", "VIEW_GAP_S", "VIEW_SHORT", "ViewMatch", "Views", "ViewsBuilder", "band",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -74,7 +75,12 @@ def check_frame(frame: av.VideoFrame, decoded: int, limits: Limits, name: str) -
 
 
 def decode_failed(exc: BaseException, report: DecodeReport, tolerant: bool, name: str) -> None:
-    """A decoding error: after good frames and ``tolerant``, a note that ends the stream; else InputError."""
+    """A decoding error: after good frames and ``tolerant``, a note that ends the stream; else InputError.
+    A decoder out of memory, or out of threads (their stacks are memory too: "Resource temporarily
+    unavailable" under a sandbox's address-space limit), is a limit, not a broken file: LimitExceeded,
+    which no manifest fallback turns into a report that says the clip does not decode."""
+    if isinstance(exc, MemoryError) or getattr(exc, "errno", None) in (errno.ENOMEM, errno.EAGAIN):
+        raise LimitExceeded(f"{name} needs more memory than allowed to decode", hint=_short(exc)) from None
     if tolerant and report.frames_decoded > 0:
         report.stopped_early = f"decoding stopped after frame {report.frames_decoded}: {_short(exc)}"
         report.notes.append(report.stopped_early)

@@ -15,7 +15,7 @@ from kinoseal.credentials.provenance import SqliteRegistry
 from kinoseal.evaluation.watermark.attacks import apply_attack
 from kinoseal.evaluation.watermark.clips import decode_i420
 from kinoseal.fingerprint import FingerprintBuilder, match
-from kinoseal.fingerprint.views import MATCH_NCC, MAX_VIEWS, Views, ViewsBuilder, encode
+from kinoseal.fingerprint.views import MATCH_NCC, MAX_VIEWS, VIEW_SHORT, Views, ViewsBuilder, encode
 from kinoseal.mediaio.colour import i420_to_rgb
 from kinoseal.verify.content import view_match
 from kinoseal.verify.report import Verdict
@@ -51,7 +51,7 @@ def test_views_round_trip_and_bad_forms_are_refused(carphone):
     _, views = register(*carphone)
     back = Views.from_bytes(views.to_bytes())
     assert back.times == pytest.approx(views.times, abs=1e-3) and np.array_equal(back.pictures, views.pictures)
-    assert views.pictures.dtype == np.uint8 and min(views.pictures.shape[1:]) == 48
+    assert views.pictures.dtype == np.uint8 and min(views.pictures.shape[1:]) == VIEW_SHORT
     data = views.to_bytes()
     for bad in (b"", b"KSVW", data[:-1], data + b"\0", b"XXXX" + data[4:], None):
         with pytest.raises(ValueError):
