@@ -167,6 +167,7 @@ def part_verdicts(clip_names: list[str], attacks: list[str], log) -> dict:
                               "found": bool((prov or {}).get("found")), "via": (prov or {}).get("via"),
                               "fingerprint_matched": cm.get("matched"), "registered_mark": rm.get("detected"),
                               "views_matched": bool((cm.get("views") or {}).get("matched")),
+                              "payload_listed": bool((prov or {}).get("payload_listed")),
                               "registered_mark_log10_p": rm.get("log10_p_value")})
                 path.unlink()
             rows.append({"attack": a, "cells": cells})
@@ -190,7 +191,8 @@ def part_verdicts(clip_names: list[str], attacks: list[str], log) -> dict:
                                    "without_registry": without.value, "payload_resolved": bool((prov or {}).get("found")),
                                    "fingerprint_matched": cm.get("matched"),
                                    "views_compared": bool(cm.get("views")),
-                                   "views_matched": bool((cm.get("views") or {}).get("matched"))})
+                                   "views_matched": bool((cm.get("views") or {}).get("matched")),
+                                   "payload_listed": bool((prov or {}).get("payload_listed"))})
                     path.unlink()
         log(f"  forgeries: {len(forged)}, ai_generated with the registry: "
             f"{sum(f['with_registry'] == 'ai_generated' for f in forged)}")
@@ -318,9 +320,11 @@ def markdown(res: dict) -> str:
           "record found by the payload or by the fingerprint), those whose registered fingerprint matched, and "
           "those called `likely_ai_generated` on the fingerprint alone (the watermark lost). 'by views': the "
           "fingerprint matched by the record's views where its hashes did not (a crop, a turn, a warp; "
-          "`fingerprint.views`, runs that have the column).", "",
-          "| attack | `ai_generated` with registry | v5 as proof | without | recognised | fingerprint matched | by views | its own mark (targeted test) | likely (fingerprint only) |",
-          "|---|---|---|---|---|---|---|---|---|"]
+          "`fingerprint.views`, runs that have the column); 'payload listed': the blind decode read no payload, "
+          "and the registered payloads of the mark's key, each correlated with the mark, named the clip "
+          "(`TiledExtractor.payload_t`, runs that have the column).", "",
+          "| attack | `ai_generated` with registry | v5 as proof | without | recognised | fingerprint matched | by views | payload listed | its own mark (targeted test) | likely (fingerprint only) |",
+          "|---|---|---|---|---|---|---|---|---|---|"]
     tot = Counter()
     for r in v["attacks"]:
         cells = r["cells"]
@@ -329,14 +333,15 @@ def markdown(res: dict) -> str:
                "wo": sum(c["without_registry"] == "ai_generated" for c in cells),
                "found": sum(c["found"] for c in cells), "fm": sum(bool(c["fingerprint_matched"]) for c in cells),
                "views": sum(bool(c.get("views_matched")) for c in cells),
+               "listed": sum(bool(c.get("payload_listed")) for c in cells),
                "own": sum(bool(c.get("registered_mark")) for c in cells),
                "likely": sum(c["with_registry"] == "likely_ai_generated" and c["via"] == "fingerprint" for c in cells)}
         tot.update(row)
         n = len(cells)
-        L.append(f"| {r['attack']} | {row['w']}/{n} | {row['pf']}/{n} | {row['wo']}/{n} | {row['found']}/{n} | {row['fm']}/{n} | {row['views']}/{n} | "
+        L.append(f"| {r['attack']} | {row['w']}/{n} | {row['pf']}/{n} | {row['wo']}/{n} | {row['found']}/{n} | {row['fm']}/{n} | {row['views']}/{n} | {row['listed']}/{n} | "
                  f"{row['own']}/{n} | {row['likely']}/{n} |")
     n_all = sum(len(r["cells"]) for r in v["attacks"])
-    L += [f"| **all** | **{tot['w']}/{n_all}** | {tot['pf']}/{n_all} | {tot['wo']}/{n_all} | {tot['found']}/{n_all} | {tot['fm']}/{n_all} | {tot['views']}/{n_all} | "
+    L += [f"| **all** | **{tot['w']}/{n_all}** | {tot['pf']}/{n_all} | {tot['wo']}/{n_all} | {tot['found']}/{n_all} | {tot['fm']}/{n_all} | {tot['views']}/{n_all} | {tot['listed']}/{n_all} | "
           f"{tot['own']}/{n_all} | {tot['likely']}/{n_all} |", "",
           "'its own mark': the blind search found no mark, the fingerprint named the registered clip, and that clip's key "
           "and payload, tested once where the fingerprint puts the picture, are there (p < 1e-6 after a factor 2 for the "
@@ -352,7 +357,8 @@ def markdown(res: dict) -> str:
           f"{sum(x['without_registry'] == 'ai_generated' for x in f)}; the copied mark's payload resolved to "
           f"its source clip in {sum(x['payload_resolved'] for x in f)}, whose fingerprint matched the host in "
           f"{sum(bool(x['fingerprint_matched']) for x in f)} (its views compared in "
-          f"{sum(bool(x.get('views_compared')) for x in f)}, matched in {sum(bool(x.get('views_matched')) for x in f)}).", ""]
+          f"{sum(bool(x.get('views_compared')) for x in f)}, matched in {sum(bool(x.get('views_matched')) for x in f)}; "
+          f"named by the registered payloads of its key where no payload was decoded: {sum(bool(x.get('payload_listed')) for x in f)}).", ""]
     c = res["cost"]
     when = f" (measured {c['measured']}, `--cost-only`)" if c.get("measured") else ""
     L += ["## 3. Cost", "", f"Hashing one {c['frame']} frame{when}: {c['hash_ms_per_frame']} ms. Search of a "

@@ -144,6 +144,14 @@ class SqliteRegistry:
                               "WHERE fingerprint IS NOT NULL AND rowid > ? ORDER BY rowid", (int(after_rowid),)).fetchall()
         return [(int(r[0]), str(r[1]), bytes(r[2])) for r in rows]
 
+    def payloads_of_key(self, key_id: str, method: str, limit: int) -> list[str]:
+        """The payload ids of the newest ``limit`` records made with this key and watermark method:
+        the candidates for a mark found without its payload (``TiledExtractor.payload_t``)."""
+        with self._connect() as db:
+            rows = db.execute("SELECT payload_id FROM provenance WHERE key_id = ? AND method = ? "
+                              "ORDER BY rowid DESC LIMIT ?", (key_id, method, int(limit))).fetchall()
+        return [str(r[0]) for r in rows]
+
     def version(self) -> tuple[int, int]:
         """(records, highest row id): changes whenever a record is added or replaced, so a cache
         built from the registry knows when to rebuild."""

@@ -115,6 +115,9 @@ def test_registry_keeps_views_in_a_column_of_their_own_and_upgrades_an_old_file(
     assert reg.lookup_label("urn:b")[1] == b"c2pa"
     (_, _, data), = reg.fingerprints()  # a search reads the hashes alone
     assert data == hashes.to_bytes()
+    # the candidates for a mark without its payload: newest first, of one key and method, at most ``limit``
+    assert reg.payloads_of_key("k", "m", 10) == ["00000000000000bb", "00000000000000aa"]
+    assert reg.payloads_of_key("k", "m", 1) == ["00000000000000bb"] and reg.payloads_of_key("k", "other", 10) == []
 
 
 def test_a_labeled_clip_registers_its_views(tmp_path, carphone):
@@ -163,3 +166,70 @@ def test_a_cropped_or_turned_labeled_clip_is_vouched_for_by_its_views(tmp_path, 
         fingerprint=hashes.to_bytes())
     rep = verifier.verify(tmp_path / "crop_0.71.mp4")
     assert rep.verdict is not Verdict.AI_GENERATED and "views" not in rep.provenance["content_match"]
+
+
+def test_a_mark_whose_payload_a_crop_erased_is_named_by_its_keys_registered_payloads(tmp_path):
+    """kino-tiny-like generated clip (256x256) marked with v5 under a fixed key, cropped to 0.71: the blind
+    search finds the mark but cannot decode its payload (measured for keys 3, 5, 7, 9), and the hashes do
+    not match. The registered payloads of that key, each correlated with the mark, name the clip
+    (10^-12.3 for one candidate, key 3), beside 200 other records of the key; its views then vouch.
+    Without its record among them, nothing is named and the clip is not ai_generated."""
+    from kinoseal.evaluation.watermark.clips import load_clip
+    from kinoseal.verify.verifier import Verifier
+    from kinoseal.watermark.keyring import KeyRing
+    from kinoseal.watermark.keys import WatermarkKey
+    from kinoseal.watermark.methods import get_method
+
+    clip = load_clip("generated")
+    key = WatermarkKey(bytes([3]) * 32)
+    embedder = get_method("kinoseal-wm-v5").embedder(key, 0xAB)
+    marked = [(embedder.embed_luma(y), u, v) for y, u, v in clip.frames]
+    hashes, views = register(marked, clip.fps)
+    out, fps = apply_attack("crop_0.71", marked, clip.fps)
+    path = write_clip(tmp_path / "cropped.mp4", [i420_to_rgb(*f) for f in out], fps=int(round(fps)), crf=18)
+    rng = np.random.default_rng(0)
+    for with_clip in (True, False):
+        settings = Settings(home=tmp_path / f"home-{with_clip}", classifier_model="none")
+        reg = SqliteRegistry(settings.home / "provenance.sqlite3")
+        if with_clip:
+            reg.record(payload_id=f"{0xAB:016x}", key_id=key.key_id, method="kinoseal-wm-v5", manifest={},
+                       title="generated.mp4", fingerprint=hashes.to_bytes(), views=views.to_bytes())
+        for q in rng.integers(1, 2**62, 200):
+            reg.record(payload_id=f"{int(q):016x}", key_id=key.key_id, method="kinoseal-wm-v5", manifest={},
+                       title="other.mp4")
+        verifier = dataclasses.replace(Verifier.from_settings(settings), keyring=KeyRing(key, (key,)))
+        rep = verifier.verify(path)
+        assert rep.watermark.detected and rep.watermark.payload_id is None  # the blind decode reads none
+        if with_clip:
+            listed = rep.provenance["payload_listed"]
+            assert listed["candidates"] == 201 and listed["log10_p_value"] < -8.0, listed
+            assert rep.provenance["payload_id"] == f"{0xAB:016x}"
+            assert rep.provenance["content_match"]["views"]["matched"]
+            assert rep.verdict is Verdict.AI_GENERATED, rep.summary
+            assert any("registered payloads of its key" in line for line in rep.evidence)
+        else:
+            assert rep.provenance is None and rep.verdict is not Verdict.AI_GENERATED
+
+
+def test_payload_t_prefers_the_marks_own_payload():
+    from kinoseal.evaluation.watermark.clips import load_clip
+    from kinoseal.watermark.keys import WatermarkKey
+    from kinoseal.watermark.methods import get_method
+
+    clip = load_clip("generated")
+    key = WatermarkKey(bytes([5]) * 32)
+    method = get_method("kinoseal-wm-v2")
+    embedder = method.embedder(key, 0x1234)
+    ex = method.extractor([key])
+    assert ex.payload_t(key.key_id, [0x1234]) is None  # before result(): no geometry chosen
+    for y, _, _ in clip.frames[:24]:
+        ex.update(embedder.embed_luma(y))
+    assert ex.result().detected
+    # random 64-bit payloads, as the labeler draws them: their codewords agree on about half their bits
+    others = [int(q) for q in np.random.default_rng(1).integers(1, 2**62, 50)]
+    t = ex.payload_t(key.key_id, [0x1234] + others)
+    assert t[0] > 8.0 and np.all(np.abs(t[1:]) < 0.4 * t[0]), t
+    # a payload one bit away shares most of its codeword: the verifier then names neither (LISTED_MARGIN)
+    near = ex.payload_t(key.key_id, [0x1234, 0x1235])
+    assert near[1] > 0.6 * near[0], near
+    assert ex.payload_t(WatermarkKey(bytes([6]) * 32).key_id, [0x1234]) is None

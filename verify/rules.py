@@ -21,7 +21,9 @@ Order matters and is deliberate:
    own evidence line, blocks ``authentic``, and the later rules decide, unless the
    provenance registry vouches for it: the registered content fingerprint of the clip
    made with that key (or that payload) matches these pixels (``RegistryEvidence``; its
-   hashes, or, for a clip the payload names, its views: a crop, a turn, a warp).
+   hashes, or, for a clip the payload names, its views: a crop, a turn, a warp; a payload
+   too damaged to decode is named among the registered payloads of the mark's key,
+   ``Verifier._listed_payload``).
    A copied mark then points at a clip whose fingerprint does not match, and the
    evidence says which clip it was copied from. Where the blind search finds no mark but
    the pixels match a registered clip's fingerprint, that clip's own mark (its key and

@@ -10,6 +10,8 @@ import math
 import threading
 from pathlib import Path
 
+import numpy as np
+
 from kinoseal.credentials.fragments import is_init_segment, joined_media, read_c2pa_fragments
 from kinoseal.credentials.home import trust_store
 from kinoseal.credentials.reading import C2paEvidence, read_c2pa
@@ -35,6 +37,7 @@ from kinoseal.watermark import get_method, list_methods
 from kinoseal.watermark.keyring import KeyRing, load_keyring
 from kinoseal.watermark.scan import WatermarkScan
 from kinoseal.watermark.segments import clip_end, covers_clip
+from kinoseal.watermark.stats import rademacher_log10_pvalue
 from kinoseal.watermark.segments import segments as marked_segments
 
 
@@ -66,6 +69,13 @@ def _comparable(rows: list[tuple[int, str, bytes]]) -> list[tuple[str, Fingerpri
         except ValueError:
             continue
     return out
+
+
+# How many registered payloads of a key a mark without its payload is tested against (the newest):
+# 5,000 codewords cost ~0.3 s to build and one product to test, and add log10(5000) to the p-value.
+LISTED_PAYLOADS = 5000
+# ... and the best must beat the next best by this factor (``_listed_payload``).
+LISTED_MARGIN = 0.6
 
 
 def _content_match(fp: FingerprintMatch | None, views: ViewMatch | None) -> dict | None:
@@ -199,18 +209,12 @@ class Verifier:
         fp_match: FingerprintMatch | None = None
         views: ViewMatch | None = None
         via = "watermark"
+        listed: tuple[float, int] | None = None
         if watermark.detected and watermark.payload_id:
             record = self.registry.lookup(watermark.payload_id)
             if record is None:
                 return {"found": False, "payload_id": watermark.payload_id}, None
-            if record.fingerprint and fingerprint is not None:
-                try:
-                    fp_match = match(Fingerprint.from_bytes(record.fingerprint), fingerprint)
-                except ValueError:
-                    fp_match = None
-            if record.views and fpscan is not None and not (fp_match is not None and fp_match.matched):
-                views = view_match(record.views, fpscan.pictures(),
-                                   offset_s=fp_match.offset_s if fp_match and fp_match.offset_s else 0.0)
+            fp_match, views = self._content(record, fingerprint, fpscan)
         elif fingerprint is not None and len(fingerprint) and index is not None:
             found = [(self.registry.lookup(payload_id), m) for payload_id, m in index.search(fingerprint)]
             found = [(rec, m) for rec, m in found if rec is not None]
@@ -219,6 +223,15 @@ class Verifier:
             if same or found:
                 record, fp_match = (same or found)[0]
                 via = "fingerprint"
+        if watermark.detected and not watermark.payload_id and not (record is not None and fp_match is not None
+                                                                     and fp_match.matched and record.key_id == watermark.key_id):
+            # A mark found without its payload that no registered fingerprint of its key matches (a crop, a
+            # turn or a warp erased the payload and broke the hashes): its key's registered payloads tested.
+            got = self._listed_payload(scan, watermark)
+            if got is not None:
+                record, listed = got
+                via = "watermark"
+                fp_match, views = self._content(record, fingerprint, fpscan)
         if record is None:
             return None, None
         mark_log10_p = None
@@ -250,11 +263,62 @@ class Verifier:
             "claim_generator": (active.get("claim_generator_info") or [{}])[0].get("name"),
             # The registered fingerprint against these pixels (None: the record kept none).
             "content_match": _content_match(fp_match, views),
+            # The payload that the blind decode could not read, found among the registered payloads of the
+            # mark's key (``_listed_payload``); None where the payload was decoded or not needed.
+            "payload_listed": None if listed is None else {
+                "log10_p_value": round(listed[0], 3), "candidates": listed[1]},
             # Its own mark tested where the fingerprint puts the picture (None: not tested).
             "registered_mark": None if mark_log10_p is None else {
                 "method": record.method, "key_id": record.key_id, "log10_p_value": round(mark_log10_p, 3),
                 "p_value": 10.0 ** mark_log10_p, "detected": 10.0 ** mark_log10_p < self.settings.watermark_p_threshold},
         }, evidence
+
+    def _content(self, record: ProvenanceRecord, fingerprint: Fingerprint | None,
+                 fpscan: FingerprintScan | None) -> tuple[FingerprintMatch | None, ViewMatch | None]:
+        """The record's fingerprint against these pixels: its hashes, then, where they do not match, its
+        views (``verify.content``: a crop, a turn, a warp)."""
+        fp_match = views = None
+        if record.fingerprint and fingerprint is not None:
+            try:
+                fp_match = match(Fingerprint.from_bytes(record.fingerprint), fingerprint)
+            except ValueError:
+                fp_match = None
+        if record.views and fpscan is not None and not (fp_match is not None and fp_match.matched):
+            views = view_match(record.views, fpscan.pictures(),
+                               offset_s=fp_match.offset_s if fp_match and fp_match.offset_s else 0.0)
+        return fp_match, views
+
+    def _listed_payload(self, scan: WatermarkScan | None,
+                        watermark: WatermarkEvidence) -> tuple[ProvenanceRecord, tuple[float, int]] | None:
+        """The record whose payload the mark carries, where the blind decode read none: each registered
+        payload of the mark's key (the newest ``LISTED_PAYLOADS``) correlated with the tile at the geometry
+        the search found (``TiledExtractor.payload_t``); the best, with its p-value times the number of
+        candidates and 2 (a second test beside the blind search), if that is below the threshold.
+        (record, (log10 p, candidates)) or None."""
+        if scan is None or scan.error or not watermark.key_id or not watermark.method:
+            return None
+        ex = next((e for e in scan.extractors if e.method.name == watermark.method and hasattr(e, "payload_t")), None)
+        if ex is None:
+            return None
+        ids = self.registry.payloads_of_key(watermark.key_id, watermark.method, LISTED_PAYLOADS)
+        try:
+            payloads = [int(i, 16) for i in ids]
+        except ValueError:
+            return None
+        t = ex.payload_t(watermark.key_id, payloads)
+        if t is None or not len(t):
+            return None
+        j = int(np.argmax(t))
+        lp = min(0.0, rademacher_log10_pvalue(float(t[j])) + math.log10(2.0 * len(t)))
+        if 10.0 ** lp >= self.settings.watermark_p_threshold:
+            return None
+        # Payloads one bit apart share most coded bits (0x1234 and 0x1235: t 20.2 and 16.3 on one clip), so
+        # the best must also stand clear of the next: the labeler's payloads are random 64-bit numbers,
+        # whose codewords agree on about half their bits (the next best ~0 where the best is ~10).
+        if len(t) > 1 and float(np.partition(t, -2)[-2]) > LISTED_MARGIN * float(t[j]):
+            return None
+        record = self.registry.lookup(ids[j])
+        return None if record is None else (record, (lp, len(t)))
 
     def _registered_mark(self, scan: WatermarkScan | None, record: ProvenanceRecord, mirrored: bool) -> float | None:
         """log10 p of the record's own mark (its key and payload) in the scan's frames, tested where the
@@ -462,7 +526,11 @@ class Verifier:
         )
         evidence = list(d.evidence)
         if provenance and provenance.get("found") and (provenance["via"] == "watermark" or watermark.detected):
-            how = (f"The watermark payload {provenance['payload_id']}" if provenance["via"] == "watermark"
+            listed = provenance.get("payload_listed")
+            how = (f"The watermark payload {provenance['payload_id']} (too damaged to decode alone; of the "
+                   f"{listed['candidates']} registered payloads of its key, the one it carries: "
+                   f"p = {10.0 ** listed['log10_p_value']:.1e})" if listed
+                   else f"The watermark payload {provenance['payload_id']}" if provenance["via"] == "watermark"
                    else f"The content fingerprint ({registry.frames} of {registry.compared} sampled frames)")
             evidence.append(
                 f"{how} resolves to original Content Credentials "

@@ -956,6 +956,31 @@ class TiledExtractor:
             return None
         return min(rademacher_log10_pvalue(self._rule_t(known)) + math.log10(2.0), self._registered_sweep(known))
 
+    def payload_t(self, key_id: str, payloads: Sequence[int]) -> np.ndarray | None:
+        """The normalised correlation t of each candidate payload's cells with the folded tile at the
+        geometry the blind search chose (``result`` must have run; None where it chose another key's).
+
+        For a mark found without its payload (the CRC-checked decode needs ~3x the SNR of detection):
+        the registry's payloads of that key are a short list of codewords, and correlating each is a
+        test, not a decode. The payload cells' chips are keyed coins apart from the pilots that chose
+        the geometry, so under no mark each t is a weighted Rademacher sum (``watermark.stats``); the
+        caller pays for the number of candidates. A mark with another payload correlates with a
+        candidate only as far as their codewords agree (about half their bits)."""
+        got = self.debug.get("aligned")
+        if not got or got[0] != key_id or not len(payloads):
+            return None
+        lay = next(l for l in self.layouts if l.key_id == key_id)
+        pm = ~lay.pilot_mask
+        F = got[1][pm].astype(np.float64)
+        norm = float(np.sqrt(np.dot(F, F)))
+        if norm == 0.0:
+            return np.zeros(len(payloads))
+        # per coded bit: the sum over its cells of tile x chip x whitening (whitening is +-1)
+        soft = np.bincount(lay.bit_of_cell[pm], F * lay.chips[pm], minlength=self.params.coded_bits)
+        soft = soft * lay.whitening
+        sym = np.stack([2.0 * coded_bits(self.params, int(q)) - 1.0 for q in payloads])
+        return sym @ soft / norm
+
     @staticmethod
     def _rule_t(known: tuple) -> float:
         """``registered_t`` of a known mark (``_known_mark``): its correlation at the frame-size rule."""
@@ -1054,6 +1079,7 @@ class TiledExtractor:
         Fa = np.roll(dihedral(an["tiles"][gi])[di], (-sy, -sx), axis=(0, 1))
         pil = Fa[lay.pilot_mask]
         bit_acc = float(np.mean(np.sign(pil) == lay.chips[lay.pilot_mask]))
+        self.debug["aligned"] = (lay.key_id, Fa)  # the folded tile at the chosen geometry (``payload_t``)
         payload = None
         if detected:
             pm = ~lay.pilot_mask
