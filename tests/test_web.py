@@ -340,6 +340,26 @@ def test_a_binding_the_registry_vouches_for_reads_vouched_not_only_not_proof(pag
     assert "but not proof" in text and "vouched" not in text, text
 
 
+def test_a_crop_vouched_for_by_views_and_a_listed_payload_read_so(page, labeled, labeled_report):
+    """A labeled clip cropped past its hashes: the page says its views matched (at what size and turn), and
+    that its payload, too damaged to decode, was found among the registered payloads of its key."""
+    r = json.loads(json.dumps(labeled_report))
+    r["provenance"]["content_match"].update(matched=True, views={
+        "matched": True, "score": 0.81, "pairs": 4, "scale": 0.71, "angle_deg": 0.0, "rectified": False})
+    r["provenance"]["payload_listed"] = {"log10_p_value": -12.3, "candidates": 201}
+    page.unroute("**/v1/verify")
+    _show(page, labeled, r)
+    prov = page.inner_text("#provenance")
+    assert "by its views, not its hashes" in prov and "0.71 of its registered size" in prov, prov
+    assert "201 registered payloads of its key" in prov and "5.0e-13" in prov, prov
+    r["provenance"]["content_match"].update(matched=False, views={
+        "matched": False, "score": 0.2, "pairs": 4, "scale": 0.6, "angle_deg": 3.0, "rectified": False})
+    page.unroute("**/v1/verify")
+    _show(page, labeled, r)
+    prov = page.inner_text("#provenance")
+    assert "does NOT match" in prov and "nor do its views" in prov, prov
+
+
 def test_api_docs_work_offline(browser, web_server):
     """/docs (Swagger UI) and /redoc load their scripts from this server and render the API. ReDoc's
     decorative Redocly logo points at a CDN; the page's Content-Security-Policy blocks it before

@@ -252,7 +252,10 @@ const KinoWords = (() => {
     const p = r.provenance || {};
     if (!p.found) return [];
     const cm = p.content_match;
+    const listed = p.payload_listed;
     const found = p.via === "fingerprint" ? "by its content fingerprint (no watermark payload was read)"
+      : listed ? `by the watermark payload: too damaged to decode alone, it is the one of the ${listed.candidates} `
+        + `registered payloads of its key that the mark carries (p = ${fmtP(Math.pow(10, listed.log10_p_value))})`
       : "by the watermark payload";
     const cv = (cm && cm.views) || null;
     // Its views are compared only where the hashes fail (a crop, a turn, a warp): say which matched.
