@@ -21,6 +21,7 @@ from kinoseal import __version__
 from kinoseal.config import Limits, Settings
 from kinoseal.errors import InputError, KinosealError, LimitExceeded, ModelLoadError
 from kinoseal.fingerprint import Fingerprint, FingerprintMatch, match
+from kinoseal.fingerprint.core import MIN_FRAMES as FP_MIN_FRAMES
 from kinoseal.fingerprint.index import FingerprintIndex
 from kinoseal.fingerprint.scan import FingerprintScan
 from kinoseal.fingerprint.views import ViewMatch
@@ -284,8 +285,10 @@ class Verifier:
             except ValueError:
                 fp_match = None
         if record.views and fpscan is not None and not (fp_match is not None and fp_match.matched):
-            views = view_match(record.views, fpscan.pictures(),
-                               offset_s=fp_match.offset_s if fp_match and fp_match.offset_s else 0.0)
+            # The hashes' time offset only where enough frames agreed on it: one chance match of a still
+            # scene (the generated clip cropped: 1 frame at 1.29 s) put every pair off the views' times.
+            placed = fp_match is not None and fp_match.offset_s and fp_match.frames >= FP_MIN_FRAMES
+            views = view_match(record.views, fpscan.pictures(), offset_s=fp_match.offset_s if placed else 0.0)
         return fp_match, views
 
     def _listed_payload(self, scan: WatermarkScan | None,
