@@ -147,3 +147,46 @@ def test_binding_values_as_clients_send_them():
     for bad in ("", "AAAA", "!!!!AAAAAAE=", "AAAAAAAAAAAAAAAA"):
         with pytest.raises(ApiProblem):
             _payload_id(bad)
+
+
+def test_by_content_names_a_cropped_clip_whose_payload_did_not_decode(resolver, home, tmp_path):
+    """A generated clip marked with the server's own key and cropped to 0.71: the mark is found, its payload
+    does not decode (measured for four keys), and the registered payloads of the key name it
+    (``provenance.payload_listed``): /matches/byContent answers with its manifest."""
+    from kinoseal.config import Settings
+    from kinoseal.credentials.provenance import default_registry
+    from kinoseal.evaluation.watermark.attacks import apply_attack
+    from kinoseal.evaluation.watermark.clips import load_clip
+    from kinoseal.fingerprint import FingerprintBuilder
+    from kinoseal.fingerprint.views import ViewsBuilder
+    from kinoseal.mediaio.colour import i420_to_rgb
+    from kinoseal.watermark.keyring import load_keyring
+    from kinoseal.watermark.methods import get_method
+    from testkit.clips import write_clip
+
+    srv, key, verify_key = resolver
+    active = load_keyring(Settings(home=home).keys_dir / "watermark").active
+    clip = load_clip("generated")
+    embedder = get_method("kinoseal-wm-v5").embedder(active, 0x5EED)
+    marked = [(embedder.embed_luma(y), u, v) for y, u, v in clip.frames]
+    views = ViewsBuilder()
+    builder = FingerprintBuilder(views=views)
+    for i, planes in enumerate(marked):
+        builder.add(*planes, i / clip.fps)
+    label = "urn:c2pa:00000000-0000-0000-0000-000000005eed"
+    default_registry(home).record(payload_id=f"{0x5EED:016x}", key_id=active.key_id, method="kinoseal-wm-v5",
+                                  manifest={}, manifest_label=label, title="generated.mp4",
+                                  fingerprint=builder.build().to_bytes(), views=views.build().to_bytes())
+    out, fps = apply_attack("crop_0.71", marked, clip.fps)
+    cropped = write_clip(tmp_path / "cropped.mp4", [i420_to_rgb(*f) for f in out], fps=int(round(fps)), crf=18)
+    with srv.client(key) as c:
+        r = c.post("/matches/byContent", params={"alg": "io.kinoseal.kinoseal-wm-v5"}, content=cropped.read_bytes(),
+                   headers={"Content-Type": "video/mp4"})
+        assert r.status_code == 200, r.text
+        (match,) = r.json()["matches"]
+        assert match["manifestId"] == label and 60 <= match["similarityScore"] <= 100, match
+    with srv.client(verify_key) as c, open(cropped, "rb") as fh:  # it was the listing that named it
+        report = c.post("/v1/verify", files={"file": ("cropped.mp4", fh, "video/mp4")}).json()
+    assert report["watermark"]["detected"] and report["watermark"]["payload_id"] is None, report["watermark"]
+    assert report["provenance"]["payload_listed"]["log10_p_value"] < -6.0, report["provenance"]
+    assert report["verdict"] == "ai_generated", report["summary"]

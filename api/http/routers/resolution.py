@@ -172,7 +172,8 @@ async def query_by_content(
 ) -> Response:
     """The clip is verified like POST /v1/verify (as a job of the caller's tenant); the payload of
     a detected watermark is looked up (``similarityScore``: the bit accuracy of the extracted
-    payload, 0-100), and where no payload leads to a record, the registry is searched by the clip's
+    payload, 0-100), or, where the mark's payload did not decode, the registered payload of its key
+    that the mark carries (``provenance.payload_listed``); where no payload leads to a record, the registry is searched by the clip's
     content fingerprint (``alg`` io.kinoseal.vfp-v1; score: the share of sampled frames that
     matched). A clip with neither has no matches."""
     from kinoseal.fingerprint import ALG as FINGERPRINT_ALG
@@ -211,6 +212,15 @@ async def query_by_content(
         # Found by the content fingerprint (no payload led to it): the score is the share of the
         # sampled frames that matched the registered clip's.
         score = int(round(100 * content["frames"] / max(1, content["compared"])))
+        matches.append(SoftBindingMatch(manifestId=prov["manifest_label"], similarityScore=max(0, min(100, score))))
+    listed = prov.get("payload_listed")
+    if (alg != FINGERPRINT_ALG and wm.get("detected") and not wm.get("payload_id") and listed
+            and prov.get("via") == "watermark" and prov.get("manifest_label")
+            and method in _algorithms().values() and wanted in (None, method)):
+        # The payload the blind decode could not read (a crop), named among the registered payloads of the
+        # mark's key (verify report's provenance.payload_listed); the score is the pilots' bit accuracy, as below.
+        acc = wm.get("bit_accuracy")
+        score = int(round(100 * float(acc))) if isinstance(acc, (int, float)) else 100
         matches.append(SoftBindingMatch(manifestId=prov["manifest_label"], similarityScore=max(0, min(100, score))))
     if alg != FINGERPRINT_ALG and wm.get("detected") and wm.get("payload_id") and method in _algorithms().values() and wanted in (None, method):
         acc = wm.get("bit_accuracy")
