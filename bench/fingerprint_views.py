@@ -154,7 +154,9 @@ def main(argv: list[str] | None = None) -> None:
     def log(msg: str) -> None:
         print(f"[{time.time() - t0:6.0f} s] {msg}", flush=True)
 
-    res = {"command": "nice -n 10 python -m bench.fingerprint_views" + (f" --others {args.others}" if args.others != 6 else ""),
+    extra = (f" --attacks {args.attacks}" if args.attacks != ",".join(ATTACKS) else "") + \
+        (f" --others {args.others}" if args.others != 6 else "") + (f" --out {args.out}" if args.out != OUT else "")
+    res = {"command": "nice -n 10 python -m bench.fingerprint_views" + extra,
            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
            "machine": f"{platform.machine()}, python {platform.python_version()}"}
     if not (SHARED / "manifest.json").is_file():
