@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from kinoseal.fingerprint.views import MIN_PAIRS, ViewMatch, Views, match_views, prepare
-from kinoseal.watermark.rectify import outline_fill, picture_homography, rectify
+from kinoseal.watermark.rectify import outline_fill, outline_homography, rectify
 
 
 def view_match(views: bytes, pictures: Sequence[tuple[float, np.ndarray]], *, offset_s: float = 0.0) -> ViewMatch | None:
@@ -30,9 +30,9 @@ def view_match(views: bytes, pictures: Sequence[tuple[float, np.ndarray]], *, of
         return ViewMatch(False, None, len(pictures))
     times = [t for t, _ in pictures]
     planes = [p for _, p in pictures]
-    fill = outline_fill(planes)[0]
+    fill, mean = outline_fill(planes)
     found = match_views(reference, times, *prepare(planes, fill), offset_s=offset_s)
-    H = picture_homography(planes)
+    H = outline_homography(fill, mean)
     if H is not None:
         # Also warped back: a still dark stretch of picture can outline a quadrilateral of its own, so the
         # frames as they came are compared too, and the better of the two kept (bench/results/fingerprint_views.md

@@ -79,6 +79,11 @@ LISTED_PAYLOADS = 5000
 LISTED_MARGIN = 0.6
 
 
+def _extractor(scan: WatermarkScan, method: str, capability: str):
+    """The scan's extractor of ``method`` that has ``capability`` (a method name), or None."""
+    return next((e for e in scan.extractors if e.method.name == method and hasattr(e, capability)), None)
+
+
 def _content_match(fp: FingerprintMatch | None, views: ViewMatch | None) -> dict | None:
     """The report's ``content_match``: the hashes' match, and the views' where they were compared
     (``matched`` is either's)."""
@@ -300,7 +305,7 @@ class Verifier:
         (record, (log10 p, candidates)) or None."""
         if scan is None or scan.error or not watermark.key_id or not watermark.method:
             return None
-        ex = next((e for e in scan.extractors if e.method.name == watermark.method and hasattr(e, "payload_t")), None)
+        ex = _extractor(scan, watermark.method, "payload_t")
         if ex is None:
             return None
         ids = self.registry.payloads_of_key(watermark.key_id, watermark.method, LISTED_PAYLOADS)
@@ -336,11 +341,11 @@ class Verifier:
             payload = int(record.payload_id, 16)
         except (TypeError, ValueError):
             return None
-        for ex in scan.extractors:
-            if ex.method.name == record.method and hasattr(ex, "registered_test"):
-                lp = ex.registered_test(record.key_id, payload, mirrored)
-                return None if lp is None else min(0.0, lp + math.log10(2.0))
-        return None
+        ex = _extractor(scan, record.method, "registered_test")
+        if ex is None:
+            return None
+        lp = ex.registered_test(record.key_id, payload, mirrored)
+        return None if lp is None else min(0.0, lp + math.log10(2.0))
 
     def _watermark_scan(self) -> tuple[WatermarkScan | None, list[str]]:
         """Every registered watermark version (or those ``Settings.watermark_versions`` names), the

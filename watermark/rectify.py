@@ -312,7 +312,11 @@ def picture_homography(planes: Sequence[np.ndarray]) -> np.ndarray | None:
     """The map from the frame to the picture's quadrilateral, where the planes' fill (``outline_fill``)
     outlines one and the map is projective (``MIN_PROJECTIVE``); None otherwise (no fill, a rectangle, a
     parallelogram, another shape)."""
-    fill, mean = outline_fill(planes)
+    return outline_homography(*outline_fill(planes))
+
+
+def outline_homography(fill: np.ndarray | None, mean: np.ndarray | None) -> np.ndarray | None:
+    """``picture_homography`` from an outline already found (``outline_fill``'s fill and mean plane)."""
     if fill is None:
         return None
     q = picture_quad(fill, mean)
@@ -326,4 +330,4 @@ def picture_homography(planes: Sequence[np.ndarray]) -> np.ndarray | None:
 
 
 __all__ = ["FILL_MIN_SHARE", "MIN_PROJECTIVE", "OUTLINE_FILL_TOL", "edge_regions", "frame_corners", "homography",
-           "outline_fill", "picture_homography", "picture_quad", "projective_part", "rectify", "value_range"]
+           "outline_fill", "outline_homography", "picture_homography", "picture_quad", "projective_part", "rectify", "value_range"]

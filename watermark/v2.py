@@ -229,6 +229,14 @@ def tile_layout(key: WatermarkKey, p: TiledParams) -> TileLayout:
     return _LAYOUTS.get(key, p, TileLayout.build)
 
 
+def payload_soft(lay: TileLayout, Fa: np.ndarray, n_coded: int) -> np.ndarray:
+    """Per coded bit, the sum over its payload cells of the aligned tile ``Fa`` x chip, times the bit's
+    whitening sign: the soft input of the decode, and (against each candidate's +-1 codeword) the
+    listed test's numerator (``TiledExtractor.payload_t``)."""
+    pm = ~lay.pilot_mask
+    return np.bincount(lay.bit_of_cell[pm], (Fa * lay.chips)[pm], minlength=n_coded) * lay.whitening
+
+
 def tile_signs(lay: TileLayout, coded: np.ndarray) -> np.ndarray:
     """The +-1 of every tile cell for the coded bits ``coded``: the keyed chip, times the whitened
     coded bit on payload cells. The embedder draws this tile; the registry's test of a known clip
@@ -970,16 +978,12 @@ class TiledExtractor:
         if not got or got[0] != key_id or not len(payloads):
             return None
         lay = next(l for l in self.layouts if l.key_id == key_id)
-        pm = ~lay.pilot_mask
-        F = got[1][pm].astype(np.float64)
+        F = got[1][~lay.pilot_mask].astype(np.float64)
         norm = float(np.sqrt(np.dot(F, F)))
         if norm == 0.0:
             return np.zeros(len(payloads))
-        # per coded bit: the sum over its cells of tile x chip x whitening (whitening is +-1)
-        soft = np.bincount(lay.bit_of_cell[pm], F * lay.chips[pm], minlength=self.params.coded_bits)
-        soft = soft * lay.whitening
         sym = np.stack([2.0 * coded_bits(self.params, int(q)) - 1.0 for q in payloads])
-        return sym @ soft / norm
+        return sym @ payload_soft(lay, got[1], self.params.coded_bits) / norm
 
     @staticmethod
     def _rule_t(known: tuple) -> float:
@@ -1082,9 +1086,7 @@ class TiledExtractor:
         self.debug["aligned"] = (lay.key_id, Fa)  # the folded tile at the chosen geometry (``payload_t``)
         payload = None
         if detected:
-            pm = ~lay.pilot_mask
-            soft = np.bincount(lay.bit_of_cell[pm], (Fa * lay.chips)[pm], minlength=p.coded_bits)
-            soft = soft * lay.whitening
+            soft = payload_soft(lay, Fa, p.coded_bits)
             info = decode_checked(p.code, p.crc, soft)
             if info is not None:
                 payload = bits_to_int(info[: p.payload_bits])

@@ -213,19 +213,13 @@ async def query_by_content(
         # sampled frames that matched the registered clip's.
         score = int(round(100 * content["frames"] / max(1, content["compared"])))
         matches.append(SoftBindingMatch(manifestId=prov["manifest_label"], similarityScore=max(0, min(100, score))))
-    listed = prov.get("payload_listed")
-    if (alg != FINGERPRINT_ALG and wm.get("detected") and not wm.get("payload_id") and listed
-            and prov.get("via") == "watermark" and prov.get("manifest_label")
-            and method in _algorithms().values() and wanted in (None, method)):
-        # The payload the blind decode could not read (a crop), named among the registered payloads of the
-        # mark's key (verify report's provenance.payload_listed); the score is the pilots' bit accuracy, as below.
+    # The decoded payload, or the one the blind decode could not read (a crop), named among the registered
+    # payloads of the mark's key (provenance.payload_listed); either scores the pilots' bit accuracy.
+    payload = wm.get("payload_id") or (prov.get("payload_id") if prov.get("payload_listed") else None)
+    if alg != FINGERPRINT_ALG and wm.get("detected") and payload and method in _algorithms().values() and wanted in (None, method):
         acc = wm.get("bit_accuracy")
         score = int(round(100 * float(acc))) if isinstance(acc, (int, float)) else 100
-        matches.append(SoftBindingMatch(manifestId=prov["manifest_label"], similarityScore=max(0, min(100, score))))
-    if alg != FINGERPRINT_ALG and wm.get("detected") and wm.get("payload_id") and method in _algorithms().values() and wanted in (None, method):
-        acc = wm.get("bit_accuracy")
-        score = int(round(100 * float(acc))) if isinstance(acc, (int, float)) else 100
-        for m in _matches(service, method, str(wm["payload_id"]).lower(), max(0, min(100, score)), maxResults):
+        for m in _matches(service, method, str(payload).lower(), max(0, min(100, score)), maxResults):
             if m.manifestId not in {x.manifestId for x in matches}:
                 matches.append(m)
     return _result(matches[:maxResults])
