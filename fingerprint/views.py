@@ -60,7 +60,7 @@ TOP_HYPOTHESES = 3
 MIN_OVERLAP = 0.6
 MIN_OVERLAP_PX = 700
 # Both sides must vary over the overlap (band-passed levels, standard deviation): a flat stretch has no
-# edges to agree on (the views of real clips: 5-14, median 10).
+# edges to agree on (the median view of each of the 144 public clips, first 4 s: 2.4-16.9, median 9.5).
 MIN_STD = 1.0
 # Mean correlation over the pairs at one scale, turn and position that makes a match
 # (bench/results/fingerprint_views.md: what unrelated real clips reach, and what edited copies keep).
