@@ -10,7 +10,10 @@ clips (unrelated footage: must not, unless the two show the same scene; the high
 name so that a reader can judge). The hashes' own verdict on the same copies is beside it: the views
 are only asked where the hashes fail.
 
-    nice -n 10 python -m bench.fingerprint_views [--others 6] [--attacks ...]
+    nice -n 10 python -m bench.fingerprint_views [--others 6] [--attacks ...] [--out DIR]
+
+Attacks may be joined with '+' (``crop_0.71+hflip``); ``rot90`` is a quarter turn. A mirror or quarter
+turn is undone before the views are compared, as the verifier does from the mark's geometry.
 
 Writes bench/results/fingerprint_views.{json,md}; skips with a note where ../shared is absent.
 """
@@ -58,13 +61,34 @@ def sample(frames, fps: float):
     return b.build(), b.pictures
 
 
+# Edits that turn the picture over or round: the verifier undoes them before comparing views, as the mark's
+# geometry gives them (``TiledExtractor.frame_map``: exact for a detected mark, tests/test_views.py). Here the
+# clips carry no mark, so the orientation that mark would give is passed as known.
+ORIENTATION = {"hflip": 1, "rot90": 6}
+
+
+def _rot90(frames):
+    """A quarter turn anticlockwise (a phone clip shown sideways), each plane turned."""
+    return [tuple(np.ascontiguousarray(np.rot90(p)) for p in f) for f in frames]
+
+
 def attacked(name: str, frames, fps: float):
+    """``name``: a suite attack, or several joined by '+' (applied in order), then H.264 CRF 23."""
     if name == "none":
         return frames, fps
-    out, fps2 = apply_attack(name, frames, fps)
+    out, fps2 = frames, fps
+    for part in name.split("+"):
+        out, fps2 = (_rot90(out), fps2) if part == "rot90" else apply_attack(part, out, fps2)
     if name != "reshare":
         out, fps2 = apply_attack("h264_crf23", out, fps2)
     return out, fps2
+
+
+def orientation(name: str) -> int:
+    """The orientation (``watermark.v2.orient``'s index) that undoes ``name``'s mirror or quarter turn (one
+    of them at most)."""
+    turned = [ORIENTATION[p] for p in name.split("+") if p in ORIENTATION]
+    return turned[0] if turned else 0
 
 
 def run(attacks: list[str], others: int, log) -> dict:
@@ -87,20 +111,24 @@ def run(attacks: list[str], others: int, log) -> dict:
             fp, pics = sample(out, fps2)
             hashed = match(regs[k][0], fp).matched
             t = time.perf_counter()
-            vm = view_match(regs[k][1], pics)
+            vm = view_match(regs[k][1], pics, orientation=orientation(a))
             times.append(time.perf_counter() - t)
             own.append({"clip": name, "hashes": hashed, "views": vm.matched, "score": vm.score, "pairs": vm.pairs,
                         "scale": vm.scale, "angle_deg": vm.angle_deg, "rectified": vm.rectified})
+            if orientation(a):  # what the views gave before the mark's orientation was undone (2026-12-07)
+                as_is = view_match(regs[k][1], pics)
+                own[-1].update(views_as_is=as_is.matched, score_as_is=as_is.score)
             for j in range(1, others + 1):
                 o = (k + j * 23) % n
                 if o == k:
                     continue
-                wm = view_match(regs[o][1], pics)
+                wm = view_match(regs[o][1], pics, orientation=orientation(a))
                 false.append({"query": name, "attack": a, "registered": clips[o][0], "score": wm.score,
                               "pairs": wm.pairs, "matched": wm.matched})
         scores = [r["score"] for r in own if r["score"] is not None]
         rows.append({"attack": a, "clips": len(own), "hashes": sum(r["hashes"] for r in own),
                      "views": sum(r["views"] for r in own), "either": sum(r["hashes"] or r["views"] for r in own),
+                     "views_as_is": (sum(r["views_as_is"] for r in own) if orientation(a) else None),
                      "min_score": min(scores) if scores else None,
                      "median_score": float(np.median(scores)) if scores else None, "cells": own})
         log(f"  {a}: hashes {rows[-1]['hashes']}, views {rows[-1]['views']}, either {rows[-1]['either']} of "
@@ -124,12 +152,16 @@ def markdown(res: dict) -> str:
           f"does ({QUERY_FRAMES} frames). A clip matches its views when at least {MIN_PAIRS} pairs of (view, query "
           f"picture at the same time) agree at one scale, turn and position with a mean correlation of at least "
           f"{MATCH_NCC}. 'hashes': the fingerprint's hashes match (what the verifier asks first).", "",
-          "| attack | clips | hashes match | views match | either | lowest views score | median |",
-          "|---|---|---|---|---|---|---|"]
+          "Attacks joined by '+' are applied in order; `rot90` is a quarter turn. Where one mirrors or turns the "
+          "picture, the views are compared with it undone (the orientation the clip's watermark gives the verifier, "
+          "`TiledExtractor.frame_map`), and 'as is' gives the comparison without that, as before 2026-12-07.", "",
+          "| attack | clips | hashes match | views match | views match as is | either | lowest views score | median |",
+          "|---|---|---|---|---|---|---|---|"]
     for r in res["attacks"]:
         lo = "-" if r["min_score"] is None else f"{r['min_score']:.3f}"
         med = "-" if r["median_score"] is None else f"{r['median_score']:.3f}"
-        L.append(f"| {r['attack']} | {r['clips']} | {r['hashes']} | {r['views']} | {r['either']} | {lo} | {med} |")
+        as_is = "-" if r.get("views_as_is") is None else r["views_as_is"]
+        L.append(f"| {r['attack']} | {r['clips']} | {r['hashes']} | {r['views']} | {as_is} | {r['either']} | {lo} | {med} |")
     L += ["", f"**Unrelated clips**: {res['false_pairs']} (query, other clip's views) pairs, {res['false_scored']} with "
           f"enough pairs in time to score; highest score {res['false_max']:.3f}, 99th percentile "
           f"{res['false_p99']:.3f}; matched: {len(res['false_matched'])}. The highest, by name (read whether the two "

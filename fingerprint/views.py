@@ -157,7 +157,9 @@ class ViewMatch:
     """How a query compares with a record's views: ``matched`` when ``pairs`` >= ``MIN_PAIRS`` and the
     mean correlation ``score`` at one ``scale`` (the query's picture against the registered frame, linear
     size: 0.71 for a crop to 0.71 of each side, 1.0 for a turn on the same canvas), turn
-    (``angle_deg``) and position reaches ``MATCH_NCC``; ``rectified``: a perspective warp was undone first."""
+    (``angle_deg``) and position reaches ``MATCH_NCC``; ``rectified``: a perspective warp was undone first;
+    ``orientation``: a mirror and quarter turns undone first (the caller's, from the watermark's
+    geometry: ``watermark.v2.orient``'s index, ``orientation // 2`` quarter turns then mirrored where odd)."""
 
     matched: bool
     score: float | None
@@ -165,11 +167,21 @@ class ViewMatch:
     scale: float | None = None
     angle_deg: float | None = None
     rectified: bool = False
+    orientation: int = 0
+
+    @property
+    def mirrored(self) -> bool:
+        return bool(self.orientation % 2)
+
+    @property
+    def quarter_turns(self) -> int:
+        return self.orientation // 2
 
     def to_dict(self) -> dict[str, Any]:
         return {"matched": self.matched, "score": None if self.score is None else round(self.score, 3),
                 "pairs": self.pairs, "scale": None if self.scale is None else round(self.scale, 3),
-                "angle_deg": self.angle_deg, "rectified": self.rectified}
+                "angle_deg": self.angle_deg, "rectified": self.rectified, "mirrored": self.mirrored,
+                "quarter_turns": self.quarter_turns}
 
 
 def _template(q: np.ndarray, mask: np.ndarray, scale: float, angle: float, shape: tuple[int, int]):

@@ -132,25 +132,33 @@ def test_a_labeled_clip_registers_its_views(tmp_path, carphone):
     assert len(views) == 3 and views.times[:2] == (0.0, pytest.approx(0.5, abs=0.04))
 
 
-def test_a_cropped_or_turned_labeled_clip_is_vouched_for_by_its_views(tmp_path, bikes):
-    """bikes marked with v5 under a fixed key (the payload survives these edits for it: measured), its
-    hashes and views registered as the labeler does: cropped to 0.71 or turned 10 degrees, the hashes no
-    longer match, the views do, and the mark the payload names is this content's: ai_generated."""
+def marked_and_registered(home, frames, fps):
+    """``frames`` marked with v5 under a fixed key, payload 0xAB, registered (hashes and views) as the
+    labeler does in a registry under ``home``: (marked frames, hashes, views, a verifier with that key)."""
     from kinoseal.verify.verifier import Verifier
     from kinoseal.watermark.keyring import KeyRing
     from kinoseal.watermark.keys import WatermarkKey
     from kinoseal.watermark.methods import get_method
 
-    frames, fps = bikes
     key = WatermarkKey(bytes([3]) * 32)
     embedder = get_method("kinoseal-wm-v5").embedder(key, 0xAB)
     marked = [(embedder.embed_luma(y), u, v) for y, u, v in frames]
     hashes, views = register(marked, fps)
-    settings = Settings(home=tmp_path / "home", classifier_model="none")
+    settings = Settings(home=home, classifier_model="none")
     SqliteRegistry(settings.home / "provenance.sqlite3").record(
         payload_id=f"{0xAB:016x}", key_id=key.key_id, method="kinoseal-wm-v5", manifest={}, title="bikes.mp4",
         fingerprint=hashes.to_bytes(), views=views.to_bytes())
-    verifier = dataclasses.replace(Verifier.from_settings(settings), keyring=KeyRing(key, (key,)))
+    return marked, hashes, views, dataclasses.replace(Verifier.from_settings(settings), keyring=KeyRing(key, (key,)))
+
+
+def test_a_cropped_or_turned_labeled_clip_is_vouched_for_by_its_views(tmp_path, bikes):
+    """bikes marked with v5 under a fixed key (the payload survives these edits for it: measured), its
+    hashes and views registered as the labeler does: cropped to 0.71 or turned 10 degrees, the hashes no
+    longer match, the views do, and the mark the payload names is this content's: ai_generated."""
+    frames, fps = bikes
+    marked, hashes, views, verifier = marked_and_registered(tmp_path / "home", frames, fps)
+    settings = verifier.settings
+    key_id = verifier.keyring.keys[0].key_id
     for attack in ("crop_0.71", "rotate_10"):
         out, fps2 = apply_attack(attack, marked, fps)
         rep = verifier.verify(write_clip(tmp_path / f"{attack}.mp4", [i420_to_rgb(*f) for f in out],
@@ -162,10 +170,60 @@ def test_a_cropped_or_turned_labeled_clip_is_vouched_for_by_its_views(tmp_path, 
         assert "by its views, not its hashes" in rep.summary and "not proof alone" in rep.summary
     # without the views (a record made before they were kept) the same crop is not vouched for
     SqliteRegistry(settings.home / "provenance.sqlite3").record(
-        payload_id=f"{0xAB:016x}", key_id=key.key_id, method="kinoseal-wm-v5", manifest={}, title="bikes.mp4",
+        payload_id=f"{0xAB:016x}", key_id=key_id, method="kinoseal-wm-v5", manifest={}, title="bikes.mp4",
         fingerprint=hashes.to_bytes())
     rep = verifier.verify(tmp_path / "crop_0.71.mp4")
     assert rep.verdict is not Verdict.AI_GENERATED and "views" not in rep.provenance["content_match"]
+
+
+@pytest.mark.parametrize("turn", ["hflip", "vflip", "rot90", "rot270"])
+def test_the_marks_geometry_says_how_the_frames_were_turned_over(turn, bikes):
+    """A mark's pilots are keyed coins, so the search matches them in one of the tile's 8 orientations
+    only; with the lattice it was folded on, that says how the frames were mirrored or turned, and
+    ``orient`` with that index puts them back exactly."""
+    from kinoseal.watermark.keys import WatermarkKey
+    from kinoseal.watermark.methods import get_method
+    from kinoseal.watermark.v2 import nearest_orientation, orient
+
+    op = {"hflip": lambda y: y[:, ::-1], "vflip": lambda y: y[::-1], "rot90": np.rot90,
+          "rot270": lambda y: np.rot90(y, -1)}[turn]
+    key = WatermarkKey(bytes([3]) * 32)
+    method = get_method("kinoseal-wm-v5")
+    embedder = method.embedder(key, 0xAB)
+    marked = [embedder.embed_luma(y) for y, _, _ in bikes[0][:8]]
+    ex = method.extractor([key])
+    for y in marked:
+        ex.update(np.ascontiguousarray(op(y)))
+    assert ex.result().detected
+    i = nearest_orientation(ex.frame_map())
+    assert i != 0 and np.array_equal(orient(np.ascontiguousarray(op(marked[0])), i), marked[0]), (turn, i)
+
+
+def test_a_mirrored_or_sideways_copy_is_vouched_for_by_its_views_put_upright(tmp_path, bikes):
+    """The views' search covers turns of 12 degrees and no mirror. Turned 10 degrees and mirrored, or
+    cropped and turned on its side, the marked bikes clip matches neither its hashes nor, as it is, its
+    views; put upright by the orientation its mark's geometry gives, its views match and the verdict is
+    ai_generated, with the mirror or the quarter turn said."""
+    frames, fps = bikes
+    marked, _, views, verifier = marked_and_registered(tmp_path / "home", frames, fps)
+    sideways = lambda fr: [tuple(np.ascontiguousarray(np.rot90(p)) for p in f) for f in fr]  # noqa: E731
+    for name, edit, words in (("rotate_10+hflip", lambda fr: apply_attack("hflip", *apply_attack("rotate_10", fr, fps))[0],
+                               "mirrored back"),
+                              ("crop_0.71+rot90", lambda fr: sideways(apply_attack("crop_0.71", fr, fps)[0]),
+                               "turned back a quarter turn")):
+        out = edit(marked)
+        path = write_clip(tmp_path / f"{name}.mp4", [i420_to_rgb(*f) for f in out], fps=int(round(fps)), crf=18)
+        rep = verifier.verify(path)
+        v = rep.provenance["content_match"]["views"]
+        assert rep.watermark.payload_id == f"{0xAB:016x}" and v["matched"], (name, v)
+        assert (v["mirrored"], v["quarter_turns"]) == ((True, 0) if "hflip" in name else (False, 3)), (name, v)
+        assert rep.verdict is Verdict.AI_GENERATED and words in rep.summary, rep.summary
+        # as they are, the same pictures do not match: the orientation is what made the difference
+        decoded, fps2 = apply_attack("h264_crf23", out, fps)
+        _, pictures = sample(decoded, fps2)
+        undo = 1 if "hflip" in name else 6
+        assert not view_match(views.to_bytes(), pictures).matched, name
+        assert view_match(views.to_bytes(), pictures, orientation=undo).matched, name
 
 
 def test_a_mark_whose_payload_a_crop_erased_is_named_by_its_keys_registered_payloads(tmp_path):

@@ -11,25 +11,32 @@ masked out of it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
 from kinoseal.fingerprint.views import MIN_PAIRS, ViewMatch, Views, match_views, prepare
 from kinoseal.watermark.rectify import outline_fill, outline_homography, rectify
+from kinoseal.watermark.v2 import orient
 
 
-def view_match(views: bytes, pictures: Sequence[tuple[float, np.ndarray]], *, offset_s: float = 0.0) -> ViewMatch | None:
+def view_match(views: bytes, pictures: Sequence[tuple[float, np.ndarray]], *, offset_s: float = 0.0,
+               orientation: int = 0) -> ViewMatch | None:
     """The record's views (``Views.to_bytes``) against the query's pictures ((media time, ``views.encode``d
     picture), ``FingerprintScan.pictures``); None where the record's views are not of this version.
-    ``offset_s``: registered time minus query time (0 unless the hashes placed the query in time)."""
+    ``offset_s``: registered time minus query time (0 unless the hashes placed the query in time).
+    ``orientation``: put the pictures upright first (``watermark.v2.orient``): the mirror and quarter
+    turns the watermark's geometry found (``TiledExtractor.frame_map``). The search itself covers turns
+    of at most 12 degrees and no mirror: one orientation is compared, the one the mark gives, so a
+    mirrored copy costs no second search and adds no chance of a false match."""
     try:
         reference = Views.from_bytes(views)
     except ValueError:
         return None
     if len(pictures) < MIN_PAIRS:
-        return ViewMatch(False, None, len(pictures))
+        return ViewMatch(False, None, len(pictures), orientation=orientation)
     times = [t for t, _ in pictures]
-    planes = [p for _, p in pictures]
+    planes = [np.ascontiguousarray(orient(p, orientation)) if orientation else p for _, p in pictures]
     fill, mean = outline_fill(planes)
     found = match_views(reference, times, *prepare(planes, fill), offset_s=offset_s)
     H = outline_homography(fill, mean)
@@ -40,6 +47,6 @@ def view_match(views: bytes, pictures: Sequence[tuple[float, np.ndarray]], *, of
         warped = match_views(reference, times, *prepare(rectify(planes, H)), offset_s=offset_s, rectified=True)
         if (warped.score or -1.0) > (found.score or -1.0):
             found = warped
-    return found
+    return replace(found, orientation=orientation)
 
 __all__ = ["view_match"]

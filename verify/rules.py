@@ -151,7 +151,9 @@ def _registered(r: RegistryEvidence) -> str:
 def _fp_frames(r: RegistryEvidence) -> str:
     if r.views is not None:
         v = r.views
-        how = "warped back, " if v.rectified else ""
+        how = ("mirrored back, " if v.mirrored else "") + (
+            f"turned back {'half a turn' if v.quarter_turns == 2 else 'a quarter turn'}, " if v.quarter_turns else "") + (
+            "warped back, " if v.rectified else "")
         turn = f", turned {v.angle_deg:+.0f} degrees" if v.angle_deg else ""
         return (f"by its views, not its hashes: {how}the picture at {v.scale:.2f} of its registered size{turn}, "
                 f"correlation {v.score:.2f} over {v.pairs} frames")

@@ -40,6 +40,7 @@ from kinoseal.watermark.scan import WatermarkScan
 from kinoseal.watermark.segments import clip_end, covers_clip
 from kinoseal.watermark.stats import rademacher_log10_pvalue
 from kinoseal.watermark.segments import segments as marked_segments
+from kinoseal.watermark.v2 import nearest_orientation
 
 
 def classifier_evidence(detector, path: Path, limits: Limits) -> ClassifierEvidence:
@@ -83,6 +84,16 @@ LISTED_MARGIN = 0.6
 def _extractor(scan: WatermarkScan, method: str, capability: str):
     """The scan's extractor of ``method`` that has ``capability`` (a method name), or None."""
     return next((e for e in scan.extractors if e.method.name == method and hasattr(e, capability)), None)
+
+
+def _orientation(scan: WatermarkScan | None, watermark: WatermarkEvidence) -> int:
+    """The mirror and quarter turns (``watermark.v2.orient``'s index) that put this clip's frames back as
+    they were marked, read from the geometry under which the reported mark was found; 0 where none was."""
+    if scan is None or scan.error or not watermark.detected or not watermark.method:
+        return 0
+    ex = _extractor(scan, watermark.method, "frame_map")
+    A = ex.frame_map() if ex is not None else None
+    return 0 if A is None else nearest_orientation(A)
 
 
 def _content_match(fp: FingerprintMatch | None, views: ViewMatch | None) -> dict | None:
@@ -221,7 +232,7 @@ class Verifier:
             record = self.registry.lookup(watermark.payload_id)
             if record is None:
                 return {"found": False, "payload_id": watermark.payload_id}, None
-            fp_match, views = self._content(record, fingerprint, fpscan)
+            fp_match, views = self._content(record, fingerprint, fpscan, _orientation(scan, watermark))
         elif fingerprint is not None and len(fingerprint) and index is not None:
             found = [(self.registry.lookup(payload_id), m) for payload_id, m in index.search(fingerprint)]
             found = [(rec, m) for rec, m in found if rec is not None]
@@ -238,7 +249,7 @@ class Verifier:
             if got is not None:
                 record, listed = got
                 via = "watermark"
-                fp_match, views = self._content(record, fingerprint, fpscan)
+                fp_match, views = self._content(record, fingerprint, fpscan, _orientation(scan, watermark))
         if record is None:
             return None, None
         mark_log10_p = None
@@ -281,9 +292,10 @@ class Verifier:
         }, evidence
 
     def _content(self, record: ProvenanceRecord, fingerprint: Fingerprint | None,
-                 fpscan: FingerprintScan | None) -> tuple[FingerprintMatch | None, ViewMatch | None]:
+                 fpscan: FingerprintScan | None, orientation: int = 0) -> tuple[FingerprintMatch | None, ViewMatch | None]:
         """The record's fingerprint against these pixels: its hashes, then, where they do not match, its
-        views (``verify.content``: a crop, a turn, a warp)."""
+        views (``verify.content``: a crop, a turn, a warp; ``orientation``: the mirror and quarter turns
+        the mark's geometry found, undone first)."""
         fp_match = views = None
         if record.fingerprint and fingerprint is not None:
             try:
@@ -294,7 +306,8 @@ class Verifier:
             # The hashes' time offset only where enough frames agreed on it: one chance match of a still
             # scene (the generated clip cropped: 1 frame at 1.29 s) put every pair off the views' times.
             placed = fp_match is not None and fp_match.offset_s and fp_match.frames >= FP_MIN_FRAMES
-            views = view_match(record.views, fpscan.pictures(), offset_s=fp_match.offset_s if placed else 0.0)
+            views = view_match(record.views, fpscan.pictures(), offset_s=fp_match.offset_s if placed else 0.0,
+                               orientation=orientation)
         return fp_match, views
 
     def _listed_payload(self, scan: WatermarkScan | None,

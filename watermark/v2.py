@@ -119,7 +119,7 @@ from kinoseal.watermark.stats import rademacher_log10_pvalue
 from kinoseal.watermark.core import (LayoutCache, MaskedPatternEmbedder, WatermarkMethod, check_luma, coded_bits, key_list,
                                      keyed_signs, xof)
 
-__all__ = ["TiledParams", "TiledMethod", "TiledEmbedder", "TiledExtractor", "TileLayout", "frame_weights", "rotation_sweep", "tile_layout"]
+__all__ = ["TiledParams", "TiledMethod", "TiledEmbedder", "TiledExtractor", "TileLayout", "frame_weights", "nearest_orientation", "orient", "orientation_source", "rotation_sweep", "tile_layout"]
 
 
 # TiledParams fields that only the embedder reads (``watermark.core.MaskedPatternEmbedder``): versions
@@ -354,12 +354,30 @@ def median8(planes: Sequence[np.ndarray]) -> np.ndarray:
 
 
 def dihedral(f: np.ndarray) -> list[np.ndarray]:
-    out = []
-    for k in range(4):
-        r = np.rot90(f, k)
-        out.append(r)
-        out.append(r[:, ::-1])
-    return out
+    """The 8 orientations of ``f``: ``orient(f, i)`` for i in 0..7."""
+    return [orient(f, i) for i in range(8)]
+
+
+def orient(f: np.ndarray, i: int) -> np.ndarray:
+    """Orientation ``i`` (0..7) of a 2-D array: ``i // 2`` quarter turns (``np.rot90``), then mirrored
+    left-right where ``i`` is odd (a view, no copy)."""
+    r = np.rot90(f, i // 2)
+    return r[:, ::-1] if i % 2 else r
+
+
+def orientation_source(i: int) -> np.ndarray:
+    """``orient(f, i)`` as a map of coordinates: its cell at (x, y) (column right, row down, about the
+    centre) holds ``f``'s cell at ``orientation_source(i) @ (x, y)``, a 2x2 matrix of 0 and +-1."""
+    c = np.arange(3) - 1.0
+    X, Y = np.meshgrid(c, c)  # X[row, col] = column coordinate, Y = row coordinate
+    Xs, Ys = orient(X, i), orient(Y, i)
+    return np.array([[Xs[1, 2], Xs[2, 1]], [Ys[1, 2], Ys[2, 1]]])  # columns: where (1, 0) and (0, 1) come from
+
+
+def nearest_orientation(A: np.ndarray) -> int:
+    """The orientation (``orient``'s index) nearest a 2x2 linear map ``A`` of coordinates (the mirror and
+    quarter turns in it; any scale and smaller turn are left over)."""
+    return int(np.argmax([float(np.sum(orientation_source(i) * A)) for i in range(8)]))
 
 
 def fold_matrix(shape: tuple[int, int], basis: np.ndarray, n: int) -> sparse.csr_matrix:
@@ -984,6 +1002,21 @@ class TiledExtractor:
             return np.zeros(len(payloads))
         sym = np.stack([2.0 * coded_bits(self.params, int(q)) - 1.0 for q in payloads])
         return sym @ payload_soft(lay, got[1], self.params.coded_bits) / norm
+
+    def frame_map(self) -> np.ndarray | None:
+        """Where the geometry the blind search chose (``result`` must have run) puts a marked frame's
+        pixels in this clip's: the 2x2 linear map of pixel coordinates (column right, row down, about the
+        centre), scaled to determinant +-1; None where no geometry was chosen. The tile was folded on
+        basis B and matched in orientation i, so a marked pixel at p0 sits at B @ orientation_source(i)
+        @ p0 up to the frame-size rule's scale: the mirror and quarter turns in it are exact for a
+        detected mark (its pilots are keyed coins, matching in one orientation only); the scale and a
+        smaller turn are the lattice's estimate."""
+        best, geoms = self.debug.get("best"), self.debug.get("geoms")
+        if best is None or geoms is None:
+            return None
+        A = np.asarray(geoms[best[1]], np.float64) @ orientation_source(best[2])
+        d = abs(float(np.linalg.det(A)))
+        return A / math.sqrt(d) if d > 0 else None
 
     @staticmethod
     def _rule_t(known: tuple) -> float:
