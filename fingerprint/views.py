@@ -59,8 +59,20 @@ TOP_HYPOTHESES = 3
 # pixels, where a still background masks most of the picture out, reaches any value by chance).
 MIN_OVERLAP = 0.6
 MIN_OVERLAP_PX = 700
-# Both sides must vary over the overlap (band-passed levels, standard deviation): a flat stretch has no
-# edges to agree on (the median view of each of the 144 public clips, first 4 s: 2.4-16.9, median 9.5).
+# The band-passed picture is divided by its own RMS around each pixel (a Gaussian of LOCAL_SIGMA view
+# pixels), floored at the LOCAL_FLOOR_Q quantile of that RMS over the picture (at least LOCAL_FLOOR_MIN
+# levels), clipped at LOCAL_CLIP and scaled by LOCAL_GAIN. Without it one strong straight edge decided an
+# unrelated pair: a pyramid's side turned and shrunk onto a mountain's skyline scored 0.59 against the
+# threshold of 0.6; with it that pair scores 0.42 and the highest of 384 unrelated pairs 0.39 (0.59
+# before), while edited copies lose 0.03-0.07 (one-off screen of 24 clips under four edits, 2026-12-07;
+# the full runs are bench/results/fingerprint_views*.md).
+LOCAL_SIGMA = 4.0
+LOCAL_FLOOR_Q = 0.2
+LOCAL_FLOOR_MIN = 0.5
+LOCAL_CLIP = 3.0
+LOCAL_GAIN = 8.0
+# Both sides must vary over the overlap (standard deviation of the normalised band, in LOCAL_GAIN units): a
+# flat stretch has no edges to agree on.
 MIN_STD = 1.0
 # Mean correlation over the pairs at one scale, turn and position that makes a match
 # (bench/results/fingerprint_views.md: what unrelated real clips reach, and what edited copies keep).
@@ -84,9 +96,14 @@ def shrink(plane: np.ndarray, short: int = VIEW_SHORT) -> np.ndarray:
 
 
 def band(view: np.ndarray) -> np.ndarray:
-    """What the comparison reads: edges and texture of a few view pixels, without brightness levels."""
+    """What the comparison reads: edges and texture of a few view pixels, without brightness levels,
+    each in proportion to the contrast around it (``LOCAL_*``)."""
     v = view.astype(np.float32)
-    return ndimage.gaussian_filter(v, 0.7) - ndimage.gaussian_filter(v, 3.0)
+    b = ndimage.gaussian_filter(v, 0.7) - ndimage.gaussian_filter(v, 3.0)
+    loc = np.sqrt(ndimage.gaussian_filter(b * b, LOCAL_SIGMA))
+    floor = max(float(np.quantile(loc, LOCAL_FLOOR_Q)), LOCAL_FLOOR_MIN)
+    out = b * (LOCAL_GAIN / np.maximum(loc, floor))
+    return np.clip(out, -LOCAL_CLIP * LOCAL_GAIN, LOCAL_CLIP * LOCAL_GAIN, out=out)
 
 
 @dataclass(frozen=True)
