@@ -12,8 +12,10 @@ are only asked where the hashes fail.
 
     nice -n 10 python -m bench.fingerprint_views [--others 6] [--attacks ...] [--out DIR]
 
-Attacks may be joined with '+' (``crop_0.71+hflip``); ``rot90`` is a quarter turn. A mirror or quarter
-turn is undone before the views are compared, as the verifier does from the mark's geometry.
+Attacks may be joined with '+' (``crop_0.71+hflip``); ``rot90`` is a quarter turn, ``cut2`` the middle 2 s.
+A mirror or quarter turn is undone before the views are compared, as the verifier does from the mark's
+geometry; the query's place in time is not given (as where the hashes do not place it), so a shorter
+query is also tried where it may have been cut from (``fingerprint.views.cut_offsets``).
 
 Writes bench/results/fingerprint_views.{json,md}; skips with a note where ../shared is absent.
 """
@@ -72,13 +74,21 @@ def _rot90(frames):
     return [tuple(np.ascontiguousarray(np.rot90(p)) for p in f) for f in frames]
 
 
+def _cut2(frames, fps: float):
+    """The middle 2 s of the clip (an excerpt: the hashes that would place it in time fail under a crop)."""
+    k = int(round(2.0 * fps))
+    start = max(0, (len(frames) - k) // 2)
+    return frames[start:start + k]
+
+
 def attacked(name: str, frames, fps: float):
     """``name``: a suite attack, or several joined by '+' (applied in order), then H.264 CRF 23."""
     if name == "none":
         return frames, fps
     out, fps2 = frames, fps
     for part in name.split("+"):
-        out, fps2 = (_rot90(out), fps2) if part == "rot90" else apply_attack(part, out, fps2)
+        local = {"rot90": _rot90, "cut2": lambda f: _cut2(f, fps2)}.get(part)
+        out, fps2 = (local(out), fps2) if local else apply_attack(part, out, fps2)
     if name != "reshare":
         out, fps2 = apply_attack("h264_crf23", out, fps2)
     return out, fps2
@@ -114,9 +124,11 @@ def run(attacks: list[str], others: int, log) -> dict:
             vm = view_match(regs[k][1], pics, orientation=orientation(a))
             times.append(time.perf_counter() - t)
             own.append({"clip": name, "hashes": hashed, "views": vm.matched, "score": vm.score, "pairs": vm.pairs,
-                        "scale": vm.scale, "angle_deg": vm.angle_deg, "rectified": vm.rectified})
-            if orientation(a):  # what the views gave before the mark's orientation was undone (2026-12-07)
-                as_is = view_match(regs[k][1], pics)
+                        "scale": vm.scale, "angle_deg": vm.angle_deg, "rectified": vm.rectified,
+                        "offset_s": vm.offset_s})
+            if orientation(a) or "cut2" in a.split("+"):
+                # what the views gave before the mark's orientation was undone and a cut searched (2026-12-07)
+                as_is = view_match(regs[k][1], pics, offset_s=0.0)
                 own[-1].update(views_as_is=as_is.matched, score_as_is=as_is.score)
             for j in range(1, others + 1):
                 o = (k + j * 23) % n
@@ -128,7 +140,7 @@ def run(attacks: list[str], others: int, log) -> dict:
         scores = [r["score"] for r in own if r["score"] is not None]
         rows.append({"attack": a, "clips": len(own), "hashes": sum(r["hashes"] for r in own),
                      "views": sum(r["views"] for r in own), "either": sum(r["hashes"] or r["views"] for r in own),
-                     "views_as_is": (sum(r["views_as_is"] for r in own) if orientation(a) else None),
+                     "views_as_is": (sum(r["views_as_is"] for r in own) if "views_as_is" in own[0] else None),
                      "min_score": min(scores) if scores else None,
                      "median_score": float(np.median(scores)) if scores else None, "cells": own})
         log(f"  {a}: hashes {rows[-1]['hashes']}, views {rows[-1]['views']}, either {rows[-1]['either']} of "
@@ -154,7 +166,10 @@ def markdown(res: dict) -> str:
           f"{MATCH_NCC}. 'hashes': the fingerprint's hashes match (what the verifier asks first).", "",
           "Attacks joined by '+' are applied in order; `rot90` is a quarter turn. Where one mirrors or turns the "
           "picture, the views are compared with it undone (the orientation the clip's watermark gives the verifier, "
-          "`TiledExtractor.frame_map`), and 'as is' gives the comparison without that, as before 2026-12-07.", "",
+          "`TiledExtractor.frame_map`); `cut2` keeps the middle 2 s, and a query shorter than the registered clip "
+          "is also tried where it may have been cut from (`fingerprint.views.cut_offsets`: screened, the best 2 "
+          "searched), every pair included. 'as is' gives those copies compared at their own times and "
+          "orientation, as before 2026-12-07.", "",
           "| attack | clips | hashes match | views match | views match as is | either | lowest views score | median |",
           "|---|---|---|---|---|---|---|---|"]
     for r in res["attacks"]:

@@ -79,6 +79,11 @@ MIN_STD = 1.0
 MATCH_NCC = 0.6
 # A query picture and a view are paired when their media times differ by at most this (seconds).
 TIME_SLACK_S = 0.3
+# A query shorter than the registered clip may be an excerpt of it (a cut, with a crop that breaks the
+# hashes that would place it): at most this many offsets are screened (``cut_offsets``), the best
+# CUT_TRIES searched in full.
+MAX_CUT_OFFSETS = 24
+CUT_TRIES = 2
 _MAGIC = b"KSVW\x01"
 
 
@@ -175,6 +180,7 @@ class ViewMatch:
     mean correlation ``score`` at one ``scale`` (the query's picture against the registered frame, linear
     size: 0.71 for a crop to 0.71 of each side, 1.0 for a turn on the same canvas), turn
     (``angle_deg``) and position reaches ``MATCH_NCC``; ``rectified``: a perspective warp was undone first;
+    ``offset_s``: registered time minus query time of the pairs compared (a cut excerpt's place);
     ``orientation``: a mirror and quarter turns undone first (the caller's, from the watermark's
     geometry: ``watermark.v2.orient``'s index, ``orientation // 2`` quarter turns then mirrored where odd)."""
 
@@ -185,6 +191,7 @@ class ViewMatch:
     angle_deg: float | None = None
     rectified: bool = False
     orientation: int = 0
+    offset_s: float = 0.0
 
     @property
     def mirrored(self) -> bool:
@@ -198,7 +205,7 @@ class ViewMatch:
         return {"matched": self.matched, "score": None if self.score is None else round(self.score, 3),
                 "pairs": self.pairs, "scale": None if self.scale is None else round(self.scale, 3),
                 "angle_deg": self.angle_deg, "rectified": self.rectified, "mirrored": self.mirrored,
-                "quarter_turns": self.quarter_turns}
+                "quarter_turns": self.quarter_turns, "offset_s": round(self.offset_s, 3)}
 
 
 def _template(q: np.ndarray, mask: np.ndarray, scale: float, angle: float, shape: tuple[int, int]):
@@ -279,15 +286,10 @@ def match_views(reference: Views, times: Sequence[float], views: Sequence[np.nda
     """Does the query (``prepare``d pictures at media ``times``) show the registered views, cropped,
     scaled, turned or warped? ``offset_s``: registered time minus query time."""
     if len(reference) == 0 or not len(views):
-        return ViewMatch(False, None, 0, rectified=rectified)
-    qt = np.asarray(times, dtype=np.float64) + offset_s
-    pairs = []
-    for i, t in enumerate(reference.times):
-        j = int(np.argmin(np.abs(qt - t)))
-        if abs(qt[j] - t) <= TIME_SLACK_S:
-            pairs.append((i, j))
+        return ViewMatch(False, None, 0, rectified=rectified, offset_s=offset_s)
+    pairs = _pairs(reference.times, times, offset_s)
     if len(pairs) < MIN_PAIRS:
-        return ViewMatch(False, None, len(pairs), rectified=rectified)
+        return ViewMatch(False, None, len(pairs), rectified=rectified, offset_s=offset_s)
     pick = np.linspace(0, len(pairs) - 1, min(MAX_PAIRS, len(pairs))).round().astype(int)
     pairs = [pairs[k] for k in sorted(set(pick.tolist()))]
     built = [_Pair(reference.pictures[i], views[j], mask) for i, j in pairs]
@@ -317,8 +319,48 @@ def match_views(reference: Views, times: Sequence[float], views: Sequence[np.nda
     score, (scale, angle) = top
     # the search's scale is in view pixels; a small frame's pictures are not shrunk as far as a large one's
     size = scale * float(np.sqrt(views[0].size / reference.pictures[0].size))
-    return ViewMatch(bool(score >= MATCH_NCC), score, len(built), size, angle, rectified)
+    return ViewMatch(bool(score >= MATCH_NCC), score, len(built), size, angle, rectified, offset_s=offset_s)
 
 
-__all__ = ["MATCH_NCC", "MIN_PAIRS", "VIEW_GAP_S", "VIEW_SHORT", "ViewMatch", "Views", "ViewsBuilder", "band",
-           "encode", "match_views", "prepare", "shrink"]
+def _pairs(ref_times: Sequence[float], times: Sequence[float], offset_s: float) -> list[tuple[int, int]]:
+    """(view, query picture) index pairs at the same media time, the query's shifted by ``offset_s``."""
+    qt = np.asarray(times, dtype=np.float64) + offset_s
+    pairs = []
+    for i, t in enumerate(ref_times):
+        j = int(np.argmin(np.abs(qt - t)))
+        if abs(qt[j] - t) <= TIME_SLACK_S:
+            pairs.append((i, j))
+    return pairs
+
+
+def cut_offsets(ref_times: Sequence[float], times: Sequence[float]) -> list[float]:
+    """Where in the registered clip a shorter query may have been cut from: offsets (registered time minus
+    query time) from one step to the difference of their spans, every ``VIEW_GAP_S`` (at most
+    ``MAX_CUT_OFFSETS``, the step widened for a long clip); none where the query is not shorter by a step."""
+    if len(ref_times) < 2 or len(times) < 2:
+        return []
+    spare = (ref_times[-1] - ref_times[0]) - (times[-1] - times[0])
+    step = max(VIEW_GAP_S, spare / MAX_CUT_OFFSETS)
+    return [float(ref_times[0] - times[0] + k * step) for k in range(1, int(spare / step + 1e-6) + 1)]
+
+
+def screen_offsets(reference: Views, times: Sequence[float], views: Sequence[np.ndarray], mask: np.ndarray,
+                   offsets: Sequence[float]) -> list[float]:
+    """For each offset, the best correlation of one pair (the middle one at that offset) over the coarse
+    grid of scales and turns, -1 where fewer than ``MIN_PAIRS`` pairs meet: a cheap ranking of where a cut
+    excerpt sits (a sixth of a whole search each), before the whole search at the best few."""
+    out = []
+    for c in offsets:
+        pairs = _pairs(reference.times, times, c)
+        if len(pairs) < MIN_PAIRS:
+            out.append(-1.0)
+            continue
+        i, j = pairs[len(pairs) // 2]
+        p = _Pair(reference.pictures[i], views[j], mask)
+        out.append(max(float(p.ncc(SCALES[a], ANGLES[b]).max())
+                       for a in range(0, len(SCALES), 2) for b in range(0, len(ANGLES), 2)))
+    return out
+
+
+__all__ = ["CUT_TRIES", "MATCH_NCC", "MIN_PAIRS", "VIEW_GAP_S", "VIEW_SHORT", "ViewMatch", "Views", "ViewsBuilder",
+           "band", "cut_offsets", "encode", "match_views", "prepare", "screen_offsets", "shrink"]

@@ -15,7 +15,7 @@ from kinoseal.credentials.provenance import SqliteRegistry
 from kinoseal.evaluation.watermark.attacks import apply_attack
 from kinoseal.evaluation.watermark.clips import decode_i420
 from kinoseal.fingerprint import FingerprintBuilder, match
-from kinoseal.fingerprint.views import MATCH_NCC, MAX_VIEWS, VIEW_SHORT, Views, ViewsBuilder, encode
+from kinoseal.fingerprint.views import MATCH_NCC, MAX_VIEWS, VIEW_SHORT, Views, ViewsBuilder, cut_offsets, encode
 from kinoseal.mediaio.colour import i420_to_rgb
 from kinoseal.verify.content import view_match
 from kinoseal.verify.report import Verdict
@@ -86,6 +86,28 @@ def test_an_edited_copy_matches_its_views_where_its_hashes_do_not_and_other_foot
         # the views of another clip are not found in this one
         _, other_views = register(*other)
         assert not view_match(other_views.to_bytes(), pictures).matched
+
+
+def test_a_cropped_excerpt_is_compared_where_it_was_cut_from():
+    """The middle 2 s of 4 s of bikes (a moving camera), cropped to 0.71: its hashes cannot place it in
+    time, and at its own times its pictures do not show the views. Screened over the places it may have
+    been cut from (``cut_offsets``), it matches at the right one, 1 s in; the carphone clip's views (other
+    footage) do not match it anywhere; with the offset given, nothing else is tried."""
+    frames, fps = decode_i420(BIKES, 100)
+    other, other_fps = decode_i420(CARPHONE, 120)
+    _, views = register(frames, fps)
+    _, other_views = register(other, other_fps)
+    out, fps2 = apply_attack("crop_0.71", frames, fps)
+    out, fps2 = apply_attack("h264_crf23", out[25:75], fps2)
+    _, pictures = sample(out, fps2)
+    assert cut_offsets(views.times, [t for t, _ in pictures]) == [0.5, 1.0, 1.5]
+    assert not view_match(views.to_bytes(), pictures, offset_s=0.0).matched
+    m = view_match(views.to_bytes(), pictures)
+    assert m.matched and m.offset_s == 1.0 and m.score > MATCH_NCC + 0.05, m
+    assert not view_match(other_views.to_bytes(), pictures).matched
+    # the whole clip, as long as its views, is not searched for a cut
+    _, whole = sample(apply_attack("h264_crf23", frames, fps)[0], fps)
+    assert cut_offsets(views.times, [t for t, _ in whole]) == []
 
 
 def test_too_few_pictures_at_the_views_times_do_not_match(carphone):

@@ -352,13 +352,14 @@ def test_a_crop_vouched_for_by_views_and_a_listed_payload_read_so(page, labeled,
     prov = page.inner_text("#provenance")
     assert "by its views, not its hashes" in prov and "0.71 of its registered size" in prov, prov
     assert "201 registered payloads of its key" in prov and "5.0e-13" in prov, prov
-    assert "mirrored" not in prov and "quarter turn" not in prov, prov
+    assert "mirrored" not in prov and "quarter turn" not in prov and "excerpt" not in prov, prov
     # a mirrored copy turned on its side (the mark's geometry undid both before the views were compared)
-    r["provenance"]["content_match"]["views"].update(mirrored=True, quarter_turns=1)
+    r["provenance"]["content_match"]["views"].update(mirrored=True, quarter_turns=1, offset_s=1.5)
     page.unroute("**/v1/verify")
     _show(page, labeled, r)
     prov = page.inner_text("#provenance")
     assert "by its views, not its hashes" in prov and ", mirrored, turned a quarter turn" in prov, prov
+    assert "an excerpt from 1.5 s into it" in prov, prov
     r["provenance"]["content_match"].update(matched=False, views={
         "matched": False, "score": 0.2, "pairs": 4, "scale": 0.6, "angle_deg": 3.0, "rectified": False})
     page.unroute("**/v1/verify")

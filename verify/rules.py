@@ -154,7 +154,8 @@ def _fp_frames(r: RegistryEvidence) -> str:
         how = ("mirrored back, " if v.mirrored else "") + (
             f"turned back {'half a turn' if v.quarter_turns == 2 else 'a quarter turn'}, " if v.quarter_turns else "") + (
             "warped back, " if v.rectified else "")
-        turn = f", turned {v.angle_deg:+.0f} degrees" if v.angle_deg else ""
+        turn = (f", turned {v.angle_deg:+.0f} degrees" if v.angle_deg else "") + (
+            f", an excerpt from {v.offset_s:.1f} s into it" if abs(v.offset_s) >= 0.05 else "")
         return (f"by its views, not its hashes: {how}the picture at {v.scale:.2f} of its registered size{turn}, "
                 f"correlation {v.score:.2f} over {v.pairs} frames")
     flip = ", mirrored" if r.mirrored else ""

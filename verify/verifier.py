@@ -305,8 +305,8 @@ class Verifier:
         if record.views and fpscan is not None and not (fp_match is not None and fp_match.matched):
             # The hashes' time offset only where enough frames agreed on it: one chance match of a still
             # scene (the generated clip cropped: 1 frame at 1.29 s) put every pair off the views' times.
-            placed = fp_match is not None and fp_match.offset_s and fp_match.frames >= FP_MIN_FRAMES
-            views = view_match(record.views, fpscan.pictures(), offset_s=fp_match.offset_s if placed else 0.0,
+            placed = fp_match is not None and fp_match.offset_s is not None and fp_match.frames >= FP_MIN_FRAMES
+            views = view_match(record.views, fpscan.pictures(), offset_s=fp_match.offset_s if placed else None,
                                orientation=orientation)
         return fp_match, views
 
