@@ -64,4 +64,5 @@ def view_match(views: bytes, pictures: Sequence[tuple[float, np.ndarray]], *, of
 def _better(a: ViewMatch, b: ViewMatch) -> ViewMatch:
     return b if (b.score or -1.0) > (a.score or -1.0) else a
 
+
 __all__ = ["view_match"]
