@@ -110,6 +110,16 @@ def test_a_cropped_excerpt_is_compared_where_it_was_cut_from():
     assert cut_offsets(views.times, [t for t, _ in whole]) == []
 
 
+def test_the_places_an_excerpt_may_come_from_are_bounded():
+    """A minute-long registered clip (16 views, 4 s apart) against a 10 s query: at most 24 places, evenly
+    spaced, the last where the query's end meets the clip's; a query as long or longer: none."""
+    ref = [4.0 * i for i in range(16)]
+    q = [10.0 * i / 72 for i in range(73)]
+    offs = cut_offsets(ref, q)
+    assert len(offs) == 24 and offs[-1] == pytest.approx(60.0 - 10.0) and np.ptp(np.diff(offs)) < 1e-9
+    assert cut_offsets(ref, [70.0 * i / 72 for i in range(73)]) == [] and cut_offsets(ref, q[:1]) == []
+
+
 def test_too_few_pictures_at_the_views_times_do_not_match(carphone):
     _, views = register(*carphone)
     _, pictures = sample(*carphone)
