@@ -119,7 +119,8 @@ from kinoseal.watermark.stats import rademacher_log10_pvalue
 from kinoseal.watermark.core import (LayoutCache, MaskedPatternEmbedder, WatermarkMethod, check_luma, coded_bits, key_list,
                                      keyed_signs, xof)
 
-__all__ = ["TiledParams", "TiledMethod", "TiledEmbedder", "TiledExtractor", "TileLayout", "frame_weights", "nearest_orientation", "orient", "orientation_source", "rotation_sweep", "tile_layout"]
+__all__ = ["TiledParams", "TiledMethod", "TiledEmbedder", "TiledExtractor", "TileLayout", "frame_weights",
+           "nearest_orientation", "orient", "orientation_source", "rotation_sweep", "tile_layout"]
 
 
 # TiledParams fields that only the embedder reads (``watermark.core.MaskedPatternEmbedder``): versions
