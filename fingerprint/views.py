@@ -63,9 +63,9 @@ MIN_OVERLAP_PX = 700
 # pixels), floored at the LOCAL_FLOOR_Q quantile of that RMS over the picture (at least LOCAL_FLOOR_MIN
 # levels), clipped at LOCAL_CLIP and scaled by LOCAL_GAIN. Without it one strong straight edge decided an
 # unrelated pair: a pyramid's side turned and shrunk onto a mountain's skyline scored 0.59 against the
-# threshold of 0.6; with it that pair scores 0.42 and the highest of 384 unrelated pairs 0.39 (0.59
-# before), while edited copies lose 0.03-0.07 (one-off screen of 24 clips under four edits, 2026-12-07;
-# the full runs are bench/results/fingerprint_views*.md).
+# threshold of 0.6. In a one-off screen (24 clips under four edits, 2026-12-07) the highest of 384 unrelated
+# pairs fell from 0.59 to 0.39 while each edit's weakest copy lost 0.03-0.07; in the full run
+# (bench/results/fingerprint_views.md) that pair scores at most 0.395, the highest unrelated pair 0.470.
 LOCAL_SIGMA = 4.0
 LOCAL_FLOOR_Q = 0.2
 LOCAL_FLOOR_MIN = 0.5
@@ -281,6 +281,10 @@ def prepare(planes: Sequence[np.ndarray], fill: np.ndarray | None = None) -> tup
     return [shrink(p) for p in planes], shrink(mask)
 
 
+# The search's first pass and the screen of cut offsets: every other scale and turn.
+_COARSE = tuple((i, j) for i in range(0, len(SCALES), 2) for j in range(0, len(ANGLES), 2))
+
+
 def match_views(reference: Views, times: Sequence[float], views: Sequence[np.ndarray], mask: np.ndarray, *,
                 offset_s: float = 0.0, rectified: bool = False) -> ViewMatch:
     """Does the query (``prepare``d pictures at media ``times``) show the registered views, cropped,
@@ -307,7 +311,7 @@ def match_views(reference: Views, times: Sequence[float], views: Sequence[np.nda
     # every other scale and turn on the first pairs, then the neighbours of the best few, then those
     # best few on every pair (a third of the work of the whole grid; the peak is a few steps wide)
     ns, na = len(SCALES), len(ANGLES)
-    coarse = best((i, j) for i in range(0, ns, 2) for j in range(0, na, 2))
+    coarse = best(_COARSE)
     fine = best((min(max(i + di, 0), ns - 1), min(max(j + dj, 0), na - 1))
                 for i, j in coarse for di in (-1, 0, 1) for dj in (-1, 0, 1))
     top = None
@@ -357,8 +361,7 @@ def screen_offsets(reference: Views, times: Sequence[float], views: Sequence[np.
             continue
         i, j = pairs[len(pairs) // 2]
         p = _Pair(reference.pictures[i], views[j], mask)
-        out.append(max(float(p.ncc(SCALES[a], ANGLES[b]).max())
-                       for a in range(0, len(SCALES), 2) for b in range(0, len(ANGLES), 2)))
+        out.append(max(float(p.ncc(SCALES[a], ANGLES[b]).max()) for a, b in _COARSE))
     return out
 
 

@@ -262,7 +262,8 @@ const KinoWords = (() => {
     const content = !cm ? "not recorded for this clip"
       : cv && cv.matched ? "matches these pixels by its views, not its hashes (cropped, turned or warped: the picture "
         + `at ${cv.scale} of its registered size` + (cv.angle_deg ? `, turned ${cv.angle_deg} degrees` : "")
-        + (cv.offset_s ? `, an excerpt from ${cv.offset_s} s into it` : "") + (cv.mirrored ? ", mirrored" : "") + (cv.quarter_turns ? (cv.quarter_turns === 2 ? ", turned half a turn" : ", turned a quarter turn") : "")
+        + (cv.offset_s ? `, an excerpt from ${cv.offset_s} s into it` : "") + (cv.mirrored ? ", mirrored" : "")
+        + (!cv.quarter_turns ? "" : cv.quarter_turns === 2 ? ", turned half a turn" : ", turned a quarter turn")
         + `, correlation ${cv.score} over ${cv.pairs} frames)`
       : (cm.matched ? "matches" : "does NOT match") + ` these pixels (${cm.frames} of ${cm.compared} sampled frames`
         + (cm.mirrored ? ", mirrored" : "") + (cv ? "; nor do its views, searched for a crop, a turn or a warp" : "")
