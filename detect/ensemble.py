@@ -213,6 +213,12 @@ def render_ensemble_card(ens: GatedEnsemble) -> str:
              + (f" ({c['threshold_rule']})" if c.get("threshold_rule") else ""), ""]
     if c.get("command"):
         lines += ["## Command", "", "```", str(c["command"]), "```", ""]
+    if c.get("rebuild"):
+        lines += ["Every member and this folder, from the repo plus `../shared/`, on CPU, with one command:", "",
+                  "```", str(c["rebuild"]), "```", ""]
+    if isinstance(c.get("data"), dict):
+        lines += ["## Data (the members' cards list each one's training clips)", ""]
+        lines += [f"- {k}: {v}" for k, v in c["data"].items()] + [""]
     if c.get("metrics"):
         lines += ["## Metrics (held out; bench/results/detector_ensemble.md)", ""]
         for split, m in c["metrics"].items():

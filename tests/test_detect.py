@@ -292,6 +292,8 @@ def test_default_model_loads_if_shipped():
     assert size <= 20 * 1024 * 1024
     card = (default_model_dir() / "MODEL_CARD.md").read_text()
     assert ("Training command" in card or "## Command" in card) and "threshold" in card
+    if (default_model_dir() / "specialist").exists():  # the ensemble: one command rebuilds it all, and its card names the data
+        assert "python -m kinoseal.training.detector.rebuild" in card and "## Data" in card and "real sources" in card
 
 
 def test_evidence_for_the_verifier(trained, folders, tmp_path):

@@ -102,5 +102,5 @@ def test_numbers_compare_each_metric_both_folders_report(tmp_path):
     assert got == {"threshold": (0.9, 0.88), "held out / mean_auc": (0.80, 0.83)}
     rebuild.write_report(tmp_path / "r", tmp_path / "b", [{"step": "rcnn", "what": "w", "seconds": 90.0}], rows, {}, [])
     md = (tmp_path / "r" / "detector_rebuild.md").read_text()
-    assert "| kinodet_xgen_rcnn | held out / mean_auc | 0.8 | 0.83 | +0.03 |" in md
+    assert "| kinodet_xgen_rcnn | held out / mean_auc | 0.8000 | 0.8300 | +0.0300 |" in md
     assert "| rcnn | w | 1.5 |" in md

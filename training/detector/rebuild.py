@@ -142,8 +142,16 @@ def smoke(folder: Path) -> dict:
             "family": c.family, "classifier": c.model, "verdict": report.verdict.value}
 
 
+def _num(x: float, signed: bool = False) -> str:
+    """Counts as integers, rates and scores to 4 decimals."""
+    if float(x).is_integer():
+        return f"{int(x):+d}" if signed else str(int(x))
+    return f"{x:+.4f}" if signed else f"{x:.4f}"
+
+
 def write_report(results: Path, out: Path, steps: list[dict], rows: list[dict], probe: dict, argv: list[str]) -> None:
     results.mkdir(parents=True, exist_ok=True)
+    out = out.relative_to(REPO) if out.is_relative_to(REPO) else out
     doc = {"command": "python -m kinoseal.training.detector.rebuild " + " ".join(argv),
            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
            "machine": f"{platform.machine()}, python {platform.python_version()}",
@@ -152,7 +160,9 @@ def write_report(results: Path, out: Path, steps: list[dict], rows: list[dict], 
     total = sum(s["seconds"] for s in steps)
     L = ["# The default classifier rebuilt with one command (issue 22)", "",
          f"Command: `{doc['command']}` ({doc['date']}, {doc['machine']}); models written to `{out}`; "
-         f"{total / 60:.1f} min for the steps run here.", "",
+         f"{total / 60:.1f} min for the steps"
+         + "".join(f"; steps run by `{r}`" for r in sorted({s['run'] for s in steps if s.get('run') and s['run'] != doc['command']}))
+         + ".", "",
          "| step | what | minutes |", "|---|---|---|"]
     L += [f"| {s['step']} | {s['what']} | {s['seconds'] / 60:.1f} |" for s in steps]
     L += ["", "The rebuilt default through the verifier's loader: "
@@ -162,7 +172,7 @@ def write_report(results: Path, out: Path, steps: list[dict], rows: list[dict], 
           if probe else "not checked.", "",
           "Shipped beside rebuilt (each model's threshold and its metrics.json; CPU training is not bit-reproducible):", "",
           "| model | metric | shipped | rebuilt | change |", "|---|---|---|---|---|"]
-    L += [f"| {r['model']} | {r['metric']} | {r['shipped']:.4g} | {r['rebuilt']:.4g} | {r['rebuilt'] - r['shipped']:+.4g} |"
+    L += [f"| {r['model']} | {r['metric']} | {_num(r['shipped'])} | {_num(r['rebuilt'])} | {_num(r['rebuilt'] - r['shipped'], True)} |"
           for r in rows]
     (results / "detector_rebuild.md").write_text("\n".join(L) + "\n")
 
@@ -223,6 +233,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.dry_run:
             continue
         done[s.name] = {"step": s.name, "what": s.what, "seconds": round(time.time() - t0, 1),
+                        "run": " ".join(["python -m kinoseal.training.detector.rebuild", *argv]),
                         "commands": ["python -m " + " ".join(c) for c in s.commands]}
         results.mkdir(parents=True, exist_ok=True)
         log_path.write_text(json.dumps([done[n] for n in names if n in done], indent=2) + "\n")

@@ -324,6 +324,12 @@ def main(argv=None) -> None:
     if not args.no_save:
         ens = GatedEnsemble(name=NAME, version=args.version, specialist=spec, generalist=gen, threshold=thr["ensemble"])
         ens.card = {"command": res["command"],
+                    "rebuild": "python -m kinoseal.training.detector.rebuild",
+                    "data": {"public AI clips (../shared/data/realworld, read in place)": len(ai_ix),
+                             "their generator families": len({dev[i]["family"] for i in ai_ix}),
+                             "real clips": int(len(real)), "real sources": res["real_sources"],
+                             "kinds of real footage": ", ".join(r["kind"] for r in kinds),
+                             "kino-tiny held-out-prompt clips": int(len(ps_kt))},
                     "threshold_rule": "the larger of the members' thresholds; the verifier applies at least 0.95",
                     "metrics": {"held-out public families (ensemble)": {k: v for k, v in e.items()},
                                 "generalist alone": g, "specialist alone": sp},
