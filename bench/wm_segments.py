@@ -9,13 +9,20 @@ the host's length and placed in its middle. The cut is encoded at each CRF, as a
 export would be.
 
     nice -n 10 python -m bench.wm_segments [--crf 23,28] [--max-hosts 12] [--compare-surface]
+    nice -n 10 python -m bench.wm_segments --zoom 0.9      # the shot zoomed in (centre crop, scaled back) first
 
-Writes bench/results/wm_segments.{json,md}.
+Writes bench/results/wm_segments.{json,md} (``--zoom S``: wm_segments_zoom{S}.{json,md}).
+
+A segment is taken from the watermark (its marked time ranges) or, where the blind search found no mark,
+from the provenance registry: the labeler registered the shot's fingerprint, whose matching hashes
+place the shot in the cut (``provenance.segments``), and whose own mark, tested once there, makes the
+verdict (the column "by").
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import tempfile
@@ -28,7 +35,7 @@ from PIL import Image
 from bench.wm_predictor import surface_only
 from kinoseal.config import Settings
 from kinoseal.label import GeneratorInfo, Labeler
-from kinoseal.mediaio.colour import i420_to_rgb
+from kinoseal.mediaio.colour import i420_to_rgb, rgb_to_i420
 from kinoseal.mediaio.probe import probe
 from kinoseal.mediaio.reader import iter_frames
 from kinoseal.mediaio.samples import sample_clip
@@ -84,6 +91,53 @@ def write(path: Path, frames, w: int, h: int, fps: int, crf: int, rgb: bool = Fa
     return path
 
 
+def zoom(planes, s: float):
+    """A shot zoomed in: the centre s x s of the picture, scaled back to the frame (an editor's reframe)."""
+    rgb = i420_to_rgb(*planes)
+    h, w = rgb.shape[:2]
+    ch, cw = int(h * s) // 2 * 2, int(w * s) // 2 * 2
+    y0, x0 = (h - ch) // 2, (w - cw) // 2
+    return rgb_to_i420(np.asarray(Image.fromarray(rgb[y0:y0 + ch, x0:x0 + cw]).resize((w, h), Image.BILINEAR)))
+
+
+@contextlib.contextmanager
+def registry_before_stretch():
+    """Within the block, the verifier's registry as it was before 2026-12-08: the registered shot's own mark
+    tested over every frame of the cut (not the stretch its fingerprint places), and its views compared at
+    the cut's own times (not where the mark's segment starts)."""
+    from kinoseal.verify import verifier as V
+
+    test, content = V.Verifier._registered_mark, V.Verifier._content
+
+    def whole(self, scan, record, mirrored, stretch=None):
+        return test(self, scan, record, mirrored, None)
+
+    def own_times(self, record, fingerprint, fpscan, orientation=0, starts_at=None):
+        return content(self, record, fingerprint, fpscan, orientation, None)
+
+    V.Verifier._registered_mark, V.Verifier._content = whole, own_times
+    try:
+        yield
+    finally:
+        V.Verifier._registered_mark, V.Verifier._content = test, content
+
+
+def registered_p(r) -> float | None:
+    """log10 p of the registry's targeted test of the registered shot's own mark (None: not run)."""
+    return ((r.provenance or {}).get("registered_mark") or {}).get("log10_p_value")
+
+
+def found_segments(r) -> tuple[str | None, list[dict]]:
+    """Where the report places the AI shot, and by what: the watermark's marked ranges, else the
+    registry's (the registered shot's content placed by its fingerprint)."""
+    if r.watermark.segments:
+        return "watermark", r.watermark.segments
+    prov = r.provenance or {}
+    if prov.get("segments") and r.verdict.value in ("ai_generated", "likely_ai_generated"):
+        return "registry", prov["segments"]
+    return None, []
+
+
 def edge_error(segs: list[dict], truth: tuple[float, float]) -> float | None:
     """The larger distance of the found range's two ends from the truth's (None: nothing found)."""
     if not segs:
@@ -97,7 +151,12 @@ def main() -> None:
     ap.add_argument("--max-hosts", type=int, default=12)
     ap.add_argument("--compare-surface", action="store_true",
                     help="verify each cut again with the host prediction before 2026-12-07 (side by side)")
+    ap.add_argument("--compare-before", action="store_true",
+                    help="verify each cut again with the registry as before 2026-12-08 (side by side)")
+    ap.add_argument("--zoom", type=float, default=None,
+                    help="zoom into the labeled shot (keep the centre S of each side, scale back) before the splice")
     args = ap.parse_args()
+    stem = "wm_segments" + (f"_zoom{args.zoom:g}" if args.zoom else "")
     tmp = Path(tempfile.mkdtemp(prefix="kinoseal-segments-"))
     settings = Settings(home=tmp / "home", classifier_model="none")
     labeler, verifier = Labeler.from_settings(settings), Verifier.from_settings(settings)
@@ -115,6 +174,8 @@ def main() -> None:
         shot = write(tmp / f"shot{k}.mp4", shot_frames(shot_src, m, w, h), w, h, fps, 18, rgb=True)
         labeler.label_file(shot, tmp / f"shot{k}.l.mp4", GeneratorInfo(family, "bench"))
         marked = planes_of(tmp / f"shot{k}.l.mp4")
+        if args.zoom:
+            marked = [zoom(p, args.zoom) for p in marked]
         truth = (a / fps, (a + len(marked)) / fps)
         for crf in [int(c) for c in args.crf.split(",")]:
             cut = write(tmp / f"cut{k}_{crf}.mp4", frames[:a] + marked + frames[a + len(marked):], w, h, fps, crf)
@@ -122,7 +183,7 @@ def main() -> None:
             r = verifier.verify(cut)
             wall = time.perf_counter() - t0
             wm = r.watermark
-            segs = wm.segments
+            by, segs = found_segments(r)
             err = edge_error(segs, truth)
             surface = None
             if args.compare_surface:
@@ -133,14 +194,24 @@ def main() -> None:
                            "log10_p": round(rs.watermark.log10_p_value or 0.0, 1), "segments": rs.watermark.segments,
                            "max_edge_error_s": None if es is None else round(es, 3),
                            "located": bool(es is not None and es <= TOLERANCE_S and len(rs.watermark.segments) == 1)}
+            before = None
+            if args.compare_before:
+                with registry_before_stretch():
+                    rb = verifier.verify(cut)
+                bb, sb = found_segments(rb)
+                eb = edge_error(sb, truth)
+                before = {"verdict": rb.verdict.value, "ai_extent": rb.ai_extent, "by": bb, "segments": sb,
+                          "registered_log10_p": registered_p(rb),
+                          "located": bool(eb is not None and eb <= TOLERANCE_S and len(sb) == 1)}
             rows.append({
                 "host": host.name, "size": f"{w}x{h}", "fps": fps, "seconds": round(n / fps, 2), "shot": family,
                 "crf": crf, "truth_s": [round(truth[0], 2), round(truth[1], 2)], "verdict": r.verdict.value,
                 "ai_extent": r.ai_extent, "bound": wm.bound, "log10_p": round(wm.log10_p_value or 0.0, 1),
-                "segments": segs, "n_segments": len(segs), "max_edge_error_s": None if err is None else round(err, 3),
+                "segments": segs, "by": by, "n_segments": len(segs), "registered_log10_p": registered_p(r), "max_edge_error_s": None if err is None else round(err, 3),
                 "located": bool(err is not None and err <= TOLERANCE_S and len(segs) == 1),
                 "verify_s": round(wall, 2), "frames_sampled": wm.frames_analyzed,
                 **({"surface_only": surface} if surface is not None else {}),
+                **({"before": before} if before is not None else {}),
             })
             print(json.dumps(rows[-1]), flush=True)
     summary = {}
@@ -151,42 +222,71 @@ def main() -> None:
             "cuts": len(sel),
             "ai_generated_segments": sum(r["verdict"] == "ai_generated" and r["ai_extent"] == "segments" for r in sel),
             "located_within_0.5s_one_segment": sum(r["located"] for r in sel),
+            "located_by_registry": sum(r["located"] and r["by"] == "registry" for r in sel),
             "median_edge_error_s": round(statistics.median(errs), 3) if errs else None,
             "max_edge_error_s": round(max(errs), 3) if errs else None,
         }
+        if args.compare_before:
+            bf = [r["before"] for r in sel]
+            summary[str(crf)]["before"] = {
+                "ai_generated_segments": sum(r["verdict"] == "ai_generated" and r["ai_extent"] == "segments" for r in bf),
+                "located_within_0.5s_one_segment": sum(r["located"] for r in bf),
+                "likely_ai_generated": sum(r["verdict"] == "likely_ai_generated" for r in bf)}
+        summary[str(crf)]["likely_ai_generated"] = sum(r["verdict"] == "likely_ai_generated" for r in sel)
         if args.compare_surface:
             su = [r["surface_only"] for r in sel]
             summary[str(crf)]["surface_only"] = {
                 "ai_generated_segments": sum(r["verdict"] == "ai_generated" and r["ai_extent"] == "segments" for r in su),
                 "located_within_0.5s_one_segment": sum(r["located"] for r in su)}
     result = {"command": "python -m bench.wm_segments --crf " + args.crf + f" --max-hosts {args.max_hosts}"
-                         + (" --compare-surface" if args.compare_surface else ""),
+                         + (" --compare-surface" if args.compare_surface else "")
+                         + (" --compare-before" if args.compare_before else "")
+                         + (f" --zoom {args.zoom:g}" if args.zoom else ""),
               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "shot_share": SHOT_SHARE,
               "tolerance_s": TOLERANCE_S, "summary": summary, "rows": rows}
-    (OUT / "wm_segments.json").write_text(json.dumps(result, indent=1) + "\n")
+    (OUT / f"{stem}.json").write_text(json.dumps(result, indent=1) + "\n")
     md = ["# Where the mark is, in time: AI shots spliced into real footage", "",
           f"`{result['command']}` ({result['date']}). Each cut: a real camera clip with an AI-generated shot "
-          f"(30% of its length, in the middle, labeled by {settings.watermark_method}), the whole re-encoded at the CRF shown; "
-          "the verifier's marked time ranges against the truth. 'located': one segment whose two ends are "
-          f"within {TOLERANCE_S} s of the truth.", "",
-          "| CRF | cuts | verdict ai_generated, extent segments | located (one segment, ends within 0.5 s) | median / max edge error |",
-          "|---|---|---|---|---|"]
+          f"(30% of its length, in the middle, labeled by {settings.watermark_method}"
+          + (f", then zoomed in to the centre {args.zoom:g} of each side and scaled back" if args.zoom else "")
+          + "), the whole re-encoded at the CRF shown; "
+          "the verifier's time ranges against the truth: the watermark's marked ranges, or, where the blind search "
+          "found no mark, the registry's (the labeled shot's registered fingerprint placing it, its own mark tested "
+          f"there). 'located': one segment whose two ends are within {TOLERANCE_S} s of the truth.", "",
+          "| CRF | cuts | verdict ai_generated, extent segments | located (one segment, ends within 0.5 s) | of them by the registry | median / max edge error |",
+          "|---|---|---|---|---|---|"]
     for crf, s in summary.items():
         md.append(f"| {crf} | {s['cuts']} | {s['ai_generated_segments']} | {s['located_within_0.5s_one_segment']} | "
-                  f"{s['median_edge_error_s']} / {s['max_edge_error_s']} s |")
+                  f"{s['located_by_registry']} | {s['median_edge_error_s']} / {s['max_edge_error_s']} s |")
+    if args.compare_before:
+        md += ["", "The same cuts (same keys) verified again with the registry as it was before 2026-12-08 "
+               "(`registry_before_stretch`: the registered shot's own mark tested over the whole cut, its views compared "
+               "at the cut's own times):", "",
+               "| CRF | verdict ai_generated, extent segments: now / before | likely_ai_generated: now / before | "
+               "located: now / before |", "|---|---|---|---|"]
+        md += [f"| {crf} | {s['ai_generated_segments']} / {s['before']['ai_generated_segments']} | "
+               f"{s['likely_ai_generated']} / {s['before']['likely_ai_generated']} | "
+               f"{s['located_within_0.5s_one_segment']} / {s['before']['located_within_0.5s_one_segment']} |"
+               for crf, s in summary.items()]
     if args.compare_surface:
         md += ["", "The same cuts verified again with the detector's host prediction as it was before 2026-12-07 "
                "(the quadratic surface alone, `bench.wm_predictor.surface_only`):", "",
                "| CRF | verdict ai_generated, extent segments | located |", "|---|---|---|"]
         md += [f"| {crf} | {s['surface_only']['ai_generated_segments']} | "
                f"{s['surface_only']['located_within_0.5s_one_segment']} |" for crf, s in summary.items()]
-    md += ["", "| host | size | CRF | shot | truth (s) | segments found (s) | bound | edge error (s) | verify (s) |",
-           "|---|---|---|---|---|---|---|---|---|"]
+    md += ["", "| host | size | CRF | shot | truth (s) | verdict | segments found (s) | by | bound | edge error (s) | "
+           "registry's test of its own mark, log10 p | verify (s) |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         found = ", ".join(f"{s['start_s']:.2f}-{s['end_s']:.2f}" for s in r["segments"]) or "-"
+        verdict = r["verdict"] + (f" (before: {r['before']['verdict']})" if "before" in r else "")
+        lp = "-" if r["registered_log10_p"] is None else f"{r['registered_log10_p']:.1f}"
+        if "before" in r:
+            lp += " (before: " + ("-" if r["before"]["registered_log10_p"] is None
+                                  else f"{r['before']['registered_log10_p']:.1f}") + ")"
         md.append(f"| {r['host']} | {r['size']} | {r['crf']} | {r['shot']} | {r['truth_s'][0]}-{r['truth_s'][1]} | "
-                  f"{found} | {r['bound']} | {r['max_edge_error_s']} | {r['verify_s']} |")
-    (OUT / "wm_segments.md").write_text("\n".join(md) + "\n")
+                  f"{verdict} | {found} | {r['by'] or '-'} | {r['bound']} | {r['max_edge_error_s']} | {lp} | {r['verify_s']} |")
+    (OUT / f"{stem}.md").write_text("\n".join(md) + "\n")
     print("\n".join(md[:9]))
 
 

@@ -243,6 +243,42 @@ def test_the_registered_clips_own_mark_found_by_its_targeted_test_is_ai_generate
         is Verdict.AUTHENTIC
 
 
+def test_a_registered_shot_spliced_into_other_footage_is_reported_as_segments():
+    """The registry places the registered clip's content in this one (``RegistryEvidence.segments``, from the
+    hashes that matched): where the blind search missed a shot's mark, the verdict still says where."""
+    no_mark = WatermarkEvidence(detected=False, p_value=0.4, frames_analyzed=70)
+    shot = [{"start_s": 3.5, "end_s": 6.5, "frames": 19}]
+    found = registry(via="fingerprint", mark_log10_p=-9.0, extent="segments", segments=shot)
+    d = decide(NO_C2PA, no_mark, NO_CLASSIFIER, registry=found)
+    assert d.verdict is Verdict.AI_GENERATED and d.ai_extent == "segments"
+    assert d.reason.startswith("Contains AI-generated segments: the content of a clip kinoseal labeled fills 3.5-6.5 s")
+    assert "a shot within other footage" in d.reason
+    # the whole clip: no segments, and the reason names heavy compression alone
+    whole = decide(NO_C2PA, no_mark, NO_CLASSIFIER, registry=registry(via="fingerprint", mark_log10_p=-9.0, extent="full",
+                                                                      segments=[{"start_s": 0.0, "end_s": 3.0, "frames": 60}]))
+    assert whole.verdict is Verdict.AI_GENERATED and whole.ai_extent is None and "(heavy compression)" in whole.reason
+    # its mark not found there: likely, with the place named, and no extent (not ai_generated)
+    weak = decide(NO_C2PA, no_mark, NO_CLASSIFIER,
+                  registry=registry(via="fingerprint", mark_log10_p=-2.0, extent="segments", segments=shot))
+    assert weak.verdict is Verdict.LIKELY_AI_GENERATED and weak.ai_extent is None
+    assert weak.reason.startswith("These pixels at 3.5-6.5 s of this clip match the registered fingerprint")
+
+
+def test_content_stretch_places_the_matched_hashes_in_the_clip():
+    from kinoseal.verify.content import content_stretch
+
+    t = [i * 0.2 for i in range(50)]  # 10 s sampled every 0.2 s
+    extent, segs = content_stretch(t, (3.6, 6.4), 10.0)
+    assert extent == "segments" and segs == [{"start_s": 3.5, "end_s": 6.5, "frames": 15}]
+    # from the first sampled frame to the last: the clip's own ends, the whole clip
+    assert content_stretch(t, (0.0, t[-1]), 10.0) == ("full", [{"start_s": 0.0, "end_s": 10.0, "frames": 50}])
+    # a shot at the start runs from 0
+    assert content_stretch(t, (0.0, 2.0), 10.0)[1][0]["start_s"] == 0.0
+    # nothing known
+    assert content_stretch(t, None, 10.0) == (None, []) and content_stretch([], (1.0, 2.0), 10.0) == (None, [])
+    assert content_stretch(t, (10.5, 11.0), 10.0) == (None, [])
+
+
 # -- end to end ----------------------------------------------------------------------------------------
 
 

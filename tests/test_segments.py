@@ -28,7 +28,7 @@ def test_segments_in_seconds_and_full_cover():
     assert segments([], [], 10.0) == []
 
 
-def _splice(tmp_path, home, same_scene: bool = False):
+def _splice(tmp_path, home, same_scene: bool = False, zoom: float | None = None):
     """3 s of labeled footage (3.5-6.5 s) spliced into a 10 s camera clip (bikes, 640x272), the whole
     re-encoded at CRF 23: what an editor exporting a cut does. The shot is 3 s of another film (Big
     Buck Bunny, scaled and cropped to 640x272), as an AI shot cut into camera footage is; with
@@ -65,6 +65,10 @@ def _splice(tmp_path, home, same_scene: bool = False):
     settings = Settings(home=home, classifier_model="none")
     Labeler.from_settings(settings).label_file(part, tmp_path / "shot.labeled.mp4", GeneratorInfo("test-model", "1"))
     marked = [f.planes for f in iter_frames(tmp_path / "shot.labeled.mp4")]
+    if zoom:
+        from bench.wm_segments import zoom as zoom_in
+
+        marked = [zoom_in(p, zoom) for p in marked]
     cut = write(tmp_path / "cut.mp4", frames[:a] + marked + frames[a + len(marked):], 23)
     return settings, cut, tmp_path / "shot.labeled.mp4"
 
@@ -86,6 +90,22 @@ def test_a_spliced_ai_shot_is_located_in_time(tmp_path):
     # the labeled shot on its own is marked through and through
     whole = v.verify(shot).watermark
     assert whole.marked_extent == "full" and v.verify(shot).ai_extent == "full"  # its manifest says so too
+
+
+def test_a_reframed_ai_shot_is_placed_by_the_registry_where_the_blind_search_misses_it(tmp_path):
+    """The labeled shot zoomed in (centre 0.9, scaled back) before the splice: the blind search, which folds
+    all 10 s, mostly misses its mark, but the shot's registered fingerprint matches its 3 s and places it,
+    and its own mark, tested there, is found (bench/results/wm_segments_zoom0.9.md)."""
+    from kinoseal.verify.verifier import Verifier
+
+    settings, cut, _ = _splice(tmp_path, tmp_path / "home", zoom=0.9)
+    r = Verifier.from_settings(settings).verify(cut)
+    prov = r.provenance
+    assert prov and prov["found"] and prov["extent"] == "segments", r.evidence
+    (seg,) = prov["segments"]
+    assert abs(seg["start_s"] - 3.5) <= 0.5 and abs(seg["end_s"] - 6.5) <= 0.5, prov["segments"]
+    assert r.verdict.value == "ai_generated" and r.ai_extent == "segments", r.evidence
+    assert r.summary.startswith("AI-generated: Contains AI-generated segments"), r.summary
 
 
 def test_a_marked_shot_of_the_same_scene_leaks_past_its_end_by_under_a_second(tmp_path):

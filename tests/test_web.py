@@ -432,3 +432,26 @@ def test_a_registered_clips_own_mark_found_by_the_registry_is_shown(page, labele
     page.unroute("**/v1/verify")
     _show(page, labeled, r)
     assert "not found: its key and payload" in page.inner_text("#provenance")
+
+
+def test_a_registered_shot_placed_by_its_fingerprint_is_named_with_its_times(page, labeled, labeled_report):
+    """A labeled shot spliced into other footage whose mark only the registry's test found: the times come
+    from where its fingerprint placed it (report.provenance.segments), not from the watermark's card."""
+    r = json.loads(json.dumps(labeled_report))
+    r.update(ai_extent="segments", c2pa={"present": False},
+             summary="AI-generated: Contains AI-generated segments: the content of a clip kinoseal labeled fills 3.5-6.5 s")
+    r["watermark"].update(detected=False, p_value=0.02, payload_id=None, bound=None, segments=[], marked_extent=None)
+    r["provenance"] = {
+        "found": True, "via": "fingerprint", "payload_id": "00000000000000ab", "title": "shot.mp4",
+        "labeled_at": "2026-12-08T02:00:00+00:00", "signer": "kinoseal generator (development)",
+        "content_match": {"matched": True, "frames": 17, "compared": 19, "mirrored": False},
+        "extent": "segments", "segments": [{"start_s": 3.5, "end_s": 6.5, "frames": 19}],
+        "registered_mark": {"method": "kinoseal-wm-v5", "key_id": "k", "log10_p_value": -19.3, "p_value": 5e-20,
+                            "detected": True},
+    }
+    page.unroute("**/v1/verify")
+    _show(page, labeled, r)
+    assert page.inner_text("#ai-extent") == "Contains AI-generated segments"
+    words = page.inner_text("#verdict-words")
+    assert "contains AI-generated segments (3.5\u20136.5 s)" in words and "registered fingerprint places it" in words
+    assert "at 3.5\u20136.5 s (placed by its fingerprint)" in page.inner_text("#provenance")

@@ -18,17 +18,21 @@ import numpy as np
 from kinoseal.fingerprint.views import (CUT_TRIES, MIN_PAIRS, ViewMatch, Views, cut_offsets, match_views, prepare,
                                         screen_offsets)
 from kinoseal.watermark.rectify import outline_fill, outline_homography, rectify
+from kinoseal.watermark.segments import Segment, clip_end, covers_clip, run_bounds
 from kinoseal.watermark.v2 import orient
 
 
 def view_match(views: bytes, pictures: Sequence[tuple[float, np.ndarray]], *, offset_s: float | None = None,
-               orientation: int = 0) -> ViewMatch | None:
+               orientation: int = 0, starts_at: float | None = None) -> ViewMatch | None:
     """The record's views (``Views.to_bytes``) against the query's pictures ((media time, ``views.encode``d
     picture), ``FingerprintScan.pictures``); None where the record's views are not of this version.
     ``offset_s``: registered time minus query time, where the hashes placed the query in time. None: not
     known; the times are taken as they are, and where that does not match and the query is shorter than
     the registered clip (an excerpt, cropped past its hashes), the places it may have been cut from
     (``cut_offsets``) are screened cheaply and the best ``CUT_TRIES`` searched in full, the best kept.
+    ``starts_at``: where the hashes did not place it, the query time at which the registered clip starts,
+    as the watermark's marked segment says (a shot spliced into longer footage): the views are compared
+    there instead of at the query's own times, still one comparison.
     ``orientation``: put the pictures upright first (``watermark.v2.orient``): the mirror and quarter
     turns the watermark's geometry found (``TiledExtractor.frame_map``). The search itself covers turns
     of at most 12 degrees and no mirror: one orientation is compared, the one the mark gives, so a
@@ -40,6 +44,8 @@ def view_match(views: bytes, pictures: Sequence[tuple[float, np.ndarray]], *, of
     if len(pictures) < MIN_PAIRS:
         return ViewMatch(False, None, len(pictures), orientation=orientation)
     times = [t for t, _ in pictures]
+    if offset_s is None and starts_at is not None and len(reference):
+        offset_s = float(reference.times[0]) - float(starts_at)
     planes = [np.ascontiguousarray(orient(p, orientation)) if orientation else p for _, p in pictures]
     fill, mean = outline_fill(planes)
     prepared = prepare(planes, fill)
@@ -61,8 +67,28 @@ def view_match(views: bytes, pictures: Sequence[tuple[float, np.ndarray]], *, of
     return replace(found, orientation=orientation)
 
 
+def content_stretch(times: Sequence[float], span: tuple[float, float] | None,
+                    duration_s: float | None) -> tuple[str | None, list[dict]]:
+    """Where a registered clip's content sits in this one: ("full" or "segments", [{"start_s", "end_s",
+    "frames"}]) from the stretch of the query's hashed frames that matched it (``FingerprintMatch.span_s``,
+    times of ``times``), bounded like the watermark's segments (half the gap to the next sampled frame,
+    or the clip's own ends); (None, []) where no stretch is known. A registered shot spliced into other
+    footage is then reported as a segment even when its mark was too weak for the blind search, which
+    folds every frame of the clip and so dilutes a short shot's mark with the footage around it."""
+    t = [float(x) for x in times]
+    if span is None or not t:
+        return None, []
+    inside = [i for i, x in enumerate(t) if span[0] - 1e-6 <= x <= span[1] + 1e-6]
+    if not inside:
+        return None, []
+    end_of_clip = clip_end(t, duration_s)
+    start, end = run_bounds(t, inside[0], inside[-1], end_of_clip)
+    seg = Segment(start, end, len(inside))
+    return ("full" if covers_clip([seg], end_of_clip) else "segments"), [seg.to_dict()]
+
+
 def _better(a: ViewMatch, b: ViewMatch) -> ViewMatch:
     return b if (b.score or -1.0) > (a.score or -1.0) else a
 
 
-__all__ = ["view_match"]
+__all__ = ["content_stretch", "view_match"]

@@ -106,6 +106,10 @@ class RegistryEvidence:
     mirrored: bool = False
     mark_log10_p: float | None = None
     views: ViewMatch | None = None
+    # Where the registered clip's content sits in this one (``verify.content.content_stretch``): "full" or
+    # "segments" (a shot spliced into other footage) and its time ranges; None / [] where not known.
+    extent: str | None = None
+    segments: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass

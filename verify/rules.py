@@ -144,6 +144,11 @@ def _ai_line(entries: list[dict[str, Any]], trusted: bool) -> tuple[str, str]:
 FINGERPRINT_LABEL = "Likely AI-generated (matches a clip kinoseal labeled)"
 
 
+def _spans(segments: list[dict[str, Any]]) -> str:
+    """'3.5-6.5 s, 8.0-9.1 s'."""
+    return ", ".join(f"{s['start_s']:.1f}-{s['end_s']:.1f} s" for s in segments)
+
+
 def _registered(r: RegistryEvidence) -> str:
     return f"{r.title!r} (labeled {r.labeled_at}, payload {r.payload_id})"
 
@@ -278,16 +283,23 @@ def decide(
         ev.append(f"The registered fingerprint of {_registered(registry)}, the clip this watermark was made for, "
                   f"does not match these pixels ({_fp_frames(registry)}): {why}")
     elif registered_mark:
+        spliced = registry.extent == "segments"
+        why_weak = ("a shot within other footage, whose mark the search over the whole clip dilutes, or heavy "
+                    "compression" if spliced else "heavy compression")
         wm_line = (f"The kinoseal watermark of {_registered(registry)} is in these pixels "
                    f"(p = {10.0 ** registry.mark_log10_p:.1e} < {watermark_threshold:.0e}): its registered content "
                    f"fingerprint matches them ({_fp_frames(registry)}), and its key and payload, tested once where the "
-                   "fingerprint puts the picture, are there; too weak for the blind search (heavy compression)")
+                   f"fingerprint puts the picture, are there; too weak for the blind search ({why_weak})")
+        if spliced:
+            wm_line = (f"Contains AI-generated segments: the content of a clip kinoseal labeled fills "
+                       f"{_spans(registry.segments)} of this clip ({wm_line})")
         ev.append(wm_line)
     elif fingerprint_only:
         tested = ("" if registry.mark_log10_p is None else
                   f", not even by a test of its own key and payload where the fingerprint puts the picture "
                   f"(p = {10.0 ** registry.mark_log10_p:.2g})")
-        fp_line = (f"These pixels match the registered fingerprint of {_registered(registry)} "
+        where = f" at {_spans(registry.segments)} of this clip" if registry.extent == "segments" else ""
+        fp_line = (f"These pixels{where} match the registered fingerprint of {_registered(registry)} "
                    f"({_fp_frames(registry)}), a clip kinoseal labeled as AI-generated; its watermark was not found "
                    f"here{tested}; heavy compression or editing can remove it, and a fingerprint alone can be "
                    "imitated, so this is not proof")
@@ -320,10 +332,12 @@ def decide(
     # 2. watermark (found by the blind search, or the registered clip's own mark by its targeted test)
     if wm_found or registered_mark:
         extent = _ai_line(ai, trusted)[1] if ai else None
-        if watermark.marked_extent == "segments":
-            spans = ", ".join(f"{s['start_s']:.1f}-{s['end_s']:.1f} s" for s in watermark.segments)
-            wm_line = f"Contains AI-generated segments: the kinoseal watermark marks {spans} of this clip ({wm_line})"
+        if wm_found and watermark.marked_extent == "segments":
+            wm_line = (f"Contains AI-generated segments: the kinoseal watermark marks {_spans(watermark.segments)} "
+                       f"of this clip ({wm_line})")
             extent = "segments"
+        elif registered_mark and registry.extent == "segments":
+            extent = "segments"  # the line above says where the registered clip's content sits
         if capture:
             return done(Verdict.AI_GENERATED, wm_conf,
                         "The manifest claims a camera capture, but the pixels carry the AI watermark",

@@ -29,7 +29,7 @@ from kinoseal.mediaio.probe import check_file
 from kinoseal.mediaio.reader import DecodeReport
 from kinoseal.mediaio.stream import stream_frames
 from kinoseal.mediaio.writer import sha256_file
-from kinoseal.verify.content import view_match
+from kinoseal.verify.content import content_stretch, view_match
 from kinoseal.verify.media_kind import media_kind
 from kinoseal.verify.report import (PLAIN_WORDS, ClassifierEvidence, RegistryEvidence, Report, Verdict,
                                     WatermarkEvidence)
@@ -94,6 +94,13 @@ def _orientation(scan: WatermarkScan | None, watermark: WatermarkEvidence) -> in
     ex = _extractor(scan, watermark.method, "frame_map")
     A = ex.frame_map() if ex is not None else None
     return 0 if A is None else nearest_orientation(A)
+
+
+def _shot_start(watermark: WatermarkEvidence) -> float | None:
+    """Where the marked shot starts in a clip the mark covers only in part (its first segment), else None."""
+    if watermark.detected and watermark.marked_extent == "segments" and watermark.segments:
+        return float(watermark.segments[0]["start_s"])
+    return None
 
 
 def _content_match(fp: FingerprintMatch | None, views: ViewMatch | None) -> dict | None:
@@ -232,7 +239,8 @@ class Verifier:
             record = self.registry.lookup(watermark.payload_id)
             if record is None:
                 return {"found": False, "payload_id": watermark.payload_id}, None
-            fp_match, views = self._content(record, fingerprint, fpscan, _orientation(scan, watermark))
+            fp_match, views = self._content(record, fingerprint, fpscan, _orientation(scan, watermark),
+                                               _shot_start(watermark))
         elif fingerprint is not None and len(fingerprint) and index is not None:
             found = [(self.registry.lookup(payload_id), m) for payload_id, m in index.search(fingerprint)]
             found = [(rec, m) for rec, m in found if rec is not None]
@@ -249,12 +257,16 @@ class Verifier:
             if got is not None:
                 record, listed = got
                 via = "watermark"
-                fp_match, views = self._content(record, fingerprint, fpscan, _orientation(scan, watermark))
+                fp_match, views = self._content(record, fingerprint, fpscan, _orientation(scan, watermark),
+                                               _shot_start(watermark))
         if record is None:
             return None, None
+        extent, stretch = (content_stretch(fingerprint.times, fp_match.span_s, scan.duration_s if scan else None)
+                           if fp_match is not None and fp_match.matched and fingerprint is not None else (None, []))
         mark_log10_p = None
         if via == "fingerprint" and fp_match is not None and fp_match.matched and not watermark.detected:
-            mark_log10_p = self._registered_mark(scan, record, fp_match.mirrored)
+            mark_log10_p = self._registered_mark(scan, record, fp_match.mirrored,
+                                                 stretch if extent == "segments" else None)
         store = record.manifest
         active = store.get("manifests", {}).get(store.get("active_manifest") or "", {})
         signer = active.get("signature_info") or {}
@@ -267,6 +279,7 @@ class Verifier:
             frames=fp_match.frames if fp_match else 0, compared=fp_match.compared if fp_match else 0,
             span_s=fp_match.span_s if fp_match else None, mirrored=bool(fp_match and fp_match.mirrored),
             mark_log10_p=mark_log10_p, views=views if views is not None and views.matched else None,
+            extent=extent, segments=stretch,
         )
         return {
             "found": True,
@@ -281,6 +294,10 @@ class Verifier:
             "claim_generator": (active.get("claim_generator_info") or [{}])[0].get("name"),
             # The registered fingerprint against these pixels (None: the record kept none).
             "content_match": _content_match(fp_match, views),
+            # Where its content sits in this clip, by the hashes that matched: "full", or "segments" for a shot
+            # spliced into other footage (None: not placed, e.g. matched by its views only).
+            "extent": extent,
+            "segments": stretch,
             # The payload that the blind decode could not read, found among the registered payloads of the
             # mark's key (``_listed_payload``); None where the payload was decoded or not needed.
             "payload_listed": None if listed is None else {
@@ -292,10 +309,12 @@ class Verifier:
         }, evidence
 
     def _content(self, record: ProvenanceRecord, fingerprint: Fingerprint | None,
-                 fpscan: FingerprintScan | None, orientation: int = 0) -> tuple[FingerprintMatch | None, ViewMatch | None]:
+                 fpscan: FingerprintScan | None, orientation: int = 0,
+                 starts_at: float | None = None) -> tuple[FingerprintMatch | None, ViewMatch | None]:
         """The record's fingerprint against these pixels: its hashes, then, where they do not match, its
         views (``verify.content``: a crop, a turn, a warp; ``orientation``: the mirror and quarter turns
-        the mark's geometry found, undone first)."""
+        the mark's geometry found, undone first; ``starts_at``: where the mark's segment starts, for a
+        shot spliced into longer footage)."""
         fp_match = views = None
         if record.fingerprint and fingerprint is not None:
             try:
@@ -307,7 +326,7 @@ class Verifier:
             # scene (the generated clip cropped: 1 frame at 1.29 s) put every pair off the views' times.
             placed = fp_match is not None and fp_match.offset_s is not None and fp_match.frames >= FP_MIN_FRAMES
             views = view_match(record.views, fpscan.pictures(), offset_s=fp_match.offset_s if placed else None,
-                               orientation=orientation)
+                               orientation=orientation, starts_at=starts_at)
         return fp_match, views
 
     def _listed_payload(self, scan: WatermarkScan | None,
@@ -342,11 +361,15 @@ class Verifier:
         record = self.registry.lookup(ids[j])
         return None if record is None else (record, (lp, len(t)))
 
-    def _registered_mark(self, scan: WatermarkScan | None, record: ProvenanceRecord, mirrored: bool) -> float | None:
+    def _registered_mark(self, scan: WatermarkScan | None, record: ProvenanceRecord, mirrored: bool,
+                         stretch: list[dict] | None = None) -> float | None:
         """log10 p of the record's own mark (its key and payload) in the scan's frames, tested where the
         fingerprint match puts the picture (as registered, or flipped; at the frame-size rule or, for a
         resized small clip, the sweep's scales: ``TiledExtractor.registered_test``), times 2: it is a
-        second test beside the blind search, and together they keep the false-positive bound. None
+        second test beside the blind search, and together they keep the false-positive bound. Where the
+        registered content fills only ``stretch`` of this clip (a shot spliced into other footage,
+        ``content_stretch``), the frames there alone are tested (``TiledExtractor.within``): the footage
+        around it carries no mark and would dilute it; the fingerprint, not the key, chose them. None
         where the scan has no extractor of the record's method with that key (a retired version, a key
         not in the keyring)."""
         if scan is None or scan.error:
@@ -358,6 +381,9 @@ class Verifier:
         ex = _extractor(scan, record.method, "registered_test")
         if ex is None:
             return None
+        if stretch and hasattr(ex, "within"):
+            idx = [i for i, t in enumerate(scan.times) if any(s["start_s"] <= t <= s["end_s"] for s in stretch)]
+            ex = (ex.within(idx) if len(idx) >= FP_MIN_FRAMES else None) or ex
         lp = ex.registered_test(record.key_id, payload, mirrored)
         return None if lp is None else min(0.0, lp + math.log10(2.0))
 

@@ -86,11 +86,18 @@ def segments(scores: Sequence[float], times: Sequence[float], duration_s: float 
     out = []
     hits = _hits(scores[:n], z)
     for a, b in (marked_runs(scores[:n], z) if runs is None else [r for r in runs if r[1] < n]):
-        # the clip's own start when the first sample is marked (it is taken at or near t = 0)
-        start = 0.0 if a == 0 else t[a] - (t[a] - t[a - 1]) / 2.0
-        end = end_of_clip if b == n - 1 else t[b] + (t[b + 1] - t[b]) / 2.0
-        out.append(Segment(max(0.0, start), end, sum(1 for i in range(a, b + 1) if i in hits)))
+        start, end = run_bounds(t, a, b, end_of_clip)
+        out.append(Segment(start, end, sum(1 for i in range(a, b + 1) if i in hits)))
     return out
+
+
+def run_bounds(times: Sequence[float], a: int, b: int, end_of_clip: float) -> tuple[float, float]:
+    """The time range of the sampled frames ``a``..``b`` (indices into ``times``): from half the gap
+    before the first to half the gap after the last, or the clip's own start (the first sample is
+    taken at or near t = 0) and end where the run reaches them."""
+    start = 0.0 if a == 0 else times[a] - (times[a] - times[a - 1]) / 2.0
+    end = end_of_clip if b == len(times) - 1 else times[b] + (times[b + 1] - times[b]) / 2.0
+    return max(0.0, float(start)), float(end)
 
 
 def covers_clip(segs: Sequence[Segment], duration_s: float) -> bool:
@@ -100,4 +107,4 @@ def covers_clip(segs: Sequence[Segment], duration_s: float) -> bool:
     return sum(s.end_s - s.start_s for s in segs) >= FULL_COVER * duration_s
 
 
-__all__ = ["FRAME_Z", "Segment", "clip_end", "covers_clip", "marked_runs", "neighbourhood_z", "segments"]
+__all__ = ["FRAME_Z", "Segment", "clip_end", "covers_clip", "marked_runs", "neighbourhood_z", "run_bounds", "segments"]

@@ -846,6 +846,26 @@ class TiledExtractor:
         self._shared = leader._shared
         self._leader = False
 
+    def within(self, indices: Sequence[int]) -> "TiledExtractor | None":
+        """A fresh extractor of this method and keys fed only the sampled frames ``indices`` (positions in
+        the order they were seen), from their kept working planes: a test of one stretch of the clip (a
+        shot spliced into other footage), which the unmarked frames around it would otherwise dilute.
+        Which frames is the caller's choice; made without the key (the registry's fingerprint places the
+        shot), it leaves the test's p-value exact. None where the planes were not kept (v2) or the frames
+        were not all of one size."""
+        if not self._shared.keep_planes or len(self._acc) != 1:
+            return None
+        shape, acc = self._main_acc()
+        planes = self._shared.planes.get(shape, [])
+        idx = sorted({int(i) for i in indices if 0 <= int(i) < len(planes)})
+        if not idx or len(planes) != acc.n:
+            return None
+        child = type(self)(self.method, self.keys)
+        s = self._work_scale(shape)
+        for i in idx:
+            child.add_working(shape, planes[i], s, acc.kinds[i])
+        return child
+
     def _work_scale(self, shape: tuple[int, int]) -> float:
         """The scale from a frame of ``shape`` to its working resolution (at most 1: never upscaled)."""
         return min(1.0, self.params.work_short / min(shape))

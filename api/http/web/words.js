@@ -94,11 +94,14 @@ const KinoWords = (() => {
     switch (r.verdict) {
       case "ai_generated": {
         const extent = aiExtent(r);
-        const what = extent === "segments" ? "This clip contains AI-generated segments (" + spans(w.segments) + ")."
+        const what = extent === "segments" ? "This clip contains AI-generated segments (" + spans(aiSpans(r)) + ")."
           : extent === "partial" ? "This is real footage with parts changed by an AI model."
           : extent === "full" ? "This clip was made by an AI model." : "This clip was made or changed by AI.";
         const why = [];
         if (marked) why.push("its invisible kinoseal watermark");
+        else if (((r.provenance || {}).registered_mark || {}).detected) {
+          why.push("the watermark of a clip kinoseal labeled, tested where that clip's registered fingerprint places it");
+        }
         if (c.present && (kind === "full" || kind === "partial")) {
           why.push((isTrusted ? "its signed Content Credentials" : "Content Credentials from a signer this server does not trust") +
             " (" + type + ")");
@@ -162,6 +165,13 @@ const KinoWords = (() => {
     const s = r.summary || "";
     const prefix = (r.verdict_label || "") + ": ";
     return s.startsWith(prefix) ? s.slice(prefix.length) : s;
+  }
+
+  // Where the AI shots are: the watermark's marked ranges, or, where the blind search missed the mark,
+  // where the registry's fingerprint placed the registered clip's content (report.provenance.segments).
+  function aiSpans(r) {
+    const w = r.watermark || {}, p = r.provenance || {};
+    return (w.segments || []).length ? w.segments : p.extent === "segments" ? p.segments || [] : [];
   }
 
   // "3.5-6.6 s, 8.0-9.1 s": where the watermark marks the clip.
@@ -274,6 +284,8 @@ const KinoWords = (() => {
     return [
       ["Found", found],
       ["Registered fingerprint", content],
+      ["In this clip", p.extent === "segments" ? "at " + spans(p.segments) + " (placed by its fingerprint)"
+        : p.extent === "full" ? "the whole clip" : null],
       ["Its watermark", mark],
       ["Title", p.title],
       ["Labeled at", fmtTime(p.labeled_at)],
@@ -284,7 +296,7 @@ const KinoWords = (() => {
   }
 
   return {
-    shortType, describeType, typeKind, aiExtent, spans, fmtP, fmtConfidence, fmtTime, headline, reason, extentLabel,
+    shortType, describeType, typeKind, aiExtent, aiSpans, spans, fmtP, fmtConfidence, fmtTime, headline, reason, extentLabel,
     c2paFacts, disclosures, watermarkFacts, provenanceFacts, num,
   };
 })();
