@@ -168,7 +168,10 @@ def part_verdicts(clip_names: list[str], attacks: list[str], log) -> dict:
                               "fingerprint_matched": cm.get("matched"), "registered_mark": rm.get("detected"),
                               "views_matched": bool((cm.get("views") or {}).get("matched")),
                               "payload_listed": bool((prov or {}).get("payload_listed")),
-                              "registered_mark_log10_p": rm.get("log10_p_value")})
+                              "registered_mark_log10_p": rm.get("log10_p_value"),
+                              # where the registry placed the registered content: every attacked clip here is
+                              # that content throughout, so "segments" would be a wrong extent
+                              "registry_extent": (prov or {}).get("extent")})
                 path.unlink()
             rows.append({"attack": a, "cells": cells})
             log(f"  {a}: with {sum(c['with_registry'] == 'ai_generated' for c in cells)}, "
@@ -349,6 +352,11 @@ def markdown(res: dict) -> str:
     other = Counter(c["with_registry"] for r in v["attacks"] for c in r["cells"] if c["with_registry"] != "ai_generated")
     if other:
         L += ["Other verdicts with the registry: " + ", ".join(f"{k} {n}" for k, n in sorted(other.items())) + ".", ""]
+    placed = Counter(c.get("registry_extent") for r in v["attacks"] for c in r["cells"] if "registry_extent" in c)
+    if placed:
+        L += ["Where the registry placed the registered content (each attacked clip is that content throughout, so "
+              "'segments' would be a wrong extent): " + ", ".join(f"{k or 'not placed'} {n}"
+                                                                   for k, n in sorted(placed.items(), key=str)) + ".", ""]
     f = v["forgeries"]
     L += [f"**Forgeries** (the estimate of each labeled clip painted on 2 s of four unregistered real clips, gains "
           f"{', '.join(str(g) for g in GAINS)}): {len(f)}; `ai_generated` with the registry "

@@ -284,6 +284,15 @@ def _match_one(ref: Fingerprint, q_times: np.ndarray, q_hashes: Sequence[int]) -
     return int(ok.sum()), int(in_span.sum()), float(np.median(best[in_span])), offset, span
 
 
+def alike(reference: Fingerprint, query: Fingerprint, mirrored: bool = False) -> np.ndarray:
+    """Per query frame: is its hash (its mirror's, with ``mirrored``) within ``MATCH_BITS`` of any of the
+    reference's, at any time? Where a query sits in longer footage, the frames around it are not."""
+    hashes = query.mirrored if mirrored and query.mirrored else query.hashes
+    if len(reference) == 0 or not len(hashes):
+        return np.zeros(len(hashes), dtype=bool)
+    return _distances(hashes, reference.hashes).min(axis=1) <= MATCH_BITS
+
+
 def match(reference: Fingerprint, query: Fingerprint) -> FingerprintMatch:
     """Does ``query`` (a clip being verified) show the frames of ``reference`` (a registered clip)?
     The query may be a cut of the reference, sit inside longer footage, be re-encoded, resized,
@@ -303,5 +312,5 @@ def match(reference: Fingerprint, query: Fingerprint) -> FingerprintMatch:
                             span, mirrored)
 
 
-__all__ = ["ALG", "BITS", "MATCH_BITS", "Fingerprint", "FingerprintBuilder", "FingerprintMatch",
+__all__ = ["ALG", "BITS", "MATCH_BITS", "Fingerprint", "FingerprintBuilder", "FingerprintMatch", "alike",
            "frame_hashes", "grid_means", "match", "picture", "picture_hashes"]

@@ -277,6 +277,18 @@ def test_content_stretch_places_the_matched_hashes_in_the_clip():
     # nothing known
     assert content_stretch(t, None, 10.0) == (None, []) and content_stretch([], (1.0, 2.0), 10.0) == (None, [])
     assert content_stretch(t, (10.5, 11.0), 10.0) == (None, [])
+    # the registered clip placed over the whole clip: its content throughout, though the hashes of the
+    # frames at its ends did not match; placed over part of it: the matched stretch
+    assert content_stretch(t, (0.6, 9.2), 10.0, placed=(0.0, 9.96)) == ("full", [{"start_s": 0.0, "end_s": 10.0,
+                                                                                  "frames": 44}])
+    assert content_stretch(t, (3.6, 6.4), 10.0, placed=(3.5, 6.46))[0] == "segments"
+    # a still scene matched at a slightly wrong offset: the frames left out of the stretch still resemble the
+    # registered clip, so it is that content throughout; footage around a spliced shot does not
+    same = [True] * 50
+    other = [3.5 <= x <= 6.5 for x in t]
+    assert content_stretch(t, (3.6, 6.4), 10.0, placed=(3.5, 6.46), alike=same)[0] == "full"
+    assert content_stretch(t, (3.6, 6.4), 10.0, placed=(3.5, 6.46), alike=other) == (
+        "segments", [{"start_s": 3.5, "end_s": 6.5, "frames": 15}])
 
 
 # -- end to end ----------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import numpy as np
 from kinoseal.fingerprint.views import (CUT_TRIES, MIN_PAIRS, ViewMatch, Views, cut_offsets, match_views, prepare,
                                         screen_offsets)
 from kinoseal.watermark.rectify import outline_fill, outline_homography, rectify
-from kinoseal.watermark.segments import Segment, clip_end, covers_clip, run_bounds
+from kinoseal.watermark.segments import FULL_COVER, Segment, clip_end, covers_clip, run_bounds
 from kinoseal.watermark.v2 import orient
 
 
@@ -67,14 +67,22 @@ def view_match(views: bytes, pictures: Sequence[tuple[float, np.ndarray]], *, of
     return replace(found, orientation=orientation)
 
 
-def content_stretch(times: Sequence[float], span: tuple[float, float] | None,
-                    duration_s: float | None) -> tuple[str | None, list[dict]]:
+def content_stretch(times: Sequence[float], span: tuple[float, float] | None, duration_s: float | None,
+                    placed: tuple[float, float] | None = None,
+                    alike: Sequence[bool] | None = None) -> tuple[str | None, list[dict]]:
     """Where a registered clip's content sits in this one: ("full" or "segments", [{"start_s", "end_s",
     "frames"}]) from the stretch of the query's hashed frames that matched it (``FingerprintMatch.span_s``,
     times of ``times``), bounded like the watermark's segments (half the gap to the next sampled frame,
-    or the clip's own ends); (None, []) where no stretch is known. A registered shot spliced into other
-    footage is then reported as a segment even when its mark was too weak for the blind search, which
-    folds every frame of the clip and so dilutes a short shot's mark with the footage around it."""
+    or the clip's own ends); (None, []) where no stretch is known. ``placed``: the registered clip's own
+    span in this clip's times (its first and last fingerprinted frame at the match's offset): where it
+    covers the clip, the clip is that content throughout ("full"), even if the hashes of a few frames at
+    its ends, worn by the encoder, did not match. ``alike``: per frame of ``times``, whether its hash is
+    close to any of the registered clip's at any time (``fingerprint.core.alike``); where most frames
+    outside the stretch are, they show the registered content too (a still scene matched at a slightly
+    wrong offset leaves frames at its ends out of the stretch): "full", never a segment of other footage.
+    A registered shot spliced into other footage is thus
+    reported as a segment even when its mark was too weak for the blind search, which folds every frame
+    of the clip and so dilutes a short shot's mark with the footage around it."""
     t = [float(x) for x in times]
     if span is None or not t:
         return None, []
@@ -82,9 +90,19 @@ def content_stretch(times: Sequence[float], span: tuple[float, float] | None,
     if not inside:
         return None, []
     end_of_clip = clip_end(t, duration_s)
+    if placed is not None:
+        covered = min(placed[1], end_of_clip) - max(placed[0], 0.0)
+        if covered >= FULL_COVER * end_of_clip:
+            return "full", [Segment(0.0, end_of_clip, len(inside)).to_dict()]
     start, end = run_bounds(t, inside[0], inside[-1], end_of_clip)
     seg = Segment(start, end, len(inside))
-    return ("full" if covers_clip([seg], end_of_clip) else "segments"), [seg.to_dict()]
+    if covers_clip([seg], end_of_clip):
+        return "full", [seg.to_dict()]
+    outside = [bool(alike[i]) for i in range(min(len(t), len(alike)))
+               if not inside[0] <= i <= inside[-1]] if alike is not None else []
+    if outside and sum(outside) >= 0.5 * len(outside):
+        return "full", [Segment(0.0, end_of_clip, len(inside)).to_dict()]
+    return "segments", [seg.to_dict()]
 
 
 def _better(a: ViewMatch, b: ViewMatch) -> ViewMatch:

@@ -22,6 +22,7 @@ from kinoseal.config import Limits, Settings
 from kinoseal.errors import InputError, KinosealError, LimitExceeded, ModelLoadError
 from kinoseal.fingerprint import Fingerprint, FingerprintMatch, match
 from kinoseal.fingerprint.core import MIN_FRAMES as FP_MIN_FRAMES
+from kinoseal.fingerprint.core import alike
 from kinoseal.fingerprint.index import FingerprintIndex
 from kinoseal.fingerprint.scan import FingerprintScan
 from kinoseal.fingerprint.views import ViewMatch
@@ -94,6 +95,20 @@ def _orientation(scan: WatermarkScan | None, watermark: WatermarkEvidence) -> in
     ex = _extractor(scan, watermark.method, "frame_map")
     A = ex.frame_map() if ex is not None else None
     return 0 if A is None else nearest_orientation(A)
+
+
+def _placed(record: ProvenanceRecord, query: Fingerprint,
+            fp: FingerprintMatch) -> tuple[tuple[float, float] | None, np.ndarray | None]:
+    """The registered clip's fingerprinted span in the query's times at the match's offset, and which query
+    frames resemble any of its frames (``fingerprint.core.alike``); None where unknown."""
+    try:
+        ref = Fingerprint.from_bytes(record.fingerprint) if record.fingerprint else None
+    except ValueError:
+        ref = None
+    if ref is None or not len(ref):
+        return None, None
+    span = None if fp.offset_s is None else (float(ref.times[0]) - fp.offset_s, float(ref.times[-1]) - fp.offset_s)
+    return span, alike(ref, query, fp.mirrored)
 
 
 def _shot_start(watermark: WatermarkEvidence) -> float | None:
@@ -261,7 +276,8 @@ class Verifier:
                                                _shot_start(watermark))
         if record is None:
             return None, None
-        extent, stretch = (content_stretch(fingerprint.times, fp_match.span_s, scan.duration_s if scan else None)
+        extent, stretch = (content_stretch(fingerprint.times, fp_match.span_s, scan.duration_s if scan else None,
+                                           *_placed(record, fingerprint, fp_match))
                            if fp_match is not None and fp_match.matched and fingerprint is not None else (None, []))
         mark_log10_p = None
         if via == "fingerprint" and fp_match is not None and fp_match.matched and not watermark.detected:
