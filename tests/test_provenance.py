@@ -73,12 +73,14 @@ def test_watermark_survives_reencode_and_resize(run_cli, labeled, tmp_path, crf,
     _, [r] = verify_json(run_cli, clip)
     assert r["c2pa"]["present"] is False
     assert r["watermark"]["detected"], r["evidence"]
-    # Known weakness of v3 (README Limits): on this flat generated clip, re-encoded, the content
-    # binding can land short of 1e-6 (it depends on the key), while the pattern is still found.
-    # Either the bound mark decides, or the pattern is reported as present but not bound - never
-    # an ai_generated claim from a mark that may have been copied.
+    # Known weakness (README Limits): on this flat generated clip, re-encoded, the content binding can
+    # land short of 1e-6 (it depends on the key) while the pattern is still found, and the registry's
+    # fingerprint, with few hashable frames, may not vouch for it. Either the mark with the registry
+    # decides, or the pattern is reported as present and not proof - never an ai_generated claim from a
+    # mark that may have been copied or learned.
+    not_proof = ("not bound to this content", "it is not proof that this clip is AI-generated")
     assert r["verdict"] == "ai_generated" or (
-        r["watermark"]["bound"] is False and any("not bound to this content" in e for e in r["evidence"])
+        r["watermark"]["bound"] is False and any(w in e for e in r["evidence"] for w in not_proof)
         and r["verdict"] in ("likely_ai_generated", "unknown")), r["evidence"]
     # The payload is recovered when enough of the mark survives, and a wrong payload is never reported.
     assert r["watermark"]["payload_id"] in (r0["watermark"]["payload_id"], None)
