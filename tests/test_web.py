@@ -409,18 +409,23 @@ def test_spliced_ai_segments_are_named_with_their_times(page, labeled, labeled_r
     assert "Fully AI-generated" not in page.inner_text("#verdict")
 
 
+def _found_by_fingerprint(title: str, frames: int, compared: int, log10_p: float, detected: bool, **extra) -> dict:
+    """A report's provenance for a clip the registry found by its content fingerprint, with the targeted
+    test of that clip's own mark (``p_value`` = 10^log10_p)."""
+    return {"found": True, "via": "fingerprint", "payload_id": "00000000000000ab", "title": title,
+            "labeled_at": "2026-12-06T08:00:00+00:00", "signer": "kinoseal generator (development)",
+            "content_match": {"matched": True, "frames": frames, "compared": compared, "mirrored": extra.pop("mirrored", False)},
+            "registered_mark": {"method": "kinoseal-wm-v5", "key_id": "k", "log10_p_value": log10_p,
+                                "p_value": 10.0 ** log10_p, "detected": detected},
+            **extra}
+
+
 def test_a_registered_clips_own_mark_found_by_the_registry_is_shown(page, labeled, labeled_report):
     """A clip found by its content fingerprint, whose own mark the registry's targeted test found:
     the provenance card says so, with the test's p-value (and says "not found" when it failed)."""
     r = json.loads(json.dumps(labeled_report))
     r["watermark"].update(detected=False, p_value=0.02, payload_id=None, bound=None)
-    r["provenance"] = {
-        "found": True, "via": "fingerprint", "payload_id": "00000000000000ab", "title": "registered.mp4",
-        "labeled_at": "2026-12-06T08:00:00+00:00", "signer": "kinoseal generator (development)",
-        "content_match": {"matched": True, "frames": 59, "compared": 59, "mirrored": True},
-        "registered_mark": {"method": "kinoseal-wm-v5", "key_id": "k", "log10_p_value": -8.3, "p_value": 5e-9,
-                            "detected": True},
-    }
+    r["provenance"] = _found_by_fingerprint("registered.mp4", 59, 59, math.log10(5e-9), True, mirrored=True)
     page.unroute("**/v1/verify")
     _show(page, labeled, r)
     prov = page.inner_text("#provenance")
@@ -434,6 +439,32 @@ def test_a_registered_clips_own_mark_found_by_the_registry_is_shown(page, labele
     assert "not found: its key and payload" in page.inner_text("#provenance")
 
 
+def test_a_clip_recognised_by_its_fingerprint_alone_is_not_said_to_be_the_classifiers_call(page, labeled,
+                                                                                            labeled_report):
+    """Verdict rule 6 (likely, from the registry's fingerprint, its mark not found): the headline names the
+    registered clip and where it sits, not "a classifier thinks" (the classifier scored it low)."""
+    r = json.loads(json.dumps(labeled_report))
+    r.update(verdict="likely_ai_generated", verdict_label="Likely AI-generated (matches a clip kinoseal labeled)",
+             ai_extent=None, c2pa={"present": False},
+             summary="Likely AI-generated (matches a clip kinoseal labeled): These pixels at 3.5-6.5 s of this clip match")
+    r["classifier"].update(available=True, score=0.31, threshold=0.95)
+    r["watermark"].update(detected=False, p_value=0.2, payload_id=None, bound=None, segments=[], marked_extent=None)
+    r["provenance"] = _found_by_fingerprint("shot.mp4", 17, 19, -1.2, False, extent="segments",
+                                            segments=[{"start_s": 3.5, "end_s": 6.5, "frames": 19}])
+    page.unroute("**/v1/verify")
+    _show(page, labeled, r)
+    words = page.inner_text("#verdict-words")
+    assert "match the registered fingerprint of a clip kinoseal labeled" in words and "3.5\u20136.5 s" in words
+    assert "shot.mp4" in words and "not proof" in words
+    assert "classifier thinks" not in words
+    # the classifier's own likely verdict keeps its words
+    r["provenance"] = None
+    r["classifier"].update(score=0.97)
+    page.unroute("**/v1/verify")
+    _show(page, labeled, r)
+    assert "classifier thinks" in page.inner_text("#verdict-words")
+
+
 def test_a_registered_shot_placed_by_its_fingerprint_is_named_with_its_times(page, labeled, labeled_report):
     """A labeled shot spliced into other footage whose mark only the registry's test found: the times come
     from where its fingerprint placed it (report.provenance.segments), not from the watermark's card."""
@@ -441,14 +472,8 @@ def test_a_registered_shot_placed_by_its_fingerprint_is_named_with_its_times(pag
     r.update(ai_extent="segments", c2pa={"present": False},
              summary="AI-generated: Contains AI-generated segments: the content of a clip kinoseal labeled fills 3.5-6.5 s")
     r["watermark"].update(detected=False, p_value=0.02, payload_id=None, bound=None, segments=[], marked_extent=None)
-    r["provenance"] = {
-        "found": True, "via": "fingerprint", "payload_id": "00000000000000ab", "title": "shot.mp4",
-        "labeled_at": "2026-12-08T02:00:00+00:00", "signer": "kinoseal generator (development)",
-        "content_match": {"matched": True, "frames": 17, "compared": 19, "mirrored": False},
-        "extent": "segments", "segments": [{"start_s": 3.5, "end_s": 6.5, "frames": 19}],
-        "registered_mark": {"method": "kinoseal-wm-v5", "key_id": "k", "log10_p_value": -19.3, "p_value": 5e-20,
-                            "detected": True},
-    }
+    r["provenance"] = _found_by_fingerprint("shot.mp4", 17, 19, -19.3, True, extent="segments",
+                                            segments=[{"start_s": 3.5, "end_s": 6.5, "frames": 19}])
     page.unroute("**/v1/verify")
     _show(page, labeled, r)
     assert page.inner_text("#ai-extent") == "Contains AI-generated segments"

@@ -115,6 +115,17 @@ const KinoWords = (() => {
         return text + (unbound ? " " + unboundWords : "");
       }
       case "likely_ai_generated": {
+        // Verdict rule 6: the pixels match the registered fingerprint of a clip kinoseal labeled, whose
+        // mark was not found here; the classifier is not what spoke (it comes after, rule 7).
+        const p = r.provenance || {};
+        if (p.found && p.via === "fingerprint" && (p.content_match || {}).matched && !w.detected &&
+            !(p.registered_mark || {}).detected) {
+          const where = p.extent === "segments" ? " at " + spans(p.segments) : "";
+          return "These pixels" + where + " match the registered fingerprint of a clip kinoseal labeled as " +
+            "AI-generated" + (p.title ? " (“" + p.title + "”" + (p.labeled_at ? ", labeled " + fmtTime(p.labeled_at) : "") + ")" : "") +
+            ", but its watermark was not found here, and a fingerprint alone can be imitated: likely, not proof." +
+            (unbound ? " " + unboundWords : "");
+        }
         const s = score != null ? " (probability " + num(score, 4) + ", threshold " + num(k.threshold, 4) + ")" : "";
         const label = c.present ? "its Content Credentials (" + (type || "no source type") + ") do not say AI, and no watermark confirms it."
           : "no watermark and no Content Credentials confirm it.";
