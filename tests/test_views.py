@@ -9,6 +9,7 @@ import sqlite3
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from kinoseal.config import Settings
 from kinoseal.credentials.provenance import SqliteRegistry
@@ -108,6 +109,25 @@ def test_a_cropped_excerpt_is_compared_where_it_was_cut_from():
     # the whole clip, as long as its views, is not searched for a cut
     _, whole = sample(apply_attack("h264_crf23", frames, fps)[0], fps)
     assert cut_offsets(views.times, [t for t, _ in whole]) == []
+
+
+def test_a_reframed_shot_in_longer_footage_is_compared_from_where_its_mark_starts():
+    """2 s of bikes cropped to 0.71, spliced 2 s into 5 s of carphone: at the cut's own times the views
+    meet carphone and do not match; from where the mark's segment starts (``starts_at``), they match. A
+    query no longer than the registered clip is compared at its own times whatever ``starts_at`` says."""
+    frames, fps = decode_i420(BIKES, 50)
+    other, _ = decode_i420(CARPHONE, 125)
+    _, views = register(frames, fps)
+    shot, _ = apply_attack("crop_0.71", frames, fps)
+    host = [tuple(np.asarray(Image.fromarray(p).resize((q.shape[1], q.shape[0]), Image.BILINEAR)) for p, q in
+                  zip(f, s)) for f, s in zip(other, [shot[0]] * len(other))]
+    cut, fps2 = apply_attack("h264_crf23", host[:50] + list(shot) + host[100:125], fps)
+    _, pictures = sample(cut, fps2)
+    assert not view_match(views.to_bytes(), pictures).matched
+    m = view_match(views.to_bytes(), pictures, starts_at=2.0)
+    assert m.matched and m.offset_s == -2.0, m
+    _, alone = sample(apply_attack("h264_crf23", list(shot), fps)[0], fps)
+    assert view_match(views.to_bytes(), alone, starts_at=1.0).offset_s == 0.0  # not moved: as long as the views
 
 
 def test_the_places_an_excerpt_may_come_from_are_bounded():

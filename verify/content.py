@@ -15,8 +15,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from kinoseal.fingerprint.views import (CUT_TRIES, MIN_PAIRS, ViewMatch, Views, cut_offsets, match_views, prepare,
-                                        screen_offsets)
+from kinoseal.fingerprint.views import (CUT_TRIES, MIN_PAIRS, VIEW_GAP_S, ViewMatch, Views, cut_offsets, match_views,
+                                        prepare, screen_offsets)
 from kinoseal.watermark.rectify import outline_fill, outline_homography, rectify
 from kinoseal.watermark.segments import FULL_COVER, Segment, clip_end, covers_clip, run_bounds
 from kinoseal.watermark.v2 import orient
@@ -30,9 +30,10 @@ def view_match(views: bytes, pictures: Sequence[tuple[float, np.ndarray]], *, of
     known; the times are taken as they are, and where that does not match and the query is shorter than
     the registered clip (an excerpt, cropped past its hashes), the places it may have been cut from
     (``cut_offsets``) are screened cheaply and the best ``CUT_TRIES`` searched in full, the best kept.
-    ``starts_at``: where the hashes did not place it, the query time at which the registered clip starts,
-    as the watermark's marked segment says (a shot spliced into longer footage): the views are compared
-    there instead of at the query's own times, still one comparison.
+    ``starts_at``: where the hashes did not place it and the query is longer than the registered clip, the
+    query time at which the registered clip starts, as the watermark's marked segment says (a shot spliced
+    into longer footage): the views are compared there instead of at the query's own times, still one
+    comparison.
     ``orientation``: put the pictures upright first (``watermark.v2.orient``): the mirror and quarter
     turns the watermark's geometry found (``TiledExtractor.frame_map``). The search itself covers turns
     of at most 12 degrees and no mirror: one orientation is compared, the one the mark gives, so a
@@ -44,7 +45,10 @@ def view_match(views: bytes, pictures: Sequence[tuple[float, np.ndarray]], *, of
     if len(pictures) < MIN_PAIRS:
         return ViewMatch(False, None, len(pictures), orientation=orientation)
     times = [t for t, _ in pictures]
-    if offset_s is None and starts_at is not None and len(reference):
+    if (offset_s is None and starts_at is not None and len(reference) > 1 and len(times) > 1
+            and (reference.times[-1] - reference.times[0]) < (times[-1] - times[0]) - VIEW_GAP_S):
+        # only for a query longer than the registered clip: a whole clip whose mark reads weak at its ends
+        # also has segments, and moving its views off its own times would lose them
         offset_s = float(reference.times[0]) - float(starts_at)
     planes = [np.ascontiguousarray(orient(p, orientation)) if orientation else p for _, p in pictures]
     fill, mean = outline_fill(planes)
