@@ -119,8 +119,8 @@ def test_a_reframed_shot_in_longer_footage_is_compared_from_where_its_mark_start
     other, _ = decode_i420(CARPHONE, 125)
     _, views = register(frames, fps)
     shot, _ = apply_attack("crop_0.71", frames, fps)
-    host = [tuple(np.asarray(Image.fromarray(p).resize((q.shape[1], q.shape[0]), Image.BILINEAR)) for p, q in
-                  zip(f, s)) for f, s in zip(other, [shot[0]] * len(other))]
+    sizes = [(q.shape[1], q.shape[0]) for q in shot[0]]  # Y, U, V of the shot: the cut's frame size
+    host = [tuple(np.asarray(Image.fromarray(p).resize(wh, Image.BILINEAR)) for p, wh in zip(f, sizes)) for f in other]
     cut, fps2 = apply_attack("h264_crf23", host[:50] + list(shot) + host[100:125], fps)
     _, pictures = sample(cut, fps2)
     assert not view_match(views.to_bytes(), pictures).matched

@@ -94,18 +94,16 @@ def content_stretch(times: Sequence[float], span: tuple[float, float] | None, du
     if not inside:
         return None, []
     end_of_clip = clip_end(t, duration_s)
-    if placed is not None:
-        covered = min(placed[1], end_of_clip) - max(placed[0], 0.0)
-        if covered >= FULL_COVER * end_of_clip:
-            return "full", [Segment(0.0, end_of_clip, len(inside)).to_dict()]
-    start, end = run_bounds(t, inside[0], inside[-1], end_of_clip)
-    seg = Segment(start, end, len(inside))
+    whole = [Segment(0.0, end_of_clip, len(inside)).to_dict()]
+    if placed is not None and min(placed[1], end_of_clip) - max(placed[0], 0.0) >= FULL_COVER * end_of_clip:
+        return "full", whole
+    seg = Segment(*run_bounds(t, inside[0], inside[-1], end_of_clip), len(inside))
     if covers_clip([seg], end_of_clip):
         return "full", [seg.to_dict()]
     outside = [bool(alike[i]) for i in range(min(len(t), len(alike)))
                if not inside[0] <= i <= inside[-1]] if alike is not None else []
     if outside and sum(outside) >= 0.5 * len(outside):
-        return "full", [Segment(0.0, end_of_clip, len(inside)).to_dict()]
+        return "full", whole
     return "segments", [seg.to_dict()]
 
 

@@ -860,10 +860,15 @@ class TiledExtractor:
         idx = sorted({int(i) for i in indices if 0 <= int(i) < len(planes)})
         if not idx or len(planes) != acc.n:
             return None
+        return self._fed(shape, [planes[i] for i in idx], [acc.kinds[i] for i in idx])
+
+    def _fed(self, shape: tuple[int, int], planes: Sequence[np.ndarray], kinds: Sequence[str | None]) -> "TiledExtractor":
+        """A fresh extractor of this method and keys fed ``planes`` (uint8 working-resolution planes of frames of
+        ``shape``) with their coding types: a second test on some of the frames, or on the frames changed."""
         child = type(self)(self.method, self.keys)
         s = self._work_scale(shape)
-        for i in idx:
-            child.add_working(shape, planes[i], s, acc.kinds[i])
+        for g, kind in zip(planes, kinds):
+            child.add_working(shape, g, s, kind)
         return child
 
     def _work_scale(self, shape: tuple[int, int]) -> float:

@@ -651,11 +651,9 @@ class BoundExtractor(TiledExtractor):
     def _rectified(self, H: np.ndarray) -> "BoundExtractor":
         """A fresh extractor of this method and keys fed the sampled frames warped back through ``H``."""
         shape, acc = self._main_acc()
-        child = type(self)(self.method, self.keys)
+        warped = [np.clip(np.rint(g), 0, 255).astype(np.uint8) for g in rectify(self._shared.planes[shape], H)]
+        child = self._fed(shape, warped, acc.kinds)
         child.bind_only_when_present = self.bind_only_when_present
-        s = self._work_scale(shape)
-        for g, kind in zip(rectify(self._shared.planes[shape], H), acc.kinds):
-            child.add_working(shape, np.clip(np.rint(g), 0, 255).astype(np.uint8), s, kind)
         return child
 
     def result(self) -> WatermarkResult:
